@@ -1,0 +1,57 @@
+# trit — `make` builds build/trit, `make test` builds and runs every test,
+# `make san` runs the tests under ASan + UBSan, `make fuzz` builds the
+# libFuzzer targets (clang), `make bench` runs the benchmarks.
+CC      ?= cc
+ARCH    ?= -march=native
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) $(ARCH) -g
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -Isrc
+LDLIBS  += -lopenblas -lpcre2-8 -lutf8proc -lcjson -lm
+BUILD   ?= build
+DATA    ?= $(abspath ../shared/data)
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+APP_SRC  := $(sort $(wildcard apps/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
+APP_OBJ  := $(APP_SRC:apps/%.c=$(BUILD)/apps/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/%)
+
+.PHONY: all test san fuzz bench clean
+all: $(BUILD)/trit
+
+$(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/apps/%.o: apps/%.c $(wildcard src/*.h apps/*.h) | $(BUILD)/apps
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/libtrit.a: $(LIB_OBJ)
+	ar rcs $@ $^
+$(BUILD)/trit: $(APP_OBJ) $(BUILD)/libtrit.a
+	$(CC) $(CFLAGS) $(APP_OBJ) $(BUILD)/libtrit.a $(LDLIBS) -o $@
+$(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libtrit.a
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libtrit.a $(LDLIBS) -o $@
+$(BUILD)/src $(BUILD)/apps:
+	mkdir -p $@
+
+# Every test binary prints "name: P passed, F failed" and exits non-zero on
+# any failure; tests/run.sh sums them and fails if any binary failed.
+test: $(BUILD)/trit $(TESTS)
+	TRIT_DATA=$(DATA) TRIT_BIN=$(abspath $(BUILD)/trit) tests/run.sh $(TESTS)
+
+# Same tests, built with AddressSanitizer + UndefinedBehaviorSanitizer.
+san:
+	$(MAKE) test BUILD=build-san OPT=-O1 \
+	  CFLAGS="-O1 $(ARCH) -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard src/*.h)
+	mkdir -p build-fuzz
+	clang -std=c11 -O1 -g -D_GNU_SOURCE -Isrc -fopenmp -fsanitize=fuzzer,address,undefined \
+	  $< $(LIB_SRC) $(LDLIBS) -o $@
+
+bench: $(BUILD)/trit
+	bench/run.sh $(BUILD)/trit $(DATA)
+
+clean:
+	rm -rf build build-san build-fuzz

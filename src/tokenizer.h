@@ -1,0 +1,36 @@
+// tokenizer.h — byte-level BPE driven by a Hugging Face `tokenizer.json`.
+//
+// Encoding follows HF tokenizers exactly for Qwen2/Qwen3: added tokens written
+// in the text are matched first (leftmost-longest) and become their ids; the
+// rest is NFC-normalised (utf8proc), split by the pre-tokenizer regex (PCRE2,
+// UTF + UCP), mapped through the GPT-2 byte-to-unicode table and merged by
+// merge rank. Decoding maps ids back to the original bytes.
+#ifndef TRIT_TOKENIZER_H
+#define TRIT_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Tokenizer Tokenizer;
+
+Tokenizer *tokenizer_load(const char *path, char *err);
+// From JSON text in memory; `name` appears in messages. Used by the fuzzer.
+Tokenizer *tokenizer_load_json(const char *json, size_t len, const char *name, char *err);
+void tokenizer_free(Tokenizer *t);
+
+// Encodes `len` bytes of UTF-8. Invalid UTF-8 is an error naming the byte
+// offset (nothing is replaced silently). On success *ids is malloc'd.
+// Not thread-safe (it keeps a cache of encoded words).
+int tokenizer_encode(Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, char *err);
+
+// Decodes ids to bytes (malloc'd, NUL-terminated, length in *outlen).
+// An id outside the vocabulary is an error.
+int tokenizer_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *outlen, char *err);
+
+int tokenizer_vocab_size(const Tokenizer *t);   // 1 + the largest id (regular and added)
+int tokenizer_token_id(const Tokenizer *t, const char *token);  // -1 when absent
+// A 64-bit FNV-1a hash of the tokenizer.json bytes: identifies the tokenizer
+// in cached token files and checkpoints.
+uint64_t tokenizer_hash(const Tokenizer *t);
+
+#endif

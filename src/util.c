@@ -1,0 +1,260 @@
+// util.c — see util.h.
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int set_err(char *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, ERR_LEN, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("trit: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die("out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+    p = realloc(p, n ? n : 1);
+    if (!p) die("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+void *xmalloc_aligned(size_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 64) != 0) die("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+char *read_file(const char *path, size_t *len, char *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { set_err(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        set_err(err, "%s: not a regular file", path);
+        return NULL;
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = xmalloc(n + 1);
+    if (fread(buf, 1, n, f) != n) {
+        fclose(f);
+        free(buf);
+        set_err(err, "%s: read failed", path);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+static int fsync_dir_of(const char *path) {
+    char *tmp = xstrdup(path);
+    int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY);
+    free(tmp);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, char *err) {
+    size_t n = strlen(path) + 32;
+    char *tmp = xmalloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        set_err(err, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            set_err(err, "%s: write failed: %s", path, strerror(errno));
+            close(fd); unlink(tmp); free(tmp);
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        set_err(err, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp); free(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        set_err(err, "%s: rename failed: %s", path, strerror(errno));
+        unlink(tmp); free(tmp);
+        return -1;
+    }
+    free(tmp);
+    fsync_dir_of(path);
+    return 0;
+}
+
+char *path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *s = xmalloc(a + b + 2);
+    memcpy(s, dir, a);
+    size_t k = a;
+    if (a > 0 && dir[a - 1] != '/') s[k++] = '/';
+    memcpy(s + k, name, b + 1);
+    return s;
+}
+
+int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int is_directory(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int make_dir(const char *path, char *err) {
+    if (mkdir(path, 0755) == 0 || (errno == EEXIST && is_directory(path))) return 0;
+    return set_err(err, "%s: cannot create directory: %s", path, strerror(errno));
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+    return (uint16_t)(u >> 16);
+}
+
+float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) {
+            u = sign;
+        } else {  // subnormal: normalise
+            int e = -1;
+            do { man <<= 1; e++; } while (!(man & 0x400));
+            u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (man << 13);
+    } else {
+        u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00;           // NaN
+    if (a >= 0x477ff000u) return sign | 0x7c00;          // overflow (rounds to >= 65520) -> inf
+    if (a < 0x38800000u) {                               // subnormal or zero in f16
+        if (a < 0x33000000u) return sign;                // below half the smallest subnormal
+        uint32_t man = (a & 0x7fffff) | 0x800000;
+        int shift = 126 - (int)(a >> 23);                // 14..24: value / 2^-24 = man >> shift
+        uint32_t r = man >> shift;
+        uint32_t rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return sign | (uint16_t)r;
+    }
+    uint32_t r = ((a >> 13) - (112u << 10));             // rebias exponent
+    uint32_t rem = a & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+    return sign | (uint16_t)r;
+}
+
+void progress_init(Progress *p, const char *label, const char *unit, double total) {
+    p->label = label;
+    p->unit = unit;
+    p->total = total;
+    p->t_start = p->t_last = now_seconds();
+    p->is_tty = isatty(STDERR_FILENO);
+}
+
+static void progress_draw(Progress *p, double done, int final) {
+    double el = now_seconds() - p->t_start;
+    double rate = el > 0 ? done / el : 0;
+    double eta = rate > 0 ? (p->total - done) / rate : 0;
+    if (eta < 0) eta = 0;
+    int width = 30, fill = p->total > 0 ? (int)(width * done / p->total) : width;
+    if (fill > width) fill = width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : ' ';
+    bar[width] = 0;
+    int es = (int)eta;
+    fprintf(stderr, "%s%s [%s] %.0f/%.0f  %.1f %s/s  %s %d:%02d:%02d%s", p->is_tty ? "\r" : "",
+            p->label, bar, done, p->total, rate, p->unit, final ? "took" : "ETA",
+            final ? (int)el / 3600 : es / 3600, final ? ((int)el / 60) % 60 : (es / 60) % 60,
+            final ? (int)el % 60 : es % 60, p->is_tty && !final ? "" : "\n");
+    fflush(stderr);
+}
+
+void progress_update(Progress *p, double done) {
+    double t = now_seconds();
+    double every = p->is_tty ? 0.1 : 5.0;
+    if (t - p->t_last < every) return;
+    p->t_last = t;
+    progress_draw(p, done, 0);
+}
+
+void progress_finish(Progress *p, double done) { progress_draw(p, done, 1); }

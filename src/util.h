@@ -1,0 +1,68 @@
+// util.h — errors, checked allocation, files, timing and a progress bar.
+//
+// Library code never exits: a function that can fail on bad input returns
+// non-zero and writes one message into a caller-supplied `char err[ERR_LEN]`.
+// Only the CLI (apps/) turns such a message into "trit: error: ..." and exit 1.
+// This keeps the parsers usable from tests and fuzzers.
+#ifndef TRIT_UTIL_H
+#define TRIT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ERR_LEN 512
+
+// printf into err (which may be NULL); always returns -1 so callers can
+// `return set_err(err, "...")`.
+int set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Print "trit: error: <msg>" to stderr and exit(1). For the CLI and for
+// out-of-memory, which no caller can recover from.
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+// 64-byte aligned, for SIMD-friendly flat buffers; free with free().
+void *xmalloc_aligned(size_t n);
+
+// Reads a whole file into a NUL-terminated buffer. Returns NULL and sets err
+// (naming the path) on failure.
+char *read_file(const char *path, size_t *len, char *err);
+
+// Writes `len` bytes to `path` atomically: a temporary file in the same
+// directory, fsync, rename over the target, fsync of the directory. A reader
+// sees either the old file or the whole new one, never a torn write.
+int write_file_atomic(const char *path, const void *data, size_t len, char *err);
+
+// Joins dir and name with one '/'; caller frees.
+char *path_join(const char *dir, const char *name);
+int file_exists(const char *path);
+int is_directory(const char *path);
+// mkdir -p for one level (parent must exist); ok if it already exists.
+int make_dir(const char *path, char *err);
+
+double now_seconds(void);  // monotonic clock
+
+// Little-endian conversions for 16-bit floats.
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);  // round to nearest even, NaN kept quiet
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);   // round to nearest even, overflow to inf
+
+// A progress bar on stderr: "label [#####     ] done/total  12.3 tok/s  ETA 0:42".
+// Redraws at most 10 times a second; quiet when stderr is not a terminal
+// unless `force` is set, then it prints a line every few seconds.
+typedef struct {
+    const char *label;
+    const char *unit;
+    double total;
+    double t_start, t_last;
+    int is_tty;
+} Progress;
+void progress_init(Progress *p, const char *label, const char *unit, double total);
+void progress_update(Progress *p, double done);
+void progress_finish(Progress *p, double done);
+
+#endif

@@ -1,0 +1,49 @@
+// test.h — the tiny harness every test binary uses.
+//
+// CHECK counts a pass or prints the failure with file:line; test_main() runs
+// and the binary exits with status 1 if anything failed. Each binary ends by
+// printing "<name>: P passed, F failed" for tests/run.sh to sum.
+#ifndef TRIT_TEST_H
+#define TRIT_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tests_passed, tests_failed;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (cond) {                                                        \
+            tests_passed++;                                                \
+        } else {                                                           \
+            tests_failed++;                                                \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fputc('\n', stderr);                                           \
+        }                                                                  \
+    } while (0)
+
+// Directory with the shared data (WikiText-2, the Qwen3 tokenizer); NULL and
+// a clear message when it is missing, so a test can say what it skipped.
+static inline const char *test_data_dir(const char *what) {
+    const char *d = getenv("TRIT_DATA");
+    static char buf[4096];
+    if (!d) d = "../shared/data";
+    snprintf(buf, sizeof buf, "%s/qwen3-tokenizer/tokenizer.json", d);
+    FILE *f = fopen(buf, "rb");
+    if (!f) {
+        fprintf(stderr, "SKIP %s: needs the shared data at %s (set TRIT_DATA to its path)\n", what, d);
+        return NULL;
+    }
+    fclose(f);
+    return d;
+}
+
+static inline int test_finish(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, tests_passed, tests_failed);
+    return tests_failed ? 1 : 0;
+}
+
+#endif
