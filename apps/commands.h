@@ -1,0 +1,12 @@
+// commands.h — the `trit` subcommands. Each takes the arguments after the
+// subcommand name (argv[0] is the subcommand), prints its own --help, and
+// returns the process exit status. Errors go to stderr as "trit: error: ...".
+#ifndef TRIT_COMMANDS_H
+#define TRIT_COMMANDS_H
+
+int cmd_tokenize(int argc, char **argv);  // apps/cmd_tokenize.c
+int cmd_info(int argc, char **argv);      // apps/cmd_info.c
+int cmd_init(int argc, char **argv);      // apps/cmd_init.c
+int cmd_eval(int argc, char **argv);      // apps/cmd_eval.c
+
+#endif
