@@ -1,0 +1,39 @@
+// trit.c — the command line: `trit <command> [options]`.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *help;
+} commands[] = {
+    {"init", cmd_init, "write a randomly initialised Qwen3 model for a config.json"},
+    {"info", cmd_info, "print a checkpoint's config, parameter counts and dtypes"},
+    {"tokenize", cmd_tokenize, "text to token ids (or back, with --decode)"},
+    {"eval", cmd_eval, "perplexity of a model on a text file"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "trit — make and run ternary Qwen3 models\n\nusage: trit <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`trit <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "trit: error: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

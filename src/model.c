@@ -1,0 +1,306 @@
+// model.c — Qwen3: parameter layout, load/save/init, and the forward pass.
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "safetensors.h"
+#include "util.h"
+
+// ---------------------------------------------------------------------------
+// Parameter layout
+
+static void add_tensor(Qwen3 *m, size_t *off, const char *name, int64_t rows, int64_t cols, int matrix) {
+    TensorInfo *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->offset = *off;
+    t->rows = rows;
+    t->cols = cols;
+    t->matrix = matrix;
+    *off += (size_t)rows * (size_t)(cols ? cols : 1);
+}
+
+// The buffer holds, in order: embed, then each per-layer kind for all layers
+// (attn_norm[0..L), wq[0..L), ...), final norm, and the untied head. The
+// tensor list names every slice with its HF name.
+static void build_layout(Qwen3 *m) {
+    const Qwen3Config *c = &m->config;
+    const int64_t C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size, HD = c->head_dim;
+    const int64_t QD = (int64_t)c->num_attention_heads * HD, KD = (int64_t)c->num_key_value_heads * HD;
+    const int L = c->num_hidden_layers;
+    m->tensors = xcalloc((size_t)(L * 11 + 3), sizeof(TensorInfo));
+    m->n_tensors = 0;
+    size_t off = 0;
+    char name[96];
+    add_tensor(m, &off, "model.embed_tokens.weight", V, C, 1);
+    struct { const char *fmt; int64_t rows, cols; int matrix; } kinds[] = {
+        {"model.layers.%d.input_layernorm.weight", C, 0, 0},
+        {"model.layers.%d.self_attn.q_proj.weight", QD, C, 1},
+        {"model.layers.%d.self_attn.k_proj.weight", KD, C, 1},
+        {"model.layers.%d.self_attn.v_proj.weight", KD, C, 1},
+        {"model.layers.%d.self_attn.q_norm.weight", HD, 0, 0},
+        {"model.layers.%d.self_attn.k_norm.weight", HD, 0, 0},
+        {"model.layers.%d.self_attn.o_proj.weight", C, QD, 1},
+        {"model.layers.%d.post_attention_layernorm.weight", C, 0, 0},
+        {"model.layers.%d.mlp.gate_proj.weight", F, C, 1},
+        {"model.layers.%d.mlp.up_proj.weight", F, C, 1},
+        {"model.layers.%d.mlp.down_proj.weight", C, F, 1},
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        for (int l = 0; l < L; l++) {
+            snprintf(name, sizeof name, kinds[k].fmt, l);
+            add_tensor(m, &off, name, kinds[k].rows, kinds[k].cols, kinds[k].matrix);
+        }
+    }
+    add_tensor(m, &off, "model.norm.weight", C, 0, 0);
+    if (!c->tie_word_embeddings) add_tensor(m, &off, "lm_head.weight", V, C, 1);
+    m->n_params = off;
+}
+
+void model_point_params(const Qwen3 *m, float *mem, ParamTensors *w) {
+    const int L = m->config.num_hidden_layers;
+    // Tensor list order: embed, 11 kinds × L, final norm, [lm_head].
+    const TensorInfo *t = m->tensors;
+    w->embed = mem + t[0].offset;
+    float **kinds[] = {&w->attn_norm, &w->wq, &w->wk, &w->wv, &w->q_norm, &w->k_norm,
+                       &w->wo, &w->mlp_norm, &w->wgate, &w->wup, &w->wdown};
+    for (int k = 0; k < 11; k++) *kinds[k] = mem + t[1 + k * L].offset;
+    w->final_norm = mem + t[1 + 11 * L].offset;
+    w->lm_head = m->config.tie_word_embeddings ? w->embed : mem + t[2 + 11 * L].offset;
+}
+
+int model_alloc(Qwen3 *m, const Qwen3Config *c, char *err) {
+    memset(m, 0, sizeof *m);
+    if (config_validate(c, "config", err) != 0) return -1;
+    m->config = *c;
+    build_layout(m);
+    m->params_memory = xmalloc_aligned(sizeof(float) * m->n_params);
+    model_point_params(m, m->params_memory, &m->params);
+    return 0;
+}
+
+void model_free(Qwen3 *m) {
+    free(m->params_memory);
+    free(m->tensors);
+    free(m->acts.memory);
+    memset(m, 0, sizeof *m);
+}
+
+// ---------------------------------------------------------------------------
+// Loading and saving
+
+int model_load(Qwen3 *m, const char *dir, char *err) {
+    Qwen3Config c;
+    char *cfg_path = path_join(dir, "config.json");
+    int rc = config_load(&c, cfg_path, err);
+    free(cfg_path);
+    if (rc != 0) return -1;
+    StArchive a;
+    if (st_open_dir(&a, dir, err) != 0) return -1;
+    if (model_alloc(m, &c, err) != 0) { st_close(&a); return -1; }
+    // Every tensor the config implies must be there with its exact shape...
+    for (int i = 0; i < m->n_tensors && rc == 0; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        const StTensor *t = st_find(&a, ti->name);
+        if (!t) {
+            rc = set_err(err, "%s: tensor '%s' is missing (config.json implies it)", dir, ti->name);
+            break;
+        }
+        int want_ndim = ti->cols ? 2 : 1;
+        if (t->ndim != want_ndim || t->shape[0] != ti->rows || (want_ndim == 2 && t->shape[1] != ti->cols)) {
+            char got[64] = "", *g = got;
+            for (int d = 0; d < t->ndim && g < got + sizeof got - 24; d++)
+                g += snprintf(g, (size_t)(got + sizeof got - g), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+            rc = set_err(err, "%s: tensor '%s' has shape [%s], config.json implies [%lld%s%.0lld]", dir, ti->name,
+                         got, (long long)ti->rows, ti->cols ? ", " : "", (long long)ti->cols);
+            break;
+        }
+        rc = st_read_f32(t, m->params_memory + ti->offset, err);
+    }
+    // ...and nothing else: an extra tensor means config and weights disagree.
+    // (A tied model may still carry a copy of lm_head.weight; it is ignored.)
+    for (int i = 0; i < a.ntensors && rc == 0; i++) {
+        const char *name = a.tensors[i].name;
+        int known = c.tie_word_embeddings && strcmp(name, "lm_head.weight") == 0;
+        for (int j = 0; j < m->n_tensors && !known; j++) known = strcmp(m->tensors[j].name, name) == 0;
+        if (!known) rc = set_err(err, "%s: unexpected tensor '%s' (not part of the Qwen3 model config.json describes)", dir, name);
+    }
+    st_close(&a);
+    if (rc != 0) model_free(m);
+    return rc;
+}
+
+static StDType dtype_of(const char *torch_dtype) {
+    if (strcmp(torch_dtype, "bfloat16") == 0) return ST_BF16;
+    if (strcmp(torch_dtype, "float16") == 0) return ST_F16;
+    return ST_F32;
+}
+
+int model_save(const Qwen3 *m, const char *dir, const char *quantization_note, char *err) {
+    if (make_dir(dir, err) != 0) return -1;
+    StWriteTensor *w = xcalloc((size_t)m->n_tensors, sizeof *w);
+    StDType dt = dtype_of(m->config.torch_dtype);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *t = &m->tensors[i];
+        w[i].name = t->name;
+        w[i].dtype = dt;
+        w[i].ndim = t->cols ? 2 : 1;
+        w[i].shape[0] = t->rows;
+        w[i].shape[1] = t->cols;
+        w[i].data = m->params_memory + t->offset;
+    }
+    // Shards of at most 5 GB, transformers' own default.
+    int rc = st_write_dir(dir, w, m->n_tensors, (size_t)5 << 30, err);
+    free(w);
+    if (rc != 0) return -1;
+    char *cfg = path_join(dir, "config.json");
+    rc = config_save(&m->config, cfg, quantization_note, err);
+    free(cfg);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// Random initialisation
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// Uniform in (0, 1], 24 random bits.
+static float rand_unit(uint64_t *s) { return (float)((splitmix64(s) >> 40) + 1) / 16777216.0f; }
+
+#define INIT_CHUNK 65536
+
+void model_init_random(Qwen3 *m, uint64_t seed) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *t = &m->tensors[i];
+        float *p = m->params_memory + t->offset;
+        size_t n = (size_t)t->rows * (size_t)(t->cols ? t->cols : 1);
+        if (!t->matrix) {
+            for (size_t j = 0; j < n; j++) p[j] = 1.0f;
+            continue;
+        }
+        // Each chunk has its own stream, so the result does not depend on
+        // how many threads fill it.
+        size_t nchunks = (n + INIT_CHUNK - 1) / INIT_CHUNK;
+#pragma omp parallel for schedule(static)
+        for (size_t ch = 0; ch < nchunks; ch++) {
+            uint64_t s = seed * 0x100000001b3ull ^ ((uint64_t)i << 40) ^ ch;
+            splitmix64(&s);
+            size_t end = (ch + 1) * INIT_CHUNK < n ? (ch + 1) * INIT_CHUNK : n;
+            for (size_t j = ch * INIT_CHUNK; j < end; j += 2) {  // Box-Muller, two normals a draw
+                float u1 = rand_unit(&s), u2 = rand_unit(&s);
+                float r = sqrtf(-2.0f * logf(u1)) * 0.02f;
+                p[j] = r * cosf(6.2831853f * u2);
+                if (j + 1 < end) p[j + 1] = r * sinf(6.2831853f * u2);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Activations
+
+static void acts_alloc(Qwen3 *m, int B, int T, int train) {
+    Activations *a = &m->acts;
+    int S = train ? m->config.num_hidden_layers : 1;
+    if (a->memory && a->B == B && a->T == T && a->n_saved_layers == S) return;
+    free(a->memory);
+    const Qwen3Config *c = &m->config;
+    const size_t BT = (size_t)B * T, C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
+    const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads;
+    const size_t R = train ? (size_t)c->num_hidden_layers + 1 : 2;  // residual buffers
+    struct { float **p; size_t n; } parts[] = {
+        {&a->resid, R * BT * C},         {&a->ln1, S * BT * C},         {&a->rstd1, S * BT},
+        {&a->q, S * BT * NH * HD},       {&a->k, S * BT * NKV * HD},    {&a->v, S * BT * NKV * HD},
+        {&a->q_raw, S * BT * NH * HD},   {&a->k_raw, S * BT * NKV * HD},
+        {&a->rstd_q, S * BT * NH},       {&a->rstd_k, S * BT * NKV},    {&a->att, S * BT * NH * HD},
+        {&a->lse, S * BT * NH},          {&a->resid_mid, S * BT * C},   {&a->ln2, S * BT * C},
+        {&a->rstd2, S * BT},             {&a->gate, S * BT * F},        {&a->up, S * BT * F},
+        {&a->h, S * BT * F},             {&a->lnf, BT * C},             {&a->rstdf, BT},
+        {&a->losses, BT},                {&a->tmp, BT * (C > F ? C : F)},
+        {&a->rope_cos, (size_t)T * HD / 2}, {&a->rope_sin, (size_t)T * HD / 2},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += (parts[i].n + 15) & ~(size_t)15;
+    a->memory = xmalloc_aligned(sizeof(float) * total);
+    a->n_floats = total;
+    float *p = a->memory;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        *parts[i].p = p;
+        p += (parts[i].n + 15) & ~(size_t)15;
+    }
+    a->B = B;
+    a->T = T;
+    a->n_saved_layers = S;
+    rope_tables(a->rope_cos, a->rope_sin, T, (int)HD, c->rope_theta);
+}
+
+// ---------------------------------------------------------------------------
+// Forward pass
+
+double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
+                     int B, int T, int train, float *logits_out, size_t *count) {
+    acts_alloc(m, B, T, train);
+    const Qwen3Config *c = &m->config;
+    Activations *a = &m->acts;
+    const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim, V = c->vocab_size;
+    const int NH = c->num_attention_heads, NKV = c->num_key_value_heads, L = c->num_hidden_layers;
+    const int BT = B * T, QD = NH * HD, KD = NKV * HD;
+    const float eps = c->rms_norm_eps;
+
+    embedding_forward(a->resid, tokens, w->embed, BT, C);
+    for (int l = 0; l < L; l++) {
+        // Slot s of the saved per-layer buffers; evaluation reuses slot 0.
+        const size_t s = train ? (size_t)l : 0;
+        float *x = a->resid + (size_t)(train ? l : l & 1) * BT * C;
+        float *x_out = a->resid + (size_t)(train ? l + 1 : (l + 1) & 1) * BT * C;
+        float *ln1 = a->ln1 + s * BT * C, *rstd1 = a->rstd1 + s * BT;
+        float *q = a->q + s * BT * QD, *k = a->k + s * BT * KD, *v = a->v + s * BT * KD;
+        float *q_raw = a->q_raw + s * BT * QD, *k_raw = a->k_raw + s * BT * KD;
+        float *att = a->att + s * BT * QD, *lse = a->lse + s * BT * NH;
+        float *mid = a->resid_mid + s * BT * C, *ln2 = a->ln2 + s * BT * C, *rstd2 = a->rstd2 + s * BT;
+        float *gate = a->gate + s * BT * F, *up = a->up + s * BT * F, *h = a->h + s * BT * F;
+
+        // Attention block: x -> RMSNorm -> q,k,v -> head norms -> RoPE -> GQA -> o_proj.
+        rmsnorm_forward(ln1, rstd1, x, w->attn_norm + (size_t)l * C, BT, C, eps);
+        matmul_forward(q_raw, ln1, w->wq + (size_t)l * QD * C, BT, QD, C);
+        matmul_forward(k_raw, ln1, w->wk + (size_t)l * KD * C, BT, KD, C);
+        matmul_forward(v, ln1, w->wv + (size_t)l * KD * C, BT, KD, C);
+        rmsnorm_forward(q, a->rstd_q + s * BT * NH, q_raw, w->q_norm + (size_t)l * HD, BT * NH, HD, eps);
+        rmsnorm_forward(k, a->rstd_k + s * BT * NKV, k_raw, w->k_norm + (size_t)l * HD, BT * NKV, HD, eps);
+        rope_forward(q, a->rope_cos, a->rope_sin, B, T, NH, HD);
+        rope_forward(k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
+        attention_forward(att, lse, q, k, v, B, T, NH, NKV, HD);
+        matmul_forward(a->tmp, att, w->wo + (size_t)l * C * QD, BT, C, QD);
+        residual_forward(mid, x, a->tmp, (size_t)BT * C);
+
+        // MLP block: RMSNorm -> SwiGLU -> down_proj.
+        rmsnorm_forward(ln2, rstd2, mid, w->mlp_norm + (size_t)l * C, BT, C, eps);
+        matmul_forward(gate, ln2, w->wgate + (size_t)l * F * C, BT, F, C);
+        matmul_forward(up, ln2, w->wup + (size_t)l * F * C, BT, F, C);
+        swiglu_forward(h, gate, up, (size_t)BT * F);
+        matmul_forward(a->tmp, h, w->wdown + (size_t)l * C * F, BT, C, F);
+        residual_forward(x_out, mid, a->tmp, (size_t)BT * C);
+    }
+    float *x_last = a->resid + (size_t)(train ? L : L & 1) * BT * C;
+    rmsnorm_forward(a->lnf, a->rstdf, x_last, w->final_norm, BT, C, eps);
+
+    int32_t *no_targets = NULL;
+    if (!targets) {  // logits only: mark every row as not scored
+        no_targets = xmalloc(sizeof(int32_t) * BT);
+        for (int i = 0; i < BT; i++) no_targets[i] = -1;
+    }
+    size_t n = 0;
+    double sum = lm_head_loss_forward(a->losses, logits_out, a->lnf, w->lm_head, targets ? targets : no_targets,
+                                      BT, C, V, &n);
+    free(no_targets);
+    if (count) *count = n;
+    return n ? sum / (double)n : 0.0;
+}

@@ -1,0 +1,111 @@
+// model.h — the Qwen3 model: configuration, parameters in one flat buffer,
+// activations in another, the forward pass and the loss.
+//
+// Parameters are laid out as in llm.c: one fp32 allocation, with a pointer
+// per tensor kind carved out of it; per-layer tensors of the same kind are
+// contiguous across layers (wq is (L, NH*HD, C)). The gradient buffer and the
+// optimizer moments of the training issue get exactly the same layout, so
+// "for every parameter" is a loop over one array.
+#ifndef TRIT_MODEL_H
+#define TRIT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    float *embed;       // (V, C)        model.embed_tokens.weight
+    float *attn_norm;   // (L, C)        input_layernorm
+    float *wq;          // (L, NH*HD, C) self_attn.q_proj
+    float *wk;          // (L, NKV*HD, C)
+    float *wv;          // (L, NKV*HD, C)
+    float *q_norm;      // (L, HD)
+    float *k_norm;      // (L, HD)
+    float *wo;          // (L, C, NH*HD)
+    float *mlp_norm;    // (L, C)        post_attention_layernorm
+    float *wgate;       // (L, F, C)
+    float *wup;         // (L, F, C)
+    float *wdown;       // (L, C, F)
+    float *final_norm;  // (C)           model.norm
+    float *lm_head;     // (V, C); == embed when the head is tied
+} ParamTensors;
+
+// One named tensor of the checkpoint: where it lives in the flat buffer and
+// its HF name and shape. `matrix` marks the weights that are projected to
+// ternary and decayed by AdamW (everything but the norms).
+typedef struct {
+    char name[96];
+    size_t offset;      // in floats, into the flat parameter buffer
+    int64_t rows, cols; // cols == 0 for vectors
+    int matrix;
+} TensorInfo;
+
+// Saved activations of one forward pass over B×T tokens. Training keeps all
+// L layers (the backward pass reads them); evaluation keeps one layer's worth
+// and reuses it (n_saved_layers == 1).
+typedef struct {
+    int B, T, n_saved_layers;
+    float *resid;     // (L+1, BT, C)  input of each layer; last = output of the last
+    float *ln1;       // (S, BT, C)    input RMSNorm output
+    float *rstd1;     // (S, BT)
+    float *q;         // (S, BT, NH*HD) after q_norm + RoPE
+    float *k;         // (S, BT, NKV*HD) after k_norm + RoPE
+    float *v;         // (S, BT, NKV*HD)
+    float *q_raw;     // (S, BT, NH*HD) projections before the head norm
+    float *k_raw;     // (S, BT, NKV*HD)
+    float *rstd_q;    // (S, BT, NH)
+    float *rstd_k;    // (S, BT, NKV)
+    float *att;       // (S, BT, NH*HD) attention output before o_proj
+    float *lse;       // (S, B, NH, T)  attention log-sum-exp
+    float *resid_mid; // (S, BT, C)    x + attention
+    float *ln2;       // (S, BT, C)
+    float *rstd2;     // (S, BT)
+    float *gate;      // (S, BT, F)
+    float *up;        // (S, BT, F)
+    float *h;         // (S, BT, F)    silu(gate) * up
+    float *lnf;       // (BT, C)       final norm output
+    float *rstdf;     // (BT)
+    float *losses;    // (BT)
+    float *tmp;       // (BT, max(C, F)) scratch
+    float *rope_cos, *rope_sin;  // (T, HD/2)
+    float *memory;    // the one allocation
+    size_t n_floats;
+} Activations;
+
+typedef struct {
+    Qwen3Config config;
+    ParamTensors params;
+    float *params_memory;  // the flat buffer
+    size_t n_params;       // floats in it (the tied head is counted once)
+    TensorInfo *tensors;   // HF tensor list, in the order of the buffer
+    int n_tensors;
+    Activations acts;      // allocated lazily for the largest B×T seen
+} Qwen3;
+
+// Allocates parameters (uninitialised) for a validated config and builds the
+// tensor list. Returns 0, or -1 with err.
+int model_alloc(Qwen3 *m, const Qwen3Config *c, char *err);
+// Reads config.json and the safetensors checkpoint in `dir` (any of
+// bf16/fp16/fp32, single file or sharded). Shapes must match the config.
+int model_load(Qwen3 *m, const char *dir, char *err);
+// Random weights as transformers initialises Qwen3: N(0, 0.02) matrices, norm
+// weights 1. Deterministic for a given seed, independent of thread count.
+void model_init_random(Qwen3 *m, uint64_t seed);
+// Writes config.json + safetensors in the config's torch_dtype.
+int model_save(const Qwen3 *m, const char *dir, const char *quantization_note, char *err);
+void model_free(Qwen3 *m);
+
+// Points `w` at the tensors of a flat buffer laid out like m->params_memory
+// (the gradients, or the ternary copy of the weights used in the forward).
+void model_point_params(const Qwen3 *m, float *memory, ParamTensors *w);
+
+// Forward pass over tokens[B][T] with the weights `w` (normally &m->params).
+// If targets is not NULL, returns the mean cross-entropy over the positions
+// whose target is >= 0 and writes the number of them into *count; if
+// logits_out is not NULL it receives (B, T, V) logits. `train` keeps every
+// layer's activations for the backward pass.
+double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
+                     int B, int T, int train, float *logits_out, size_t *count);
+
+#endif

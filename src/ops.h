@@ -1,0 +1,53 @@
+// ops.h — the layers of the Qwen3 forward pass as plain functions over flat
+// fp32 arrays, llm.c style: every function states its shapes; activations
+// that the backward pass will need are written to caller-owned buffers.
+//
+// Shapes: B batch, T sequence, C hidden, NH query heads, NKV key/value heads,
+// HD head dim, F MLP width, V vocabulary. Row-major; weights are stored as HF
+// stores them, W[out][in].
+#ifndef TRIT_OPS_H
+#define TRIT_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// out[M][N] = inp[M][K] · W[N][K]^T   (BLAS sgemm, NT)
+void matmul_forward(float *out, const float *inp, const float *W, int M, int N, int K);
+
+// out[bt][:] = embed[tokens[bt]][:]
+void embedding_forward(float *out, const int32_t *tokens, const float *embed, int BT, int C);
+
+// RMSNorm over the last dim of N rows of width D:
+// out = x / sqrt(mean(x^2) + eps) * w; rstd[n] saved for the backward pass.
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps);
+
+// Rotary tables for positions 0..T-1, HF "rotate half" layout:
+// cos/sin[t][i] for i < HD/2 with frequency theta^(-2i/HD).
+void rope_tables(float *cos_t, float *sin_t, int T, int HD, double theta);
+// In place on x[B][T][H][HD]: pairs (i, i + HD/2) rotated by position t.
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD);
+
+// Causal grouped-query attention, flash-attention style: keys are visited in
+// tiles with an online softmax, so memory is O(T) per head, never T×T.
+// q[B][T][NH][HD], k,v[B][T][NKV][HD] -> out[B][T][NH][HD];
+// lse[B][NH][T] = log-sum-exp of the scaled scores of each query row, saved
+// so the backward pass can recompute the probabilities tile by tile.
+void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                       int B, int T, int NH, int NKV, int HD);
+
+// h = silu(gate) * up, elementwise over n values.
+void swiglu_forward(float *h, const float *gate, const float *up, size_t n);
+
+// out = a + b over n values (the residual connections).
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+
+// LM head + cross-entropy, computed in chunks of rows so that the BT×V
+// logits never exist at once. x[BT][C] (after the final norm), Wh[V][C].
+// losses[bt] = -log softmax(x·Wh^T)[targets[bt]] (rows with target < 0 get 0
+// and are not counted). If logits_out is not NULL the full logits are copied
+// there (tests and small models only). Returns the summed loss over counted
+// rows; *count receives their number.
+double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const float *Wh,
+                            const int32_t *targets, int BT, int C, int V, size_t *count);
+
+#endif
