@@ -55,8 +55,12 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard src/*.h)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Isrc -fopenmp -fsanitize=fuzzer,address,undefined \
 	  $< $(LIB_SRC) $(LDLIBS) -o $@
 
-bench: $(BUILD)/trit
-	bench/run.sh $(BUILD)/trit $(DATA)
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/%)
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libtrit.a
+	$(CC) $(CFLAGS) $< $(BUILD)/libtrit.a $(LDLIBS) -o $@
+bench: $(BUILD)/trit $(BENCHES)
+	bench/run.sh $(BUILD) $(DATA)
 
 clean:
 	rm -rf build build-san build-fuzz
