@@ -1,0 +1,70 @@
+// ternary.c — group-wise ternary projection and its verifier; see ternary.h.
+#include "ternary.h"
+
+#include <math.h>
+
+#include "util.h"
+
+int ternary_check_shape(const char *name, int64_t cols, int group, char *err) {
+    if (group <= 0) return set_err(err, "group size must be positive, not %d", group);
+    if (cols % group != 0)
+        return set_err(err, "%s: group size %d does not divide the row length %lld", name, group, (long long)cols);
+    return 0;
+}
+
+static float group_scale(const float *w, int n, TernaryScale mode) {
+    // Summed in double: the scale is then the same whatever the group size.
+    double s = 0.0;
+    if (mode == SCALE_ABSMAX) {
+        for (int i = 0; i < n; i++) s = fmax(s, fabs((double)w[i]));
+        return (float)s;
+    }
+    for (int i = 0; i < n; i++) s += fabs((double)w[i]);
+    return (float)(s / n);
+}
+
+void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int group, TernaryScale mode) {
+    const int64_t ngroups = rows * (cols / group);
+#pragma omp parallel for schedule(static)
+    for (int64_t g = 0; g < ngroups; g++) {
+        const float *wg = w + g * group;
+        float *qg = q + g * group;
+        float s = group_scale(wg, group, mode);
+        if (!(s > 0.0f)) {  // an all-zero group (or NaN scale): all t = 0
+            for (int i = 0; i < group; i++) qg[i] = s == 0.0f ? 0.0f : s;
+            continue;
+        }
+        float inv = 1.0f / s;
+        for (int i = 0; i < group; i++) {
+            float t = nearbyintf(wg[i] * inv);  // default rounding: half to even, as torch.round
+            t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
+            qg[i] = t * s;
+        }
+    }
+}
+
+int ternary_verify(const float *q, int64_t rows, int64_t cols, int group, TernaryCounts *counts) {
+    const int64_t ngroups = rows * (cols / group);
+    uint64_t neg = 0, zero = 0, pos = 0, bad = 0;
+#pragma omp parallel for reduction(+ : neg, zero, pos, bad) schedule(static)
+    for (int64_t g = 0; g < ngroups; g++) {
+        const float *qg = q + g * group;
+        float s = 0.0f;
+        for (int i = 0; i < group; i++) s = fmaxf(s, fabsf(qg[i]));
+        uint64_t n = 0, z = 0, p = 0;
+        int ok = isfinite(s);
+        for (int i = 0; i < group && ok; i++) {
+            if (qg[i] == 0.0f) z++;
+            else if (qg[i] == s) p++;
+            else if (qg[i] == -s) n++;
+            else ok = 0;
+        }
+        if (ok) { neg += n; zero += z; pos += p; }
+        else bad++;
+    }
+    counts->neg += neg;
+    counts->zero += zero;
+    counts->pos += pos;
+    counts->bad_groups += bad;
+    return bad ? -1 : 0;
+}

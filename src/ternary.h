@@ -1,0 +1,35 @@
+// ternary.h — the one definition of trit's ternary weights.
+//
+// A weight matrix W[rows][cols] is cut into groups of `group` consecutive
+// weights along the input dimension (each row holds cols/group groups). Each
+// group g gets one scale s_g and ternary values t in {-1, 0, +1}:
+//     s_g = mean(|W_g|)  (absmean, BitNet b1.58)   or  max(|W_g|)  (absmax)
+//     t   = clamp(round(W / s_g), -1, 1)            (round half to even)
+// and the forward pass uses t * s_g. Training keeps W in fp32 and passes the
+// gradient of t * s_g straight through to W (the straight-through estimator),
+// so there is no backward function here: dW = d(t*s).
+#ifndef TRIT_TERNARY_H
+#define TRIT_TERNARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SCALE_ABSMEAN, SCALE_ABSMAX } TernaryScale;
+
+// Checks that `group` is positive and divides `cols`; names the tensor.
+int ternary_check_shape(const char *name, int64_t cols, int group, char *err);
+
+// q = t * s for every group of w. q and w may be the same array.
+void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int group, TernaryScale mode);
+
+typedef struct {
+    uint64_t neg, zero, pos;  // how many weights are -s, 0, +s
+    uint64_t bad_groups;      // groups whose values are not exactly {-s, 0, +s}
+} TernaryCounts;
+
+// Checks that every group of q holds only 0 and ±s for one s >= 0 (bit-exact;
+// s is the group's largest magnitude) and counts the values. Returns 0 when
+// all groups pass. `counts` is accumulated into (zero it first).
+int ternary_verify(const float *q, int64_t rows, int64_t cols, int group, TernaryCounts *counts);
+
+#endif

@@ -1,0 +1,87 @@
+// test_ternary.c — the ternary projection against a double-precision
+// reference, and the verifier on good and corrupted tensors.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ternary.h"
+#include "test.h"
+#include "util.h"
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static float gauss(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    double u1 = ((rng >> 11) + 1) / 9007199254740993.0;
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    double u2 = (rng >> 11) / 9007199254740992.0;
+    return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static void check_projection(TernaryScale mode, int group) {
+    const int64_t rows = 24, cols = 384;
+    float *w = xmalloc(4 * rows * cols), *q = xmalloc(4 * rows * cols);
+    for (int64_t i = 0; i < rows * cols; i++) w[i] = 0.02f * gauss();
+    memset(w + 5 * cols, 0, 4 * group);  // one all-zero group
+    ternary_project(q, w, rows, cols, group, mode);
+    int bad_scale = 0, bad_t = 0;
+    for (int64_t g = 0; g < rows * cols / group; g++) {
+        double s = 0;
+        for (int i = 0; i < group; i++) {
+            double a = fabs(w[g * group + i]);
+            s = mode == SCALE_ABSMEAN ? s + a / group : fmax(s, a);
+        }
+        for (int i = 0; i < group; i++) {
+            double x = w[g * group + i], t = s > 0 ? fmax(-1, fmin(1, nearbyint(x / s))) : 0;
+            float want = (float)t * (float)s;
+            if (fabs(q[g * group + i] - want) > 1e-6 * s) bad_t++;
+            if (q[g * group + i] != 0 && fabs(fabs(q[g * group + i]) - s) > 1e-6 * s) bad_scale++;
+        }
+    }
+    CHECK(bad_t == 0 && bad_scale == 0, "mode %d group %d: %d wrong values, %d wrong scales", mode, group, bad_t,
+          bad_scale);
+    TernaryCounts c = {0};
+    CHECK(ternary_verify(q, rows, cols, group, &c) == 0 && c.bad_groups == 0, "verify rejects a projection");
+    CHECK(c.neg + c.zero + c.pos == (uint64_t)(rows * cols), "counts do not add up");
+    if (mode == SCALE_ABSMEAN) {
+        // For Gaussian weights absmean gives roughly 31% zeros (|x| < s/2).
+        double zf = (double)c.zero / (rows * cols);
+        CHECK(zf > 0.25 && zf < 0.40, "zero share %.3f out of the expected range", zf);
+    }
+    // Projecting a projected tensor changes nothing for absmax (s = max|q|).
+    if (mode == SCALE_ABSMAX) {
+        float *q2 = xmalloc(4 * rows * cols);
+        ternary_project(q2, q, rows, cols, group, mode);
+        CHECK(memcmp(q, q2, 4 * rows * cols) == 0, "absmax projection is not idempotent");
+        free(q2);
+    }
+    // One value off by one ulp, and one value in a third level, are caught.
+    q[7] = nextafterf(q[7], 1.0f);
+    memset(&c, 0, sizeof c);
+    CHECK(ternary_verify(q, rows, cols, group, &c) != 0 && c.bad_groups == 1, "verify missed an off value");
+    ternary_project(q, w, rows, cols, group, mode);
+    q[cols + 3] = 0.5f * fabsf(q[cols + 3]) + 1e-9f;
+    memset(&c, 0, sizeof c);
+    CHECK(ternary_verify(q, rows, cols, group, &c) != 0, "verify missed a half-scale value");
+    free(w);
+    free(q);
+}
+
+int main(void) {
+    char err[ERR_LEN];
+    CHECK(ternary_check_shape("w", 1024, 128, err) == 0, "1024 / 128");
+    CHECK(ternary_check_shape("w", 1000, 128, err) != 0 && strstr(err, "does not divide"), "1000 / 128: %s", err);
+    CHECK(ternary_check_shape("w", 1024, 0, err) != 0, "group 0 accepted");
+    check_projection(SCALE_ABSMEAN, 128);
+    check_projection(SCALE_ABSMEAN, 64);
+    check_projection(SCALE_ABSMAX, 128);
+    // Half-way values round to even, as torch.round does: with s = 1,
+    // 0.5 -> 0 and 1.5 -> 2 -> clamped 1.
+    float w[4] = {0.5f, -0.5f, 1.5f, 2.0f}, q[4];  // absmax scale = 2: 0.25, -0.25, 0.75, 1
+    ternary_project(q, w, 1, 4, 4, SCALE_ABSMAX);
+    CHECK(q[0] == 0 && q[1] == 0 && q[2] == 2 && q[3] == 2, "rounding: %g %g %g %g", q[0], q[1], q[2], q[3]);
+    float h[2] = {1.0f, 3.0f}, hq[2];  // absmean 2: 0.5 -> 0 (even), 1.5 -> 2 -> 1
+    ternary_project(hq, h, 1, 2, 2, SCALE_ABSMEAN);
+    CHECK(hq[0] == 0 && hq[1] == 2, "half to even: %g %g", hq[0], hq[1]);
+    return test_finish("test_ternary");
+}
