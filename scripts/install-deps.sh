@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs what trit builds and tests with, from Debian's packages:
+# a C compiler, OpenBLAS (OpenMP build), PCRE2, utf8proc, cJSON, and clang
+# with its sanitizer/fuzzer runtime for `make san` and `make fuzz`.
+set -eu
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential make time libopenblas-openmp-dev libpcre2-dev libutf8proc-dev libcjson-dev \
+    clang libclang-rt-dev >/dev/null
