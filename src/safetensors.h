@@ -46,6 +46,8 @@ typedef struct {
 
 const char *st_dtype_name(StDType t);   // "F32", "BF16", ...
 size_t st_dtype_size(StDType t);        // bytes per element
+// The dtype with that safetensors name ("BF16"); -1 when unknown.
+int st_dtype_from_name(const char *s, StDType *out);
 
 // Parses one safetensors image already in memory (the whole file, `len`
 // bytes). Appends its tensors to `a` with file index `file`; data pointers

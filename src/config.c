@@ -1,0 +1,386 @@
+// config.c — see config.h.
+//
+// Defaults follow transformers' Qwen3Config (5.x, same values as 4.51) for
+// the fields a checkpoint's config.json may leave out, so that trit and
+// transformers build the same model from the same file:
+//   num_key_value_heads 32 (null: num_attention_heads), head_dim 128,
+//   rms_norm_eps 1e-6, rope_theta 10000, tie_word_embeddings false,
+//   max_position_embeddings 32768, bos/eos absent (-1), dtype float32.
+// The five core sizes (vocab_size, hidden_size, intermediate_size,
+// num_hidden_layers, num_attention_heads) are required: a config without them
+// is not a real checkpoint's.
+//
+// Both layouts of the rotary settings are read: transformers 4.x's top-level
+// "rope_theta" + "rope_scaling", and 5.x's "rope_parameters"
+// {"rope_type": "default", "rope_theta": ...}, which wins when both appear (as
+// in transformers). Likewise "dtype" (5.x) wins over "torch_dtype" (4.x).
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+// Reads an optional integer field into *out (untouched when absent). A
+// present field must be a whole JSON number in [min, INT_MAX].
+static int get_int(const cJSON *root, const char *key, int min, int *out, int *present, const char *name,
+                   char *err) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (present) *present = j != NULL;
+    if (!j) return 0;
+    if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble))
+        return set_err(err, "%s: \"%s\" must be an integer", name, key);
+    if (j->valuedouble < min || j->valuedouble > INT_MAX)
+        return set_err(err, "%s: \"%s\" is %.17g, must be between %d and %d", name, key, j->valuedouble, min,
+                       INT_MAX);
+    *out = (int)j->valuedouble;
+    return 0;
+}
+
+static int get_bool(const cJSON *root, const char *key, int *out, const char *name, char *err) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!j) return 0;
+    if (!cJSON_IsBool(j)) return set_err(err, "%s: \"%s\" must be true or false", name, key);
+    *out = cJSON_IsTrue(j);
+    return 0;
+}
+
+// A positive finite number (integer or not).
+static int get_pos_number(const cJSON *j, const char *key, double *out, const char *name, char *err) {
+    if (!cJSON_IsNumber(j)) return set_err(err, "%s: \"%s\" must be a number", name, key);
+    if (!(j->valuedouble > 0) || !isfinite(j->valuedouble))
+        return set_err(err, "%s: \"%s\" is %.17g, must be a positive number", name, key, j->valuedouble);
+    *out = j->valuedouble;
+    return 0;
+}
+
+// A token id: absent or null -> -1; an int; for eos a list (the first is kept).
+static int get_token_id(const cJSON *root, const char *key, int *out, const char *name, char *err) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    *out = -1;
+    if (!j || cJSON_IsNull(j)) return 0;
+    if (cJSON_IsArray(j)) {
+        const cJSON *e;
+        int first = 1;
+        cJSON_ArrayForEach(e, j) {
+            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
+                e->valuedouble > INT_MAX)
+                return set_err(err, "%s: \"%s\" must be a token id or a list of token ids", name, key);
+            if (first) *out = (int)e->valuedouble;
+            first = 0;
+        }
+        return 0;
+    }
+    if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || j->valuedouble < 0 ||
+        j->valuedouble > INT_MAX)
+        return set_err(err, "%s: \"%s\" must be a token id (a non-negative integer)%s", name, key,
+                       strcmp(key, "eos_token_id") ? "" : " or a list of them");
+    *out = (int)j->valuedouble;
+    return 0;
+}
+
+static int check_dtype_name(const char *s) {
+    return !strcmp(s, "bfloat16") || !strcmp(s, "float16") || !strcmp(s, "float32");
+}
+
+static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char *err) {
+    const cJSON *j;
+    // Which model this is.
+    j = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (j) {
+        if (!cJSON_IsString(j)) return set_err(err, "%s: \"model_type\" must be a string", name);
+        if (strcmp(j->valuestring, "qwen3"))
+            return set_err(err, "%s: model_type '%.100s' is not supported (trit runs Qwen3 only: model_type \"qwen3\")",
+                           name, j->valuestring);
+    } else {
+        const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures"), *e;
+        int ok = 0;
+        if (cJSON_IsArray(arch))
+            cJSON_ArrayForEach(e, arch) ok |= cJSON_IsString(e) && !strcmp(e->valuestring, "Qwen3ForCausalLM");
+        if (!ok)
+            return set_err(err, "%s: no \"model_type\" and \"architectures\" does not list Qwen3ForCausalLM: "
+                           "not a Qwen3 config", name);
+    }
+    // Features trit does not implement.
+    j = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    if (j) {
+        if (!cJSON_IsString(j)) return set_err(err, "%s: \"hidden_act\" must be a string", name);
+        if (strcmp(j->valuestring, "silu"))
+            return set_err(err, "%s: hidden_act '%.60s' is not supported (only \"silu\")", name, j->valuestring);
+    }
+    int flag = 0;
+    if (get_bool(root, "attention_bias", &flag, name, err)) return -1;
+    if (flag) return set_err(err, "%s: attention_bias true is not supported (Qwen3 has no attention bias)", name);
+    flag = 0;
+    if (get_bool(root, "use_sliding_window", &flag, name, err)) return -1;
+    if (flag) return set_err(err, "%s: use_sliding_window true is not supported (full attention only)", name);
+    j = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (j && !cJSON_IsNull(j))
+        return set_err(err, "%s: rope_scaling must be null (RoPE scaling is not supported)", name);
+    j = cJSON_GetObjectItemCaseSensitive(root, "layer_types");
+    if (j && !cJSON_IsNull(j)) {
+        const cJSON *e;
+        if (!cJSON_IsArray(j)) return set_err(err, "%s: \"layer_types\" must be a list of strings", name);
+        cJSON_ArrayForEach(e, j) {
+            if (!cJSON_IsString(e)) return set_err(err, "%s: \"layer_types\" must be a list of strings", name);
+            if (strcmp(e->valuestring, "full_attention"))
+                return set_err(err, "%s: layer_types contains '%.60s' (only \"full_attention\" is supported)", name,
+                               e->valuestring);
+        }
+    }
+
+    // Sizes: the core five are required.
+    static const struct { const char *key; size_t off; } req[] = {
+        {"vocab_size", offsetof(Qwen3Config, vocab_size)},
+        {"hidden_size", offsetof(Qwen3Config, hidden_size)},
+        {"intermediate_size", offsetof(Qwen3Config, intermediate_size)},
+        {"num_hidden_layers", offsetof(Qwen3Config, num_hidden_layers)},
+        {"num_attention_heads", offsetof(Qwen3Config, num_attention_heads)},
+    };
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+        int present;
+        if (get_int(root, req[i].key, 1, (int *)((char *)c + req[i].off), &present, name, err)) return -1;
+        if (!present) return set_err(err, "%s: missing required field \"%s\"", name, req[i].key);
+    }
+    j = cJSON_GetObjectItemCaseSensitive(root, "num_key_value_heads");
+    c->num_key_value_heads = 32;
+    if (j && cJSON_IsNull(j)) c->num_key_value_heads = c->num_attention_heads;
+    else if (get_int(root, "num_key_value_heads", 1, &c->num_key_value_heads, NULL, name, err)) return -1;
+    c->head_dim = 128;
+    if (get_int(root, "head_dim", 1, &c->head_dim, NULL, name, err)) return -1;
+    c->max_position_embeddings = 32768;
+    if (get_int(root, "max_position_embeddings", 1, &c->max_position_embeddings, NULL, name, err)) return -1;
+
+    double eps = 1e-6;
+    j = cJSON_GetObjectItemCaseSensitive(root, "rms_norm_eps");
+    if (j && get_pos_number(j, "rms_norm_eps", &eps, name, err)) return -1;
+    c->rms_norm_eps = (float)eps;
+
+    c->rope_theta = 10000.0;
+    j = cJSON_GetObjectItemCaseSensitive(root, "rope_theta");
+    if (j && get_pos_number(j, "rope_theta", &c->rope_theta, name, err)) return -1;
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    if (rp && !cJSON_IsNull(rp)) {
+        if (!cJSON_IsObject(rp)) return set_err(err, "%s: \"rope_parameters\" must be an object", name);
+        j = cJSON_GetObjectItemCaseSensitive(rp, "rope_type");
+        if (!j) j = cJSON_GetObjectItemCaseSensitive(rp, "type");
+        if (j && (!cJSON_IsString(j) || strcmp(j->valuestring, "default")))
+            return set_err(err, "%s: rope_parameters.rope_type must be \"default\" (RoPE scaling is not supported)",
+                           name);
+        j = cJSON_GetObjectItemCaseSensitive(rp, "rope_theta");
+        if (j && get_pos_number(j, "rope_parameters.rope_theta", &c->rope_theta, name, err)) return -1;
+    }
+
+    c->tie_word_embeddings = 0;
+    if (get_bool(root, "tie_word_embeddings", &c->tie_word_embeddings, name, err)) return -1;
+    if (get_token_id(root, "bos_token_id", &c->bos_token_id, name, err)) return -1;
+    if (get_token_id(root, "eos_token_id", &c->eos_token_id, name, err)) return -1;
+
+    snprintf(c->torch_dtype, sizeof c->torch_dtype, "float32");
+    j = cJSON_GetObjectItemCaseSensitive(root, "dtype");
+    const char *dkey = "dtype";
+    if (!j || cJSON_IsNull(j)) { j = cJSON_GetObjectItemCaseSensitive(root, "torch_dtype"); dkey = "torch_dtype"; }
+    if (j && !cJSON_IsNull(j)) {
+        if (!cJSON_IsString(j)) return set_err(err, "%s: \"%s\" must be a string", name, dkey);
+        if (!check_dtype_name(j->valuestring))
+            return set_err(err, "%s: %s '%.40s' is not supported (bfloat16, float16 or float32)", name, dkey,
+                           j->valuestring);
+        snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", j->valuestring);
+    }
+    return config_validate(c, name, err);
+}
+
+int config_parse(Qwen3Config *c, const char *json, size_t len, const char *name, char *err) {
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        const char *ep = cJSON_GetErrorPtr();
+        long at = ep && ep >= json && ep <= json + len ? (long)(ep - json) : -1;
+        return set_err(err, "%s: not valid JSON (error near byte %ld)", name, at);
+    }
+    int rc;
+    if (!cJSON_IsObject(root)) rc = set_err(err, "%s: not a JSON object", name);
+    else rc = parse_root(c, root, name, err);
+    cJSON_Delete(root);
+    if (rc != 0) memset(c, 0, sizeof *c);
+    return rc;
+}
+
+int config_load(Qwen3Config *c, const char *path, char *err) {
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text) return -1;
+    int rc = config_parse(c, text, len, path, err);
+    free(text);
+    return rc;
+}
+
+int config_validate(const Qwen3Config *c, const char *name, char *err) {
+    static const struct { const char *key; size_t off; } pos[] = {
+        {"vocab_size", offsetof(Qwen3Config, vocab_size)},
+        {"hidden_size", offsetof(Qwen3Config, hidden_size)},
+        {"intermediate_size", offsetof(Qwen3Config, intermediate_size)},
+        {"num_hidden_layers", offsetof(Qwen3Config, num_hidden_layers)},
+        {"num_attention_heads", offsetof(Qwen3Config, num_attention_heads)},
+        {"num_key_value_heads", offsetof(Qwen3Config, num_key_value_heads)},
+        {"head_dim", offsetof(Qwen3Config, head_dim)},
+        {"max_position_embeddings", offsetof(Qwen3Config, max_position_embeddings)},
+    };
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
+        int v = *(const int *)((const char *)c + pos[i].off);
+        if (v <= 0) return set_err(err, "%s: %s is %d, must be positive", name, pos[i].key, v);
+    }
+    if (c->num_attention_heads % c->num_key_value_heads != 0)
+        return set_err(err, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", name,
+                       c->num_attention_heads, c->num_key_value_heads);
+    if (c->head_dim % 2 != 0) return set_err(err, "%s: head_dim %d must be even (rotary embedding)", name, c->head_dim);
+    if (!(c->rms_norm_eps > 0) || !isfinite(c->rms_norm_eps))
+        return set_err(err, "%s: rms_norm_eps %g must be a positive number", name, (double)c->rms_norm_eps);
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
+        return set_err(err, "%s: rope_theta %g must be a positive number", name, c->rope_theta);
+    if (c->bos_token_id < -1 || c->eos_token_id < -1)
+        return set_err(err, "%s: token ids must be -1 (absent) or non-negative", name);
+    if (memchr(c->torch_dtype, 0, sizeof c->torch_dtype) == NULL || !check_dtype_name(c->torch_dtype))
+        return set_err(err, "%s: torch_dtype '%.16s' is not supported (bfloat16, float16 or float32)", name,
+                       c->torch_dtype);
+    // Every tensor size and the total parameter count must fit in int64.
+    int64_t V = c->vocab_size, C = c->hidden_size, F = c->intermediate_size, L = c->num_hidden_layers;
+    int64_t QD, KD, t, layer = 0, total = 0;
+    int ovf = __builtin_mul_overflow((int64_t)c->num_attention_heads, (int64_t)c->head_dim, &QD) |
+              __builtin_mul_overflow((int64_t)c->num_key_value_heads, (int64_t)c->head_dim, &KD);
+    // Per layer: q, k, v, o projections, q/k norms, 3 MLP matrices, 2 norms.
+    ovf |= __builtin_add_overflow(QD, 2 * KD, &t) | __builtin_add_overflow(t, QD, &t) |
+           __builtin_mul_overflow(t, C, &layer);
+    ovf |= __builtin_mul_overflow(F, 3 * C, &t) | __builtin_add_overflow(layer, t, &layer);
+    ovf |= __builtin_add_overflow(layer, 2 * (int64_t)c->head_dim + 2 * C, &layer);
+    ovf |= __builtin_mul_overflow(layer, L, &total);
+    ovf |= __builtin_mul_overflow(V, C, &t) | __builtin_add_overflow(total, t, &total);
+    if (!c->tie_word_embeddings) ovf |= __builtin_add_overflow(total, t, &total);
+    ovf |= __builtin_add_overflow(total, C, &total);
+    // ...and its fp32 copy must be addressable.
+    if (ovf || (uint64_t)total > SIZE_MAX / sizeof(float))
+        return set_err(err, "%s: sizes too large: the parameter count overflows (vocab_size %d, hidden_size %d, "
+                       "intermediate_size %d, num_hidden_layers %d, heads %d/%d, head_dim %d)", name, c->vocab_size,
+                       c->hidden_size, c->intermediate_size, c->num_hidden_layers, c->num_attention_heads,
+                       c->num_key_value_heads, c->head_dim);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+// A float as Python's repr writes it: the shortest digits that read back to
+// the same value (as a float32 when `single`), fixed notation between 1e-4
+// and 1e16 with at least one decimal ("0.02", "1000000.0"), else "1e-06".
+static void py_float(char *out, size_t n, double v, int single) {
+    char digits[40];
+    int p = 1;
+    for (; p <= 17; p++) {
+        snprintf(digits, sizeof digits, "%.*e", p - 1, v);
+        if (single ? strtof(digits, NULL) == (float)v : strtod(digits, NULL) == v) break;
+    }
+    if (p > 17) p = 17;
+    snprintf(digits, sizeof digits, "%.*e", p - 1, v);
+    int exp = atoi(strchr(digits, 'e') + 1);
+    if (exp < -4 || exp >= 16) {
+        snprintf(out, n, "%s", digits);  // "1e-06", "1.5e-07" as Python
+        return;
+    }
+    int decimals = p - 1 - exp;
+    if (decimals < 1) decimals = 1;
+    snprintf(out, n, "%.*f", decimals, v);
+}
+
+typedef struct { const char *key; char val[160]; } Field;
+
+static int cmp_field(const void *x, const void *y) { return strcmp(((const Field *)x)->key, ((const Field *)y)->key); }
+
+int config_save(const Qwen3Config *c, const char *path, const char *quantization_note, char *err) {
+    if (config_validate(c, path, err) != 0) return -1;
+    Field f[40];
+    int n = 0;
+#define FIELD(k, ...) do { f[n].key = k; snprintf(f[n].val, sizeof f[n].val, __VA_ARGS__); n++; } while (0)
+    char num[64];
+    FIELD("architectures", "[\n    \"Qwen3ForCausalLM\"\n  ]");
+    FIELD("attention_bias", "false");
+    FIELD("attention_dropout", "0.0");
+    if (c->bos_token_id >= 0) FIELD("bos_token_id", "%d", c->bos_token_id); else FIELD("bos_token_id", "null");
+    if (c->eos_token_id >= 0) FIELD("eos_token_id", "%d", c->eos_token_id); else FIELD("eos_token_id", "null");
+    FIELD("head_dim", "%d", c->head_dim);
+    FIELD("hidden_act", "\"silu\"");
+    FIELD("hidden_size", "%d", c->hidden_size);
+    FIELD("initializer_range", "0.02");
+    FIELD("intermediate_size", "%d", c->intermediate_size);
+    FIELD("max_position_embeddings", "%d", c->max_position_embeddings);
+    FIELD("max_window_layers", "%d", c->num_hidden_layers);
+    FIELD("model_type", "\"qwen3\"");
+    FIELD("num_attention_heads", "%d", c->num_attention_heads);
+    FIELD("num_hidden_layers", "%d", c->num_hidden_layers);
+    FIELD("num_key_value_heads", "%d", c->num_key_value_heads);
+    py_float(num, sizeof num, c->rms_norm_eps, 1);
+    FIELD("rms_norm_eps", "%s", num);
+    FIELD("rope_scaling", "null");
+    py_float(num, sizeof num, c->rope_theta, 0);
+    FIELD("rope_theta", "%s", num);
+    FIELD("sliding_window", "null");
+    FIELD("tie_word_embeddings", "%s", c->tie_word_embeddings ? "true" : "false");
+    FIELD("torch_dtype", "\"%s\"", c->torch_dtype);
+    FIELD("use_cache", "true");
+    FIELD("use_sliding_window", "false");
+    FIELD("vocab_size", "%d", c->vocab_size);
+#undef FIELD
+    qsort(f, (size_t)n, sizeof *f, cmp_field);
+    // The note is free text: JSON-escape it into its own buffer.
+    char *note = NULL;
+    if (quantization_note) {
+        cJSON *s = cJSON_CreateString(quantization_note);
+        note = s ? cJSON_PrintUnformatted(s) : NULL;
+        cJSON_Delete(s);
+        if (!note) return set_err(err, "%s: cannot encode the quantization note", path);
+    }
+    size_t cap = 4096 + (note ? strlen(note) : 0), len = 0;
+    char *out = xmalloc(cap);
+    len += (size_t)snprintf(out + len, cap - len, "{\n");
+    int note_done = note == NULL;
+    for (int i = 0; i < n; i++) {
+        // "trit_quantization" sorts between "torch_dtype" and "use_cache".
+        if (!note_done && strcmp("trit_quantization", f[i].key) < 0) {
+            len += (size_t)snprintf(out + len, cap - len, "  \"trit_quantization\": %s,\n", note);
+            note_done = 1;
+        }
+        len += (size_t)snprintf(out + len, cap - len, "  \"%s\": %s%s\n", f[i].key, f[i].val,
+                                i + 1 < n || !note_done ? "," : "");
+    }
+    if (!note_done) len += (size_t)snprintf(out + len, cap - len, "  \"trit_quantization\": %s\n", note);
+    len += (size_t)snprintf(out + len, cap - len, "}\n");
+    free(note);
+    int rc = write_file_atomic(path, out, len, err);
+    free(out);
+    return rc;
+}
+
+void config_print(const Qwen3Config *c) {
+    printf("vocab_size %d\n", c->vocab_size);
+    printf("hidden_size %d\n", c->hidden_size);
+    printf("intermediate_size %d\n", c->intermediate_size);
+    printf("num_hidden_layers %d\n", c->num_hidden_layers);
+    printf("num_attention_heads %d\n", c->num_attention_heads);
+    printf("num_key_value_heads %d\n", c->num_key_value_heads);
+    printf("head_dim %d\n", c->head_dim);
+    char num[64];
+    py_float(num, sizeof num, c->rms_norm_eps, 1);
+    printf("rms_norm_eps %s\n", num);
+    py_float(num, sizeof num, c->rope_theta, 0);
+    printf("rope_theta %s\n", num);
+    printf("tie_word_embeddings %s\n", c->tie_word_embeddings ? "true" : "false");
+    printf("max_position_embeddings %d\n", c->max_position_embeddings);
+    printf("bos_token_id %d\n", c->bos_token_id);
+    printf("eos_token_id %d\n", c->eos_token_id);
+    printf("torch_dtype %s\n", c->torch_dtype);
+}
