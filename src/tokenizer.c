@@ -1,0 +1,1116 @@
+// tokenizer.c — byte-level BPE from a Hugging Face tokenizer.json; see tokenizer.h.
+//
+// Encoding follows HF `tokenizers` (TokenizerImpl::encode, add_special_tokens
+// false) step by step, because every id must agree with what the model was
+// trained on:
+//   1. Added tokens written literally in the raw text are cut out first,
+//      leftmost-longest (HF: aho-corasick LeftmostLongest) and become their ids.
+//   2. Each remaining segment is NFC-normalised (utf8proc).
+//   3. Added tokens marked normalized=true are cut out of the NFC text.
+//   4. The pre-tokenizer regexes (PCRE2) split it into pieces. Behaviour
+//      "Isolated": matches and the gaps between them are both pieces.
+//   5. Each piece's bytes start as one symbol each (the GPT-2 byte-to-unicode
+//      table only spells bytes as printable characters in the vocab; we work
+//      on ids) and adjacent pairs are merged lowest rank first, leftmost on
+//      ties, exactly as HF's Word::merge_all does.
+// A cache maps piece bytes to ids, since natural text repeats its words.
+//
+// Supported tokenizer.json subset (anything else is a load error naming the
+// field): model BPE without dropout, subword prefix or word suffix; normalizer
+// NFC, a Sequence of NFC, or none; pre_tokenizer ByteLevel
+// (add_prefix_space false) alone or last in a Sequence after Split stages
+// (behaviour Isolated, invert false, pattern Regex or String); decoder
+// ByteLevel or none; truncation null; added tokens without single_word.
+// The post_processor is ignored (it only adds tokens when
+// add_special_tokens is true).
+//
+// Known, documented differences from HF:
+//  - Decoding emits an added token's content verbatim and returns raw bytes;
+//    HF passes added tokens through the ByteLevel decoder too and converts the
+//    result with from_utf8_lossy. They agree whenever the content is printable
+//    ASCII without spaces (all of Qwen's added tokens).
+//  - Regexes run on PCRE2, not Oniguruma. `\s` and `\S` are rewritten to
+//    include U+0085 as Oniguruma does; `\w`, `\d`, `\b` and `\S` inside a
+//    character class keep PCRE2's meaning. Unicode tables (PCRE2, utf8proc)
+//    may be a different Unicode version from HF's.
+//  - HF looks for the next added token from where the previous match ended
+//    before rstrip extended it; we continue after the stripped whitespace.
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tokenizer.h"
+
+#include <cjson/cJSON.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "util.h"
+
+#define MAX_ID (1 << 24)        // ids must be below this (arrays are indexed by id)
+#define MAX_STAGES 8            // regex stages in the pre-tokenizer
+#define CACHE_MAX_PIECE 256     // longer pieces are not cached (HF's BPE uses the same bound)
+#define CACHE_MAX_ENTRIES (1u << 20)
+#define NONE ((size_t)-1)
+
+// The regex HF's ByteLevel pre-tokenizer applies when use_regex is true.
+static const char GPT2_PATTERN[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+// ---------------------------------------------------------------------------
+// Small containers
+
+typedef struct { char *p; size_t n, cap; } Buf;
+typedef struct { int32_t *p; size_t n, cap; } IdVec;
+
+static void buf_reserve(Buf *b, size_t extra) {
+    if (b->n + extra <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + extra) cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void buf_put(Buf *b, const void *s, size_t n) {
+    buf_reserve(b, n);
+    if (n) memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static void ids_push(IdVec *v, int32_t id) {
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 256;
+        v->p = xrealloc(v->p, v->cap * sizeof(int32_t));
+    }
+    v->p[v->n++] = id;
+}
+
+static void ids_put(IdVec *v, const int32_t *ids, size_t n) {
+    if (n == 0) return;
+    if (v->n + n > v->cap) {
+        size_t cap = v->cap ? v->cap : 256;
+        while (cap < v->n + n) cap *= 2;
+        v->p = xrealloc(v->p, cap * sizeof(int32_t));
+        v->cap = cap;
+    }
+    memcpy(v->p + v->n, ids, n * sizeof(int32_t));
+    v->n += n;
+}
+
+static uint64_t fnv1a(const void *data, size_t n) {
+    const uint8_t *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t mix64(uint64_t x) {  // splitmix64 finaliser: spreads pair keys over the table
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27; x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static size_t table_size_for(size_t n) {  // power of two, at most half full
+    size_t s = 16;
+    while (s < 2 * n) s *= 2;
+    return s;
+}
+
+// ---------------------------------------------------------------------------
+// UTF-8
+
+// Returns n when s[0..n) is well-formed UTF-8 (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), otherwise the offset of the first byte
+// of the first ill-formed sequence, with *why saying what is wrong.
+static size_t utf8_check(const uint8_t *s, size_t n, const char **why) {
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {  // ASCII fast path
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) { i += 8; continue; }
+        }
+        uint8_t c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t need;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c == 0xE0) { need = 2; lo = 0xA0; }
+        else if (c == 0xED) { need = 2; hi = 0x9F; }
+        else if (c >= 0xE1 && c <= 0xEF) need = 2;
+        else if (c == 0xF0) { need = 3; lo = 0x90; }
+        else if (c == 0xF4) { need = 3; hi = 0x8F; }
+        else if (c >= 0xF1 && c <= 0xF3) need = 3;
+        else {
+            *why = c < 0xC0 ? "unexpected continuation byte"
+                 : c < 0xC2 ? "overlong encoding"
+                            : "byte that never occurs in UTF-8";
+            return i;
+        }
+        for (size_t k = 1; k <= need; k++) {
+            if (i + k >= n) { *why = "truncated sequence at end of input"; return i; }
+            uint8_t b = s[i + k];
+            if (b < 0x80 || b > 0xBF) { *why = "truncated sequence"; return i; }
+            if (k == 1 && (b < lo || b > hi)) {
+                *why = c == 0xED ? "surrogate code point"
+                     : c == 0xF4 ? "code point above U+10FFFF"
+                                 : "overlong encoding";
+                return i;
+            }
+        }
+        i += need + 1;
+    }
+    return n;
+}
+
+// Decodes one code point of valid UTF-8; returns its length.
+static size_t utf8_decode(const uint8_t *s, uint32_t *cp) {
+    if (s[0] < 0x80) { *cp = s[0]; return 1; }
+    if (s[0] < 0xE0) { *cp = (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F); return 2; }
+    if (s[0] < 0xF0) { *cp = (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F); return 3; }
+    *cp = (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+    return 4;
+}
+
+static size_t utf8_encode(uint32_t cp, char *out) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    out[0] = (char)(0xE0 | cp >> 12); out[1] = (char)(0x80 | (cp >> 6 & 0x3F)); out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;  // the byte map only needs code points below U+0800
+}
+
+// Rust's char::is_whitespace (Unicode White_Space), which HF uses for lstrip/rstrip.
+static int is_white_space(uint32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+// For messages: at most 48 bytes of a token, control bytes escaped.
+static const char *shown(const char *s, size_t n, char *buf, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 8 < cap; i++) {
+        if (i == 48) { k += (size_t)snprintf(buf + k, cap - k, "..."); break; }
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F) k += (size_t)snprintf(buf + k, cap - k, "\\x%02X", c);
+        else buf[k++] = (char)c;
+    }
+    buf[k] = 0;
+    return buf;
+}
+
+// ---------------------------------------------------------------------------
+// The tokenizer
+
+typedef struct { uint32_t hash; int32_t id; } VocabSlot;                  // id -1: empty
+typedef struct { uint64_t key; uint32_t rank; int32_t id; } MergeSlot;   // key ~0: empty
+typedef struct { uint64_t hash; uint32_t key_off, key_len, ids_off, ids_len; } CacheSlot;  // key_len 0: empty
+
+typedef struct {
+    uint32_t off, len;  // content in added_pool
+    int32_t id;
+    uint8_t lstrip, rstrip, normalized;
+} Added;
+
+// Added tokens of one kind (raw or normalized), bucketed by first byte so that
+// the scan for them costs one table look-up per byte of text.
+typedef struct {
+    int32_t *idx;          // indices into t->added
+    uint32_t start[257];   // bucket b is idx[start[b] .. start[b+1])
+} AddedSet;
+
+typedef struct {
+    pcre2_code *re;
+    pcre2_match_data *md;
+} Stage;
+
+struct Tokenizer {
+    uint64_t hash;
+    int n_ids;                       // 1 + largest id
+    uint8_t *kind;                   // per id: 0 unused, 1 vocab, 2 added
+    uint32_t *tok_off, *tok_len;     // per id: token string (as in the JSON) in tok_pool
+    uint32_t *dec_off, *dec_len;     // per id: decoded bytes in dec_pool
+    Buf tok_pool, dec_pool;
+
+    VocabSlot *vocab; size_t vocab_mask;   // token string -> id (model vocab only)
+    MergeSlot *merges; size_t merge_mask;  // (left id, right id) -> rank, merged id
+    int32_t byte_id[256];                  // id of each single byte's token
+    int ignore_merges;
+
+    Added *added; size_t n_added;
+    Buf added_pool;
+    AddedSet raw_set, norm_set;
+
+    int nfc;
+    Stage stages[MAX_STAGES]; int n_stages;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit_stack;
+
+    // Scratch for encoding (why encode is not thread-safe).
+    Buf nfc_buf;
+    int32_t *sym_id; size_t *sym_prev, *sym_next; size_t sym_cap;
+    struct HeapEntry { uint32_t rank; int32_t id; size_t pos; } *heap; size_t heap_cap;
+    CacheSlot *cache; size_t cache_mask, cache_count;
+    Buf cache_keys; IdVec cache_ids;
+};
+
+// The GPT-2 byte-to-unicode table: printable Latin-1 bytes stand for
+// themselves, the other 68 bytes get code points 256 and up, in byte order.
+static void byte_to_unicode(uint32_t map[256]) {
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        map[b] = printable ? b : 256 + n++;
+    }
+}
+
+// --- vocab map: token string -> id
+
+static const char *tok_str(const Tokenizer *t, int32_t id) { return t->tok_pool.p + t->tok_off[id]; }
+
+static int32_t vocab_find(const Tokenizer *t, const char *s, size_t n) {
+    if (!t->vocab) return -1;
+    uint32_t h = (uint32_t)fnv1a(s, n);
+    for (size_t i = h & t->vocab_mask;; i = (i + 1) & t->vocab_mask) {
+        const VocabSlot *e = &t->vocab[i];
+        if (e->id < 0) return -1;
+        if (e->hash == h && t->tok_len[e->id] == n && !memcmp(tok_str(t, e->id), s, n)) return e->id;
+    }
+}
+
+static void vocab_insert(Tokenizer *t, int32_t id) {
+    uint32_t h = (uint32_t)fnv1a(tok_str(t, id), t->tok_len[id]);
+    size_t i = h & t->vocab_mask;
+    while (t->vocab[i].id >= 0) i = (i + 1) & t->vocab_mask;
+    t->vocab[i] = (VocabSlot){h, id};
+}
+
+// --- merge map: (a, b) -> rank, merged id
+
+static uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
+
+static const MergeSlot *merge_find(const Tokenizer *t, int32_t a, int32_t b) {
+    uint64_t k = pair_key(a, b);
+    for (size_t i = mix64(k) & t->merge_mask;; i = (i + 1) & t->merge_mask) {
+        const MergeSlot *e = &t->merges[i];
+        if (e->key == k) return e;
+        if (e->key == ~0ull) return NULL;
+    }
+}
+
+// A pair listed twice keeps its later rank, as HF's HashMap collect does.
+static void merge_insert(Tokenizer *t, int32_t a, int32_t b, uint32_t rank, int32_t id) {
+    uint64_t k = pair_key(a, b);
+    size_t i = mix64(k) & t->merge_mask;
+    while (t->merges[i].key != ~0ull && t->merges[i].key != k) i = (i + 1) & t->merge_mask;
+    t->merges[i] = (MergeSlot){k, rank, id};
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+void tokenizer_free(Tokenizer *t) {
+    if (!t) return;
+    free(t->kind); free(t->tok_off); free(t->tok_len); free(t->dec_off); free(t->dec_len);
+    free(t->tok_pool.p); free(t->dec_pool.p);
+    free(t->vocab); free(t->merges);
+    free(t->added); free(t->added_pool.p);
+    free(t->raw_set.idx); free(t->norm_set.idx);
+    for (int i = 0; i < t->n_stages; i++) {
+        pcre2_match_data_free(t->stages[i].md);
+        pcre2_code_free(t->stages[i].re);
+    }
+    pcre2_match_context_free(t->mctx);
+    if (t->jit_stack) pcre2_jit_stack_free(t->jit_stack);
+    free(t->nfc_buf.p);
+    free(t->sym_id); free(t->sym_prev); free(t->sym_next); free(t->heap);
+    free(t->cache); free(t->cache_keys.p); free(t->cache_ids.p);
+    free(t);
+}
+
+// JSON helpers: each returns -1 with a message naming the field.
+static const cJSON *get(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+static int is_null(const cJSON *j) { return !j || cJSON_IsNull(j); }
+
+// Reads an optional boolean (absent or null -> def).
+static int get_bool(const cJSON *obj, const char *key, int def, int *out, const char *name, const char *where, char *err) {
+    const cJSON *j = get(obj, key);
+    if (is_null(j)) { *out = def; return 0; }
+    if (!cJSON_IsBool(j)) return set_err(err, "%s: %s.%s: expected true or false", name, where, key);
+    *out = cJSON_IsTrue(j);
+    return 0;
+}
+
+static int get_id(const cJSON *j, int32_t *out) {
+    if (!cJSON_IsNumber(j)) return -1;
+    double v = j->valuedouble;
+    if (!(v >= 0 && v < MAX_ID) || v != (double)(int32_t)v) return -1;
+    *out = (int32_t)v;
+    return 0;
+}
+
+// Grows the per-id arrays to hold ids below n.
+static void reserve_ids(Tokenizer *t, int n) {
+    if (n <= t->n_ids) return;
+    size_t old = (size_t)t->n_ids, m = (size_t)n;
+    t->kind = xrealloc(t->kind, m);
+    memset(t->kind + old, 0, m - old);
+    t->tok_off = xrealloc(t->tok_off, m * 4); t->tok_len = xrealloc(t->tok_len, m * 4);
+    t->dec_off = xrealloc(t->dec_off, m * 4); t->dec_len = xrealloc(t->dec_len, m * 4);
+    t->n_ids = n;
+}
+
+static int load_vocab(Tokenizer *t, const cJSON *model, const char *name, char *err) {
+    const cJSON *vocab = get(model, "vocab");
+    if (!vocab) return set_err(err, "%s: model.vocab: missing", name);
+    if (!cJSON_IsObject(vocab)) return set_err(err, "%s: model.vocab: expected an object of token: id", name);
+    int max_id = -1;
+    size_t count = 0;
+    const cJSON *e;
+    char b1[128], b2[128];
+    cJSON_ArrayForEach(e, vocab) {
+        int32_t id;
+        if (!e->string) return set_err(err, "%s: model.vocab: entry without a key", name);
+        if (get_id(e, &id))
+            return set_err(err, "%s: model.vocab: token '%s': id must be an integer in [0, %d)", name,
+                           shown(e->string, strlen(e->string), b1, sizeof b1), MAX_ID);
+        if (id > max_id) max_id = id;
+        count++;
+    }
+    if (count == 0) return set_err(err, "%s: model.vocab: empty", name);
+    reserve_ids(t, max_id + 1);
+    t->vocab_mask = table_size_for(count) - 1;
+    t->vocab = xmalloc((t->vocab_mask + 1) * sizeof(VocabSlot));
+    for (size_t i = 0; i <= t->vocab_mask; i++) t->vocab[i].id = -1;
+    cJSON_ArrayForEach(e, vocab) {
+        int32_t id = 0;
+        get_id(e, &id);
+        size_t n = strlen(e->string);
+        if (n == 0) return set_err(err, "%s: model.vocab: empty token string (id %d)", name, id);
+        if (t->kind[id])
+            return set_err(err, "%s: model.vocab: id %d is given to two tokens ('%s' and '%s')", name, id,
+                           shown(tok_str(t, id), t->tok_len[id], b1, sizeof b1), shown(e->string, n, b2, sizeof b2));
+        if (vocab_find(t, e->string, n) >= 0)
+            return set_err(err, "%s: model.vocab: token '%s' appears twice", name, shown(e->string, n, b1, sizeof b1));
+        if (t->tok_pool.n + n >= UINT32_MAX) return set_err(err, "%s: model.vocab: too large", name);
+        t->kind[id] = 1;
+        t->tok_off[id] = (uint32_t)t->tok_pool.n;
+        t->tok_len[id] = (uint32_t)n;
+        buf_put(&t->tok_pool, e->string, n);
+        vocab_insert(t, id);
+    }
+    return 0;
+}
+
+// Splits one merges entry into its two token strings.
+static int merge_parts(const cJSON *m, const char **a, size_t *na, const char **b, size_t *nb) {
+    if (cJSON_IsArray(m)) {
+        const cJSON *x = cJSON_GetArrayItem(m, 0), *y = cJSON_GetArrayItem(m, 1);
+        if (cJSON_GetArraySize(m) != 2 || !cJSON_IsString(x) || !cJSON_IsString(y)) return -1;
+        *a = x->valuestring; *na = strlen(x->valuestring);
+        *b = y->valuestring; *nb = strlen(y->valuestring);
+        return 0;
+    }
+    if (cJSON_IsString(m)) {  // the older "a b" form
+        const char *s = m->valuestring, *sp = strchr(s, ' ');
+        if (!sp || strchr(sp + 1, ' ')) return -1;
+        *a = s; *na = (size_t)(sp - s);
+        *b = sp + 1; *nb = strlen(sp + 1);
+        return 0;
+    }
+    return -1;
+}
+
+static int load_merges(Tokenizer *t, const cJSON *model, const char *name, char *err) {
+    const cJSON *merges = get(model, "merges");
+    if (!merges) return set_err(err, "%s: model.merges: missing", name);
+    if (!cJSON_IsArray(merges)) return set_err(err, "%s: model.merges: expected an array", name);
+    size_t count = (size_t)cJSON_GetArraySize(merges);
+    t->merge_mask = table_size_for(count) - 1;
+    t->merges = xmalloc((t->merge_mask + 1) * sizeof(MergeSlot));
+    for (size_t i = 0; i <= t->merge_mask; i++) t->merges[i].key = ~0ull;
+    Buf joined = {0};
+    size_t rank = 0;
+    char b1[128];
+    const cJSON *m;
+    cJSON_ArrayForEach(m, merges) {
+        const char *a, *b;
+        size_t na, nb;
+        if (merge_parts(m, &a, &na, &b, &nb) || !na || !nb) {
+            free(joined.p);
+            return set_err(err, "%s: model.merges[%zu]: expected [\"a\", \"b\"] or \"a b\" with two non-empty tokens", name, rank);
+        }
+        int32_t ia = vocab_find(t, a, na), ib = vocab_find(t, b, nb);
+        joined.n = 0;
+        buf_put(&joined, a, na);
+        buf_put(&joined, b, nb);
+        int32_t ic = vocab_find(t, joined.p, joined.n);
+        if (ia < 0 || ib < 0 || ic < 0) {
+            const char *bad = ia < 0 ? a : ib < 0 ? b : joined.p;
+            size_t nbad = ia < 0 ? na : ib < 0 ? nb : joined.n;
+            int r = set_err(err, "%s: model.merges[%zu]: %s'%s' is not in model.vocab", name, rank,
+                            ia < 0 || ib < 0 ? "token " : "merged token ", shown(bad, nbad, b1, sizeof b1));
+            free(joined.p);
+            return r;
+        }
+        merge_insert(t, ia, ib, (uint32_t)rank, ic);
+        rank++;
+    }
+    free(joined.p);
+    return 0;
+}
+
+static int load_model(Tokenizer *t, const cJSON *root, const char *name, char *err) {
+    const cJSON *model = get(root, "model");
+    if (!model) return set_err(err, "%s: model: missing", name);
+    if (!cJSON_IsObject(model)) return set_err(err, "%s: model: expected an object", name);
+    const cJSON *type = get(model, "type");
+    if (!cJSON_IsString(type)) return set_err(err, "%s: model.type: missing (expected \"BPE\")", name);
+    if (strcmp(type->valuestring, "BPE"))
+        return set_err(err, "%s: model.type: '%s' is not supported (only BPE)", name, type->valuestring);
+    const cJSON *j = get(model, "dropout");
+    if (!is_null(j) && !(cJSON_IsNumber(j) && j->valuedouble == 0))
+        return set_err(err, "%s: model.dropout: BPE dropout is not supported (must be null)", name);
+    const char *empty_fields[] = {"continuing_subword_prefix", "end_of_word_suffix"};
+    for (int i = 0; i < 2; i++) {
+        j = get(model, empty_fields[i]);
+        if (!is_null(j) && !(cJSON_IsString(j) && !j->valuestring[0]))
+            return set_err(err, "%s: model.%s: not supported (must be empty or null)", name, empty_fields[i]);
+    }
+    j = get(model, "unk_token");  // never used: every byte has a token (checked below)
+    if (!is_null(j) && !cJSON_IsString(j)) return set_err(err, "%s: model.unk_token: expected a string or null", name);
+    int flag;
+    if (get_bool(model, "byte_fallback", 0, &flag, name, "model", err) ||  // never needed, as unk_token
+        get_bool(model, "fuse_unk", 0, &flag, name, "model", err) ||
+        get_bool(model, "ignore_merges", 0, &t->ignore_merges, name, "model", err))
+        return -1;
+    if (load_vocab(t, model, name, err) || load_merges(t, model, name, err)) return -1;
+
+    // A byte-level BPE must spell every byte, so that no input is ever lost.
+    uint32_t map[256];
+    byte_to_unicode(map);
+    for (int b = 0; b < 256; b++) {
+        char s[4];
+        size_t n = utf8_encode(map[b], s);
+        if ((t->byte_id[b] = vocab_find(t, s, n)) < 0)
+            return set_err(err, "%s: model.vocab: no token for byte 0x%02X ('%.*s'); a byte-level BPE needs all 256",
+                           name, b, (int)n, s);
+    }
+    return 0;
+}
+
+// Added tokens: ids, flags, and the two matching sets.
+static void build_set(Tokenizer *t, AddedSet *set, int normalized) {
+    size_t n = 0;
+    memset(set->start, 0, sizeof set->start);
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].normalized == normalized) { set->start[(uint8_t)t->added_pool.p[t->added[i].off] + 1]++; n++; }
+    for (int b = 0; b < 256; b++) set->start[b + 1] += set->start[b];
+    set->idx = xmalloc((n ? n : 1) * sizeof(int32_t));
+    uint32_t fill[256];
+    memcpy(fill, set->start, sizeof fill);
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].normalized == normalized) set->idx[fill[(uint8_t)t->added_pool.p[t->added[i].off]]++] = (int32_t)i;
+}
+
+static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *err) {
+    const cJSON *list = get(root, "added_tokens");
+    if (!is_null(list) && !cJSON_IsArray(list)) return set_err(err, "%s: added_tokens: expected an array", name);
+    size_t count = list ? (size_t)cJSON_GetArraySize(list) : 0;
+    t->added = xcalloc(count ? count : 1, sizeof(Added));
+    char b1[128], b2[128];
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) {
+        size_t k = t->n_added;
+        const cJSON *content = get(e, "content");
+        int32_t id;
+        if (!cJSON_IsObject(e)) return set_err(err, "%s: added_tokens[%zu]: expected an object", name, k);
+        if (get_id(get(e, "id"), &id))
+            return set_err(err, "%s: added_tokens[%zu].id: expected an integer in [0, %d)", name, k, MAX_ID);
+        if (!cJSON_IsString(content) || !content->valuestring[0])
+            return set_err(err, "%s: added_tokens[%zu].content: expected a non-empty string", name, k);
+        int lstrip, rstrip, single, normalized, special;
+        if (get_bool(e, "lstrip", 0, &lstrip, name, "added_tokens[]", err) ||
+            get_bool(e, "rstrip", 0, &rstrip, name, "added_tokens[]", err) ||
+            get_bool(e, "single_word", 0, &single, name, "added_tokens[]", err) ||
+            get_bool(e, "special", 0, &special, name, "added_tokens[]", err) ||
+            get_bool(e, "normalized", !special, &normalized, name, "added_tokens[]", err))
+            return -1;
+        if (single) return set_err(err, "%s: added_tokens[%zu].single_word: true is not supported", name, k);
+        // Tokens matched after normalisation are matched in their NFC form, as HF does.
+        const char *s = content->valuestring;
+        char *nfc = NULL;
+        if (normalized && t->nfc) {
+            nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)s);
+            if (!nfc) return set_err(err, "%s: added_tokens[%zu].content: cannot be NFC-normalised", name, k);
+            s = nfc;
+        }
+        size_t n = strlen(s);
+        for (size_t i = 0; i < k; i++) {
+            const Added *o = &t->added[i];
+            if (o->id == id || (o->len == n && !memcmp(t->added_pool.p + o->off, s, n))) {
+                free(nfc);
+                return set_err(err, "%s: added_tokens[%zu]: id %d / content '%s' repeats added_tokens[%zu]", name, k,
+                               id, shown(content->valuestring, strlen(content->valuestring), b1, sizeof b1), i);
+            }
+        }
+        // An added token may also be in the vocab (GPT-2 does this), but only as itself.
+        size_t cn = strlen(content->valuestring);
+        reserve_ids(t, id + 1);
+        if (t->kind[id] == 1 && (t->tok_len[id] != cn || memcmp(tok_str(t, id), content->valuestring, cn))) {
+            int r = set_err(err, "%s: added_tokens[%zu]: id %d is '%s' in added_tokens but '%s' in model.vocab", name, k, id,
+                            shown(content->valuestring, cn, b1, sizeof b1), shown(tok_str(t, id), t->tok_len[id], b2, sizeof b2));
+            free(nfc);
+            return r;
+        }
+        if (t->added_pool.n + n >= UINT32_MAX || t->tok_pool.n + n >= UINT32_MAX) { free(nfc); return set_err(err, "%s: added_tokens: too large", name); }
+        t->added[k] = (Added){(uint32_t)t->added_pool.n, (uint32_t)n, id, (uint8_t)lstrip, (uint8_t)rstrip, (uint8_t)normalized};
+        buf_put(&t->added_pool, s, n);
+        // Decoding gives the content as written (before NFC).
+        t->kind[id] = 2;
+        t->tok_off[id] = (uint32_t)t->tok_pool.n;
+        t->tok_len[id] = (uint32_t)cn;
+        buf_put(&t->tok_pool, content->valuestring, cn);
+        t->n_added++;
+        free(nfc);
+    }
+    build_set(t, &t->raw_set, 0);
+    build_set(t, &t->norm_set, 1);
+    return 0;
+}
+
+static int load_normalizer(Tokenizer *t, const cJSON *root, const char *name, char *err) {
+    const cJSON *n = get(root, "normalizer");
+    if (is_null(n)) return 0;
+    const cJSON *type = get(n, "type");
+    if (!cJSON_IsString(type)) return set_err(err, "%s: normalizer.type: missing", name);
+    if (!strcmp(type->valuestring, "NFC")) { t->nfc = 1; return 0; }
+    if (!strcmp(type->valuestring, "Sequence")) {  // accepted when it is only NFC, any number of times
+        const cJSON *list = get(n, "normalizers"), *e;
+        if (!cJSON_IsArray(list)) return set_err(err, "%s: normalizer.normalizers: expected an array", name);
+        cJSON_ArrayForEach(e, list) {
+            const cJSON *ty = get(e, "type");
+            if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "NFC"))
+                return set_err(err, "%s: normalizer.normalizers: only NFC is supported", name);
+            t->nfc = 1;
+        }
+        return 0;
+    }
+    return set_err(err, "%s: normalizer.type: '%s' is not supported (only NFC or none)", name, type->valuestring);
+}
+
+// Oniguruma's \s also matches U+0085 (NEL); PCRE2's does not. Rewrites \s and
+// \S (outside classes) so that the two engines split text the same way.
+static char *onig_compat(const char *p, size_t n, size_t *outn) {
+    Buf b = {0};
+    int in_class = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\' && i + 1 < n) {
+            char c = p[i + 1];
+            if (c == 'Q') {  // \Q...\E quotes: leave the pattern alone
+                free(b.p);
+                return NULL;
+            }
+            if (c == 's') buf_put(&b, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]", in_class ? 8 : 10);
+            else if (c == 'S' && !in_class) buf_put(&b, "[^\\s\\x{85}]", 11);
+            else buf_put(&b, p + i, 2);
+            i++;
+            continue;
+        }
+        if (!in_class && p[i] == '[') {
+            in_class = 1;
+            buf_put(&b, p + i, 1);
+            if (i + 1 < n && p[i + 1] == '^') buf_put(&b, p + ++i, 1);
+            if (i + 1 < n && p[i + 1] == ']') buf_put(&b, p + ++i, 1);  // a leading ] is literal
+            continue;
+        }
+        if (in_class && p[i] == '[' && i + 1 < n && p[i + 1] == ':') {  // [:alpha:]
+            const char *end = NULL;
+            for (size_t j = i + 2; j + 1 < n; j++)
+                if (p[j] == ':' && p[j + 1] == ']') { end = p + j + 2; break; }
+            if (end) { buf_put(&b, p + i, (size_t)(end - (p + i))); i = (size_t)(end - p) - 1; continue; }
+        }
+        if (in_class && p[i] == ']') in_class = 0;
+        buf_put(&b, p + i, 1);
+    }
+    *outn = b.n;
+    buf_put(&b, "", 1);
+    return b.p;
+}
+
+static int add_stage(Tokenizer *t, const char *pat, size_t len, int literal, const char *name, const char *where, char *err) {
+    if (t->n_stages == MAX_STAGES) return set_err(err, "%s: %s: more than %d split stages", name, where, MAX_STAGES);
+    size_t n = len;
+    char *rewritten = literal ? NULL : onig_compat(pat, len, &n);
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(rewritten ? rewritten : pat), rewritten ? n : len,
+                                   PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0), &code, &off, NULL);
+    free(rewritten);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        return set_err(err, "%s: %s: the regex does not compile: %s", name, where, (const char *)msg);
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  // if JIT is unavailable, the interpreter runs
+    Stage *s = &t->stages[t->n_stages++];
+    s->re = re;
+    s->md = pcre2_match_data_create_from_pattern(re, NULL);
+    return 0;
+}
+
+static int load_byte_level(Tokenizer *t, const cJSON *p, const char *name, const char *where, char *err) {
+    int prefix, use_regex;
+    if (get_bool(p, "add_prefix_space", 1, &prefix, name, where, err) ||
+        get_bool(p, "use_regex", 1, &use_regex, name, where, err))
+        return -1;
+    if (prefix) return set_err(err, "%s: %s.add_prefix_space: true is not supported", name, where);
+    if (use_regex) return add_stage(t, GPT2_PATTERN, strlen(GPT2_PATTERN), 0, name, where, err);
+    return 0;
+}
+
+static int load_split(Tokenizer *t, const cJSON *p, const char *name, const char *where, char *err) {
+    const cJSON *pat = get(p, "pattern"), *beh = get(p, "behavior");
+    int invert;
+    if (!cJSON_IsString(beh) || strcmp(beh->valuestring, "Isolated"))
+        return set_err(err, "%s: %s.behavior: only \"Isolated\" is supported", name, where);
+    if (get_bool(p, "invert", 0, &invert, name, where, err)) return -1;
+    if (invert) return set_err(err, "%s: %s.invert: true is not supported", name, where);
+    const cJSON *re = get(pat, "Regex"), *str = get(pat, "String");
+    if (cJSON_IsString(re)) return add_stage(t, re->valuestring, strlen(re->valuestring), 0, name, where, err);
+    if (cJSON_IsString(str)) return add_stage(t, str->valuestring, strlen(str->valuestring), 1, name, where, err);
+    return set_err(err, "%s: %s.pattern: expected {\"Regex\": ...} or {\"String\": ...}", name, where);
+}
+
+static int load_pre_tokenizer(Tokenizer *t, const cJSON *root, const char *name, char *err) {
+    const cJSON *p = get(root, "pre_tokenizer");
+    if (is_null(p)) return set_err(err, "%s: pre_tokenizer: missing; a byte-level BPE needs ByteLevel", name);
+    const cJSON *type = get(p, "type");
+    if (!cJSON_IsString(type)) return set_err(err, "%s: pre_tokenizer.type: missing", name);
+    if (!strcmp(type->valuestring, "ByteLevel")) return load_byte_level(t, p, name, "pre_tokenizer", err);
+    if (strcmp(type->valuestring, "Sequence"))
+        return set_err(err, "%s: pre_tokenizer.type: '%s' is not supported (ByteLevel or Sequence)", name, type->valuestring);
+    const cJSON *list = get(p, "pretokenizers");
+    if (!cJSON_IsArray(list)) return set_err(err, "%s: pre_tokenizer.pretokenizers: expected an array", name);
+    int n = cJSON_GetArraySize(list), i = 0, saw_byte_level = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) {
+        char where[64];
+        snprintf(where, sizeof where, "pre_tokenizer.pretokenizers[%d]", i);
+        const cJSON *ty = get(e, "type");
+        if (!cJSON_IsString(ty)) return set_err(err, "%s: %s.type: missing", name, where);
+        if (!strcmp(ty->valuestring, "Split")) {
+            if (load_split(t, e, name, where, err)) return -1;
+        } else if (!strcmp(ty->valuestring, "ByteLevel")) {
+            // Bytes become symbols only at the end, so ByteLevel must come last.
+            if (i != n - 1) return set_err(err, "%s: %s: ByteLevel must be the last pre-tokenizer", name, where);
+            if (load_byte_level(t, e, name, where, err)) return -1;
+            saw_byte_level = 1;
+        } else {
+            return set_err(err, "%s: %s.type: '%s' is not supported (Split or ByteLevel)", name, where, ty->valuestring);
+        }
+        i++;
+    }
+    if (!saw_byte_level) return set_err(err, "%s: pre_tokenizer: no ByteLevel step; only byte-level BPE is supported", name);
+    return 0;
+}
+
+static int check_other_fields(const cJSON *root, const char *name, char *err) {
+    const cJSON *d = get(root, "decoder");
+    if (!is_null(d)) {
+        const cJSON *type = get(d, "type");
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "ByteLevel"))
+            return set_err(err, "%s: decoder: only ByteLevel is supported", name);
+    }
+    if (!is_null(get(root, "truncation")))
+        return set_err(err, "%s: truncation: not supported (must be null)", name);
+    return 0;
+}
+
+// Bytes that decoding a token gives, as HF's ByteLevel decoder does it: the
+// inverse byte map when every character is in it, else the string itself.
+static void build_decode(Tokenizer *t) {
+    uint32_t map[256];
+    int16_t inv[512];
+    byte_to_unicode(map);
+    for (int i = 0; i < 512; i++) inv[i] = -1;
+    for (int b = 0; b < 256; b++) inv[map[b]] = (int16_t)b;
+    for (int id = 0; id < t->n_ids; id++) {
+        if (!t->kind[id]) continue;
+        const uint8_t *s = (const uint8_t *)tok_str(t, id);
+        size_t n = t->tok_len[id], start = t->dec_pool.n;
+        int ok = t->kind[id] == 1;  // added tokens: verbatim (see the top of this file)
+        for (size_t i = 0; ok && i < n;) {
+            uint32_t cp;
+            i += utf8_decode(s + i, &cp);
+            if (cp >= 512 || inv[cp] < 0) { ok = 0; break; }
+            char byte = (char)inv[cp];
+            buf_put(&t->dec_pool, &byte, 1);
+        }
+        if (!ok) {
+            t->dec_pool.n = start;
+            buf_put(&t->dec_pool, s, n);
+        }
+        t->dec_off[id] = (uint32_t)start;
+        t->dec_len[id] = (uint32_t)(t->dec_pool.n - start);
+    }
+}
+
+Tokenizer *tokenizer_load_json(const char *json, size_t len, const char *name, char *err) {
+    if (!name) name = "tokenizer.json";
+    if (len == 0) { set_err(err, "%s: empty file", name); return NULL; }
+    if (len >= UINT32_MAX) { set_err(err, "%s: too large", name); return NULL; }
+    // HF reads the file as a Rust String, so it must be UTF-8. Checking here
+    // also means every token string below is valid UTF-8.
+    const char *why;
+    size_t bad = utf8_check((const uint8_t *)json, len, &why);
+    if (bad != len) { set_err(err, "%s: not UTF-8 at byte offset %zu (%s)", name, bad, why); return NULL; }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!root) {
+        size_t at = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
+        set_err(err, "%s: not valid JSON (error near byte offset %zu)", name, at);
+        return NULL;
+    }
+    Tokenizer *t = xcalloc(1, sizeof *t);
+    t->hash = fnv1a(json, len);
+    int rc = -1;
+    if (!cJSON_IsObject(root)) { set_err(err, "%s: expected a JSON object at the top level", name); goto done; }
+    if (load_normalizer(t, root, name, err) || load_model(t, root, name, err) || load_added(t, root, name, err) ||
+        load_pre_tokenizer(t, root, name, err) || check_other_fields(root, name, err))
+        goto done;
+    build_decode(t);
+    // A deep-enough JIT stack for long whitespace runs; match limits stay at
+    // PCRE2's defaults so a pathological regex fails instead of hanging.
+    t->mctx = pcre2_match_context_create(NULL);
+    t->jit_stack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, NULL);
+    if (t->jit_stack) pcre2_jit_stack_assign(t->mctx, NULL, t->jit_stack);
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    if (rc) { tokenizer_free(t); return NULL; }
+    return t;
+}
+
+Tokenizer *tokenizer_load(const char *path, char *err) {
+    size_t len;
+    char *json = read_file(path, &len, err);
+    if (!json) return NULL;
+    Tokenizer *t = tokenizer_load_json(json, len, path, err);
+    free(json);
+    return t;
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+
+// BPE on one piece, HF's Word::merge_all: a min-heap of candidate merges
+// ordered by (rank, position); an entry is stale when the pair at its
+// position no longer merges into the same id. O(n log n) in the piece length.
+static int heap_less(const struct HeapEntry *a, const struct HeapEntry *b) {
+    return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
+}
+
+static void heap_push(Tokenizer *t, size_t *hn, uint32_t rank, int32_t id, size_t pos) {
+    size_t i = (*hn)++;
+    struct HeapEntry e = {rank, id, pos};
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!heap_less(&e, &t->heap[parent])) break;
+        t->heap[i] = t->heap[parent];
+        i = parent;
+    }
+    t->heap[i] = e;
+}
+
+static struct HeapEntry heap_pop(Tokenizer *t, size_t *hn) {
+    struct HeapEntry top = t->heap[0], last = t->heap[--*hn];
+    size_t i = 0, n = *hn;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && heap_less(&t->heap[c + 1], &t->heap[c])) c++;
+        if (!heap_less(&t->heap[c], &last)) break;
+        t->heap[i] = t->heap[c];
+        i = c;
+    }
+    if (n) t->heap[i] = last;
+    return top;
+}
+
+static void try_pair(Tokenizer *t, size_t *hn, size_t pos, size_t next) {
+    const MergeSlot *m = merge_find(t, t->sym_id[pos], t->sym_id[next]);
+    if (m) heap_push(t, hn, m->rank, m->id, pos);
+}
+
+static void bpe(Tokenizer *t, const uint8_t *s, size_t n, IdVec *out) {
+    if (n == 1) { ids_push(out, t->byte_id[s[0]]); return; }
+    if (t->ignore_merges) {  // HF: a piece that is itself a token is taken whole
+        uint32_t map[256];
+        Buf w = {0};
+        byte_to_unicode(map);
+        for (size_t i = 0; i < n; i++) { char c[4]; buf_put(&w, c, utf8_encode(map[s[i]], c)); }
+        int32_t id = vocab_find(t, w.p, w.n);
+        free(w.p);
+        if (id >= 0) { ids_push(out, id); return; }
+    }
+    if (n > t->sym_cap) {
+        t->sym_cap = n;
+        t->sym_id = xrealloc(t->sym_id, n * sizeof *t->sym_id);
+        t->sym_prev = xrealloc(t->sym_prev, n * sizeof *t->sym_prev);
+        t->sym_next = xrealloc(t->sym_next, n * sizeof *t->sym_next);
+    }
+    // Each merge pushes at most two entries; n for the start, 2n for merges.
+    if (3 * n > t->heap_cap) {
+        t->heap_cap = 3 * n;
+        t->heap = xrealloc(t->heap, t->heap_cap * sizeof *t->heap);
+    }
+    int32_t *id = t->sym_id;
+    size_t *prev = t->sym_prev, *next = t->sym_next, hn = 0;
+    for (size_t i = 0; i < n; i++) {
+        id[i] = t->byte_id[s[i]];
+        prev[i] = i ? i - 1 : NONE;
+        next[i] = i + 1 < n ? i + 1 : NONE;
+    }
+    for (size_t i = 0; i + 1 < n; i++) try_pair(t, &hn, i, i + 1);
+    while (hn) {
+        struct HeapEntry e = heap_pop(t, &hn);
+        size_t p = e.pos, q = next[p];
+        if (id[p] < 0 || q == NONE) continue;
+        const MergeSlot *m = merge_find(t, id[p], id[q]);
+        if (!m || m->id != e.id) continue;  // stale entry
+        id[p] = e.id;
+        id[q] = -1;
+        next[p] = next[q];
+        if (next[q] != NONE) prev[next[q]] = p;
+        if (prev[p] != NONE) try_pair(t, &hn, prev[p], p);
+        if (next[p] != NONE) try_pair(t, &hn, p, next[p]);
+    }
+    for (size_t i = 0; i != NONE; i = next[i]) ids_push(out, id[i]);
+}
+
+// --- piece cache: piece bytes -> ids
+
+static void cache_clear(Tokenizer *t) {
+    free(t->cache);
+    t->cache = NULL;
+    t->cache_mask = t->cache_count = 0;
+    t->cache_keys.n = t->cache_ids.n = 0;
+}
+
+static void cache_grow(Tokenizer *t) {
+    size_t size = t->cache ? 2 * (t->cache_mask + 1) : 1 << 14;
+    CacheSlot *old = t->cache;
+    size_t old_size = t->cache ? t->cache_mask + 1 : 0;
+    t->cache = xcalloc(size, sizeof(CacheSlot));
+    t->cache_mask = size - 1;
+    for (size_t i = 0; i < old_size; i++) {
+        if (!old[i].key_len) continue;
+        size_t j = old[i].hash & t->cache_mask;
+        while (t->cache[j].key_len) j = (j + 1) & t->cache_mask;
+        t->cache[j] = old[i];
+    }
+    free(old);
+}
+
+static void encode_piece(Tokenizer *t, const char *s, size_t n, IdVec *out) {
+    if (n > CACHE_MAX_PIECE) { bpe(t, (const uint8_t *)s, n, out); return; }
+    if (t->cache_count >= CACHE_MAX_ENTRIES) cache_clear(t);  // bounded memory on endless input
+    if (!t->cache || 2 * (t->cache_count + 1) > t->cache_mask + 1) cache_grow(t);
+    uint64_t h = fnv1a(s, n);
+    size_t i = h & t->cache_mask;
+    for (; t->cache[i].key_len; i = (i + 1) & t->cache_mask) {
+        const CacheSlot *c = &t->cache[i];
+        if (c->hash == h && c->key_len == n && !memcmp(t->cache_keys.p + c->key_off, s, n)) {
+            ids_put(out, t->cache_ids.p + c->ids_off, c->ids_len);
+            return;
+        }
+    }
+    size_t before = out->n;
+    bpe(t, (const uint8_t *)s, n, out);
+    CacheSlot *c = &t->cache[i];
+    *c = (CacheSlot){h, (uint32_t)t->cache_keys.n, (uint32_t)n, (uint32_t)t->cache_ids.n, (uint32_t)(out->n - before)};
+    buf_put(&t->cache_keys, s, n);
+    ids_put(&t->cache_ids, out->p + before, out->n - before);
+    t->cache_count++;
+}
+
+// Pre-tokenizer stage `k` on s[0..n): each match and each gap between matches
+// is a piece for the next stage (the next regex sees only that piece, as in
+// HF). Empty matches are dropped; an empty match right where the previous
+// match ended is skipped by one character, as Oniguruma's find_iter does.
+static int split(Tokenizer *t, int k, const char *s, size_t n, IdVec *out, char *err) {
+    if (k == t->n_stages) { encode_piece(t, s, n, out); return 0; }
+    Stage *st = &t->stages[k];
+    size_t pos = 0, gap = 0, last_end = NONE;
+    while (pos <= n) {
+        int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, st->md, t->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(rc, msg, sizeof msg);
+            return set_err(err, "pre-tokenizer regex failed on a %zu-byte piece: %s", n, (const char *)msg);
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
+        size_t a = ov[0], b = ov[1];
+        if (b < a || b > n || a < gap) return set_err(err, "pre-tokenizer regex gave a bad match (\\K in a lookaround?)");
+        if (a == b && b == last_end) {
+            if (pos >= n) break;
+            pos++;
+            while (pos < n && ((uint8_t)s[pos] & 0xC0) == 0x80) pos++;
+            continue;
+        }
+        if (gap < a && split(t, k + 1, s + gap, a - gap, out, err)) return -1;
+        if (a < b && split(t, k + 1, s + a, b - a, out, err)) return -1;
+        gap = pos = last_end = b;
+    }
+    if (gap < n && split(t, k + 1, s + gap, n - gap, out, err)) return -1;
+    return 0;
+}
+
+// Leftmost-longest search for an added token of `set` in s[from..n).
+// On a hit, [*a, *b) is the text it takes (with lstrip/rstrip whitespace).
+static int find_added(const Tokenizer *t, const AddedSet *set, const char *s, size_t n, size_t from,
+                      size_t *a, size_t *b, int32_t *id) {
+    if (set->start[256] == 0) return 0;
+    const char *pool = t->added_pool.p;
+    for (size_t i = from; i < n; i++) {
+        uint8_t c = (uint8_t)s[i];
+        const Added *best = NULL;
+        for (uint32_t j = set->start[c]; j < set->start[c + 1]; j++) {
+            const Added *x = &t->added[set->idx[j]];
+            if (x->len <= n - i && (!best || x->len > best->len) && !memcmp(pool + x->off, s + i, x->len)) best = x;
+        }
+        if (!best) continue;
+        size_t start = i, stop = i + best->len;
+        if (best->lstrip) {  // take the whitespace before it, not reaching back past `from`
+            while (start > from) {
+                size_t p = start - 1;
+                while (p > from && ((uint8_t)s[p] & 0xC0) == 0x80) p--;
+                uint32_t cp;
+                utf8_decode((const uint8_t *)s + p, &cp);
+                if (!is_white_space(cp)) break;
+                start = p;
+            }
+        }
+        if (best->rstrip) {
+            while (stop < n) {
+                uint32_t cp;
+                size_t l = utf8_decode((const uint8_t *)s + stop, &cp);
+                if (!is_white_space(cp)) break;
+                stop += l;
+            }
+        }
+        *a = start; *b = stop; *id = best->id;
+        return 1;
+    }
+    return 0;
+}
+
+// NFC of s[0..n), in t->nfc_buf unless it is already NFC. Code points below
+// U+0300 (lead bytes below 0xCC) are unchanged by NFC and never combine with
+// what precedes them, and nothing combines across an ASCII character; so only
+// the stretch between the ASCII characters around a byte >= 0xCC goes through
+// utf8proc, which keeps plain English text at memcpy speed.
+static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, size_t *outn, char *err) {
+    size_t i = 0;
+    if (t->nfc)
+        while (i < n && (uint8_t)s[i] < 0xCC) i++;
+    if (!t->nfc || i == n) { *out = s; *outn = n; return 0; }
+    Buf *b = &t->nfc_buf;
+    b->n = 0;
+    size_t done = 0;
+    while (i < n) {
+        size_t lo = i, hi = i;
+        while (lo > done && (uint8_t)s[lo - 1] >= 0x80) lo--;
+        if (lo > done) lo--;  // the ASCII character before may be a base that combines
+        while (hi < n && (uint8_t)s[hi] >= 0x80) hi++;
+        buf_put(b, s + done, lo - done);
+        utf8proc_uint8_t *nf = NULL;
+        utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s + lo, (utf8proc_ssize_t)(hi - lo), &nf,
+                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (m < 0) return set_err(err, "NFC failed at byte offset %zu: %s", lo, utf8proc_errmsg(m));
+        buf_put(b, nf, (size_t)m);
+        free(nf);
+        done = hi;
+        i = hi;
+        while (i < n && (uint8_t)s[i] < 0xCC) i++;
+    }
+    buf_put(b, s + done, n - done);
+    *out = b->p;
+    *outn = b->n;
+    return 0;
+}
+
+// One stretch of raw text between added tokens.
+static int encode_segment(Tokenizer *t, const char *s, size_t n, IdVec *out, char *err) {
+    const char *p = s;
+    size_t m = n, pos = 0, a, b;
+    int32_t id;
+    if (normalize(t, s, n, &p, &m, err)) return -1;
+    while (find_added(t, &t->norm_set, p, m, pos, &a, &b, &id)) {
+        if (a > pos && split(t, 0, p + pos, a - pos, out, err)) return -1;
+        ids_push(out, id);
+        pos = b;
+    }
+    return pos < m ? split(t, 0, p + pos, m - pos, out, err) : 0;
+}
+
+int tokenizer_encode(Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, char *err) {
+    *ids = NULL;
+    *n = 0;
+    const char *why;
+    size_t bad = utf8_check((const uint8_t *)text, len, &why);
+    if (bad != len) return set_err(err, "invalid UTF-8 at byte offset %zu (%s)", bad, why);
+    IdVec out = {0};
+    size_t pos = 0, a, b;
+    int32_t id;
+    while (find_added(t, &t->raw_set, text, len, pos, &a, &b, &id)) {
+        if (a > pos && encode_segment(t, text + pos, a - pos, &out, err)) goto fail;
+        ids_push(&out, id);
+        pos = b;
+    }
+    if (pos < len && encode_segment(t, text + pos, len - pos, &out, err)) goto fail;
+    *ids = out.p ? out.p : xmalloc(sizeof(int32_t));
+    *n = out.n;
+    return 0;
+fail:
+    free(out.p);
+    return -1;
+}
+
+// ---------------------------------------------------------------------------
+// Decoding and look-ups
+
+int tokenizer_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *outlen, char *err) {
+    *out = NULL;
+    if (outlen) *outlen = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = ids[i];
+        if (id < 0 || id >= t->n_ids || !t->kind[id])
+            return set_err(err, "token id %d (at position %zu) is not in the vocabulary (size %d)", id, i, t->n_ids);
+        total += t->dec_len[id];
+    }
+    char *buf = xmalloc(total + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + k, t->dec_pool.p + t->dec_off[ids[i]], t->dec_len[ids[i]]);
+        k += t->dec_len[ids[i]];
+    }
+    buf[k] = 0;
+    *out = buf;
+    if (outlen) *outlen = k;
+    return 0;
+}
+
+int tokenizer_vocab_size(const Tokenizer *t) { return t->n_ids; }
+
+int tokenizer_token_id(const Tokenizer *t, const char *token) {
+    size_t n = strlen(token);
+    for (size_t i = 0; i < t->n_added; i++)  // HF looks at added tokens first
+        if (t->tok_len[t->added[i].id] == n && !memcmp(tok_str(t, t->added[i].id), token, n)) return t->added[i].id;
+    return vocab_find(t, token, n);
+}
+
+uint64_t tokenizer_hash(const Tokenizer *t) { return t->hash; }
