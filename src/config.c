@@ -27,11 +27,19 @@
 
 #include "util.h"
 
+// The value of `key` in object `o`; when a key repeats, the last one counts,
+// as in Python's json (which transformers uses).
+static const cJSON *get(const cJSON *o, const char *key) {
+    const cJSON *e, *found = NULL;
+    cJSON_ArrayForEach(e, o) if (e->string && !strcmp(e->string, key)) found = e;
+    return found;
+}
+
 // Reads an optional integer field into *out (untouched when absent). A
 // present field must be a whole JSON number in [min, INT_MAX].
 static int get_int(const cJSON *root, const char *key, int min, int *out, int *present, const char *name,
                    char *err) {
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    const cJSON *j = get(root, key);
     if (present) *present = j != NULL;
     if (!j) return 0;
     if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble))
@@ -44,7 +52,7 @@ static int get_int(const cJSON *root, const char *key, int min, int *out, int *p
 }
 
 static int get_bool(const cJSON *root, const char *key, int *out, const char *name, char *err) {
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    const cJSON *j = get(root, key);
     if (!j) return 0;
     if (!cJSON_IsBool(j)) return set_err(err, "%s: \"%s\" must be true or false", name, key);
     *out = cJSON_IsTrue(j);
@@ -60,12 +68,13 @@ static int get_pos_number(const cJSON *j, const char *key, double *out, const ch
     return 0;
 }
 
-// A token id: absent or null -> -1; an int; for eos a list (the first is kept).
-static int get_token_id(const cJSON *root, const char *key, int *out, const char *name, char *err) {
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+// A token id: absent or null -> -1; an int; where allowed (eos) a list, of
+// which the first is kept.
+static int get_token_id(const cJSON *root, const char *key, int allow_list, int *out, const char *name, char *err) {
+    const cJSON *j = get(root, key);
     *out = -1;
     if (!j || cJSON_IsNull(j)) return 0;
-    if (cJSON_IsArray(j)) {
+    if (allow_list && cJSON_IsArray(j)) {
         const cJSON *e;
         int first = 1;
         cJSON_ArrayForEach(e, j) {
@@ -80,7 +89,7 @@ static int get_token_id(const cJSON *root, const char *key, int *out, const char
     if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || j->valuedouble < 0 ||
         j->valuedouble > INT_MAX)
         return set_err(err, "%s: \"%s\" must be a token id (a non-negative integer)%s", name, key,
-                       strcmp(key, "eos_token_id") ? "" : " or a list of them");
+                       allow_list ? " or a list of them" : "");
     *out = (int)j->valuedouble;
     return 0;
 }
@@ -92,14 +101,14 @@ static int check_dtype_name(const char *s) {
 static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char *err) {
     const cJSON *j;
     // Which model this is.
-    j = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    j = get(root, "model_type");
     if (j) {
         if (!cJSON_IsString(j)) return set_err(err, "%s: \"model_type\" must be a string", name);
         if (strcmp(j->valuestring, "qwen3"))
             return set_err(err, "%s: model_type '%.100s' is not supported (trit runs Qwen3 only: model_type \"qwen3\")",
                            name, j->valuestring);
     } else {
-        const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures"), *e;
+        const cJSON *arch = get(root, "architectures"), *e;
         int ok = 0;
         if (cJSON_IsArray(arch))
             cJSON_ArrayForEach(e, arch) ok |= cJSON_IsString(e) && !strcmp(e->valuestring, "Qwen3ForCausalLM");
@@ -108,7 +117,7 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
                            "not a Qwen3 config", name);
     }
     // Features trit does not implement.
-    j = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    j = get(root, "hidden_act");
     if (j) {
         if (!cJSON_IsString(j)) return set_err(err, "%s: \"hidden_act\" must be a string", name);
         if (strcmp(j->valuestring, "silu"))
@@ -120,10 +129,10 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
     flag = 0;
     if (get_bool(root, "use_sliding_window", &flag, name, err)) return -1;
     if (flag) return set_err(err, "%s: use_sliding_window true is not supported (full attention only)", name);
-    j = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    j = get(root, "rope_scaling");
     if (j && !cJSON_IsNull(j))
         return set_err(err, "%s: rope_scaling must be null (RoPE scaling is not supported)", name);
-    j = cJSON_GetObjectItemCaseSensitive(root, "layer_types");
+    j = get(root, "layer_types");
     if (j && !cJSON_IsNull(j)) {
         const cJSON *e;
         if (!cJSON_IsArray(j)) return set_err(err, "%s: \"layer_types\" must be a list of strings", name);
@@ -148,7 +157,7 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
         if (get_int(root, req[i].key, 1, (int *)((char *)c + req[i].off), &present, name, err)) return -1;
         if (!present) return set_err(err, "%s: missing required field \"%s\"", name, req[i].key);
     }
-    j = cJSON_GetObjectItemCaseSensitive(root, "num_key_value_heads");
+    j = get(root, "num_key_value_heads");
     c->num_key_value_heads = 32;
     if (j && cJSON_IsNull(j)) c->num_key_value_heads = c->num_attention_heads;
     else if (get_int(root, "num_key_value_heads", 1, &c->num_key_value_heads, NULL, name, err)) return -1;
@@ -158,34 +167,34 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
     if (get_int(root, "max_position_embeddings", 1, &c->max_position_embeddings, NULL, name, err)) return -1;
 
     double eps = 1e-6;
-    j = cJSON_GetObjectItemCaseSensitive(root, "rms_norm_eps");
+    j = get(root, "rms_norm_eps");
     if (j && get_pos_number(j, "rms_norm_eps", &eps, name, err)) return -1;
     c->rms_norm_eps = (float)eps;
 
     c->rope_theta = 10000.0;
-    j = cJSON_GetObjectItemCaseSensitive(root, "rope_theta");
+    j = get(root, "rope_theta");
     if (j && get_pos_number(j, "rope_theta", &c->rope_theta, name, err)) return -1;
-    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    const cJSON *rp = get(root, "rope_parameters");
     if (rp && !cJSON_IsNull(rp)) {
         if (!cJSON_IsObject(rp)) return set_err(err, "%s: \"rope_parameters\" must be an object", name);
-        j = cJSON_GetObjectItemCaseSensitive(rp, "rope_type");
-        if (!j) j = cJSON_GetObjectItemCaseSensitive(rp, "type");
+        j = get(rp, "rope_type");
+        if (!j) j = get(rp, "type");
         if (j && (!cJSON_IsString(j) || strcmp(j->valuestring, "default")))
             return set_err(err, "%s: rope_parameters.rope_type must be \"default\" (RoPE scaling is not supported)",
                            name);
-        j = cJSON_GetObjectItemCaseSensitive(rp, "rope_theta");
+        j = get(rp, "rope_theta");
         if (j && get_pos_number(j, "rope_parameters.rope_theta", &c->rope_theta, name, err)) return -1;
     }
 
     c->tie_word_embeddings = 0;
     if (get_bool(root, "tie_word_embeddings", &c->tie_word_embeddings, name, err)) return -1;
-    if (get_token_id(root, "bos_token_id", &c->bos_token_id, name, err)) return -1;
-    if (get_token_id(root, "eos_token_id", &c->eos_token_id, name, err)) return -1;
+    if (get_token_id(root, "bos_token_id", 0, &c->bos_token_id, name, err)) return -1;
+    if (get_token_id(root, "eos_token_id", 1, &c->eos_token_id, name, err)) return -1;
 
     snprintf(c->torch_dtype, sizeof c->torch_dtype, "float32");
-    j = cJSON_GetObjectItemCaseSensitive(root, "dtype");
+    j = get(root, "dtype");
     const char *dkey = "dtype";
-    if (!j || cJSON_IsNull(j)) { j = cJSON_GetObjectItemCaseSensitive(root, "torch_dtype"); dkey = "torch_dtype"; }
+    if (!j || cJSON_IsNull(j)) { j = get(root, "torch_dtype"); dkey = "torch_dtype"; }
     if (j && !cJSON_IsNull(j)) {
         if (!cJSON_IsString(j)) return set_err(err, "%s: \"%s\" must be a string", name, dkey);
         if (!check_dtype_name(j->valuestring))
