@@ -260,18 +260,17 @@ int config_validate(const Qwen3Config *c, const char *name, char *err) {
                        c->torch_dtype);
     // Every tensor size and the total parameter count must fit in int64.
     int64_t V = c->vocab_size, C = c->hidden_size, F = c->intermediate_size, L = c->num_hidden_layers;
-    int64_t QD, KD, t, layer = 0, total = 0;
-    int ovf = __builtin_mul_overflow((int64_t)c->num_attention_heads, (int64_t)c->head_dim, &QD) |
-              __builtin_mul_overflow((int64_t)c->num_key_value_heads, (int64_t)c->head_dim, &KD);
-    // Per layer: q, k, v, o projections, q/k norms, 3 MLP matrices, 2 norms.
-    ovf |= __builtin_add_overflow(QD, 2 * KD, &t) | __builtin_add_overflow(t, QD, &t) |
-           __builtin_mul_overflow(t, C, &layer);
-    ovf |= __builtin_mul_overflow(F, 3 * C, &t) | __builtin_add_overflow(layer, t, &layer);
-    ovf |= __builtin_add_overflow(layer, 2 * (int64_t)c->head_dim + 2 * C, &layer);
-    ovf |= __builtin_mul_overflow(layer, L, &total);
-    ovf |= __builtin_mul_overflow(V, C, &t) | __builtin_add_overflow(total, t, &total);
-    if (!c->tie_word_embeddings) ovf |= __builtin_add_overflow(total, t, &total);
-    ovf |= __builtin_add_overflow(total, C, &total);
+    int64_t QD, KD, t, mlp, layer = 0, total = 0, emb = 0;
+    // Per layer: q, k, v, o projections, 3 MLP matrices, q/k norms, 2 norms.
+    int ovf = __builtin_mul_overflow((int64_t)c->num_attention_heads, (int64_t)c->head_dim, &QD) ||
+              __builtin_mul_overflow((int64_t)c->num_key_value_heads, (int64_t)c->head_dim, &KD) ||
+              __builtin_add_overflow(2 * QD, 2 * KD, &t) || __builtin_mul_overflow(t, C, &layer) ||
+              __builtin_mul_overflow(F, 3 * C, &mlp) || __builtin_add_overflow(layer, mlp, &layer) ||
+              __builtin_add_overflow(layer, 2 * (int64_t)c->head_dim + 2 * C, &layer) ||
+              __builtin_mul_overflow(layer, L, &total) || __builtin_mul_overflow(V, C, &emb) ||
+              __builtin_add_overflow(total, emb, &total) ||
+              (!c->tie_word_embeddings && __builtin_add_overflow(total, emb, &total)) ||
+              __builtin_add_overflow(total, C, &total);
     // ...and its fp32 copy must be addressable.
     if (ovf || (uint64_t)total > SIZE_MAX / sizeof(float))
         return set_err(err, "%s: sizes too large: the parameter count overflows (vocab_size %d, hidden_size %d, "
