@@ -485,17 +485,45 @@ static void buf_printf(Buf *b, const char *fmt, ...) {
     buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-// A JSON string literal; bytes >= 0x80 are copied (names are UTF-8).
-static void buf_json_str(Buf *b, const char *s) {
+// Decodes one UTF-8 sequence at p; returns its length, or 0 when invalid.
+static int utf8_decode(const unsigned char *p, uint32_t *cp) {
+    int n = p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : p[0] >= 0xe0 && p[0] < 0xf0 ? 3 : p[0] >= 0xf0 && p[0] < 0xf5 ? 4 : 0;
+    if (n == 0) return 0;
+    uint32_t c = p[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c < 0xe000))) || (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+// A JSON string literal escaped as serde_json and Python's json do. With
+// `ascii` (Python's default ensure_ascii, used for index.json) DEL and
+// characters above 0x7f become \uXXXX escapes (surrogate pairs above U+FFFF); without
+// it (the safetensors header, as the reference writes it) UTF-8 is copied.
+static void buf_json_str(Buf *b, const char *s, int ascii) {
     buf_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        uint32_t cp;
+        int n;
         if (*p == '"') buf_puts(b, "\\\"");
         else if (*p == '\\') buf_puts(b, "\\\\");
         else if (*p == '\n') buf_puts(b, "\\n");
         else if (*p == '\t') buf_puts(b, "\\t");
         else if (*p == '\r') buf_puts(b, "\\r");
+        else if (*p == '\b') buf_puts(b, "\\b");
+        else if (*p == '\f') buf_puts(b, "\\f");
         else if (*p < 0x20) buf_printf(b, "\\u%04x", *p);
-        else buf_put(b, (const char *)p, 1);
+        else if (*p < 0x7f || !ascii) buf_put(b, (const char *)p, 1);
+        else if ((n = utf8_decode(p, &cp)) == 0) buf_printf(b, "\\u%04x", *p);  // not UTF-8: the byte as a code point
+        else {
+            if (cp >= 0x10000) buf_printf(b, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff));
+            else buf_printf(b, "\\u%04x", cp);
+            p += n - 1;
+        }
     }
     buf_puts(b, "\"");
 }
@@ -603,9 +631,9 @@ int st_write_file(const char *path, const StWriteTensor *t, int n, const char *c
         buf_puts(&h, "\"__metadata__\":{");
         for (int i = 0; i < n_meta; i++) {
             if (i) buf_puts(&h, ",");
-            buf_json_str(&h, metadata[2 * i]);
+            buf_json_str(&h, metadata[2 * i], 0);
             buf_puts(&h, ":");
-            buf_json_str(&h, metadata[2 * i + 1]);
+            buf_json_str(&h, metadata[2 * i + 1], 0);
         }
         buf_puts(&h, "}");
     }
@@ -613,7 +641,7 @@ int st_write_file(const char *path, const StWriteTensor *t, int n, const char *c
     for (int k = 0; k < n; k++) {
         const StWriteTensor *w = &t[order[k]];
         if (k || n_meta > 0) buf_puts(&h, ",");
-        buf_json_str(&h, w->name);
+        buf_json_str(&h, w->name, 0);
         buf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dtype_names[w->dtype]);
         for (int d = 0; d < w->ndim; d++) buf_printf(&h, "%s%lld", d ? "," : "", (long long)w->shape[d]);
         buf_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
@@ -756,9 +784,9 @@ int st_write_dir(const char *dir, const StWriteTensor *t, int n, size_t max_shar
                        "  \"weight_map\": {\n", (unsigned long long)total_params, (unsigned long long)total);
             for (int k = 0; k < n; k++) {
                 buf_puts(&b, "    ");
-                buf_json_str(&b, t[order[k]].name);
+                buf_json_str(&b, t[order[k]].name, 1);
                 buf_puts(&b, ": ");
-                buf_json_str(&b, names[shard[order[k]]]);
+                buf_json_str(&b, names[shard[order[k]]], 1);
                 buf_puts(&b, k + 1 < n ? ",\n" : "\n");
             }
             buf_puts(&b, "  }\n}\n");

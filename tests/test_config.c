@@ -294,6 +294,11 @@ static void test_save(void) {
           strstr(text, "\"vocab_size\": 151936\n}\n"), "%s", text ? text : err);
     free(text);
     CHECK(config_load(&d, tmpl, err) == 0 && same_config(&c, &d), "save -> parse 2: %s", err);
+    // Non-ASCII in the note: \uXXXX escapes, as json.dumps("\u00fc\U0001F600\x7f") gives.
+    CHECK(config_save(&c, tmpl, "\xc3\xbc\xf0\x9f\x98\x80\x7f", err) == 0, "%s", err);
+    text = read_file(tmpl, &len, err);
+    CHECK(text && strstr(text, "  \"trit_quantization\": \"\\u00fc\\ud83d\\ude00\\u007f\",\n"), "note: %s", text);
+    free(text);
     // An invalid config is not written.
     c.num_key_value_heads = 5;
     CHECK(config_save(&c, tmpl, NULL, err) != 0 && strstr(err, tmpl), "%s", err);

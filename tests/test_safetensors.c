@@ -411,6 +411,20 @@ static void test_sharded(void) {
     free(single);
     free(idx);
     rm_rf(dir);
+    // Non-ASCII names: raw UTF-8 in the safetensors header (as the reference
+    // writes it), \uXXXX escapes in index.json (as Python's json.dumps).
+    StWriteTensor u[2] = {{.name = "a\xc3\xbc\"\\", .dtype = ST_F32, .ndim = 1, .shape = {1}, .data = data},
+                          {.name = "b\xf0\x9f\x98\x80\x01\x7f", .dtype = ST_F32, .ndim = 1, .shape = {1}, .data = data}};
+    CHECK(st_write_dir(dir, u, 2, 4, err) == 0, "%s", err);
+    idx = path_join(dir, "model.safetensors.index.json");
+    text = read_file(idx, &len, err);
+    CHECK(text && strstr(text, "    \"a\\u00fc\\\"\\\\\": \"model-00001-of-00002.safetensors\",\n") &&
+          strstr(text, "    \"b\\ud83d\\ude00\\u0001\\u007f\": \"model-00002-of-00002.safetensors\"\n"), "unicode index:\n%s", text);
+    free(text);
+    free(idx);
+    CHECK(st_open_dir(&a, dir, err) == 0 && st_find(&a, u[0].name) && st_find(&a, u[1].name), "unicode names: %s", err);
+    st_close(&a);
+    rm_rf(dir);
     free(dir);
 }
 
