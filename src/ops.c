@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "vmath.h"
 
 void matmul_forward(float *out, const float *inp, const float *W, int M, int N, int K) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, W, K, 0.0f, out, N);
@@ -69,62 +70,77 @@ void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T
     }
 }
 
-// Query rows handled by one task, and keys visited per tile. A key tile of
-// 64 × 128 floats (32 KiB) stays in L1/L2 while the task's rows use it.
-#define ATT_ROWS 16
-#define ATT_TILE 64
-#define ATT_MAX_HD 512
+// Attention works on blocks of ATT_BLOCK query rows against tiles of
+// ATT_BLOCK keys: S = Q_blk K_tile^T and O += P V_tile are small GEMMs
+// (64 x 64 x HD), done by BLAS inside the parallel loop (OpenBLAS runs them
+// single-threaded there), so the whole kernel runs at GEMM speed while
+// holding only a 64 x 64 score tile per thread — never T x T.
+#define ATT_BLOCK 64
+
+// One block of query rows [i0, i1) of head h in batch row b.
+static void attention_block(float *out, float *lse, const float *q, const float *k, const float *v, int b, int h,
+                            int i0, int i1, int T, int NH, int NKV, int HD, float *S, float *acc, float *m,
+                            float *l) {
+    const int qs = NH * HD, ks = NKV * HD, kvh = h / (NH / NKV), nr = i1 - i0;
+    const float scale = 1.0f / sqrtf((float)HD);
+    const float *qb = q + ((size_t)b * T + i0) * qs + (size_t)h * HD;
+    const float *kb = k + (size_t)b * T * ks + (size_t)kvh * HD;
+    const float *vb = v + (size_t)b * T * ks + (size_t)kvh * HD;
+    for (int r = 0; r < nr; r++) { m[r] = -FLT_MAX; l[r] = 0.0f; }
+    memset(acc, 0, sizeof(float) * (size_t)nr * HD);
+    for (int j0 = 0; j0 < i1; j0 += ATT_BLOCK) {
+        const int nc = j0 + ATT_BLOCK < i1 ? ATT_BLOCK : i1 - j0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, HD, scale, qb, qs, kb + (size_t)j0 * ks, ks,
+                    0.0f, S, ATT_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            float *sr = S + (size_t)r * ATT_BLOCK;
+            const int jmax = i0 + r - j0 + 1 < nc ? i0 + r - j0 + 1 : nc;  // causal: keys j <= i
+            float mt = m[r];
+#pragma omp simd reduction(max : mt)
+            for (int j = 0; j < jmax; j++) mt = sr[j] > mt ? sr[j] : mt;
+            // Online softmax: rescale what was accumulated under the old max.
+            const float corr = vexpf(m[r] - mt);
+            float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < jmax; j++) {
+                sr[j] = vexpf(sr[j] - mt);
+                sum += sr[j];
+            }
+            for (int j = jmax; j < nc; j++) sr[j] = 0.0f;
+            l[r] = l[r] * corr + sum;
+            m[r] = mt;
+            float *ar = acc + (size_t)r * HD;
+            if (corr != 1.0f)
+                for (int e = 0; e < HD; e++) ar[e] *= corr;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, HD, nc, 1.0f, S, ATT_BLOCK,
+                    vb + (size_t)j0 * ks, ks, 1.0f, acc, HD);
+    }
+    for (int r = 0; r < nr; r++) {
+        float *o = out + ((size_t)b * T + i0 + r) * qs + (size_t)h * HD, inv = 1.0f / l[r];
+        for (int e = 0; e < HD; e++) o[e] = acc[(size_t)r * HD + e] * inv;
+        lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + logf(l[r]);
+    }
+}
 
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int NH, int NKV, int HD) {
-    const float scale = 1.0f / sqrtf((float)HD);
-    const int group = NH / NKV, nblocks = (T + ATT_ROWS - 1) / ATT_ROWS;
-    const size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;  // row strides
-#pragma omp parallel for collapse(3) schedule(dynamic, 1)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            for (int blk = 0; blk < nblocks; blk++) {
-                const float *kb = k + (size_t)b * T * ks + (size_t)(h / group) * HD;
-                const float *vb = v + (size_t)b * T * ks + (size_t)(h / group) * HD;
-                int i_end = (blk + 1) * ATT_ROWS < T ? (blk + 1) * ATT_ROWS : T;
-                for (int i = blk * ATT_ROWS; i < i_end; i++) {
-                    const float *qi = q + ((size_t)b * T + i) * qs + (size_t)h * HD;
-                    float acc[ATT_MAX_HD], s[ATT_TILE];
-                    memset(acc, 0, sizeof(float) * HD);
-                    float m = -FLT_MAX, l = 0.0f;
-                    for (int j0 = 0; j0 <= i; j0 += ATT_TILE) {
-                        int j1 = j0 + ATT_TILE < i + 1 ? j0 + ATT_TILE : i + 1;  // causal
-                        float mt = -FLT_MAX;
-                        for (int j = j0; j < j1; j++) {
-                            const float *kj = kb + (size_t)j * ks;
-                            float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-                            for (int e = 0; e < HD; e++) d += qi[e] * kj[e];
-                            s[j - j0] = d * scale;
-                            if (s[j - j0] > mt) mt = s[j - j0];
-                        }
-                        // Online softmax: rescale what was accumulated under
-                        // the old maximum before adding this tile.
-                        float mnew = mt > m ? mt : m, corr = expf(m - mnew);
-                        l *= corr;
-#pragma omp simd
-                        for (int e = 0; e < HD; e++) acc[e] *= corr;
-                        for (int j = j0; j < j1; j++) {
-                            float p = expf(s[j - j0] - mnew);
-                            const float *vj = vb + (size_t)j * ks;
-                            l += p;
-#pragma omp simd
-                            for (int e = 0; e < HD; e++) acc[e] += p * vj[e];
-                        }
-                        m = mnew;
-                    }
-                    float *o = out + ((size_t)b * T + i) * qs + (size_t)h * HD, inv = 1.0f / l;
-#pragma omp simd
-                    for (int e = 0; e < HD; e++) o[e] = acc[e] * inv;
-                    lse[((size_t)b * NH + h) * T + i] = m + logf(l);
+    const int nblocks = (T + ATT_BLOCK - 1) / ATT_BLOCK;
+#pragma omp parallel
+    {
+        float *S = xmalloc_aligned(sizeof(float) * ATT_BLOCK * ATT_BLOCK);
+        float *acc = xmalloc_aligned(sizeof(float) * ATT_BLOCK * (size_t)HD);
+        float m[ATT_BLOCK], l[ATT_BLOCK];
+        // Later blocks see more keys: hand them out first for balance.
+#pragma omp for collapse(3) schedule(dynamic, 1)
+        for (int blk = nblocks - 1; blk >= 0; blk--)
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < NH; h++) {
+                    int i0 = blk * ATT_BLOCK, i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
+                    attention_block(out, lse, q, k, v, b, h, i0, i1, T, NH, NKV, HD, S, acc, m, l);
                 }
-            }
-        }
+        free(S);
+        free(acc);
     }
 }
 
@@ -132,7 +148,7 @@ void swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
 #pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
-        h[i] = g / (1.0f + expf(-g)) * up[i];
+        h[i] = g / (1.0f + vexpf(-g)) * up[i];
     }
 }
 
@@ -164,10 +180,12 @@ double lm_head_loss_forward(float *losses, float *logits_out, const float *x, co
             int tgt = targets[r0 + r];
             if (tgt < 0) { losses[r0 + r] = 0.0f; continue; }
             float mx = -FLT_MAX;
+#pragma omp simd reduction(max : mx)
             for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
-            double sum = 0.0;
-            for (int i = 0; i < V; i++) sum += expf(lg[i] - mx);
-            double loss = log(sum) + mx - lg[tgt];
+            float sum = 0.0f;  // terms are <= 1; lane-wise float sums lose < 1e-6 relative
+#pragma omp simd reduction(+ : sum)
+            for (int i = 0; i < V; i++) sum += vexpf(lg[i] - mx);
+            double loss = log((double)sum) + mx - lg[tgt];
             losses[r0 + r] = (float)loss;
             total += loss;
             counted++;

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "test.h"
 #include "util.h"
+#include "vmath.h"
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {  // uniform in [-1, 1)
@@ -171,7 +172,15 @@ static void test_swiglu(void) {
     free(g); free(u); free(h); free(ref);
 }
 
+static void test_vexpf(void) {
+    double worst = 0;
+    for (float x = -87.0f; x < 88.0f; x += 3e-4f) worst = fmax(worst, fabs(vexpf(x) - exp((double)x)) / exp((double)x));
+    CHECK(worst < 2e-7, "vexpf max relative error %.3g", worst);
+    CHECK(vexpf(0.0f) == 1.0f && vexpf(-1e30f) < 1e-37f && isfinite(vexpf(1e30f)), "vexpf edge values");
+}
+
 int main(void) {
+    test_vexpf();
     test_matmul();
     test_rmsnorm();
     test_rope();
