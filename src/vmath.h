@@ -10,12 +10,12 @@
 #define TRIT_VMATH_H
 
 #include <stdint.h>
-#include <string.h>
 
-#pragma omp declare simd notinbranch
 static inline float vexpf(float x) {
     x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
-    float n = __builtin_roundevenf(x * 1.44269504088896341f);
+    // Round to nearest even by adding and removing 1.5 * 2^23 (exact here:
+    // |x log2e| < 128); plain arithmetic, so it vectorises everywhere.
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f;  // ln2 split in two, the first part exact
     r = r + n * 2.12194440e-4f;
     float z = r * r;
@@ -26,10 +26,8 @@ static inline float vexpf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * z + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;  // 2^n, n in [-126, 127]
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return p * scale;
+    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};  // 2^n, n in [-126, 127]
+    return p * scale.f;
 }
 
 #endif
