@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "vmath.h"
 
 // Tiles of the result of sgemm_det: 512×512, halved (larger side first, down
 // to 128) until there are 16 of them, so that small results still spread
@@ -212,9 +213,11 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                             const int cmax = i - j0 + 1 < nc ? i - j0 + 1 : nc;
                             const float l = lse_h[i], Di = D_h[i];
                             float *sr = S + (size_t)r * ATTB_TILE, *pr = dP + (size_t)r * ATTB_TILE;
+                            // P from the saved log-sum-exp, already normalised (and
+                            // with the forward's exp, so the same probabilities).
+#pragma omp simd
                             for (int c = 0; c < cmax; c++) {
-                                // P from the saved log-sum-exp: already normalised.
-                                float p = expf(sr[c] - l);
+                                float p = vexpf(sr[c] - l);
                                 sr[c] = p;
                                 pr[c] = p * (pr[c] - Di) * scale;
                             }
@@ -238,14 +241,13 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 }
 
 void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n) {
-    // Not `simd`: expf is a libm call, which neither compiler vectorises
-    // without -ffast-math (clang warns that it cannot).
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
         // Read everything first: the outputs may alias the inputs.
         float g = gate[i], u = up[i], d = dh[i];
-        // σ(g) = 1/(1 + e^−g): for g < −88, e^−g is inf and σ = 0, silu' = 0.
-        float sg = 1.0f / (1.0f + expf(-g));
+        // σ(g) = 1/(1 + e^−g), with the forward's exp. vexpf clamps its
+        // argument, so σ stays finite (≈ 5e-39 at g = −100), never NaN.
+        float sg = 1.0f / (1.0f + vexpf(-g));
         dgate[i] = d * u * sg * (1.0f + g * (1.0f - sg));
         dup[i] = d * g * sg;
     }
@@ -279,18 +281,18 @@ double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *
                 if (losses) losses[r0 + r] = 0.0f;
                 continue;
             }
-            // The forward's loss, with one exp per logit: kept in place, then
-            // scaled into the softmax.
+            // The forward's loss (same exp, same float sum: every term is
+            // ≤ 1), with each exp kept in place to become the softmax.
             float mx = -FLT_MAX;
             for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
             const float lt = lg[tgt];
-            double sum = 0.0;
+            float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
             for (int i = 0; i < V; i++) {
-                float e = expf(lg[i] - mx);
-                lg[i] = e;
-                sum += e;
+                lg[i] = vexpf(lg[i] - mx);
+                sum += lg[i];
             }
-            const double loss = log(sum) + mx - lt;
+            const double loss = log((double)sum) + mx - lt;
             rl[r] = loss;
             if (losses) losses[r0 + r] = (float)loss;
             // dlogits = (softmax − onehot)·dloss; the 1/sum folded into one factor.
