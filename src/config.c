@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -169,6 +170,8 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
     double eps = 1e-6;
     j = get(root, "rms_norm_eps");
     if (j && get_pos_number(j, "rms_norm_eps", &eps, name, err)) return -1;
+    if (eps > FLT_MAX || (float)eps == 0.0f)
+        return set_err(err, "%s: rms_norm_eps %g is out of the float32 range", name, eps);
     c->rms_norm_eps = (float)eps;
 
     c->rope_theta = 10000.0;

@@ -699,18 +699,23 @@ static int is_shard_name(const char *s) {
 // Removes model.safetensors / shard files / the index left in `dir` by an
 // earlier save that are not part of the checkpoint just written (`keep`).
 static void remove_stale(const char *dir, char **keep, int nkeep, int keep_single, int keep_index) {
+    // The single file first: a reader takes it over the index.
+    const char *fixed[2] = {keep_single ? NULL : "model.safetensors",
+                            keep_index ? NULL : "model.safetensors.index.json"};
+    for (int i = 0; i < 2; i++) {
+        if (!fixed[i]) continue;
+        char *p = path_join(dir, fixed[i]);
+        unlink(p);
+        free(p);
+    }
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *s = de->d_name;
-        int stale = 0;
-        if (!strcmp(s, "model.safetensors")) stale = !keep_single;
-        else if (!strcmp(s, "model.safetensors.index.json")) stale = !keep_index;
-        else if (is_shard_name(s)) {
-            stale = 1;
-            for (int i = 0; i < nkeep; i++) if (!strcmp(keep[i], s)) stale = 0;
-        }
+        if (!is_shard_name(s)) continue;
+        int stale = 1;
+        for (int i = 0; i < nkeep; i++) if (!strcmp(keep[i], s)) stale = 0;
         if (stale) {
             char *p = path_join(dir, s);
             unlink(p);
@@ -791,14 +796,11 @@ int st_write_dir(const char *dir, const StWriteTensor *t, int n, size_t max_shar
             }
             buf_puts(&b, "  }\n}\n");
             char *p = path_join(dir, "model.safetensors.index.json");
-            // A stale single file would shadow the index when reading.
-            char *single = path_join(dir, "model.safetensors");
-            unlink(single);
-            free(single);
             rc = write_file_atomic(p, b.s, b.len, err);
             free(p);
             free(b.s);
             free(order);
+            // Then the old files go.
             if (rc == 0) remove_stale(dir, names, nshards, 0, 1);
         }
         for (int s = 0; s < nshards; s++) free(names[s]);

@@ -166,6 +166,8 @@ static void test_errors(void) {
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_theta\": \"1e6\"}", "\"rope_theta\" must be a number"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_theta\": 0}", "must be a positive number"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rms_norm_eps\": -1e-6}", "must be a positive number"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"rms_norm_eps\": 1e300}", "out of the float32 range"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"rms_norm_eps\": 1e-300}", "out of the float32 range"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rms_norm_eps\": null}", "\"rms_norm_eps\" must be a number"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"hidden_act\": \"gelu\"}", "hidden_act 'gelu' is not supported"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"attention_bias\": true}", "attention_bias true"},
