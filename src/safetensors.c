@@ -81,8 +81,9 @@ static void free_tensors(StTensor *t, int n) {
     free(t);
 }
 
-// Parses one tensor entry `e` (key e->string) into *t. Offsets go to span.
-static int parse_entry(const cJSON *e, StTensor *t, Span *span, const uint8_t *data, uint64_t data_len,
+// Parses one tensor entry `e` (key e->string) into *t, checked against the
+// data block.
+static int parse_entry(const cJSON *e, StTensor *t, const uint8_t *data, uint64_t data_len,
                        const char *name, char *err) {
     const char *tn = e->string;
     if (!cJSON_IsObject(e))
@@ -146,8 +147,6 @@ static int parse_entry(const cJSON *e, StTensor *t, Span *span, const uint8_t *d
                        (unsigned long long)(en - b), dtype_names[t->dtype], (long long)numel, (long long)nbytes);
     t->data = data + b;
     t->nbytes = (size_t)nbytes;
-    span->begin = b;
-    span->end = en;
     return 0;
 }
 
@@ -205,15 +204,25 @@ int st_parse(StArchive *a, const uint8_t *buf, size_t len, int file, const char 
             continue;
         }
         StTensor *t = &ts[nt];
-        if ((rc = parse_entry(e, t, &spans[nt], data, data_len, name, err)) != 0) break;
+        if ((rc = parse_entry(e, t, data, data_len, name, err)) != 0) break;
         t->name = xstrdup(e->string);
         t->file = file;
-        spans[nt].idx = nt;
         nt++;
     }
     cJSON_Delete(root);
+    if (rc == 0) {
+        qsort(ts, (size_t)nt, sizeof *ts, cmp_tensor_name);
+        for (int i = 1; i < nt && rc == 0; i++)
+            if (!strcmp(ts[i - 1].name, ts[i].name))
+                rc = set_err(err, "%s: tensor '%.200s' appears twice in the header", name, ts[i].name);
+    }
     // No two tensors may share bytes (empty tensors occupy none).
     if (rc == 0) {
+        for (int i = 0; i < nt; i++) {
+            spans[i].begin = (uint64_t)(ts[i].data - data);
+            spans[i].end = spans[i].begin + ts[i].nbytes;
+            spans[i].idx = i;
+        }
         qsort(spans, (size_t)nt, sizeof *spans, cmp_span);
         uint64_t max_end = 0;
         int max_i = -1;  // index into spans of the span reaching furthest so far
@@ -228,12 +237,6 @@ int st_parse(StArchive *a, const uint8_t *buf, size_t len, int file, const char 
         }
     }
     free(spans);
-    if (rc == 0) {
-        qsort(ts, (size_t)nt, sizeof *ts, cmp_tensor_name);
-        for (int i = 1; i < nt && rc == 0; i++)
-            if (!strcmp(ts[i - 1].name, ts[i].name))
-                rc = set_err(err, "%s: tensor '%.200s' appears twice in the header", name, ts[i].name);
-    }
     if (rc != 0) {
         free_tensors(ts, nt);
         return -1;
