@@ -28,9 +28,18 @@ CkKind ck_kind_of(const char *name);
 // The tensors the config implies, in transformers' state_dict order:
 // embed_tokens, then per layer self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm,
 // mlp.{gate,up,down}_proj, input_layernorm, post_attention_layernorm, then
-// model.norm, then lm_head when the embeddings are not tied. Returns the count and a malloc'd
-// array in *out (caller frees). The config must be valid (config_validate).
+// model.norm, then lm_head when the embeddings are not tied. Returns the
+// count and a malloc'd array in *out (caller frees); -1 (and NULL) when the
+// count is absurd (> INT_MAX / 2). The config must be valid (config_validate).
 int ck_expected_tensors(const Qwen3Config *c, CkTensor **out);
+
+// How many tensors the config implies: 11 per layer, embed, norm, [lm_head].
+int64_t ck_tensor_count(const Qwen3Config *c);
+
+// Whether `name` is one of the tensors the config implies; if so and `out`
+// is not NULL, its expected shape and kind go to *out. (A tied model's
+// lm_head.weight is not one.)
+int ck_lookup(const Qwen3Config *c, const char *name, CkTensor *out);
 
 // Checks `a` against the config: every expected tensor is present with its
 // exact shape, and there is no other tensor, except that a tied model may

@@ -569,7 +569,32 @@ static void test_model_fixtures(void) {
     CHECK(t[0].kind == CK_EMBEDDING && t[1].kind == CK_ATTENTION && t[5].kind == CK_NORM && t[9].kind == CK_MLP &&
           t[10].kind == CK_NORM, "kinds");
     CHECK(ck_kind_of("model.layers.x.mlp.up_proj.weight") == CK_OTHER && ck_kind_of("foo") == CK_OTHER, "other kind");
+    // Lookup by name agrees with the list.
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        CkTensor e;
+        bad += !ck_lookup(&c, t[i].name, &e) || strcmp(e.name, t[i].name) || e.ndim != t[i].ndim ||
+               e.shape[0] != t[i].shape[0] || e.shape[1] != t[i].shape[1] || e.kind != t[i].kind;
+    }
+    CHECK(bad == 0 && ck_tensor_count(&c) == n, "ck_lookup disagrees with ck_expected_tensors (%d)", bad);
+    CHECK(!ck_lookup(&c, "model.layers.01.mlp.up_proj.weight", NULL) && !ck_lookup(&c, "model.layers.2.mlp.up_proj.weight", NULL) &&
+          !ck_lookup(&c, "model.layers.1.mlp.up_proj.bias", NULL) && !ck_lookup(&c, "model.layers.1mlp.up_proj.weight", NULL) &&
+          !ck_lookup(&c, "model.layers.99999999999999999999.mlp.up_proj.weight", NULL) && !ck_lookup(&c, "model.layers.", NULL),
+          "ck_lookup accepts a wrong name");
+    c.tie_word_embeddings = 1;
+    CHECK(!ck_lookup(&c, "lm_head.weight", NULL) && ck_tensor_count(&c) == n - 1, "tied: no lm_head");
     free(t);
+    // A config with absurdly many layers against a small checkpoint: a quick "missing".
+    StArchive a;
+    Qwen3Config big;
+    CHECK(config_load(&big, MODEL_FIXTURES "/tiny_tied_bf16/config.json", err) == 0, "%s", err);
+    CHECK(st_open_dir(&a, MODEL_FIXTURES "/tiny_tied_bf16", err) == 0, "%s", err);
+    big.num_hidden_layers = 2000000000;
+    big.hidden_size = big.intermediate_size = big.vocab_size = 2;
+    big.num_attention_heads = big.num_key_value_heads = 1;
+    big.head_dim = 2;
+    CHECK(checkpoint_check(&big, &a, "big", err) != 0 && strstr(err, "model.embed_tokens.weight"), "%s", err);
+    st_close(&a);
 }
 
 // ---------------------------------------------------------------------------
