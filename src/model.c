@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "ops_backward.h"
 #include "safetensors.h"
 #include "util.h"
 
@@ -86,6 +87,7 @@ void model_free(Qwen3 *m) {
     free(m->params_memory);
     free(m->tensors);
     free(m->acts.memory);
+    free(m->scratch.memory);
     memset(m, 0, sizeof *m);
 }
 
@@ -245,12 +247,13 @@ static void acts_alloc(Qwen3 *m, int B, int T, int train) {
 // ---------------------------------------------------------------------------
 // Forward pass
 
-double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
-                     int B, int T, int train, float *logits_out, size_t *count) {
+// Runs the embedding, every layer and the final norm; `train` keeps every
+// layer's activations. The result is in m->acts.lnf.
+static void forward_layers(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, int B, int T, int train) {
     acts_alloc(m, B, T, train);
     const Qwen3Config *c = &m->config;
     Activations *a = &m->acts;
-    const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim, V = c->vocab_size;
+    const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
     const int NH = c->num_attention_heads, NKV = c->num_key_value_heads, L = c->num_hidden_layers;
     const int BT = B * T, QD = NH * HD, KD = NKV * HD;
     const float eps = c->rms_norm_eps;
@@ -291,7 +294,17 @@ double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, con
     }
     float *x_last = a->resid + (size_t)(train ? L : L & 1) * BT * C;
     rmsnorm_forward(a->lnf, a->rstdf, x_last, w->final_norm, BT, C, eps);
+}
 
+void model_forward_hidden(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
+    forward_layers(m, w, tokens, B, T, 1);
+}
+
+double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
+                     int B, int T, int train, float *logits_out, size_t *count) {
+    forward_layers(m, w, tokens, B, T, train);
+    Activations *a = &m->acts;
+    const int BT = B * T, C = m->config.hidden_size, V = m->config.vocab_size;
     int32_t *no_targets = NULL;
     if (!targets) {  // logits only: mark every row as not scored
         no_targets = xmalloc(sizeof(int32_t) * BT);
@@ -303,4 +316,97 @@ double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, con
     free(no_targets);
     if (count) *count = n;
     return n ? sum / (double)n : 0.0;
+}
+
+// ---------------------------------------------------------------------------
+// Backward pass
+
+static void scratch_alloc(Qwen3 *m, int BT) {
+    GradScratch *g = &m->scratch;
+    free(g->memory);
+    const Qwen3Config *c = &m->config;
+    const size_t C = c->hidden_size, F = c->intermediate_size;
+    const size_t QD = (size_t)c->num_attention_heads * c->head_dim, KD = (size_t)c->num_key_value_heads * c->head_dim;
+    struct { float **p; size_t n; } parts[] = {
+        {&g->dresid, C}, {&g->dln, C}, {&g->dh, F}, {&g->dgate, F}, {&g->dup, F}, {&g->datt, QD},
+        {&g->dq, QD}, {&g->dq_raw, QD}, {&g->dk, KD}, {&g->dk_raw, KD}, {&g->dv, KD},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += ((size_t)BT * parts[i].n + 15) & ~(size_t)15;
+    g->memory = xmalloc_aligned(sizeof(float) * total);
+    float *p = g->memory;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        *parts[i].p = p;
+        p += ((size_t)BT * parts[i].n + 15) & ~(size_t)15;
+    }
+    g->BT = BT;
+}
+
+// Rows of logits per chunk in the fused LM head: at Qwen3's vocabulary 256
+// rows are 155 MB of logits and read the 622 MB head 1/9 as often as the
+// forward's chunking would.
+#define TRAIN_HEAD_ROWS 256
+
+double model_backward(Qwen3 *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
+                      const int32_t *targets, float loss_scale, size_t *count) {
+    const Qwen3Config *c = &m->config;
+    Activations *a = &m->acts;
+    const int B = a->B, T = a->T, BT = B * T;
+    const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim, V = c->vocab_size;
+    const int NH = c->num_attention_heads, NKV = c->num_key_value_heads, L = c->num_hidden_layers;
+    const int QD = NH * HD, KD = NKV * HD;
+    if (a->n_saved_layers != L) die("model_backward called without model_forward_hidden's activations");
+    if (m->scratch.BT != BT) scratch_alloc(m, BT);
+    GradScratch *d = &m->scratch;
+
+    size_t n = 0;
+    for (int i = 0; i < BT; i++) n += targets[i] >= 0;
+    if (count) *count = n;
+    if (n == 0) return 0.0;
+
+    // LM head + loss, fused with their gradients: d lnf and d head.
+    double loss_sum = lm_head_loss_backward(d->dln, g->lm_head, a->losses, a->lnf, w->lm_head, targets, BT, C, V,
+                                            loss_scale / (float)n, TRAIN_HEAD_ROWS, NULL);
+    memset(d->dresid, 0, sizeof(float) * (size_t)BT * C);
+    rmsnorm_backward(d->dresid, g->final_norm, d->dln, a->resid + (size_t)L * BT * C, w->final_norm, a->rstdf, BT, C);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const size_t s = (size_t)l;
+        const float *x = a->resid + s * BT * C, *mid = a->resid_mid + s * BT * C;
+        const float *ln1 = a->ln1 + s * BT * C, *ln2 = a->ln2 + s * BT * C;
+        const float *q = a->q + s * BT * QD, *k = a->k + s * BT * KD, *v = a->v + s * BT * KD;
+        const float *q_raw = a->q_raw + s * BT * QD, *k_raw = a->k_raw + s * BT * KD;
+        const float *att = a->att + s * BT * QD, *lse = a->lse + s * BT * NH;
+        const float *gate = a->gate + s * BT * F, *up = a->up + s * BT * F, *h = a->h + s * BT * F;
+
+        // MLP block, x_out = mid + down(silu(gate(ln2)) * up(ln2)); dresid = d x_out.
+        memset(d->dh, 0, sizeof(float) * (size_t)BT * F);
+        matmul_backward(d->dh, g->wdown + s * C * F, d->dresid, h, w->wdown + s * C * F, BT, C, F);
+        swiglu_backward(d->dgate, d->dup, d->dh, gate, up, (size_t)BT * F);
+        memset(d->dln, 0, sizeof(float) * (size_t)BT * C);
+        matmul_backward(d->dln, g->wgate + s * F * C, d->dgate, ln2, w->wgate + s * F * C, BT, F, C);
+        matmul_backward(d->dln, g->wup + s * F * C, d->dup, ln2, w->wup + s * F * C, BT, F, C);
+        // The residual passes d x_out straight to mid; the norm adds its branch.
+        rmsnorm_backward(d->dresid, g->mlp_norm + s * C, d->dln, mid, w->mlp_norm + s * C, a->rstd2 + s * BT, BT, C);
+
+        // Attention block, mid = x + o_proj(attention(...)); dresid = d mid.
+        memset(d->datt, 0, sizeof(float) * (size_t)BT * QD);
+        matmul_backward(d->datt, g->wo + s * C * QD, d->dresid, att, w->wo + s * C * QD, BT, C, QD);
+        attention_backward(d->dq, d->dk, d->dv, d->datt, q, k, v, att, lse, B, T, NH, NKV, HD);
+        rope_backward(d->dq, a->rope_cos, a->rope_sin, B, T, NH, HD);
+        rope_backward(d->dk, a->rope_cos, a->rope_sin, B, T, NKV, HD);
+        memset(d->dq_raw, 0, sizeof(float) * (size_t)BT * QD);
+        memset(d->dk_raw, 0, sizeof(float) * (size_t)BT * KD);
+        rmsnorm_backward(d->dq_raw, g->q_norm + s * HD, d->dq, q_raw, w->q_norm + s * HD, a->rstd_q + s * BT * NH,
+                         BT * NH, HD);
+        rmsnorm_backward(d->dk_raw, g->k_norm + s * HD, d->dk, k_raw, w->k_norm + s * HD, a->rstd_k + s * BT * NKV,
+                         BT * NKV, HD);
+        memset(d->dln, 0, sizeof(float) * (size_t)BT * C);
+        matmul_backward(d->dln, g->wq + s * QD * C, d->dq_raw, ln1, w->wq + s * QD * C, BT, QD, C);
+        matmul_backward(d->dln, g->wk + s * KD * C, d->dk_raw, ln1, w->wk + s * KD * C, BT, KD, C);
+        matmul_backward(d->dln, g->wv + s * KD * C, d->dv, ln1, w->wv + s * KD * C, BT, KD, C);
+        rmsnorm_backward(d->dresid, g->attn_norm + s * C, d->dln, x, w->attn_norm + s * C, a->rstd1 + s * BT, BT, C);
+    }
+    embedding_backward(g->embed, d->dresid, tokens, BT, C);
+    return loss_sum / (double)n;
 }

@@ -73,6 +73,24 @@ typedef struct {
     size_t n_floats;
 } Activations;
 
+// Gradient scratch of the backward pass (activation gradients), allocated
+// with the activations: one layer's worth, reused from the top layer down.
+typedef struct {
+    float *dresid;   // (BT, C)  gradient of the residual stream
+    float *dln;      // (BT, C)  gradient of a norm's output
+    float *dh;       // (BT, F)
+    float *dgate;    // (BT, F)
+    float *dup;      // (BT, F)
+    float *datt;     // (BT, NH*HD)
+    float *dq;       // (BT, NH*HD)
+    float *dq_raw;   // (BT, NH*HD)
+    float *dk;       // (BT, NKV*HD)
+    float *dk_raw;   // (BT, NKV*HD)
+    float *dv;       // (BT, NKV*HD)
+    float *memory;
+    int BT;          // rows it was allocated for
+} GradScratch;
+
 typedef struct {
     Qwen3Config config;
     ParamTensors params;
@@ -81,6 +99,7 @@ typedef struct {
     TensorInfo *tensors;   // HF tensor list, in the order of the buffer
     int n_tensors;
     Activations acts;      // allocated lazily for the largest B×T seen
+    GradScratch scratch;   // allocated by the first model_backward
 } Qwen3;
 
 // Allocates parameters (uninitialised) for a validated config and builds the
@@ -107,5 +126,19 @@ void model_point_params(const Qwen3 *m, float *memory, ParamTensors *w);
 // layer's activations for the backward pass.
 double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
                      int B, int T, int train, float *logits_out, size_t *count);
+
+// The forward pass up to the final norm, keeping every layer's activations:
+// the first half of a training step (the LM head and the loss are computed
+// by model_backward, fused with their gradients).
+void model_forward_hidden(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, int B, int T);
+
+// Backward pass after model_forward_hidden on the same tokens and weights w:
+// computes the mean cross-entropy over targets >= 0 (returned; their number
+// in *count) and ADDS the gradient of that mean, scaled by loss_scale, into
+// the parameter gradients g (zero them first; a tied head adds into g->embed).
+// With ternary weights, w is the projected copy and g the latent gradients
+// (straight-through estimator).
+double model_backward(Qwen3 *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
+                      const int32_t *targets, float loss_scale, size_t *count);
 
 #endif

@@ -34,9 +34,10 @@ void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int g
             for (int i = 0; i < group; i++) qg[i] = s == 0.0f ? 0.0f : s;
             continue;
         }
-        float inv = 1.0f / s;
         for (int i = 0; i < group; i++) {
-            float t = nearbyintf(wg[i] * inv);  // default rounding: half to even, as torch.round
+            // A true division (not a multiply by 1/s), so the rounding
+            // decisions are bit-identical to the torch reference's w / s.
+            float t = nearbyintf(wg[i] / s);  // default rounding: half to even, as torch.round
             t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
             qg[i] = t * s;
         }

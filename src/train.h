@@ -1,0 +1,66 @@
+// train.h — one optimizer step of quantization-aware training.
+//
+// The model's parameter buffer holds the latent fp32 weights. Each step:
+//   1. project: fwd = t*s of every matrix (ternary.h), norms copied as they are
+//      (with --quant none, fwd is the latent buffer itself);
+//   2. model_forward_hidden + model_backward with the fwd weights, adding the
+//      gradients into `grads` — the straight-through estimator: the gradient
+//      of t*s is used as the gradient of the latent weight;
+//   3. global gradient norm (logged before clipping), stop on NaN/Inf, clip;
+//   4. AdamW with the cosine learning rate of this step.
+// grads, m, v and fwd have the parameter buffer's layout.
+#ifndef TRIT_TRAIN_H
+#define TRIT_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "optim.h"
+#include "ternary.h"
+
+typedef struct {
+    int quant;           // 1: ternary (default), 0: full precision
+    int group_size;      // 128
+    TernaryScale scale;  // absmean
+    long steps, warmup;  // 250, 25
+    float lr, min_lr;    // 1e-4, 5e-6
+    float weight_decay;  // 0.01 (matrices only)
+    float beta1, beta2, eps;
+    float clip;          // 1.0 (<= 0: no clipping)
+} TrainConfig;
+
+void train_config_default(TrainConfig *c);
+
+typedef struct {
+    TrainConfig cfg;
+    Qwen3 *model;
+    float *grads, *m, *v;  // same layout as model->params_memory
+    float *fwd;            // weights the forward uses (== params when quant is 0)
+    ParamTensors g, w;     // views into grads and fwd
+    ParamRange *ranges;    // one per tensor; matrices decay
+    int n_ranges;
+    long step;             // optimizer steps taken so far
+} Trainer;
+
+typedef struct {
+    double loss;           // mean cross-entropy of the batch (before the update)
+    double grad_norm;      // global norm before clipping
+    float lr;
+    size_t tokens;         // targets scored
+} StepStats;
+
+// Checks the config against the model (group size divides every matrix row,
+// positive steps, sane rates) and allocates the optimizer state (~4x the
+// parameters in fp32, plus a forward copy when ternary).
+int trainer_init(Trainer *t, Qwen3 *m, const TrainConfig *c, char *err);
+void trainer_free(Trainer *t);
+
+// Writes the forward weights from the latent ones (t*s, or nothing to do).
+void trainer_project(Trainer *t);
+
+// One step on x, y (B x T). Returns -1 with err when the loss or the gradient
+// norm is not finite; the weights are then left untouched.
+int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, StepStats *st, char *err);
+
+#endif

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Reference for trit's training step: gradients of every parameter under the
+straight-through ternary projection, and 10 steps of the recipe, computed by
+torch on HF transformers' Qwen3.
+
+The recipe (as trit implements it): every linear layer and the embedding
+(tied or untied LM head too) are used as t*s in the forward, t = clamp(round(W/s),
+-1, 1) per group of G consecutive input weights with s = mean(|W|) of the group;
+the gradient passes straight through (dW = d(t*s)). Norm weights stay fp32.
+AdamW (0.9, 0.95, eps 1e-8, weight decay on matrices only), cosine schedule
+with linear warm-up, global-norm clipping at 1.0.
+
+For each variant, tests/fixtures/train/<name>/ gets:
+  model/            the starting checkpoint (save_pretrained, fp32)
+  batches.bin       int32 magic 'TRIT', version 2, steps, B, T, then steps x B x (T+1) tokens
+  grads.safetensors gradient of the mean loss of batch 0 for every parameter (HF names)
+  trace.json        per step: loss, grad norm before clipping, lr; the recipe
+  final.safetensors the latent weights after `steps` steps
+Run: python3 tools/reference/make_train_fixtures.py   (needs torch, transformers, safetensors)
+"""
+import json
+import math
+import os
+import shutil
+import struct
+
+import torch
+import torch.nn.functional as Fn
+from safetensors.torch import save_file
+from transformers import Qwen3Config, Qwen3ForCausalLM
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/fixtures/train")
+VOCAB, B, T = 256, 2, 16
+RECIPE = dict(group_size=32, lr=2e-3, min_lr=2e-4, warmup=3, steps=10, beta1=0.9, beta2=0.95, eps=1e-8,
+              weight_decay=0.01, clip=1.0)
+VARIANTS = [
+    dict(name="tied_ternary", tie=True, quant=True, steps=RECIPE["steps"]),
+    dict(name="untied_ternary", tie=False, quant=True, steps=RECIPE["steps"]),
+    dict(name="untied_none", tie=False, quant=False, steps=3),
+]
+
+
+def ternary(w, group):
+    """t*s per group of `group` consecutive weights of each row. The scale is
+    the mean of |w| computed in float64 and rounded to float32 (as trit does),
+    so both sides round the same scale; then w/s is a float32 division."""
+    rows, cols = w.shape
+    g = w.reshape(rows, cols // group, group)
+    s = g.double().abs().mean(-1, keepdim=True).float()
+    t = torch.where(s > 0, torch.clamp(torch.round(g / torch.where(s > 0, s, torch.ones_like(s))), -1, 1),
+                    torch.zeros_like(g))
+    return (t * s).reshape(rows, cols)
+
+
+def ste(w, group):
+    return w + (ternary(w.detach(), group) - w).detach()
+
+
+def patch_ternary(model, group):
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Linear):
+            mod.forward = (lambda m: (lambda x: Fn.linear(x, ste(m.weight, group), m.bias)))(mod)
+    emb = model.model.embed_tokens
+    emb.forward = lambda ids: Fn.embedding(ids, ste(emb.weight, group))
+
+
+def build(v, seed):
+    torch.manual_seed(seed)
+    cfg = Qwen3Config(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=32, rope_theta=10000.0,
+                      rms_norm_eps=1e-6, max_position_embeddings=128, tie_word_embeddings=v["tie"],
+                      initializer_range=0.05, bos_token_id=1, eos_token_id=2)
+    model = Qwen3ForCausalLM(cfg).float()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.copy_(1.0 + 0.2 * torch.randn_like(p))
+    return model
+
+
+def lr_at(step, total):
+    r = RECIPE
+    if step < r["warmup"]:
+        return r["lr"] * (step + 1) / r["warmup"]
+    progress = min(1.0, (step - r["warmup"]) / max(1, total - 1 - r["warmup"]))
+    return r["min_lr"] + 0.5 * (r["lr"] - r["min_lr"]) * (1 + math.cos(math.pi * progress))
+
+
+def named_params(model):
+    # state_dict names (HF), one entry per distinct tensor (the tied head is the embedding)
+    seen, out = set(), []
+    for name, p in model.named_parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            out.append((name, p))
+    return out
+
+
+def main():
+    for i, v in enumerate(VARIANTS):
+        d = os.path.join(OUT, v["name"])
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        model = build(v, 4321 + i)
+        model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
+        model = Qwen3ForCausalLM.from_pretrained(os.path.join(d, "model"), dtype=torch.float32,
+                                                 attn_implementation="eager")
+        model.train()
+        if v["quant"]:
+            patch_ternary(model, RECIPE["group_size"])
+        params = named_params(model)
+        decay = [p for n, p in params if "norm" not in n]
+        no_decay = [p for n, p in params if "norm" in n]
+        opt = torch.optim.AdamW([dict(params=decay, weight_decay=RECIPE["weight_decay"]),
+                                 dict(params=no_decay, weight_decay=0.0)],
+                                lr=RECIPE["lr"], betas=(RECIPE["beta1"], RECIPE["beta2"]), eps=RECIPE["eps"])
+        g = torch.Generator().manual_seed(7 + i)
+        # Two distinct batches, alternating: random tokens the model can
+        # memorise, so the loss visibly falls within a few steps.
+        pool = torch.randint(0, VOCAB, (2, B, T + 1), generator=g)
+        batches = pool[torch.arange(v["steps"]) % 2]
+        trace = []
+        for step in range(v["steps"]):
+            lr = lr_at(step, v["steps"])
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.zero_grad()
+            x, y = batches[step, :, :T], batches[step, :, 1:]
+            logits = model(x).logits
+            loss = Fn.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+            loss.backward()
+            if step == 0:
+                save_file({n: p.grad.detach().contiguous() for n, p in params}, os.path.join(d, "grads.safetensors"))
+            norm = torch.nn.utils.clip_grad_norm_([p for _, p in params], RECIPE["clip"])
+            opt.step()
+            trace.append(dict(step=step, loss=loss.item(), grad_norm=norm.item(), lr=lr))
+        save_file({n: p.detach().contiguous() for n, p in params}, os.path.join(d, "final.safetensors"))
+        with open(os.path.join(d, "batches.bin"), "wb") as f:
+            f.write(struct.pack("<5i", 0x54524954, 2, v["steps"], B, T))
+            f.write(batches.numpy().astype("<i4").tobytes())
+        json.dump(dict(recipe=dict(RECIPE, steps=v["steps"], quant="ternary" if v["quant"] else "none"),
+                       trace=trace), open(os.path.join(d, "trace.json"), "w"), indent=1)
+        print(v["name"], " ".join(f"{t['loss']:.4f}" for t in trace))
+
+
+if __name__ == "__main__":
+    main()
