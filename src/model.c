@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "ops.h"
 #include "ops_backward.h"
 #include "safetensors.h"
@@ -32,7 +33,7 @@ static void build_layout(Qwen3 *m) {
     const int64_t C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size, HD = c->head_dim;
     const int64_t QD = (int64_t)c->num_attention_heads * HD, KD = (int64_t)c->num_key_value_heads * HD;
     const int L = c->num_hidden_layers;
-    m->tensors = xcalloc((size_t)(L * 11 + 3), sizeof(TensorInfo));
+    m->tensors = xcalloc((size_t)L * 11 + 3, sizeof(TensorInfo));
     m->n_tensors = 0;
     size_t off = 0;
     char name[96];
@@ -78,7 +79,12 @@ int model_alloc(Qwen3 *m, const Qwen3Config *c, char *err) {
     if (config_validate(c, "config", err) != 0) return -1;
     m->config = *c;
     build_layout(m);
-    m->params_memory = xmalloc_aligned(sizeof(float) * m->n_params);
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, sizeof(float) * m->n_params) != 0) {
+        free(m->tensors);
+        return set_err(err, "cannot allocate %.1f GB for %zu parameters", 4e-9 * (double)m->n_params, m->n_params);
+    }
+    m->params_memory = mem;
     model_point_params(m, m->params_memory, &m->params);
     return 0;
 }
@@ -102,34 +108,14 @@ int model_load(Qwen3 *m, const char *dir, char *err) {
     if (rc != 0) return -1;
     StArchive a;
     if (st_open_dir(&a, dir, err) != 0) return -1;
-    if (model_alloc(m, &c, err) != 0) { st_close(&a); return -1; }
-    // Every tensor the config implies must be there with its exact shape...
-    for (int i = 0; i < m->n_tensors && rc == 0; i++) {
-        const TensorInfo *ti = &m->tensors[i];
-        const StTensor *t = st_find(&a, ti->name);
-        if (!t) {
-            rc = set_err(err, "%s: tensor '%s' is missing (config.json implies it)", dir, ti->name);
-            break;
-        }
-        int want_ndim = ti->cols ? 2 : 1;
-        if (t->ndim != want_ndim || t->shape[0] != ti->rows || (want_ndim == 2 && t->shape[1] != ti->cols)) {
-            char got[64] = "", *g = got;
-            for (int d = 0; d < t->ndim && g < got + sizeof got - 24; d++)
-                g += snprintf(g, (size_t)(got + sizeof got - g), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-            rc = set_err(err, "%s: tensor '%s' has shape [%s], config.json implies [%lld%s%.0lld]", dir, ti->name,
-                         got, (long long)ti->rows, ti->cols ? ", " : "", (long long)ti->cols);
-            break;
-        }
-        rc = st_read_f32(t, m->params_memory + ti->offset, err);
+    // Names and shapes first (checkpoint.c), so a config that does not
+    // match the weights fails before anything large is allocated.
+    if (checkpoint_check(&c, &a, dir, err) != 0 || model_alloc(m, &c, err) != 0) {
+        st_close(&a);
+        return -1;
     }
-    // ...and nothing else: an extra tensor means config and weights disagree.
-    // (A tied model may still carry a copy of lm_head.weight; it is ignored.)
-    for (int i = 0; i < a.ntensors && rc == 0; i++) {
-        const char *name = a.tensors[i].name;
-        int known = c.tie_word_embeddings && strcmp(name, "lm_head.weight") == 0;
-        for (int j = 0; j < m->n_tensors && !known; j++) known = strcmp(m->tensors[j].name, name) == 0;
-        if (!known) rc = set_err(err, "%s: unexpected tensor '%s' (not part of the Qwen3 model config.json describes)", dir, name);
-    }
+    for (int i = 0; i < m->n_tensors && rc == 0; i++)
+        rc = st_read_f32(st_find(&a, m->tensors[i].name), m->params_memory + m->tensors[i].offset, err);
     st_close(&a);
     if (rc != 0) model_free(m);
     return rc;
