@@ -24,15 +24,21 @@
 // The post_processor is ignored (it only adds tokens when
 // add_special_tokens is true).
 //
-// Known, documented differences from HF:
+// Unicode versions (tables below): HF's regex engine (Oniguruma) knows Unicode
+// 16.0 and PCRE2 10.42 knows 15.0, so \p{L} and \p{N} are given the letters
+// and numbers added since; HF's NFC tables are Unicode 9.0
+// (unicode-normalization-alignments) and utf8proc 2.8's are 15.0, so the
+// characters NFC would act on that 9.0 did not have are left alone. With
+// these, random strings over all of Unicode give HF's ids exactly.
+//
+// Known differences from HF, none of which touch Qwen's tokenizer.json:
 //  - Decoding emits an added token's content verbatim and returns raw bytes;
 //    HF passes added tokens through the ByteLevel decoder too and converts the
 //    result with from_utf8_lossy. They agree whenever the content is printable
 //    ASCII without spaces (all of Qwen's added tokens).
 //  - Regexes run on PCRE2, not Oniguruma. `\s` and `\S` are rewritten to
-//    include U+0085 as Oniguruma does; `\w`, `\d`, `\b` and `\S` inside a
-//    character class keep PCRE2's meaning. Unicode tables (PCRE2, utf8proc)
-//    may be a different Unicode version from HF's.
+//    include U+0085 as Oniguruma does; `\w`, `\d`, `\b`, `\S` inside a
+//    character class and \p{...} other than L and N keep PCRE2's meaning.
 //  - HF looks for the next added token from where the previous match ended
 //    before rstrip extended it; we continue after the stripped whitespace.
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -200,6 +206,55 @@ static const char *shown(const char *s, size_t n, char *buf, size_t cap) {
 }
 
 // ---------------------------------------------------------------------------
+// Unicode version alignment with HF tokenizers 0.2x. Derived from the Unicode
+// Character Database 16.0 (DerivedAge and DerivedGeneralCategory, as tabled in
+// rust-lang/regex's regex-syntax/src/unicode_tables) checked code point by code
+// point against PCRE2 10.42's \p{L}/\p{N} and utf8proc 2.8's properties.
+// Inclusive ranges.
+
+// Letters (L) in Unicode 16.0 that PCRE2's Unicode 15.0 tables lack.
+static const uint32_t EXTRA_L[][2] = {
+    {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3}, {0x10D4A, 0x10D65},
+    {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x1123F, 0x11240}, {0x11380, 0x11389}, {0x1138B, 0x1138B},
+    {0x1138E, 0x1138E}, {0x11390, 0x113B5}, {0x113B7, 0x113B7}, {0x113D1, 0x113D1}, {0x113D3, 0x113D3},
+    {0x11BC0, 0x11BE0}, {0x11F02, 0x11F02}, {0x11F04, 0x11F10}, {0x11F12, 0x11F33}, {0x1342F, 0x1342F},
+    {0x13441, 0x13446}, {0x13460, 0x143FA}, {0x16100, 0x1611D}, {0x16D40, 0x16D6C}, {0x18CFF, 0x18CFF},
+    {0x1B132, 0x1B132}, {0x1B155, 0x1B155}, {0x1DF25, 0x1DF2A}, {0x1E030, 0x1E06D}, {0x1E4D0, 0x1E4EB},
+    {0x1E5D0, 0x1E5ED}, {0x1E5F0, 0x1E5F0}, {0x2B739, 0x2B739}, {0x2EBF0, 0x2EE5D}, {0x31350, 0x323AF},
+};
+// Numbers (N) in Unicode 16.0 that PCRE2's tables lack.
+static const uint32_t EXTRA_N[][2] = {
+    {0x10D40, 0x10D49}, {0x116D0, 0x116E3}, {0x11BF0, 0x11BF9}, {0x11F50, 0x11F59}, {0x16130, 0x16139},
+    {0x16D70, 0x16D79}, {0x1CCF0, 0x1CCF9}, {0x1D2C0, 0x1D2D3}, {0x1E4F0, 0x1E4F9}, {0x1E5F1, 0x1E5FA},
+};
+// Code points assigned after Unicode 9.0 that utf8proc's NFC would act on
+// (non-zero combining class, canonical decomposition or composition). HF's
+// NFC treats them as unassigned: combining class 0, never composed. Such a
+// character therefore splits the text into independently normalised parts.
+static const uint32_t NFC_INERT[][2] = {
+    {0x7FD, 0x7FD}, {0x898, 0x89F}, {0x8CA, 0x8D3}, {0x9FE, 0x9FE}, {0xC3C, 0xC3C}, {0xD3B, 0xD3C},
+    {0xEBA, 0xEBA}, {0x1715, 0x1715}, {0x1ABF, 0x1ACE}, {0x1DF6, 0x1DFA}, {0xA82C, 0xA82C},
+    {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF}, {0x10F46, 0x10F50}, {0x10F82, 0x10F85},
+    {0x11070, 0x11070}, {0x1133B, 0x1133B}, {0x1145E, 0x1145E}, {0x11839, 0x1183A}, {0x11930, 0x11930},
+    {0x11935, 0x11935}, {0x11938, 0x11938}, {0x1193D, 0x1193E}, {0x11943, 0x11943}, {0x119E0, 0x119E0},
+    {0x11A34, 0x11A34}, {0x11A47, 0x11A47}, {0x11A99, 0x11A99}, {0x11D42, 0x11D42}, {0x11D44, 0x11D45},
+    {0x11D97, 0x11D97}, {0x11F41, 0x11F42}, {0x16FF0, 0x16FF1}, {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136},
+    {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF}, {0x1E4EC, 0x1E4EF},
+};
+
+static int in_ranges(uint32_t c, const uint32_t (*r)[2], size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (c >= r[i][0] && c <= r[i][1]) return 1;
+    return 0;
+}
+
+// "\x{1C89}-\x{1C8A}..." for use inside a PCRE2 character class.
+static void put_ranges(Buf *b, const uint32_t (*r)[2], size_t n) {
+    char tmp[48];
+    for (size_t i = 0; i < n; i++) buf_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\x{%X}-\\x{%X}", r[i][0], r[i][1]));
+}
+
+// ---------------------------------------------------------------------------
 // The tokenizer
 
 typedef struct { uint32_t hash; int32_t id; } VocabSlot;                  // id -1: empty
@@ -219,9 +274,12 @@ typedef struct {
     uint32_t start[257];   // bucket b is idx[start[b] .. start[b+1])
 } AddedSet;
 
+// A pre-tokenizer regex, compiled twice: [1] with the Unicode 16.0 additions
+// to \p{L} and \p{N}, [0] without them, which is faster and gives the same
+// pieces for text without such characters (almost all text).
 typedef struct {
-    pcre2_code *re;
-    pcre2_match_data *md;
+    pcre2_code *re[2];
+    pcre2_match_data *md[2];
 } Stage;
 
 struct Tokenizer {
@@ -317,8 +375,10 @@ void tokenizer_free(Tokenizer *t) {
     free(t->added); free(t->added_pool.p);
     free(t->raw_set.idx); free(t->norm_set.idx);
     for (int i = 0; i < t->n_stages; i++) {
-        pcre2_match_data_free(t->stages[i].md);
-        pcre2_code_free(t->stages[i].re);
+        for (int v = 0; v < 2; v++) {
+            pcre2_match_data_free(t->stages[i].md[v]);
+            pcre2_code_free(t->stages[i].re[v]);
+        }
     }
     pcre2_match_context_free(t->mctx);
     if (t->jit_stack) pcre2_jit_stack_free(t->jit_stack);
@@ -479,7 +539,7 @@ static int load_model(Tokenizer *t, const cJSON *root, const char *name, char *e
     }
     j = get(model, "unk_token");  // never used: every byte has a token (checked below)
     if (!is_null(j) && !cJSON_IsString(j)) return set_err(err, "%s: model.unk_token: expected a string or null", name);
-    int flag;
+    int flag = 0;
     if (get_bool(model, "byte_fallback", 0, &flag, name, "model", err) ||  // never needed, as unk_token
         get_bool(model, "fuse_unk", 0, &flag, name, "model", err) ||
         get_bool(model, "ignore_merges", 0, &t->ignore_merges, name, "model", err))
@@ -529,7 +589,7 @@ static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *e
             return set_err(err, "%s: added_tokens[%zu].id: expected an integer in [0, %d)", name, k, MAX_ID);
         if (!cJSON_IsString(content) || !content->valuestring[0])
             return set_err(err, "%s: added_tokens[%zu].content: expected a non-empty string", name, k);
-        int lstrip, rstrip, single, normalized, special;
+        int lstrip = 0, rstrip = 0, single = 0, normalized = 0, special = 0;
         if (get_bool(e, "lstrip", 0, &lstrip, name, "added_tokens[]", err) ||
             get_bool(e, "rstrip", 0, &rstrip, name, "added_tokens[]", err) ||
             get_bool(e, "single_word", 0, &single, name, "added_tokens[]", err) ||
@@ -599,17 +659,31 @@ static int load_normalizer(Tokenizer *t, const cJSON *root, const char *name, ch
     return set_err(err, "%s: normalizer.type: '%s' is not supported (only NFC or none)", name, type->valuestring);
 }
 
-// Oniguruma's \s also matches U+0085 (NEL); PCRE2's does not. Rewrites \s and
-// \S (outside classes) so that the two engines split text the same way.
-static char *onig_compat(const char *p, size_t n, size_t *outn) {
+// Makes PCRE2 split like HF's Oniguruma: its \s also matches U+0085 (NEL),
+// and (with unicode16) its \p{L} and \p{N} know Unicode 16.0. Rewrites \s,
+// \S, \p{L}, \p{N}, \P{L} and \P{N} (the negated forms outside classes only).
+// Returns NULL (compile the pattern as it is) for \Q...\E quoting.
+static char *onig_compat(const char *p, size_t n, int unicode16, size_t *outn) {
     Buf b = {0};
     int in_class = 0;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\\' && i + 1 < n) {
             char c = p[i + 1];
-            if (c == 'Q') {  // \Q...\E quotes: leave the pattern alone
+            if (c == 'Q') {
                 free(b.p);
                 return NULL;
+            }
+            int prop = (c == 'p' || (c == 'P' && !in_class)) && i + 4 < n && p[i + 2] == '{' &&
+                       (p[i + 3] == 'L' || p[i + 3] == 'N') && p[i + 4] == '}';
+            if (prop) {
+                int letter = p[i + 3] == 'L';
+                if (!in_class) buf_put(&b, c == 'P' ? "[^" : "[", c == 'P' ? 2 : 1);
+                buf_put(&b, letter ? "\\p{L}" : "\\p{N}", 5);
+                if (unicode16 && letter) put_ranges(&b, EXTRA_L, sizeof EXTRA_L / sizeof EXTRA_L[0]);
+                if (unicode16 && !letter) put_ranges(&b, EXTRA_N, sizeof EXTRA_N / sizeof EXTRA_N[0]);
+                if (!in_class) buf_put(&b, "]", 1);
+                i += 4;
+                continue;
             }
             if (c == 's') buf_put(&b, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]", in_class ? 8 : 10);
             else if (c == 'S' && !in_class) buf_put(&b, "[^\\s\\x{85}]", 11);
@@ -640,27 +714,29 @@ static char *onig_compat(const char *p, size_t n, size_t *outn) {
 
 static int add_stage(Tokenizer *t, const char *pat, size_t len, int literal, const char *name, const char *where, char *err) {
     if (t->n_stages == MAX_STAGES) return set_err(err, "%s: %s: more than %d split stages", name, where, MAX_STAGES);
-    size_t n = len;
-    char *rewritten = literal ? NULL : onig_compat(pat, len, &n);
-    int code;
-    PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(rewritten ? rewritten : pat), rewritten ? n : len,
-                                   PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0), &code, &off, NULL);
-    free(rewritten);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof msg);
-        return set_err(err, "%s: %s: the regex does not compile: %s", name, where, (const char *)msg);
+    Stage *st = &t->stages[t->n_stages++];
+    for (int v = 0; v < 2; v++) {
+        size_t n = len;
+        char *rewritten = literal ? NULL : onig_compat(pat, len, v, &n);
+        int code;
+        PCRE2_SIZE off;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)(rewritten ? rewritten : pat), rewritten ? n : len,
+                                       PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0), &code, &off, NULL);
+        free(rewritten);
+        if (!re) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(code, msg, sizeof msg);
+            return set_err(err, "%s: %s: the regex does not compile: %s", name, where, (const char *)msg);
+        }
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  // if JIT is unavailable, the interpreter runs
+        st->re[v] = re;
+        st->md[v] = pcre2_match_data_create_from_pattern(re, NULL);
     }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  // if JIT is unavailable, the interpreter runs
-    Stage *s = &t->stages[t->n_stages++];
-    s->re = re;
-    s->md = pcre2_match_data_create_from_pattern(re, NULL);
     return 0;
 }
 
 static int load_byte_level(Tokenizer *t, const cJSON *p, const char *name, const char *where, char *err) {
-    int prefix, use_regex;
+    int prefix = 0, use_regex = 0;
     if (get_bool(p, "add_prefix_space", 1, &prefix, name, where, err) ||
         get_bool(p, "use_regex", 1, &use_regex, name, where, err))
         return -1;
@@ -671,7 +747,7 @@ static int load_byte_level(Tokenizer *t, const cJSON *p, const char *name, const
 
 static int load_split(Tokenizer *t, const cJSON *p, const char *name, const char *where, char *err) {
     const cJSON *pat = get(p, "pattern"), *beh = get(p, "behavior");
-    int invert;
+    int invert = 0;
     if (!cJSON_IsString(beh) || strcmp(beh->valuestring, "Isolated"))
         return set_err(err, "%s: %s.behavior: only \"Isolated\" is supported", name, where);
     if (get_bool(p, "invert", 0, &invert, name, where, err)) return -1;
@@ -939,19 +1015,21 @@ static void encode_piece(Tokenizer *t, const char *s, size_t n, IdVec *out) {
 // is a piece for the next stage (the next regex sees only that piece, as in
 // HF). Empty matches are dropped; an empty match right where the previous
 // match ended is skipped by one character, as Oniguruma's find_iter does.
-static int split(Tokenizer *t, int k, const char *s, size_t n, IdVec *out, char *err) {
+// v picks the regex variant (see Stage).
+static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out, char *err) {
     if (k == t->n_stages) { encode_piece(t, s, n, out); return 0; }
-    Stage *st = &t->stages[k];
+    pcre2_code *re = t->stages[k].re[v];
+    pcre2_match_data *md = t->stages[k].md[v];
     size_t pos = 0, gap = 0, last_end = NONE;
     while (pos <= n) {
-        int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, st->md, t->mctx);
+        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md, t->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(rc, msg, sizeof msg);
             return set_err(err, "pre-tokenizer regex failed on a %zu-byte piece: %s", n, (const char *)msg);
         }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t a = ov[0], b = ov[1];
         if (b < a || b > n || a < gap) return set_err(err, "pre-tokenizer regex gave a bad match (\\K in a lookaround?)");
         if (a == b && b == last_end) {
@@ -960,11 +1038,11 @@ static int split(Tokenizer *t, int k, const char *s, size_t n, IdVec *out, char 
             while (pos < n && ((uint8_t)s[pos] & 0xC0) == 0x80) pos++;
             continue;
         }
-        if (gap < a && split(t, k + 1, s + gap, a - gap, out, err)) return -1;
-        if (a < b && split(t, k + 1, s + a, b - a, out, err)) return -1;
+        if (gap < a && split(t, k + 1, v, s + gap, a - gap, out, err)) return -1;
+        if (a < b && split(t, k + 1, v, s + a, b - a, out, err)) return -1;
         gap = pos = last_end = b;
     }
-    if (gap < n && split(t, k + 1, s + gap, n - gap, out, err)) return -1;
+    if (gap < n && split(t, k + 1, v, s + gap, n - gap, out, err)) return -1;
     return 0;
 }
 
@@ -1007,6 +1085,16 @@ static int find_added(const Tokenizer *t, const AddedSet *set, const char *s, si
     return 0;
 }
 
+static int nfc_part(Buf *b, const char *s, size_t n, size_t at, char *err) {
+    if (n == 0) return 0;
+    utf8proc_uint8_t *nf = NULL;
+    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (m < 0) return set_err(err, "NFC failed at byte offset %zu: %s", at, utf8proc_errmsg(m));
+    buf_put(b, nf, (size_t)m);
+    free(nf);
+    return 0;
+}
+
 // NFC of s[0..n), in t->nfc_buf unless it is already NFC. Code points below
 // U+0300 (lead bytes below 0xCC) are unchanged by NFC and never combine with
 // what precedes them, and nothing combines across an ASCII character; so only
@@ -1026,12 +1114,21 @@ static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, si
         if (lo > done) lo--;  // the ASCII character before may be a base that combines
         while (hi < n && (uint8_t)s[hi] >= 0x80) hi++;
         buf_put(b, s + done, lo - done);
-        utf8proc_uint8_t *nf = NULL;
-        utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s + lo, (utf8proc_ssize_t)(hi - lo), &nf,
-                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-        if (m < 0) return set_err(err, "NFC failed at byte offset %zu: %s", lo, utf8proc_errmsg(m));
-        buf_put(b, nf, (size_t)m);
-        free(nf);
+        // Characters HF's Unicode 9.0 NFC does not know are copied as they are,
+        // and the text on either side is normalised on its own.
+        size_t part = lo;
+        for (size_t k = lo; k <= hi;) {
+            uint32_t cp = 0;
+            size_t l = k < hi ? utf8_decode((const uint8_t *)s + k, &cp) : 0;
+            int inert = k < hi && cp >= 0x7FD && in_ranges(cp, NFC_INERT, sizeof NFC_INERT / sizeof NFC_INERT[0]);
+            if (k == hi || inert) {
+                if (nfc_part(b, s + part, k - part, part, err)) return -1;
+                buf_put(b, s + k, l);
+                part = k + l;
+            }
+            if (k == hi) break;
+            k += l;
+        }
         done = hi;
         i = hi;
         while (i < n && (uint8_t)s[i] < 0xCC) i++;
@@ -1042,18 +1139,33 @@ static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, si
     return 0;
 }
 
+// Whether s holds a letter or number that only Unicode 16.0 knows (all are
+// at U+1C89 or above: lead byte 0xE1 or more).
+static int has_unicode16(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if ((uint8_t)s[i] < 0xE1) continue;
+        uint32_t cp;
+        i += utf8_decode((const uint8_t *)s + i, &cp) - 1;
+        if (cp >= 0x1C89 && (in_ranges(cp, EXTRA_L, sizeof EXTRA_L / sizeof EXTRA_L[0]) ||
+                             in_ranges(cp, EXTRA_N, sizeof EXTRA_N / sizeof EXTRA_N[0])))
+            return 1;
+    }
+    return 0;
+}
+
 // One stretch of raw text between added tokens.
 static int encode_segment(Tokenizer *t, const char *s, size_t n, IdVec *out, char *err) {
     const char *p = s;
     size_t m = n, pos = 0, a, b;
     int32_t id;
     if (normalize(t, s, n, &p, &m, err)) return -1;
+    int v = has_unicode16(p, m);
     while (find_added(t, &t->norm_set, p, m, pos, &a, &b, &id)) {
-        if (a > pos && split(t, 0, p + pos, a - pos, out, err)) return -1;
+        if (a > pos && split(t, 0, v, p + pos, a - pos, out, err)) return -1;
         ids_push(out, id);
         pos = b;
     }
-    return pos < m ? split(t, 0, p + pos, m - pos, out, err) : 0;
+    return pos < m ? split(t, 0, v, p + pos, m - pos, out, err) : 0;
 }
 
 int tokenizer_encode(Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, char *err) {

@@ -58,6 +58,10 @@ CASES = [
     "Ελληνικά Кириллица العربية עברית हिन्दी ไทย ខ្មែរ",
     "```c\nint main(void) { return 0; }\n```\n",
     "\u00e9\u00e9\u00e9 \u00c5ngstr\u00f6m na\u00efve",
+    # Unicode-version edges: HF's regex knows Unicode 16.0 letters and digits,
+    # its NFC only Unicode 9.0 (U+089B, U+1DF6, U+11935/U+11930 stay as they are).
+    "\u1c8a's x\U00013ade_o \U00010d40\U00010d41 \U0002ebf0\U0002ebf1 \U00016d70",
+    "o\u089b\u0327 a\u1df6\u0327 \U00011935\U00011930 e\u0301\u1df6",
 ]
 
 # Random strings from an alphabet chosen to stress the regex, NFC and the
