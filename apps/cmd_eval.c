@@ -77,7 +77,7 @@ int cmd_eval(int argc, char **argv) {
     if (model_load(&m, model_dir, err)) die("%s", err);
     fprintf(stderr, "loaded %s: %zu parameters in %.2f s\n", model_dir, m.n_params, now_seconds() - t0);
     EvalResult r;
-    if (eval_perplexity(&m, ids, n, (int)seq_len, (int)batch, (size_t)max_tokens, 1, &r, err)) die("%s", err);
+    if (eval_perplexity(&m, NULL, ids, n, (int)seq_len, (int)batch, (size_t)max_tokens, 1, &r, err)) die("%s", err);
     printf("tokens %zu\nwindows %zu\nnll %.6f\nseconds %.2f\ntok/s %.1f\nppl %.4f\n", r.n_predicted, r.n_windows,
            r.nll_sum / (double)r.n_predicted, r.seconds, (double)r.n_predicted / r.seconds, r.ppl);
     free(ids);

@@ -13,6 +13,7 @@ static const struct {
     {"info", cmd_info, "print a checkpoint's config, parameter counts and dtypes"},
     {"tokenize", cmd_tokenize, "text to token ids (or back, with --decode)"},
     {"eval", cmd_eval, "perplexity of a model on a text file"},
+    {"train", cmd_train, "quantization-aware fine-tuning to ternary weights"},
 };
 
 static void usage(FILE *f) {

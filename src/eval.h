@@ -20,7 +20,9 @@ typedef struct {
 // but the first is predicted exactly once, each window from a fresh context.
 // Windows go through the model `batch` at a time; the last one may be short.
 // max_tokens > 0 limits the tokens scored. `progress` draws a bar on stderr.
-int eval_perplexity(Qwen3 *m, const int32_t *ids, size_t n, int seq_len, int batch, size_t max_tokens,
-                    int progress, EvalResult *r, char *err);
+// w: the weights to evaluate (NULL: the model's own; a trainer passes its
+// ternary forward copy).
+int eval_perplexity(Qwen3 *m, const ParamTensors *w, const int32_t *ids, size_t n, int seq_len, int batch,
+                    size_t max_tokens, int progress, EvalResult *r, char *err);
 
 #endif

@@ -1,9 +1,12 @@
 // train.c — see train.h.
 #include "train.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -94,4 +97,158 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     adamw_step(m->params_memory, t->grads, t->m, t->v, t->ranges, t->n_ranges, &ac, st->lr, step + 1);
     t->step++;
     return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints
+
+#define CKPT_MAGIC "TRITCKPT"
+#define CKPT_VERSION 1u
+
+typedef struct {
+    char magic[8];
+    uint32_t version, header_bytes;
+    uint64_t step, data_rng, tokenizer_hash, model_hash, n_params;
+    int32_t quant, group_size, scale, pad;
+    int64_t steps, warmup;
+    float lr, min_lr, weight_decay, beta1, beta2, eps, clip, pad2;
+} CkptHeader;
+
+static uint64_t model_shape_hash(const Qwen3 *m) {
+    const Qwen3Config *c = &m->config;
+    int64_t f[] = {c->vocab_size, c->hidden_size, c->intermediate_size, c->num_hidden_layers,
+                   c->num_attention_heads, c->num_key_value_heads, c->head_dim, c->tie_word_embeddings,
+                   (int64_t)m->n_params};
+    uint64_t h = 0xcbf29ce484222325ull;
+    const uint8_t *p = (const uint8_t *)f;
+    for (size_t i = 0; i < sizeof f; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint64_t tok_hash) {
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, CKPT_MAGIC, 8);
+    h->version = CKPT_VERSION;
+    h->header_bytes = sizeof *h;
+    h->step = (uint64_t)t->step;
+    h->data_rng = data_rng;
+    h->tokenizer_hash = tok_hash;
+    h->model_hash = model_shape_hash(t->model);
+    h->n_params = t->model->n_params;
+    const TrainConfig *c = &t->cfg;
+    h->quant = c->quant;
+    h->group_size = c->group_size;
+    h->scale = (int32_t)c->scale;
+    h->steps = c->steps;
+    h->warmup = c->warmup;
+    h->lr = c->lr;
+    h->min_lr = c->min_lr;
+    h->weight_decay = c->weight_decay;
+    h->beta1 = c->beta1;
+    h->beta2 = c->beta2;
+    h->eps = c->eps;
+    h->clip = c->clip;
+}
+
+static int remove_tree(const char *dir) {
+    // Only our own two files live in a checkpoint directory.
+    const char *files[] = {"state.bin", "config.json"};
+    for (size_t i = 0; i < 2; i++) {
+        char *p = path_join(dir, files[i]);
+        remove(p);
+        free(p);
+    }
+    return rmdir(dir);
+}
+
+int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng, uint64_t tokenizer_hash,
+                            char *err) {
+    size_t n = strlen(dir) + 40;
+    char *partial = xmalloc(n), *old = xmalloc(n);
+    snprintf(partial, n, "%s.partial-%ld", dir, (long)getpid());
+    snprintf(old, n, "%s.old-%ld", dir, (long)getpid());
+    remove_tree(partial);
+    int rc = make_dir(partial, err);
+    char *cfg = path_join(partial, "config.json"), *state = path_join(partial, "state.bin");
+    if (rc == 0) rc = config_save(&t->model->config, cfg, NULL, err);
+    if (rc == 0) {
+        AtomicFile f;
+        rc = atomic_open(&f, state, err);
+        if (rc == 0) {
+            CkptHeader h;
+            header_from(&h, t, data_rng, tokenizer_hash);
+            const size_t bytes = sizeof(float) * t->model->n_params;
+            atomic_write(&f, &h, sizeof h);
+            atomic_write(&f, t->model->params_memory, bytes);
+            atomic_write(&f, t->m, bytes);
+            atomic_write(&f, t->v, bytes);
+            rc = atomic_commit(&f, err);
+        }
+    }
+    // Swap the finished directory into place; an older one of the same name
+    // is moved aside first and removed only after the rename.
+    if (rc == 0 && is_directory(dir) && rename(dir, old) != 0)
+        rc = set_err(err, "%s: cannot replace the existing checkpoint: %s", dir, strerror(errno));
+    if (rc == 0 && rename(partial, dir) != 0) rc = set_err(err, "%s: rename failed: %s", dir, strerror(errno));
+    if (rc == 0) {
+        fsync_parent_dir(dir);
+        if (is_directory(old)) remove_tree(old);
+    } else {
+        remove_tree(partial);
+    }
+    free(cfg);
+    free(state);
+    free(partial);
+    free(old);
+    return rc;
+}
+
+int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uint64_t tokenizer_hash, char *err) {
+    char *state = path_join(dir, "state.bin");
+    FILE *f = fopen(state, "rb");
+    int rc = 0;
+    CkptHeader h;
+    if (!f) {
+        rc = set_err(err, "%s: cannot open: %s", state, strerror(errno));
+        goto done;
+    }
+    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, CKPT_MAGIC, 8) != 0) {
+        rc = set_err(err, "%s: not a trit checkpoint", state);
+        goto done;
+    }
+    if (h.version != CKPT_VERSION || h.header_bytes != sizeof h) {
+        rc = set_err(err, "%s: checkpoint version %u, this trit reads version %u", state, h.version, CKPT_VERSION);
+        goto done;
+    }
+    CkptHeader want;
+    header_from(&want, t, 0, tokenizer_hash);
+    if (h.model_hash != want.model_hash || h.n_params != want.n_params) {
+        rc = set_err(err, "%s: the checkpoint is of another model (%llu parameters; this model has %llu)", state,
+                     (unsigned long long)h.n_params, (unsigned long long)want.n_params);
+        goto done;
+    }
+    if (h.tokenizer_hash != tokenizer_hash) {
+        rc = set_err(err, "%s: the checkpoint was trained with another tokenizer", state);
+        goto done;
+    }
+    if (h.quant != want.quant || h.group_size != want.group_size || h.scale != want.scale || h.steps != want.steps ||
+        h.warmup != want.warmup || h.lr != want.lr || h.min_lr != want.min_lr || h.weight_decay != want.weight_decay ||
+        h.beta1 != want.beta1 || h.beta2 != want.beta2 || h.eps != want.eps || h.clip != want.clip) {
+        rc = set_err(err, "%s: the checkpoint was made with another recipe (quant %d, group %d, steps %lld, warmup "
+                     "%lld, lr %g, min-lr %g, weight-decay %g, clip %g); resume with the same flags", state, h.quant,
+                     h.group_size, (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr, h.weight_decay, h.clip);
+        goto done;
+    }
+    const size_t n = t->model->n_params;
+    if (fread(t->model->params_memory, sizeof(float), n, f) != n || fread(t->m, sizeof(float), n, f) != n ||
+        fread(t->v, sizeof(float), n, f) != n || fgetc(f) != EOF) {
+        rc = set_err(err, "%s: truncated or oversized checkpoint", state);
+        goto done;
+    }
+    t->step = (long)h.step;
+    *data_rng = h.data_rng;
+done:
+    if (f) fclose(f);
+    free(state);
+    return rc;
 }

@@ -64,3 +64,16 @@ void trainer_project(Trainer *t);
 int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, StepStats *st, char *err);
 
 #endif
+
+// --- checkpoints ---------------------------------------------------------
+// A checkpoint is a directory DIR holding config.json (the model's) and
+// state.bin: "TRITCKPT", u32 version, then the step, the data RNG state, the
+// tokenizer hash, a hash of the model's shape, the recipe, and the latent
+// weights, AdamW m and v (fp32). It is written into DIR.partial-<pid> and
+// renamed into place, so a kill during a save leaves the previous
+// checkpoints as they were and no half-written DIR.
+int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng, uint64_t tokenizer_hash,
+                            char *err);
+// Restores weights, optimizer state, step and *data_rng from DIR. The model,
+// tokenizer and recipe must be the ones the checkpoint was made with.
+int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uint64_t tokenizer_hash, char *err);

@@ -86,7 +86,7 @@ char *read_file(const char *path, size_t *len, char *err) {
     return buf;
 }
 
-static int fsync_dir_of(const char *path) {
+int fsync_parent_dir(const char *path) {
     char *tmp = xstrdup(path);
     int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY);
     free(tmp);
@@ -96,42 +96,62 @@ static int fsync_dir_of(const char *path) {
     return rc;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, char *err) {
+int atomic_open(AtomicFile *a, const char *path, char *err) {
     size_t n = strlen(path) + 32;
-    char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        set_err(err, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
+    a->path = xstrdup(path);
+    a->tmp = xmalloc(n);
+    snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    a->failed = 0;
+    a->f = fopen(a->tmp, "wb");
+    if (!a->f) {
+        set_err(err, "%s: cannot create: %s", a->tmp, strerror(errno));
+        free(a->path);
+        free(a->tmp);
         return -1;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            set_err(err, "%s: write failed: %s", path, strerror(errno));
-            close(fd); unlink(tmp); free(tmp);
-            return -1;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        set_err(err, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp); free(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        set_err(err, "%s: rename failed: %s", path, strerror(errno));
-        unlink(tmp); free(tmp);
-        return -1;
-    }
-    free(tmp);
-    fsync_dir_of(path);
     return 0;
+}
+
+void atomic_write(AtomicFile *a, const void *data, size_t len) {
+    if (a->failed || len == 0) return;
+    if (fwrite(data, 1, len, a->f) != len) a->failed = errno ? errno : EIO;
+}
+
+void atomic_abort(AtomicFile *a) {
+    if (a->f) fclose(a->f);
+    unlink(a->tmp);
+    free(a->path);
+    free(a->tmp);
+    a->f = NULL;
+}
+
+int atomic_commit(AtomicFile *a, char *err) {
+    FILE *f = a->f;
+    if (!a->failed && fflush(f) != 0) a->failed = errno ? errno : EIO;
+    if (!a->failed && fsync(fileno(f)) != 0) a->failed = errno ? errno : EIO;
+    if (fclose(f) != 0 && !a->failed) a->failed = errno ? errno : EIO;
+    a->f = NULL;
+    if (a->failed) {
+        set_err(err, "%s: write failed: %s (nothing was replaced)", a->path, strerror(a->failed));
+        atomic_abort(a);
+        return -1;
+    }
+    if (rename(a->tmp, a->path) != 0) {
+        set_err(err, "%s: rename failed: %s", a->path, strerror(errno));
+        atomic_abort(a);
+        return -1;
+    }
+    fsync_parent_dir(a->path);
+    free(a->path);
+    free(a->tmp);
+    return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, char *err) {
+    AtomicFile a;
+    if (atomic_open(&a, path, err) != 0) return -1;
+    atomic_write(&a, data, len);
+    return atomic_commit(&a, err);
 }
 
 char *path_join(const char *dir, const char *name) {

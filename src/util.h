@@ -36,6 +36,21 @@ char *read_file(const char *path, size_t *len, char *err);
 // sees either the old file or the whole new one, never a torn write.
 int write_file_atomic(const char *path, const void *data, size_t len, char *err);
 
+// The same, streamed: open, write pieces, commit (or abort). A failed write
+// (a full disk) is remembered and reported by commit, which then removes the
+// temporary file and leaves the target untouched.
+typedef struct {
+    void *f;      // FILE *
+    char *path, *tmp;
+    int failed;   // errno of the first failed write, 0 if none
+} AtomicFile;
+int atomic_open(AtomicFile *a, const char *path, char *err);
+void atomic_write(AtomicFile *a, const void *data, size_t len);
+int atomic_commit(AtomicFile *a, char *err);
+void atomic_abort(AtomicFile *a);
+// fsync of the directory holding `path`, so a rename in it is durable.
+int fsync_parent_dir(const char *path);
+
 // Joins dir and name with one '/'; caller frees.
 char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);

@@ -1,0 +1,223 @@
+// train_run.c — see train_run.h.
+#include "train_run.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "eval.h"
+#include "plot.h"
+#include "tokenizer.h"
+#include "util.h"
+
+void train_job_default(TrainJob *j) {
+    memset(j, 0, sizeof *j);
+    train_config_default(&j->cfg);
+    j->batch_size = 2;
+    j->seq_len = 256;
+    j->eval_every = 50;
+}
+
+// A log line is appended and flushed at once, so a killed run keeps it.
+static void log_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(FILE *f, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fflush(f);
+}
+
+// On resume, drops the log lines of steps after the checkpoint (the
+// interrupted run may have got further than its last checkpoint).
+static int truncate_log(const char *path, long step, char *err) {
+    if (!file_exists(path)) return 0;
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text) return -1;
+    char *out = xmalloc(len + 1);
+    size_t o = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *s = cJSON_GetObjectItem(j, "step");
+        int keep = !cJSON_IsNumber(s) || s->valuedouble <= (double)step;
+        cJSON_Delete(j);
+        if (!keep) continue;
+        size_t n = strlen(line);
+        memcpy(out + o, line, n);
+        out[o + n] = '\n';
+        o += n + 1;
+    }
+    int rc = write_file_atomic(path, out, o, err);
+    free(out);
+    free(text);
+    return rc;
+}
+
+static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const ParamTensors *w, double *loss,
+                    double *ppl, char *err) {
+    EvalResult r;
+    if (eval_perplexity(t->model, w, val->ids, val->n, j->seq_len, j->batch_size, j->eval_tokens, 0, &r, err))
+        return -1;
+    *loss = r.nll_sum / (double)r.n_predicted;
+    *ppl = r.ppl;
+    return 0;
+}
+
+static char *tokenizer_path_of(const TrainJob *j) {
+    if (!j->tokenizer_path) return path_join(j->model_dir, "tokenizer.json");
+    return is_directory(j->tokenizer_path) ? path_join(j->tokenizer_path, "tokenizer.json") : xstrdup(j->tokenizer_path);
+}
+
+// Writes the trained model: the forward weights (t*s) in the HF layout.
+static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, char *err) {
+    Qwen3 *m = t->model;
+    char note[256];
+    if (t->cfg.quant)
+        snprintf(note, sizeof note, "ternary: every linear layer and the embedding are t*s, t in {-1,0,1}, one "
+                 "scale per group of %d input weights (%s); norms full precision", t->cfg.group_size,
+                 t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax");
+    trainer_project(t);
+    float *latent = m->params_memory;
+    m->params_memory = t->fwd;  // save what the forward uses
+    int rc = model_save(m, j->out_dir, t->cfg.quant ? note : NULL, err);
+    m->params_memory = latent;
+    if (rc) return -1;
+    size_t len;
+    char *tok = read_file(tok_path, &len, err);
+    if (!tok) return -1;
+    char *dst = path_join(j->out_dir, "tokenizer.json");
+    rc = write_file_atomic(dst, tok, len, err);
+    free(dst);
+    free(tok);
+    return rc;
+}
+
+int train_run(const TrainJob *j, char *err) {
+    int rc = -1;
+    Tokenizer *tok = NULL;
+    Qwen3 m = {0};
+    Trainer t = {0};
+    TokenData train = {0}, val = {0};
+    FILE *log = NULL;
+    int32_t *x = NULL, *y = NULL;
+    char *tok_path = tokenizer_path_of(j), *log_path = path_join(j->out_dir, "train.jsonl");
+    char *svg_path = path_join(j->out_dir, "train.svg"), *cache = NULL, last_ckpt[4096] = "none";
+
+    if (j->batch_size < 1) { set_err(err, "--batch-size must be at least 1"); goto done; }
+    if (j->seq_len < 1) { set_err(err, "--seq-len must be at least 1"); goto done; }
+    if (!(tok = tokenizer_load(tok_path, err))) goto done;
+    if (model_load(&m, j->model_dir, err)) goto done;
+    if (j->seq_len > m.config.max_position_embeddings) {
+        set_err(err, "--seq-len %d exceeds the model's context (max_position_embeddings %d)", j->seq_len,
+                m.config.max_position_embeddings);
+        goto done;
+    }
+    if (tokenizer_vocab_size(tok) > m.config.vocab_size) {
+        set_err(err, "the tokenizer has %d tokens but the model only %d embedding rows", tokenizer_vocab_size(tok),
+                m.config.vocab_size);
+        goto done;
+    }
+    if (make_dir(j->out_dir, err)) goto done;
+    cache = path_join(j->out_dir, "train.tokens");
+    if (data_load(&train, j->data_path, tok, cache, err) || data_check(&train, j->data_path, j->seq_len, err)) goto done;
+    free(cache);
+    cache = path_join(j->out_dir, "val.tokens");
+    if (j->val_path && (data_load(&val, j->val_path, tok, cache, err) || data_check(&val, j->val_path, 1, err)))
+        goto done;
+    if (trainer_init(&t, &m, &j->cfg, err)) goto done;
+
+    uint64_t rng = j->seed * 0x9e3779b97f4a7c15ull + 1;
+    if (j->resume) {
+        if (trainer_load_checkpoint(&t, j->resume, &rng, tokenizer_hash(tok), err)) goto done;
+        if (truncate_log(log_path, t.step, err)) goto done;
+        snprintf(last_ckpt, sizeof last_ckpt, "%s", j->resume);
+        if (!j->quiet) fprintf(stderr, "resumed from %s at step %ld\n", j->resume, t.step);
+    } else {
+        remove(log_path);
+    }
+    if (!(log = fopen(log_path, "a"))) { set_err(err, "%s: cannot open for writing", log_path); goto done; }
+    if (!j->quiet)
+        fprintf(stderr, "train: %zu tokens (%s)%s%s, model %zu parameters, %s, %ld steps of %d x %d\n", train.n,
+                j->data_path, val.n ? ", validation " : "", val.n ? j->val_path : "", m.n_params,
+                t.cfg.quant ? "ternary" : "full precision", t.cfg.steps, j->batch_size, j->seq_len);
+
+    double vloss, vppl;
+    if (t.step == 0 && val.n) {
+        // The parent (latent weights) and the model straight after conversion.
+        if (validate(&t, j, &val, &m.params, &vloss, &vppl, err)) goto done;
+        log_line(log, "{\"step\":0,\"val_loss_parent\":%.6f,\"val_ppl_parent\":%.4f}", vloss, vppl);
+        if (!j->quiet) fprintf(stderr, "validation before training: parent ppl %.3f", vppl);
+        trainer_project(&t);
+        if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
+        log_line(log, "{\"step\":0,\"val_loss\":%.6f,\"val_ppl\":%.4f}", vloss, vppl);
+        if (!j->quiet) fprintf(stderr, ", %s ppl %.3f\n", t.cfg.quant ? "ternary" : "model", vppl);
+    }
+
+    const int B = j->batch_size, T = j->seq_len;
+    x = xmalloc(sizeof(int32_t) * (size_t)B * T);
+    y = xmalloc(sizeof(int32_t) * (size_t)B * T);
+    double t0 = now_seconds();
+    long first = t.step;
+    while (t.step < t.cfg.steps) {
+        StepStats st;
+        data_batch(&train, &rng, B, T, x, y);
+        double ts = now_seconds();
+        if (trainer_step(&t, x, y, B, T, &st, err)) {
+            char inner[ERR_LEN];
+            snprintf(inner, sizeof inner, "%s", err);
+            set_err(err, "%s; stopped (last good checkpoint: %s)", inner, last_ckpt);
+            goto done;
+        }
+        double now = now_seconds(), tps = (double)B * T / (now - ts);
+        double eta = (now - t0) / (double)(t.step - first) * (double)(t.cfg.steps - t.step);
+        log_line(log, "{\"step\":%ld,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.1f,"
+                      "\"elapsed_s\":%.2f}", t.step, st.loss, st.grad_norm, st.lr, tps, now - t0);
+        if (!j->quiet)
+            fprintf(stderr, "step %ld/%ld | loss %.4f | grad norm %.3f | lr %.3g | %.0f tok/s | ETA %d:%02d:%02d\n",
+                    t.step, t.cfg.steps, st.loss, st.grad_norm, st.lr, tps, (int)eta / 3600, ((int)eta / 60) % 60,
+                    (int)eta % 60);
+        int last = t.step == t.cfg.steps;
+        if (val.n && ((j->eval_every > 0 && t.step % j->eval_every == 0) || last)) {
+            trainer_project(&t);
+            if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
+            log_line(log, "{\"step\":%ld,\"val_loss\":%.6f,\"val_ppl\":%.4f}", t.step, vloss, vppl);
+            if (!j->quiet) fprintf(stderr, "step %ld: validation ppl %.3f\n", t.step, vppl);
+            plot_training_svg(log_path, svg_path, "trit training", NULL);
+        }
+        if (j->checkpoint_every > 0 && (t.step % j->checkpoint_every == 0 || last)) {
+            char name[64];
+            snprintf(name, sizeof name, "ckpt-%ld", t.step);
+            char *dir = path_join(j->out_dir, name);
+            int r = trainer_save_checkpoint(&t, dir, rng, tokenizer_hash(tok), err);
+            if (r == 0) snprintf(last_ckpt, sizeof last_ckpt, "%s", dir);
+            free(dir);
+            if (r) goto done;
+        }
+    }
+    if (save_trained(&t, j, tok_path, err)) goto done;
+    fclose(log);
+    log = NULL;
+    if (plot_training_svg(log_path, svg_path, "trit training", err)) goto done;
+    if (!j->quiet) fprintf(stderr, "wrote %s (model, train.jsonl, train.svg)\n", j->out_dir);
+    rc = 0;
+done:
+    if (log) fclose(log);
+    free(x);
+    free(y);
+    free(cache);
+    free(tok_path);
+    free(log_path);
+    free(svg_path);
+    data_free(&train);
+    data_free(&val);
+    if (t.model) trainer_free(&t);
+    if (m.params_memory) model_free(&m);
+    if (tok) tokenizer_free(tok);
+    return rc;
+}

@@ -1,0 +1,161 @@
+// test_train_run.c — a whole `trit train` run on a tiny model with the real
+// Qwen3 tokenizer and WikiText-2 text: the run is repeatable, resuming from a
+// checkpoint ends byte-identical to the uninterrupted run, the saved model is
+// exactly ternary, and bad input is refused with a clear message.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "safetensors.h"
+#include "ternary.h"
+#include "test.h"
+#include "train_run.h"
+#include "util.h"
+
+static char root[256];
+
+static char *tmp_path(const char *name) { return path_join(root, name); }
+
+static int same_file(const char *a, const char *b) {
+    size_t la, lb;
+    char err[ERR_LEN];
+    char *x = read_file(a, &la, err), *y = read_file(b, &lb, err);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void write_text(const char *path, const char *src, size_t max_bytes) {
+    size_t len;
+    char err[ERR_LEN];
+    char *text = read_file(src, &len, err);
+    CHECK(text != NULL, "%s", err);
+    if (!text) return;
+    CHECK(write_file_atomic(path, text, len < max_bytes ? len : max_bytes, err) == 0, "%s", err);
+    free(text);
+}
+
+// A Qwen3 small enough to train in a blink, with the real vocabulary.
+static void make_model(const char *dir, const char *tokenizer) {
+    Qwen3Config c = {.vocab_size = 151936, .hidden_size = 32, .intermediate_size = 64, .num_hidden_layers = 2,
+                     .num_attention_heads = 2, .num_key_value_heads = 1, .head_dim = 16, .rms_norm_eps = 1e-6f,
+                     .rope_theta = 1e6, .tie_word_embeddings = 1, .max_position_embeddings = 128,
+                     .bos_token_id = 151643, .eos_token_id = 151645, .torch_dtype = "float32"};
+    Qwen3 m;
+    char err[ERR_LEN];
+    CHECK(model_alloc(&m, &c, err) == 0, "%s", err);
+    model_init_random(&m, 5);
+    CHECK(model_save(&m, dir, NULL, err) == 0, "%s", err);
+    char *dst = path_join(dir, "tokenizer.json");
+    write_text(dst, tokenizer, (size_t)-1);
+    free(dst);
+    model_free(&m);
+}
+
+static TrainJob job(const char *model, const char *data, const char *val, const char *out) {
+    TrainJob j;
+    train_job_default(&j);
+    j.model_dir = model;
+    j.data_path = data;
+    j.val_path = val;
+    j.out_dir = out;
+    j.cfg.steps = 8;
+    j.cfg.warmup = 2;
+    j.cfg.lr = 3e-3f;
+    j.cfg.min_lr = 3e-4f;
+    j.cfg.group_size = 32;
+    j.batch_size = 2;
+    j.seq_len = 24;
+    j.eval_every = 4;
+    j.eval_tokens = 200;
+    j.checkpoint_every = 3;
+    j.seed = 11;
+    j.quiet = 1;
+    return j;
+}
+
+int main(void) {
+    const char *data = test_data_dir("test_train_run");
+    if (!data) return test_finish("test_train_run");
+    snprintf(root, sizeof root, "/tmp/trit_test_train_XXXXXX");
+    CHECK(mkdtemp(root) != NULL, "mkdtemp");
+    char src[1024], err[ERR_LEN];
+    char *model = tmp_path("model"), *train = tmp_path("train.txt"), *val = tmp_path("val.txt");
+    snprintf(src, sizeof src, "%s/qwen3-tokenizer/tokenizer.json", data);
+    make_model(model, src);
+    snprintf(src, sizeof src, "%s/wikitext-2/train.txt", data);
+    write_text(train, src, 40000);
+    snprintf(src, sizeof src, "%s/wikitext-2/valid.txt", data);
+    write_text(val, src, 8000);
+
+    // The uninterrupted run, and the same run again: identical bytes.
+    char *a = tmp_path("a"), *b = tmp_path("b"), *c = tmp_path("c");
+    TrainJob ja = job(model, train, val, a), jb = job(model, train, val, b);
+    CHECK(train_run(&ja, err) == 0, "run a: %s", err);
+    CHECK(train_run(&jb, err) == 0, "run b: %s", err);
+    char *ma = path_join(a, "model.safetensors"), *mb = path_join(b, "model.safetensors");
+    CHECK(same_file(ma, mb), "two runs with the same seed differ");
+
+    // Resume from step 3 into another directory: byte-identical at the end.
+    TrainJob jc = job(model, train, val, c);
+    char *ck = path_join(a, "ckpt-3"), *mc = path_join(c, "model.safetensors");
+    jc.resume = ck;
+    CHECK(train_run(&jc, err) == 0, "resumed run: %s", err);
+    CHECK(same_file(ma, mc), "the resumed run's model differs from the uninterrupted run's");
+    char *sa = path_join(a, "ckpt-8/state.bin"), *sc = path_join(c, "ckpt-8/state.bin");
+    CHECK(same_file(sa, sc), "the resumed run's final optimizer state differs");
+
+    // The saved model is exactly ternary with one scale per group of 32.
+    Qwen3 m;
+    CHECK(model_load(&m, a, err) == 0, "%s", err);
+    TernaryCounts tc = {0};
+    int bad = 0;
+    for (int i = 0; i < m.n_tensors; i++)
+        if (m.tensors[i].matrix)
+            bad += ternary_verify(m.params_memory + m.tensors[i].offset, m.tensors[i].rows, m.tensors[i].cols, 32,
+                                  &tc) != 0;
+    CHECK(bad == 0 && tc.neg > 0 && tc.zero > 0 && tc.pos > 0, "saved weights not ternary (%d bad tensors)", bad);
+    model_free(&m);
+    char *log = path_join(a, "train.jsonl"), *svg = path_join(a, "train.svg");
+    CHECK(file_exists(log) && file_exists(svg), "log or picture missing");
+
+    // Bad input: each refused with a message, nothing written over.
+    TrainJob jd = job(model, train, val, c);
+    jd.cfg.group_size = 48;
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "does not divide"), "group 48 accepted: %s", err);
+    jd = job(model, train, val, c);
+    jd.seq_len = 129;
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "max_position_embeddings"), "seq-len 129 accepted: %s", err);
+    jd = job(model, train, val, c);
+    jd.batch_size = 0;
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "batch-size"), "batch 0 accepted: %s", err);
+    char *tiny = tmp_path("tiny.txt");
+    CHECK(write_file_atomic(tiny, "a few words", 11, err) == 0, "%s", err);
+    jd = job(model, tiny, val, c);
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "fewer than one window"), "short data accepted: %s", err);
+    jd = job(model, train, val, c);
+    jd.resume = ck;
+    jd.cfg.lr = 1e-2f;
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "another recipe"), "resume with other flags: %s", err);
+    jd = job(model, train, val, c);
+    jd.resume = model;  // not a checkpoint
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "state.bin"), "resume from a model dir: %s", err);
+    // A diverging run stops at the first non-finite loss and keeps its checkpoints.
+    jd = job(model, train, val, c);
+    jd.cfg.lr = 1e30f;
+    jd.cfg.min_lr = 1e30f;
+    jd.cfg.clip = 0;
+    int rc = train_run(&jd, err);
+    CHECK(rc != 0 && strstr(err, "not finite") && strstr(err, "last good checkpoint"), "divergence: %s", err);
+    CHECK(same_file(mc, ma), "a failed run damaged the finished model in its directory");
+
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0, "cleanup");
+    free(model); free(train); free(val); free(a); free(b); free(c); free(ma); free(mb); free(mc); free(ck);
+    free(sa); free(sc); free(log); free(svg); free(tiny);
+    return test_finish("test_train_run");
+}
