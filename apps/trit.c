@@ -14,6 +14,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "text to token ids (or back, with --decode)"},
     {"eval", cmd_eval, "perplexity of a model on a text file"},
     {"train", cmd_train, "quantization-aware fine-tuning to ternary weights"},
+    {"verify", cmd_verify, "check that every ternary tensor is exactly {-1,0,+1} x its group scale"},
 };
 
 static void usage(FILE *f) {

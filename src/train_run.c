@@ -79,9 +79,9 @@ static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, cha
     Qwen3 *m = t->model;
     char note[256];
     if (t->cfg.quant)
-        snprintf(note, sizeof note, "ternary: every linear layer and the embedding are t*s, t in {-1,0,1}, one "
-                 "scale per group of %d input weights (%s); norms full precision", t->cfg.group_size,
-                 t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax");
+        snprintf(note, sizeof note, "ternary g%d %s: every linear layer and the embedding are t*s, t in {-1,0,1}, "
+                 "one scale per group of %d input weights; norms full precision", t->cfg.group_size,
+                 t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax", t->cfg.group_size);
     trainer_project(t);
     float *latent = m->params_memory;
     m->params_memory = t->fwd;  // save what the forward uses

@@ -1,0 +1,103 @@
+// cmd_verify.c — `trit verify`: every ternary tensor is exactly {-1,0,+1}
+// times one scale per group.
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "model.h"
+#include "ternary.h"
+#include "util.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: trit verify DIR [--group-size N] [--quiet]\n\n"
+            "Checks that every linear layer and the embedding / LM head of the checkpoint in DIR\n"
+            "hold only 0 and +-s, with one s per group of N consecutive input weights, bit for bit.\n"
+            "Prints each tensor's shares of -1 / 0 / +1 and the totals; exits 0 only if every\n"
+            "tensor passes, naming those that fail. N defaults to the group size recorded by\n"
+            "`trit train` in config.json (\"trit_quantization\": \"ternary g128 ...\"), else 128.\n");
+}
+
+// The group size `trit train` wrote into config.json, or 0.
+static int recorded_group_size(const char *dir) {
+    char *path = path_join(dir, "config.json"), err[ERR_LEN];
+    size_t len;
+    char *text = read_file(path, &len, err);
+    free(path);
+    int g = 0;
+    cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
+    const cJSON *note = cJSON_GetObjectItem(j, "trit_quantization");
+    if (cJSON_IsString(note) && sscanf(note->valuestring, "ternary g%d", &g) != 1) g = 0;
+    cJSON_Delete(j);
+    free(text);
+    return g;
+}
+
+int cmd_verify(int argc, char **argv) {
+    const char *dir = NULL;
+    long group = 0;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--group-size")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 1 << 20, &group)) return 2;
+        } else if (a[0] != '-' && !dir) dir = a;
+        else {
+            fprintf(stderr, "trit: error: verify: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "trit: error: verify needs a model directory\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!group) group = recorded_group_size(dir);
+    if (!group) group = 128;
+    char err[ERR_LEN];
+    Qwen3 m;
+    if (model_load(&m, dir, err)) die("%s", err);
+    TernaryCounts total = {0};
+    int checked = 0, failed = 0, skipped = 0;
+    if (!quiet) printf("%-52s %14s %7s %7s %7s  %s\n", "tensor", "shape", "-1", "0", "+1", "status");
+    for (int i = 0; i < m.n_tensors; i++) {
+        const TensorInfo *t = &m.tensors[i];
+        if (!t->matrix) { skipped++; continue; }
+        char shape[40];
+        snprintf(shape, sizeof shape, "%lldx%lld", (long long)t->rows, (long long)t->cols);
+        if (ternary_check_shape(t->name, t->cols, (int)group, err)) {
+            printf("%-52s %14s %7s %7s %7s  FAIL: %s\n", t->name, shape, "", "", "", err);
+            failed++;
+            checked++;
+            continue;
+        }
+        TernaryCounts c = {0};
+        int ok = ternary_verify(m.params_memory + t->offset, t->rows, t->cols, (int)group, &c) == 0;
+        double n = (double)(c.neg + c.zero + c.pos);
+        if (!quiet || !ok) {
+            if (ok) printf("%-52s %14s %6.2f%% %6.2f%% %6.2f%%  ok\n", t->name, shape, 100 * c.neg / n,
+                           100 * c.zero / n, 100 * c.pos / n);
+            else printf("%-52s %14s %7s %7s %7s  FAIL: %llu of %lld groups are not {-s, 0, +s}\n", t->name, shape,
+                        "", "", "", (unsigned long long)c.bad_groups, (long long)(t->rows * (t->cols / group)));
+        }
+        total.neg += c.neg;
+        total.zero += c.zero;
+        total.pos += c.pos;
+        checked++;
+        failed += !ok;
+    }
+    double n = (double)(total.neg + total.zero + total.pos);
+    printf("checked %d ternary tensors (group size %ld; %d norm tensors stay full precision): %d passed, %d failed\n",
+           checked, group, skipped, checked - failed, failed);
+    if (n > 0)
+        printf("total: %.2f%% -1, %.2f%% 0, %.2f%% +1 over %.0f weights\n", 100 * total.neg / n, 100 * total.zero / n,
+               100 * total.pos / n, n);
+    model_free(&m);
+    return failed ? 1 : 0;
+}
