@@ -1,0 +1,156 @@
+// fuzz_tokenizer.c — libFuzzer target for the tokenizer (build: make fuzz).
+//
+// Each input is used three ways:
+//   1. as a tokenizer.json (untrusted file): load must succeed or fail with a
+//      message, never crash; a loaded one must encode and decode a sample;
+//   2. as text for a small valid tokenizer (all 256 byte tokens, a few merges,
+//      added tokens plain / lstrip+rstrip / normalized): encode must succeed
+//      exactly when the input is valid UTF-8, every id must be in range, and
+//      decoding must give the input back whenever NFC leaves it unchanged
+//      (no byte >= 0xCC) and no stripping token is in it;
+//   3. as little-endian int32 ids: decode must succeed or fail cleanly.
+// Run: build-fuzz/fuzz_tokenizer -max_total_time=60 fuzz/seeds/tokenizer
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+#include "util.h"
+
+#define QWEN_REGEX \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+"
+
+static Tokenizer *tiny;
+
+// Appends s as a JSON string with every non-alphanumeric character escaped.
+static char *json_str(char *p, const char *s) {
+    *p++ = '"';
+    for (const unsigned char *c = (const unsigned char *)s; *c;) {
+        unsigned cp;
+        int n;
+        if (*c < 0x80) { cp = *c; n = 1; }
+        else { cp = (unsigned)(c[0] & 0x1F) << 6 | (c[1] & 0x3F); n = 2; }  // the byte map stays below U+0800
+        if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) *p++ = (char)cp;
+        else p += sprintf(p, "\\u%04X", cp);
+        c += n;
+    }
+    *p++ = '"';
+    return p;
+}
+
+static void byte_char(int b, char out[3]) {  // GPT-2 byte-to-unicode
+    unsigned n = 0, cp = 0;
+    for (int x = 0; x <= b; x++) {
+        int printable = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF);
+        cp = printable ? (unsigned)x : 256 + n++;
+    }
+    if (cp < 0x80) { out[0] = (char)cp; out[1] = 0; }
+    else { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); out[2] = 0; }
+}
+
+static const char *MERGES[][2] = {{"t", "h"}, {"th", "e"}, {"\xC4\xA0", "the"}, {"i", "n"}, {"a", "a"}, {"aa", "aa"}, {"e", "r"}};
+#define N_MERGES 7
+
+static char *build_json(void) {
+    char *buf = xmalloc(1 << 16), *p = buf;
+    p += sprintf(p,
+                 "{\"added_tokens\":["
+                 "{\"id\":300,\"content\":\"<|x|>\",\"normalized\":false,\"special\":true},"
+                 "{\"id\":301,\"content\":\"<|s|>\",\"lstrip\":true,\"rstrip\":true,\"normalized\":false},"
+                 "{\"id\":302,\"content\":\"\\u00e9t\\u00e9\",\"normalized\":true}],"
+                 "\"normalizer\":{\"type\":\"NFC\"},"
+                 "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"" QWEN_REGEX
+                 "\"},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+                 "\"use_regex\":false}]},\"decoder\":{\"type\":\"ByteLevel\"},"
+                 "\"model\":{\"type\":\"BPE\",\"vocab\":{");
+    for (int b = 0; b < 256; b++) {
+        char c[3];
+        byte_char(b, c);
+        p = json_str(p, c);
+        p += sprintf(p, ":%d,", b);
+    }
+    for (int m = 0; m < N_MERGES; m++) {
+        char joined[16];
+        snprintf(joined, sizeof joined, "%s%s", MERGES[m][0], MERGES[m][1]);
+        p = json_str(p, joined);
+        p += sprintf(p, ":%d%s", 256 + m, m + 1 < N_MERGES ? "," : "},\"merges\":[");
+    }
+    for (int m = 0; m < N_MERGES; m++) {
+        *p++ = '[';
+        p = json_str(p, MERGES[m][0]);
+        *p++ = ',';
+        p = json_str(p, MERGES[m][1]);
+        p += sprintf(p, "]%s", m + 1 < N_MERGES ? "," : "]}}");
+    }
+    return buf;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    char err[ERR_LEN];
+    char *json = build_json();
+    tiny = tokenizer_load_json(json, strlen(json), "tiny.json", err);
+    if (!tiny) { fprintf(stderr, "fuzz_tokenizer: the embedded tokenizer does not load: %s\n", err); abort(); }
+    if (getenv("FUZZ_WRITE_SEED")) {  // writes the embedded tokenizer.json, a seed for the corpus
+        FILE *f = fopen(getenv("FUZZ_WRITE_SEED"), "wb");
+        if (f) { fputs(json, f); fclose(f); }
+    }
+    free(json);
+    return 0;
+}
+
+static void check(int ok, const char *what) {
+    if (!ok) { fprintf(stderr, "fuzz_tokenizer: %s\n", what); abort(); }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char err[ERR_LEN];
+    const char *text = (const char *)data;
+
+    // 1. The input as a tokenizer.json.
+    err[0] = 0;
+    Tokenizer *t = tokenizer_load_json(text, size, "fuzz.json", err);
+    check(t != NULL || err[0], "load failed without a message");
+    if (t) {
+        int32_t *ids;
+        size_t n;
+        if (tokenizer_encode(t, "Hello, world! 123 <|x|> \xC3\xA9", 26, &ids, &n, err) == 0) {
+            char *out;
+            size_t len;
+            for (size_t i = 0; i < n; i++) check(ids[i] >= 0 && ids[i] < tokenizer_vocab_size(t), "id out of range");
+            check(tokenizer_decode(t, ids, n, &out, &len, err) == 0, "decode of encoded ids failed");
+            free(out);
+            free(ids);
+        }
+        tokenizer_free(t);
+    }
+
+    // 2. The input as text.
+    int32_t *ids = NULL;
+    size_t n = 0;
+    err[0] = 0;
+    if (tokenizer_encode(tiny, text, size, &ids, &n, err) == 0) {
+        for (size_t i = 0; i < n; i++) check(ids[i] >= 0 && ids[i] < tokenizer_vocab_size(tiny), "id out of range");
+        char *out = NULL;
+        size_t len = 0;
+        check(tokenizer_decode(tiny, ids, n, &out, &len, err) == 0, "decode of encoded ids failed");
+        int nfc_stable = 1, strips = memmem(data, size, "<|s|>", 5) != NULL;
+        for (size_t i = 0; i < size; i++) nfc_stable &= data[i] < 0xCC;
+        if (nfc_stable && !strips) check(len == size && !memcmp(out, data, size), "decode(encode(x)) != x");
+        free(out);
+        free(ids);
+    } else {
+        check(ids == NULL && strstr(err, "invalid UTF-8 at byte offset") != NULL, "encode failed on something other than bad UTF-8");
+    }
+
+    // 3. The input as ids.
+    size_t nid = size / 4;
+    int32_t *raw = xmalloc((nid ? nid : 1) * sizeof *raw);
+    memcpy(raw, data, nid * 4);
+    char *out = NULL;
+    size_t len;
+    if (tokenizer_decode(tiny, raw, nid, &out, &len, err) == 0) free(out);
+    else check(out == NULL, "failed decode left output");
+    free(raw);
+    return 0;
+}
