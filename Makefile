@@ -41,7 +41,7 @@ $(BUILD)/src $(BUILD)/apps:
 # Every test binary prints "name: P passed, F failed" and exits non-zero on
 # any failure; tests/run.sh sums them and fails if any binary failed.
 test: $(BUILD)/trit $(TESTS)
-	TRIT_DATA=$(DATA) TRIT_BIN=$(abspath $(BUILD)/trit) tests/run.sh $(TESTS)
+	TRIT_DATA=$(DATA) TRIT_BIN=$(abspath $(BUILD)/trit) tests/run.sh $(TESTS) $(wildcard tests/test_*.sh)
 
 # Same tests, built with AddressSanitizer + UndefinedBehaviorSanitizer.
 san:

@@ -1,0 +1,79 @@
+#!/bin/sh
+# test_cli.sh — the `trit` command line end to end: exit statuses and
+# messages on bad input (never a crash), and the main commands on a tiny
+# model. Needs TRIT_BIN (the binary) and TRIT_DATA (the shared data).
+BIN=${TRIT_BIN:-build/trit}
+DATA=${TRIT_DATA:-../shared/data}
+TOK=$DATA/qwen3-tokenizer/tokenizer.json
+FIX=tests/fixtures/models
+T=$(mktemp -d /tmp/trit_test_cli_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+# expect STATUS PATTERN CMD...: exit status STATUS and PATTERN in stdout+stderr.
+expect() {
+    want=$1; pat=$2; shift 2
+    out=$("$@" 2>&1); rc=$?
+    if [ "$rc" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pat"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: '$*' exited $rc (wanted $want), output lacks '$pat':"
+        printf '%s\n' "$out" | tail -n 5
+    fi
+}
+
+expect 0 "usage: trit" "$BIN" --help
+expect 2 "unknown command" "$BIN" frobnicate
+for c in init info tokenize eval train verify; do expect 0 "usage: trit $c" "$BIN" $c --help; done
+expect 2 "needs" "$BIN" eval --model "$FIX/tiny_tied_fp32"
+expect 2 "not a whole number" "$BIN" eval --model x --data y --seq-len 12abc
+
+# Checkpoints: missing, truncated, corrupt, mismatched.
+expect 1 "cannot open\|no such\|not found\|No such" "$BIN" info "$T/nothing-here"
+mkdir -p "$T/trunc" && cp "$FIX/tiny_tied_fp32/config.json" "$T/trunc/"
+head -c 1000 "$FIX/tiny_tied_fp32/model.safetensors" > "$T/trunc/model.safetensors"
+expect 1 "model.safetensors" "$BIN" info "$T/trunc"
+mkdir -p "$T/garbage" && cp "$FIX/tiny_tied_fp32/config.json" "$T/garbage/"
+head -c 4096 /dev/urandom > "$T/garbage/model.safetensors"
+expect 1 "model.safetensors" "$BIN" info "$T/garbage"
+mkdir -p "$T/mismatch" && cp "$FIX/tiny_tied_fp32/model.safetensors" "$T/mismatch/"
+sed 's/"intermediate_size": 160/"intermediate_size": 161/' "$FIX/tiny_tied_fp32/config.json" > "$T/mismatch/config.json"
+expect 1 "gate_proj" "$BIN" info "$T/mismatch"
+expect 0 "check ok" "$BIN" info "$FIX/tiny_untied_fp32_sharded"
+
+if [ -f "$TOK" ]; then
+    # Tokenizer: round trip, special tokens, invalid UTF-8, empty input.
+    printf 'Hello world<|im_end|> caf\303\251' > "$T/text.txt"
+    expect 0 "151645" "$BIN" tokenize --tokenizer "$TOK" "$T/text.txt"
+    "$BIN" tokenize --tokenizer "$TOK" "$T/text.txt" > "$T/ids.txt"
+    "$BIN" tokenize --tokenizer "$TOK" --decode "$T/ids.txt" > "$T/back.txt"
+    if cmp -s "$T/text.txt" "$T/back.txt"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: decode round trip"; fi
+    printf 'abc\377def' > "$T/bad.txt"
+    expect 1 "UTF-8" "$BIN" tokenize --tokenizer "$TOK" "$T/bad.txt"
+    printf '{"model": 3}' > "$T/tok.json"
+    expect 1 "tok.json" "$BIN" tokenize --tokenizer "$T/tok.json" "$T/text.txt"
+
+    # A tiny model with the real vocabulary: init, eval, train, verify.
+    cat > "$T/cfg.json" <<JSON
+{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 151936, "hidden_size": 32,
+ "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+ "head_dim": 16, "max_position_embeddings": 64, "tie_word_embeddings": true, "torch_dtype": "bfloat16"}
+JSON
+    expect 0 "wrote" "$BIN" init --config "$T/cfg.json" --out "$T/m" --seed 3 --tokenizer "$TOK"
+    head -c 6000 "$DATA/wikitext-2-raw/wiki.valid.raw" > "$T/val.txt"
+    expect 0 "^ppl [0-9]" "$BIN" eval --model "$T/m" --data "$T/val.txt" --seq-len 32 --batch-size 2
+    : > "$T/empty.txt"
+    expect 1 "empty" "$BIN" eval --model "$T/m" --data "$T/empty.txt"
+    expect 1 "UTF-8" "$BIN" eval --model "$T/m" --data "$T/bad.txt"
+    expect 1 "max_position_embeddings" "$BIN" eval --model "$T/m" --data "$T/val.txt" --seq-len 65
+    expect 1 "FAIL" "$BIN" verify "$T/m" --group-size 16
+    expect 0 "wrote" "$BIN" train --model "$T/m" --data "$T/val.txt" --val "$T/val.txt" \
+        --save-path "$T/out" --steps 3 --warmup 1 --seq-len 16 --group-size 16 --eval-tokens 64
+    expect 0 "8 passed, 0 failed" "$BIN" verify "$T/out"
+    expect 1 "does not divide" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/o2" --seq-len 16 --group-size 24
+else
+    echo "SKIP test_cli tokenizer/model part: needs the shared data at $DATA (set TRIT_DATA)"
+fi
+echo "test_cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
