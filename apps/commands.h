@@ -10,5 +10,6 @@ int cmd_init(int argc, char **argv);      // apps/cmd_init.c
 int cmd_eval(int argc, char **argv);      // apps/cmd_eval.c
 int cmd_train(int argc, char **argv);     // apps/cmd_train.c
 int cmd_verify(int argc, char **argv);    // apps/cmd_verify.c
+int cmd_generate(int argc, char **argv);  // apps/cmd_generate.c
 
 #endif

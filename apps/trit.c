@@ -15,6 +15,7 @@ static const struct {
     {"eval", cmd_eval, "perplexity of a model on a text file"},
     {"train", cmd_train, "quantization-aware fine-tuning to ternary weights"},
     {"verify", cmd_verify, "check that every ternary tensor is exactly {-1,0,+1} x its group scale"},
+    {"generate", cmd_generate, "text from a prompt, token by token (KV cache, sampling)"},
 };
 
 static void usage(FILE *f) {

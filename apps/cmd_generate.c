@@ -1,0 +1,233 @@
+// cmd_generate.c — `trit generate`: text from a prompt, token by token, with
+// a KV cache (src/generate.h) and the sampler (src/sample.h).
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "commands.h"
+#include "generate.h"
+#include "model.h"
+#include "sample.h"
+#include "tokenizer.h"
+#include "util.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: trit generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T]\n"
+            "                     [--top-k K] [--top-p P] [--seed S] [--greedy] [--chat]\n"
+            "                     [--tokenizer PATH]\n\n"
+            "Encodes TEXT, runs the model over it once (prefill), then samples one token at a\n"
+            "time with a KV cache, printing the text as it comes. Stops at an end-of-sequence\n"
+            "token (config eos_token_id, <|im_end|>, <|endoftext|>) or after N tokens. Timings\n"
+            "go to stderr.\n\n"
+            "  --model DIR        HF-layout checkpoint (config.json + *.safetensors)\n"
+            "  --prompt TEXT      the prompt (UTF-8)\n"
+            "  --max-tokens N     generate at most N tokens (default 128)\n"
+            "  --temperature T    softmax temperature (default 0.8; 0 = greedy)\n"
+            "  --top-k K          keep the K most likely tokens (default 40; 0 = off)\n"
+            "  --top-p P          then the smallest set with probability >= P (default 0.95; 1 = off)\n"
+            "  --seed S           sampling seed (default: from the clock; printed on stderr)\n"
+            "  --greedy           always the most likely token (same as --temperature 0)\n"
+            "  --chat             wrap the prompt in the Qwen chat template:\n"
+            "                     <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
+            "  --tokenizer PATH   tokenizer.json or its directory (default: DIR/tokenizer.json)\n");
+}
+
+// How many of the n pending bytes can be written without splitting a UTF-8
+// character: everything but an incomplete sequence at the end. Bytes that
+// are not valid UTF-8 anyway are not held back.
+static size_t utf8_flushable(const unsigned char *b, size_t n) {
+    for (size_t back = 1; back <= 4 && back <= n; back++) {
+        unsigned char c = b[n - back];
+        if ((c & 0xC0) == 0x80) continue;  // continuation byte: look further back
+        size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        return back < need ? n - back : n;
+    }
+    return n;
+}
+
+typedef struct {
+    unsigned char buf[64];
+    size_t len;
+} Utf8Out;
+
+static void out_bytes(Utf8Out *o, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (o->len == sizeof o->buf) {  // cannot happen with valid text: held back are < 4 bytes
+            fwrite(o->buf, 1, o->len, stdout);
+            o->len = 0;
+        }
+        o->buf[o->len++] = (unsigned char)s[i];
+    }
+    size_t k = utf8_flushable(o->buf, o->len);
+    if (k) {
+        fwrite(o->buf, 1, k, stdout);
+        memmove(o->buf, o->buf + k, o->len - k);
+        o->len -= k;
+        fflush(stdout);
+    }
+}
+
+int cmd_generate(int argc, char **argv) {
+    const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *v;
+    long max_tokens = 128, top_k = 40;
+    double temperature = 0.8, top_p = 0.95;
+    uint64_t seed = 0;
+    int have_seed = 0, greedy = 0, chat = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--model")) { if (!(model_dir = arg_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--prompt")) { if (!(prompt = arg_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--tokenizer")) { if (!(tok_path = arg_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--greedy")) greedy = 1;
+        else if (!strcmp(a, "--chat")) chat = 1;
+        else if (!strcmp(a, "--max-tokens")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 0, 1L << 30, &max_tokens)) return 2;
+        } else if (!strcmp(a, "--temperature")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, 0.0, 1000.0, &temperature)) return 2;
+        } else if (!strcmp(a, "--top-k")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 0, 1L << 30, &top_k)) return 2;
+        } else if (!strcmp(a, "--top-p")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, 0.0, 1.0, &top_p)) return 2;
+            if (top_p <= 0.0) {
+                fprintf(stderr, "trit: error: --top-p must be > 0\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--seed")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_u64(a, v, &seed)) return 2;
+            have_seed = 1;
+        } else {
+            fprintf(stderr, "trit: error: generate: unknown argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!model_dir || !prompt) {
+        fprintf(stderr, "trit: error: generate needs --model and --prompt\n");
+        usage(stderr);
+        return 2;
+    }
+    if (greedy) temperature = 0.0;
+    if (!have_seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+    }
+
+    char err[ERR_LEN];
+    char *tp = tok_path ? (is_directory(tok_path) ? path_join(tok_path, "tokenizer.json") : xstrdup(tok_path))
+                        : path_join(model_dir, "tokenizer.json");
+    if (!tok_path && !file_exists(tp))
+        die("%s has no tokenizer.json; pass --tokenizer PATH (e.g. ../shared/data/qwen3-tokenizer)", model_dir);
+    Tokenizer *tok = tokenizer_load(tp, err);
+    if (!tok) die("%s", err);
+    free(tp);
+
+    char *text;
+    if (chat) {
+        const char *pre = "<|im_start|>user\n", *post = "<|im_end|>\n<|im_start|>assistant\n";
+        size_t n = strlen(pre) + strlen(prompt) + strlen(post) + 1;
+        text = xmalloc(n);
+        snprintf(text, n, "%s%s%s", pre, prompt, post);
+    } else {
+        text = xstrdup(prompt);
+    }
+    int32_t *ids;
+    size_t n_prompt;
+    if (tokenizer_encode(tok, text, strlen(text), &ids, &n_prompt, err)) die("prompt: %s", err);
+    free(text);
+    if (n_prompt == 0) die("the prompt encodes to no tokens");
+
+    Qwen3 m;
+    double t0 = now_seconds();
+    if (model_load(&m, model_dir, err)) die("%s", err);
+    fprintf(stderr, "loaded %s: %zu parameters in %.2f s\n", model_dir, m.n_params, now_seconds() - t0);
+    const Qwen3Config *c = &m.config;
+    const int V = c->vocab_size, tok_V = tokenizer_vocab_size(tok);
+    if (n_prompt > (size_t)c->max_position_embeddings)
+        die("the prompt has %zu tokens; the model's max_position_embeddings is %d", n_prompt,
+            c->max_position_embeddings);
+    for (size_t i = 0; i < n_prompt; i++)
+        if (ids[i] >= V) die("prompt token %d is outside the model's vocabulary of %d", (int)ids[i], V);
+
+    // End-of-sequence ids: the config's, and the Qwen chat/document ends.
+    int32_t eos[3];
+    int n_eos = 0;
+    const int cand[3] = {c->eos_token_id, tokenizer_token_id(tok, "<|im_end|>"), tokenizer_token_id(tok, "<|endoftext|>")};
+    for (int i = 0; i < 3; i++)
+        if (cand[i] >= 0) eos[n_eos++] = cand[i];
+
+    // The cache holds the prompt and every generated token but the last
+    // (which is never fed back), up to the model's context.
+    long want = (long)n_prompt + (max_tokens > 0 ? max_tokens - 1 : 0);
+    int max_T = want < c->max_position_embeddings ? (int)want : c->max_position_embeddings;
+    KVCache kv;
+    if (kvcache_init(&kv, c, max_T, err)) die("%s", err);
+    Sampler sm;
+    if (sampler_init(&sm, V, (float)temperature, (int)top_k, (float)top_p, seed, err)) die("%s", err);
+    if (temperature > 0.0)
+        fprintf(stderr, "sampling: temperature %g, top-k %ld, top-p %g, seed %llu\n", temperature, top_k, top_p,
+                (unsigned long long)seed);
+    else
+        fprintf(stderr, "sampling: greedy\n");
+
+    float *logits = xmalloc(sizeof(float) * (size_t)V);
+    t0 = now_seconds();
+    if (generate_forward(&kv, &m.params, ids, (int)n_prompt, 0, logits, err)) die("%s", err);
+    const double t_prefill = now_seconds() - t0;
+
+    Utf8Out out = {.len = 0};
+    const char *stop = "max-tokens";
+    int pos = (int)n_prompt, n_gen = 0, n_steps = 0;
+    double t_decode = 0.0;
+    const double t_start = now_seconds();
+    while (n_gen < max_tokens) {
+        // Ids the tokenizer cannot decode (the embedding's padding rows) are
+        // never sampled.
+        for (int i = tok_V; i < V; i++) logits[i] = -INFINITY;
+        int32_t next = sampler_sample(&sm, logits);
+        int is_eos = 0;
+        for (int i = 0; i < n_eos; i++) is_eos |= next == eos[i];
+        if (is_eos) { stop = "eos"; break; }
+        char *piece;
+        size_t plen;
+        if (tokenizer_decode(tok, &next, 1, &piece, &plen, err)) die("%s", err);
+        out_bytes(&out, piece, plen);
+        free(piece);
+        if (++n_gen == max_tokens) break;
+        if (pos >= c->max_position_embeddings) {
+            stop = "context full (max_position_embeddings)";
+            break;
+        }
+        t0 = now_seconds();
+        if (generate_forward(&kv, &m.params, &next, 1, pos, logits, err)) die("%s", err);
+        t_decode += now_seconds() - t0;
+        n_steps++;
+        pos++;
+    }
+    const double t_total = now_seconds() - t_start;
+    if (out.len) fwrite(out.buf, 1, out.len, stdout);  // an incomplete character at the very end
+    if (isatty(fileno(stdout))) fputc('\n', stdout);
+    fflush(stdout);
+    fprintf(stderr,
+            "\nprompt tokens:    %zu\n"
+            "prefill:          %.1f tok/s (%.3f s)\n"
+            "generated tokens: %d (stop: %s)\n"
+            "decode:           %.2f tok/s (%d forward steps, %.2f ms each; %.2f tok/s with sampling)\n",
+            n_prompt, (double)n_prompt / t_prefill, t_prefill, n_gen, stop,
+            n_steps ? (double)n_steps / t_decode : 0.0, n_steps, n_steps ? 1e3 * t_decode / n_steps : 0.0,
+            t_total > 0 ? (double)n_gen / t_total : 0.0);
+    free(logits);
+    free(ids);
+    sampler_free(&sm);
+    kvcache_free(&kv);
+    model_free(&m);
+    tokenizer_free(tok);
+    return 0;
+}
