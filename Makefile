@@ -45,8 +45,8 @@ test: $(BUILD)/trit $(TESTS)
 
 # Same tests, built with AddressSanitizer + UndefinedBehaviorSanitizer.
 san:
-	$(MAKE) test BUILD=build-san OPT=-O1 \
-	  CFLAGS="-O1 $(ARCH) -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+	$(MAKE) test BUILD=build-san \
+	  OPT="-O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
