@@ -22,6 +22,12 @@ echo "== trit eval end to end: Qwen3-0.6B shape from trit init, WikiText-2 raw t
     --seq-len 512 --batch-size 1 --max-tokens 4096 2>"$OUT/eval.time" | tail -n 6
 grep -E 'Maximum resident|Elapsed' "$OUT/eval.time"
 
+echo "== training step, Qwen3-0.6B shape, ternary QAT, batch 2 x 256"
+bench/bench_train.sh "$BUILD" "$DATA" 3
+
+echo "== decode (trit generate), Qwen3-0.6B shape, fp32 weights"
+bench/bench_generate.sh "$OUT/qwen3-0.6b-random" "$BUILD/trit"
+
 if [ -x bench/bench_tokenizer.sh ]; then
     echo "== tokenizer: WikiText-2 train (10.8 MB), trit vs HF tokenizers"
     bench/bench_tokenizer.sh "$BUILD/trit" "$DATA"
