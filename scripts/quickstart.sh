@@ -1,27 +1,17 @@
 #!/bin/sh
-# One command on a fresh machine: install dependencies, build, and run the
-# main job available so far — WikiText-2 perplexity of a Qwen3 model.
+# The main job on a fresh machine: install dependencies, build, and make a
+# ternary model from a pretrained one, on WikiText-2 from ../shared/data.
 #
-#   scripts/quickstart.sh                 # a random model at the Qwen3-0.6B shape
-#   scripts/quickstart.sh ~/Qwen3-0.6B    # your own HF checkpoint directory
+#   scripts/quickstart.sh ~/Qwen3-0.6B   # your HF Qwen3 checkpoint directory
+#   scripts/quickstart.sh                # no checkpoint at hand: first pretrain a small
+#                                        # full-precision Qwen3 on WikiText-2 (configs/)
 #
-# Environment: DATA (default ../shared/data), MAX_TOKENS (default 4096; 0 = all),
-# SEQ_LEN (default 512).
+# Then, on that parent: perplexity, the ternary recipe (trit train), trit verify,
+# perplexity of the ternary model on WikiText-2 valid and raw test, a few
+# generations. Everything lands in runs/. Environment: DATA (../shared/data),
+# PARENT_STEPS (1000), STEPS (250, the recipe), EVAL_TOKENS (0 = whole files).
 set -eu
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data}
-MAX_TOKENS=${MAX_TOKENS:-4096}
-SEQ_LEN=${SEQ_LEN:-512}
 scripts/install-deps.sh
 make -j2
-MODEL=${1:-runs/qwen3-0.6b-random}
-if [ $# -eq 0 ] && [ ! -f "$MODEL/config.json" ]; then
-    build/trit init --config "$DATA/qwen3-0.6b/config.json" --out "$MODEL" --seed 1 \
-        --tokenizer "$DATA/qwen3-tokenizer/tokenizer.json"
-fi
-build/trit info "$MODEL"
-TOK="$MODEL/tokenizer.json"; [ -f "$TOK" ] || TOK="$DATA/qwen3-tokenizer/tokenizer.json"
-if [ "$MAX_TOKENS" -gt 0 ]; then LIMIT="--max-tokens $MAX_TOKENS"; else LIMIT=""; fi
-# shellcheck disable=SC2086
-build/trit eval --model "$MODEL" --tokenizer "$TOK" --data "$DATA/wikitext-2-raw/wiki.test.raw" \
-    --seq-len "$SEQ_LEN" $LIMIT
+exec scripts/ternary_pipeline.sh "$@"
