@@ -9,7 +9,7 @@
 # Then, on that parent: perplexity, the ternary recipe (trit train), trit verify,
 # perplexity of the ternary model on WikiText-2 valid and raw test, a few
 # generations. Everything lands in runs/. Environment: DATA (../shared/data),
-# PARENT_STEPS (1000), STEPS (250, the recipe), EVAL_TOKENS (0 = whole files).
+# PARENT_STEPS (1000), STEPS (250, the recipe), EVAL_TOKENS (65536 per file; 0 = whole files).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

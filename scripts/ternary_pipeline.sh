@@ -10,7 +10,7 @@ VALID=$DATA/wikitext-2/valid.txt
 TEST_RAW=$DATA/wikitext-2-raw/wiki.test.raw
 PARENT_STEPS=${PARENT_STEPS:-1000}
 STEPS=${STEPS:-250}
-EVAL_TOKENS=${EVAL_TOKENS:-0}
+EVAL_TOKENS=${EVAL_TOKENS:-65536}
 mkdir -p runs
 
 if [ $# -ge 1 ]; then
@@ -31,7 +31,7 @@ TOKARG=${TOKARG:-}
 # The recipe: ternary QAT with the defaults (group 128 absmean, AdamW, cosine, clip 1.0).
 # shellcheck disable=SC2086
 $TRIT train --model "$PARENT" $TOKARG --data "$TRAIN" --val "$VALID" --save-path runs/ternary \
-    --steps "$STEPS" --eval-every 50 --checkpoint-every 50 --seed 1
+    --steps "$STEPS" --eval-every 50 --eval-tokens 16384 --checkpoint-every 50 --seed 1
 $TRIT verify runs/ternary --quiet
 
 LIMIT=""; [ "$EVAL_TOKENS" -gt 0 ] && LIMIT="--max-tokens $EVAL_TOKENS"
