@@ -56,13 +56,17 @@ static char *build_json(void) {
     char *buf = xmalloc(1 << 16), *p = buf;
     p += sprintf(p,
                  "{\"added_tokens\":["
-                 "{\"id\":300,\"content\":\"<|x|>\",\"normalized\":false,\"special\":true},"
-                 "{\"id\":301,\"content\":\"<|s|>\",\"lstrip\":true,\"rstrip\":true,\"normalized\":false},"
-                 "{\"id\":302,\"content\":\"\\u00e9t\\u00e9\",\"normalized\":true}],"
+                 "{\"id\":263,\"content\":\"<|x|>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+                 "\"normalized\":false,\"special\":true},"
+                 "{\"id\":264,\"content\":\"<|s|>\",\"single_word\":false,\"lstrip\":true,\"rstrip\":true,"
+                 "\"normalized\":false,\"special\":false},"
+                 "{\"id\":265,\"content\":\"e\\u0301t\\u00e9\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+                 "\"normalized\":true,\"special\":false}],"
                  "\"normalizer\":{\"type\":\"NFC\"},"
                  "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"" QWEN_REGEX
                  "\"},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
-                 "\"use_regex\":false}]},\"decoder\":{\"type\":\"ByteLevel\"},"
+                 "\"trim_offsets\":false,\"use_regex\":false}]},\"decoder\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+                 "\"trim_offsets\":false,\"use_regex\":false},"
                  "\"model\":{\"type\":\"BPE\",\"vocab\":{");
     for (int b = 0; b < 256; b++) {
         char c[3];

@@ -32,10 +32,11 @@
 // these, random strings over all of Unicode give HF's ids exactly.
 //
 // Known differences from HF, none of which touch Qwen's tokenizer.json:
-//  - Decoding emits an added token's content verbatim and returns raw bytes;
-//    HF passes added tokens through the ByteLevel decoder too and converts the
-//    result with from_utf8_lossy. They agree whenever the content is printable
-//    ASCII without spaces (all of Qwen's added tokens).
+//  - Decoding emits an added token's content verbatim (NFC-normalised if the
+//    token is normalized=true) and returns raw bytes; HF passes added tokens
+//    through the ByteLevel decoder too and converts the result with
+//    from_utf8_lossy. They agree whenever the content is printable ASCII
+//    without spaces (all of Qwen's added tokens).
 //  - Regexes run on PCRE2, not Oniguruma. `\s` and `\S` are rewritten to
 //    include U+0085 as Oniguruma does; `\w`, `\d`, `\b`, `\S` inside a
 //    character class and \p{...} other than L and N keep PCRE2's meaning.
@@ -285,6 +286,7 @@ typedef struct {
 struct Tokenizer {
     uint64_t hash;
     int n_ids;                       // 1 + largest id
+    size_t n_vocab;                  // entries in model.vocab
     uint8_t *kind;                   // per id: 0 unused, 1 vocab, 2 added
     uint32_t *tok_off, *tok_len;     // per id: token string (as in the JSON) in tok_pool
     uint32_t *dec_off, *dec_len;     // per id: decoded bytes in dec_pool
@@ -439,6 +441,7 @@ static int load_vocab(Tokenizer *t, const cJSON *model, const char *name, char *
     }
     if (count == 0) return set_err(err, "%s: model.vocab: empty", name);
     reserve_ids(t, max_id + 1);
+    t->n_vocab = count;
     t->vocab_mask = table_size_for(count) - 1;
     t->vocab = xmalloc((t->vocab_mask + 1) * sizeof(VocabSlot));
     for (size_t i = 0; i <= t->vocab_mask; i++) t->vocab[i].id = -1;
@@ -573,12 +576,15 @@ static void build_set(Tokenizer *t, AddedSet *set, int normalized) {
         if (t->added[i].normalized == normalized) set->idx[fill[(uint8_t)t->added_pool.p[t->added[i].off]]++] = (int32_t)i;
 }
 
+static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, size_t *outn, char *err);
+
 static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *err) {
     const cJSON *list = get(root, "added_tokens");
     if (!is_null(list) && !cJSON_IsArray(list)) return set_err(err, "%s: added_tokens: expected an array", name);
     size_t count = list ? (size_t)cJSON_GetArraySize(list) : 0;
     t->added = xcalloc(count ? count : 1, sizeof(Added));
     char b1[128], b2[128];
+    int64_t max_added = -1;
     const cJSON *e;
     cJSON_ArrayForEach(e, list) {
         size_t k = t->n_added;
@@ -590,19 +596,25 @@ static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *e
         if (!cJSON_IsString(content) || !content->valuestring[0])
             return set_err(err, "%s: added_tokens[%zu].content: expected a non-empty string", name, k);
         int lstrip = 0, rstrip = 0, single = 0, normalized = 0, special = 0;
-        if (get_bool(e, "lstrip", 0, &lstrip, name, "added_tokens[]", err) ||
-            get_bool(e, "rstrip", 0, &rstrip, name, "added_tokens[]", err) ||
-            get_bool(e, "single_word", 0, &single, name, "added_tokens[]", err) ||
-            get_bool(e, "special", 0, &special, name, "added_tokens[]", err) ||
-            get_bool(e, "normalized", !special, &normalized, name, "added_tokens[]", err))
-            return -1;
+        // HF requires every flag (serde, no defaults); so do we.
+        const char *flags[] = {"lstrip", "rstrip", "single_word", "normalized", "special"};
+        int *vals[] = {&lstrip, &rstrip, &single, &normalized, &special};
+        for (int f = 0; f < 5; f++) {
+            const cJSON *j = get(e, flags[f]);
+            if (!cJSON_IsBool(j)) return set_err(err, "%s: added_tokens[%zu].%s: %s", name, k, flags[f], j ? "expected true or false" : "missing");
+            *vals[f] = cJSON_IsTrue(j);
+        }
         if (single) return set_err(err, "%s: added_tokens[%zu].single_word: true is not supported", name, k);
         // Tokens matched after normalisation are matched in their NFC form, as HF does.
         const char *s = content->valuestring;
         char *nfc = NULL;
         if (normalized && t->nfc) {
-            nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)s);
-            if (!nfc) return set_err(err, "%s: added_tokens[%zu].content: cannot be NFC-normalised", name, k);
+            const char *p;
+            size_t m;
+            if (normalize(t, s, strlen(s), &p, &m, err))
+                return set_err(err, "%s: added_tokens[%zu].content: cannot be NFC-normalised", name, k);
+            nfc = memcpy(xmalloc(m + 1), p, m);
+            nfc[m] = 0;
             s = nfc;
         }
         size_t n = strlen(s);
@@ -614,8 +626,23 @@ static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *e
                                id, shown(content->valuestring, strlen(content->valuestring), b1, sizeof b1), i);
             }
         }
-        // An added token may also be in the vocab (GPT-2 does this), but only as itself.
+        // HF ignores the ids written in added_tokens: a token in the vocab keeps
+        // its vocab id, any other gets the next id after the vocab and the
+        // added tokens so far (AddedVocabulary::add_tokens). A file that says
+        // otherwise would encode differently in HF than it reads, so refuse it.
         size_t cn = strlen(content->valuestring);
+        int64_t want = vocab_find(t, content->valuestring, cn);
+        if (want < 0)
+            want = max_added < 0 ? (int64_t)t->n_vocab
+                 : max_added >= (int64_t)t->n_vocab ? max_added + 1 : (int64_t)t->n_vocab;
+        if (id != want) {
+            free(nfc);
+            return set_err(err, "%s: added_tokens[%zu].id: %d, but Hugging Face tokenizers would give '%s' id %lld "
+                           "(added tokens continue the vocabulary in order)", name, k, id,
+                           shown(content->valuestring, cn, b1, sizeof b1), (long long)want);
+        }
+        if (id > max_added) max_added = id;
+        // An added token may also be in the vocab (GPT-2 does this), but only as itself.
         reserve_ids(t, id + 1);
         if (t->kind[id] == 1 && (t->tok_len[id] != cn || memcmp(tok_str(t, id), content->valuestring, cn))) {
             int r = set_err(err, "%s: added_tokens[%zu]: id %d is '%s' in added_tokens but '%s' in model.vocab", name, k, id,
@@ -626,7 +653,7 @@ static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *e
         if (t->added_pool.n + n >= UINT32_MAX || t->tok_pool.n + n >= UINT32_MAX) { free(nfc); return set_err(err, "%s: added_tokens: too large", name); }
         t->added[k] = (Added){(uint32_t)t->added_pool.n, (uint32_t)n, id, (uint8_t)lstrip, (uint8_t)rstrip, (uint8_t)normalized};
         buf_put(&t->added_pool, s, n);
-        // Decoding gives the content as written (before NFC).
+        // tokenizer_token_id() finds the content as written (before NFC).
         t->kind[id] = 2;
         t->tok_off[id] = (uint32_t)t->tok_pool.n;
         t->tok_len[id] = (uint32_t)cn;
@@ -803,8 +830,10 @@ static int check_other_fields(const cJSON *root, const char *name, char *err) {
     return 0;
 }
 
-// Bytes that decoding a token gives, as HF's ByteLevel decoder does it: the
-// inverse byte map when every character is in it, else the string itself.
+// Bytes that decoding a token gives. Vocab tokens as HF's ByteLevel decoder
+// does it: the inverse byte map when every character is in it, else the
+// string itself. Added tokens: the text they are matched against (NFC of the
+// content for normalized=true), so that decode(encode(x)) == NFC(x).
 static void build_decode(Tokenizer *t) {
     uint32_t map[256];
     int16_t inv[512];
@@ -815,7 +844,8 @@ static void build_decode(Tokenizer *t) {
         if (!t->kind[id]) continue;
         const uint8_t *s = (const uint8_t *)tok_str(t, id);
         size_t n = t->tok_len[id], start = t->dec_pool.n;
-        int ok = t->kind[id] == 1;  // added tokens: verbatim (see the top of this file)
+        int ok = 1;
+        if (t->kind[id] == 2) continue;  // below
         for (size_t i = 0; ok && i < n;) {
             uint32_t cp;
             i += utf8_decode(s + i, &cp);
@@ -829,6 +859,12 @@ static void build_decode(Tokenizer *t) {
         }
         t->dec_off[id] = (uint32_t)start;
         t->dec_len[id] = (uint32_t)(t->dec_pool.n - start);
+    }
+    for (size_t i = 0; i < t->n_added; i++) {
+        const Added *a = &t->added[i];
+        t->dec_off[a->id] = (uint32_t)t->dec_pool.n;
+        t->dec_len[a->id] = a->len;
+        buf_put(&t->dec_pool, t->added_pool.p + a->off, a->len);
     }
 }
 
