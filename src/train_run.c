@@ -153,10 +153,13 @@ int train_run(const TrainJob *j, char *err) {
         if (validate(&t, j, &val, &m.params, &vloss, &vppl, err)) goto done;
         log_line(log, "{\"step\":0,\"val_loss_parent\":%.6f,\"val_ppl_parent\":%.4f}", vloss, vppl);
         if (!j->quiet) fprintf(stderr, "validation before training: parent ppl %.3f", vppl);
-        trainer_project(&t);
-        if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
+        if (t.cfg.quant) {
+            trainer_project(&t);
+            if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
+            if (!j->quiet) fprintf(stderr, ", ternary straight after conversion ppl %.3f", vppl);
+        }
+        if (!j->quiet) fputc('\n', stderr);
         log_line(log, "{\"step\":0,\"val_loss\":%.6f,\"val_ppl\":%.4f}", vloss, vppl);
-        if (!j->quiet) fprintf(stderr, ", %s ppl %.3f\n", t.cfg.quant ? "ternary" : "model", vppl);
     }
 
     const int B = j->batch_size, T = j->seq_len;
