@@ -748,7 +748,7 @@ static int add_stage(Tokenizer *t, const char *pat, size_t len, int literal, con
         int code;
         PCRE2_SIZE off;
         pcre2_code *re = pcre2_compile((PCRE2_SPTR)(rewritten ? rewritten : pat), rewritten ? n : len,
-                                       PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0), &code, &off, NULL);
+                                       PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP), &code, &off, NULL);
         free(rewritten);
         if (!re) {
             PCRE2_UCHAR msg[256];

@@ -227,6 +227,16 @@ static void test_tiny(void) {
     free(out);
     tokenizer_free(t);
 
+    // A Split on a literal String (a regex metacharacter in it) instead of a Regex.
+    char *lit = replace(json, "{\"Regex\":\"" QWEN_REGEX "\"}", "{\"String\":\"l(\"}");
+    CHECK(lit != NULL, "no Regex pattern in the tiny JSON");
+    t = lit ? tokenizer_load_json(lit, strlen(lit), "tiny-literal.json", err) : NULL;
+    CHECK(t != NULL, "literal Split pattern does not load: %s", err);
+    int32_t w7[] = {256, 108, 40, 108, 111, 260, 111, 108, 40, 114, 108, 100, 40};  // from HF
+    if (t) check_encode(t, "tiny literal split", "hel(lo wol(rld(", 15, w7, 13, NULL, 0);
+    tokenizer_free(t);
+    free(lit);
+
     // The older "a b" merges form gives the same tokenizer.
     char *legacy = tiny_json(1);
     t = tokenizer_load_json(legacy, strlen(legacy), "tiny-legacy.json", err);
