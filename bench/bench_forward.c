@@ -24,8 +24,7 @@ static double time_gemms(const Qwen3Config *c, int BT, int reps) {
     int mx = F > QD ? F : QD;
     mx = mx > C ? mx : C;
     float *w = xmalloc_aligned(4 * maxw), *x = xmalloc_aligned(4 * (size_t)BT * mx), *y = xmalloc_aligned(4 * (size_t)BT * mx);
-    int rows = (int)((4u << 20) / (unsigned)V);  // the LM head's chunking, as in ops.c
-    rows = rows < 1 ? 1 : rows;
+    int rows = lm_head_chunk_rows(V);  // the LM head's chunking, as in ops.c
     float *head = xmalloc_aligned(4 * (size_t)V * C), *lg = xmalloc_aligned(4 * (size_t)rows * V);
     for (size_t i = 0; i < maxw; i++) w[i] = 0.01f;
     for (size_t i = 0; i < (size_t)BT * mx; i++) x[i] = 0.01f;

@@ -157,11 +157,11 @@ void residual_forward(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-// Rows of logits computed per BLAS call: enough to keep the GEMM efficient,
-// few enough that the chunk (rows × V floats) stays around 16 MB.
-static int lm_head_chunk_rows(int V) {
-    int rows = (int)((4u << 20) / (unsigned)V);
-    return rows < 1 ? 1 : rows > 256 ? 256 : rows;
+size_t lm_head_chunk_floats = (size_t)16 << 20;
+
+int lm_head_chunk_rows(int V) {
+    size_t rows = lm_head_chunk_floats / (size_t)V;
+    return rows < 1 ? 1 : rows > 256 ? 256 : (int)rows;
 }
 
 double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const float *Wh,

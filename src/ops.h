@@ -41,6 +41,13 @@ void swiglu_forward(float *h, const float *gate, const float *up, size_t n);
 // out = a + b over n values (the residual connections).
 void residual_forward(float *out, const float *a, const float *b, size_t n);
 
+// Rows of logits the LM head computes per BLAS call: as many as fit in
+// lm_head_chunk_floats (64 MB by default: 110 rows at Qwen3's 151,936-token
+// vocabulary), at most 256 — enough rows for an efficient GEMM, while the
+// BT × V logits never exist at once. Tests lower the budget to force chunks.
+extern size_t lm_head_chunk_floats;
+int lm_head_chunk_rows(int V);
+
 // LM head + cross-entropy, computed in chunks of rows so that the BT×V
 // logits never exist at once. x[BT][C] (after the final norm), Wh[V][C].
 // losses[bt] = -log softmax(x·Wh^T)[targets[bt]] (rows with target < 0 get 0

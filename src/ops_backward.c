@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
 #include "util.h"
 #include "vmath.h"
 
@@ -253,16 +254,11 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
     }
 }
 
-// The forward's chunking (ops.c, lm_head_chunk_rows): the same rows per chunk.
-static int lm_head_default_rows(int V) {
-    int rows = (int)((4u << 20) / (unsigned)V);
-    return rows < 1 ? 1 : rows > 256 ? 256 : rows;
-}
 
 double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const float *Wh,
                              const int32_t *targets, int BT, int C, int V, float dloss, int chunk_rows,
                              size_t *count) {
-    const int rows = chunk_rows > 0 ? chunk_rows : lm_head_default_rows(V);
+    const int rows = chunk_rows > 0 ? chunk_rows : lm_head_chunk_rows(V);
     float *buf = xmalloc_aligned(sizeof(float) * (size_t)rows * V);  // logits, then dlogits
     double *rl = xmalloc(sizeof(double) * (size_t)rows);             // row losses of the chunk
     double total = 0.0;

@@ -180,6 +180,7 @@ static void test_vexpf(void) {
 }
 
 int main(void) {
+    lm_head_chunk_floats = (size_t)4 << 20;  // several chunks at the test's V = 70001
     test_vexpf();
     test_matmul();
     test_rmsnorm();
