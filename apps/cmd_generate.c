@@ -121,13 +121,8 @@ int cmd_generate(int argc, char **argv) {
     }
 
     char err[ERR_LEN];
-    char *tp = tok_path ? (is_directory(tok_path) ? path_join(tok_path, "tokenizer.json") : xstrdup(tok_path))
-                        : path_join(model_dir, "tokenizer.json");
-    if (!tok_path && !file_exists(tp))
-        die("%s has no tokenizer.json; pass --tokenizer PATH (e.g. ../shared/data/qwen3-tokenizer)", model_dir);
-    Tokenizer *tok = tokenizer_load(tp, err);
+    Tokenizer *tok = tokenizer_load_for(tok_path, model_dir, err);
     if (!tok) die("%s", err);
-    free(tp);
 
     char *text;
     if (chat) {

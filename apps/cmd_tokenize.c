@@ -134,9 +134,7 @@ int cmd_tokenize(int argc, char **argv) {
         return 2;
     }
     char err[ERR_LEN];
-    char *tp = is_directory(tok_path) ? path_join(tok_path, "tokenizer.json") : xstrdup(tok_path);
-    Tokenizer *tok = tokenizer_load(tp, err);
-    free(tp);
+    Tokenizer *tok = tokenizer_load_for(tok_path, NULL, err);
     if (!tok) return fail(err);
 
     size_t len;

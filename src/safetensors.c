@@ -531,16 +531,6 @@ static void buf_json_str(Buf *b, const char *s, int ascii) {
     buf_puts(b, "\"");
 }
 
-static int fsync_parent(const char *path) {
-    char *tmp = xstrdup(path);
-    int fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY);
-    free(tmp);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 typedef struct { const char *name; int idx; } NameIdx;
 static int cmp_name_idx(const void *x, const void *y) {
     return strcmp(((const NameIdx *)x)->name, ((const NameIdx *)y)->name);
@@ -589,9 +579,12 @@ static int64_t write_numel(const StWriteTensor *t) {
 
 #define WRITE_CHUNK ((int64_t)1 << 20)  // elements converted per fwrite
 
-static int write_tensor_data(FILE *f, const StWriteTensor *t, uint16_t *tmp) {
+static void write_tensor_data(AtomicFile *f, const StWriteTensor *t, uint16_t *tmp) {
     int64_t n = write_numel(t);
-    if (t->dtype == ST_F32) return n == 0 || fwrite(t->data, 4, (size_t)n, f) == (size_t)n ? 0 : -1;
+    if (t->dtype == ST_F32) {
+        atomic_write(f, t->data, 4 * (size_t)n);
+        return;
+    }
     for (int64_t s = 0; s < n; s += WRITE_CHUNK) {
         int64_t m = n - s < WRITE_CHUNK ? n - s : WRITE_CHUNK;
         const float *src = t->data + s;
@@ -602,9 +595,8 @@ static int write_tensor_data(FILE *f, const StWriteTensor *t, uint16_t *tmp) {
 #pragma omp parallel for schedule(static) if (m > 65536)
             for (int64_t i = 0; i < m; i++) tmp[i] = f32_to_f16(src[i]);
         }
-        if (fwrite(tmp, 2, (size_t)m, f) != (size_t)m) return -1;
+        atomic_write(f, tmp, 2 * (size_t)m);
     }
-    return 0;
 }
 
 int st_write_file(const char *path, const StWriteTensor *t, int n, const char *const *metadata, int n_meta,
@@ -656,27 +648,16 @@ int st_write_file(const char *path, const StWriteTensor *t, int n, const char *c
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
 
-    size_t plen = strlen(path) + 32;
-    char *tmp = xmalloc(plen);
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        rc = set_err(err, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
+    AtomicFile f;
+    rc = atomic_open(&f, path, err);
+    if (rc == 0) {
         uint16_t *conv = xmalloc(sizeof *conv * (size_t)WRITE_CHUNK);
-        if (fwrite(len8, 1, 8, f) != 8 || fwrite(h.s, 1, h.len, f) != h.len) rc = -1;
-        for (int k = 0; k < n && rc == 0; k++) rc = write_tensor_data(f, &t[order[k]], conv);
+        atomic_write(&f, len8, 8);
+        atomic_write(&f, h.s, h.len);
+        for (int k = 0; k < n && !f.failed; k++) write_tensor_data(&f, &t[order[k]], conv);
         free(conv);
-        if (rc == 0 && fflush(f) != 0) rc = -1;
-        if (rc == 0 && fsync(fileno(f)) != 0) rc = -1;
-        int e = errno;
-        if (fclose(f) != 0 && rc == 0) { rc = -1; e = errno; }
-        if (rc != 0) set_err(err, "%s: write failed: %s", path, strerror(e));
-        if (rc == 0 && rename(tmp, path) != 0) rc = set_err(err, "%s: rename failed: %s", path, strerror(errno));
-        if (rc != 0) unlink(tmp);
-        else fsync_parent(path);
+        rc = atomic_commit(&f, err);
     }
-    free(tmp);
     free(h.s);
     free(nbytes);
     free(order);

@@ -1262,3 +1262,20 @@ int tokenizer_token_id(const Tokenizer *t, const char *token) {
 }
 
 uint64_t tokenizer_hash(const Tokenizer *t) { return t->hash; }
+
+char *tokenizer_path_for(const char *arg, const char *model_dir) {
+    if (!arg) return path_join(model_dir, "tokenizer.json");
+    return is_directory(arg) ? path_join(arg, "tokenizer.json") : xstrdup(arg);
+}
+
+Tokenizer *tokenizer_load_for(const char *arg, const char *model_dir, char *err) {
+    char *path = tokenizer_path_for(arg, model_dir);
+    Tokenizer *t = NULL;
+    if (!arg && !file_exists(path))
+        set_err(err, "%s has no tokenizer.json; pass --tokenizer PATH (e.g. ../shared/data/qwen3-tokenizer)",
+                model_dir);
+    else
+        t = tokenizer_load(path, err);
+    free(path);
+    return t;
+}

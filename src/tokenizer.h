@@ -14,6 +14,12 @@
 typedef struct Tokenizer Tokenizer;
 
 Tokenizer *tokenizer_load(const char *path, char *err);
+// Loads the tokenizer a command should use: `arg` (tokenizer.json, or a
+// directory holding it) when given, else model_dir/tokenizer.json; when
+// that is missing the message says to pass --tokenizer.
+Tokenizer *tokenizer_load_for(const char *arg, const char *model_dir, char *err);
+// The path tokenizer_load_for reads (malloc'd).
+char *tokenizer_path_for(const char *arg, const char *model_dir);
 // From JSON text in memory; `name` appears in messages. Used by the fuzzer.
 Tokenizer *tokenizer_load_json(const char *json, size_t len, const char *name, char *err);
 void tokenizer_free(Tokenizer *t);

@@ -69,11 +69,6 @@ static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const P
     return 0;
 }
 
-static char *tokenizer_path_of(const TrainJob *j) {
-    if (!j->tokenizer_path) return path_join(j->model_dir, "tokenizer.json");
-    return is_directory(j->tokenizer_path) ? path_join(j->tokenizer_path, "tokenizer.json") : xstrdup(j->tokenizer_path);
-}
-
 // Writes the trained model: the forward weights (t*s) in the HF layout.
 static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, char *err) {
     Qwen3 *m = t->model;
@@ -106,12 +101,12 @@ int train_run(const TrainJob *j, char *err) {
     TokenData train = {0}, val = {0};
     FILE *log = NULL;
     int32_t *x = NULL, *y = NULL;
-    char *tok_path = tokenizer_path_of(j), *log_path = path_join(j->out_dir, "train.jsonl");
+    char *tok_path = tokenizer_path_for(j->tokenizer_path, j->model_dir), *log_path = path_join(j->out_dir, "train.jsonl");
     char *svg_path = path_join(j->out_dir, "train.svg"), *cache = NULL, last_ckpt[4096] = "none";
 
     if (j->batch_size < 1) { set_err(err, "--batch-size must be at least 1"); goto done; }
     if (j->seq_len < 1) { set_err(err, "--seq-len must be at least 1"); goto done; }
-    if (!(tok = tokenizer_load(tok_path, err))) goto done;
+    if (!(tok = tokenizer_load_for(j->tokenizer_path, j->model_dir, err))) goto done;
     if (model_load(&m, j->model_dir, err)) goto done;
     if (j->seq_len > m.config.max_position_embeddings) {
         set_err(err, "--seq-len %d exceeds the model's context (max_position_embeddings %d)", j->seq_len,

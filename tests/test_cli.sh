@@ -25,7 +25,7 @@ expect() {
 
 expect 0 "usage: trit" "$BIN" --help
 expect 2 "unknown command" "$BIN" frobnicate
-for c in init info tokenize eval train verify; do expect 0 "usage: trit $c" "$BIN" $c --help; done
+for c in init info tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
 expect 2 "needs" "$BIN" eval --model "$FIX/tiny_tied_fp32"
 expect 2 "not a whole number" "$BIN" eval --model x --data y --seq-len 12abc
 
@@ -71,6 +71,8 @@ JSON
     expect 0 "wrote" "$BIN" train --model "$T/m" --data "$T/val.txt" --val "$T/val.txt" \
         --save-path "$T/out" --steps 3 --warmup 1 --seq-len 16 --group-size 16 --eval-tokens 64
     expect 0 "8 passed, 0 failed" "$BIN" verify "$T/out"
+    expect 0 "generated tokens" "$BIN" generate --model "$T/out" --prompt "The" --max-tokens 5 --seed 1
+    expect 1 "empty\|prompt" "$BIN" generate --model "$T/out" --prompt ""
     expect 1 "does not divide" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/o2" --seq-len 16 --group-size 24
 else
     echo "SKIP test_cli tokenizer/model part: needs the shared data at $DATA (set TRIT_DATA)"
