@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Time per training step: trit against torch (the reference trainer of
+tools/reference/make_train_fixtures.py) on the same model, batch and recipe,
+in one run.
+
+The model is a Qwen3 of the given config.json written once by `trit init`;
+torch trains it with the same ternary straight-through projection, AdamW,
+clipping. Both use all cores of this machine (torch: torch.get_num_threads()).
+usage: python3 bench/bench_vs_torch.py [--config configs/wikitext-parent.json]
+       [--batch 8 --seq 128 --steps 6] [--trit build/trit] [--data ../shared/data]
+Needs torch and transformers (pip).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as Fn
+from transformers import Qwen3ForCausalLM
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tools/reference"))
+from make_train_fixtures import patch_ternary  # noqa: E402  the same STE as the reference trainer
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="configs/wikitext-parent.json")
+    ap.add_argument("--trit", default="build/trit")
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--group", type=int, default=128)
+    a = ap.parse_args()
+    tok = os.path.join(a.data, "qwen3-tokenizer/tokenizer.json")
+    text = os.path.join(a.data, "wikitext-2/valid.txt")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = os.path.join(tmp, "model")
+        subprocess.run([a.trit, "init", "--config", a.config, "--out", model_dir, "--dtype", "float32",
+                        "--tokenizer", tok], check=True, capture_output=True)
+        # trit: seconds per step from its own log, steps after the first.
+        out = os.path.join(tmp, "out")
+        subprocess.run([a.trit, "train", "--model", model_dir, "--data", text, "--save-path", out,
+                        "--steps", str(a.steps), "--batch-size", str(a.batch), "--seq-len", str(a.seq),
+                        "--group-size", str(a.group), "--eval-every", "0"], check=True, capture_output=True)
+        log = [json.loads(l) for l in open(os.path.join(out, "train.jsonl")) if '"loss"' in l]
+        trit_s = (log[-1]["elapsed_s"] - log[0]["elapsed_s"]) / (len(log) - 1)
+
+        model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa")
+        model.train()
+        patch_ternary(model, a.group)
+        params = [p for p in model.parameters()]
+        opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.01)
+        V = model.config.vocab_size
+        g = torch.Generator().manual_seed(0)
+        times = []
+        for _ in range(a.steps):
+            x = torch.randint(0, 151643, (a.batch, a.seq + 1), generator=g)
+            t0 = time.perf_counter()
+            opt.zero_grad()
+            loss = Fn.cross_entropy(model(x[:, :-1]).logits.reshape(-1, V), x[:, 1:].reshape(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            times.append(time.perf_counter() - t0)
+        torch_s = sum(times[1:]) / (len(times) - 1)
+    tokens = a.batch * a.seq
+    print(f"model {a.config}, batch {a.batch} x {a.seq}, ternary g{a.group}, {a.steps} steps, "
+          f"{torch.get_num_threads()} torch threads")
+    print(f"trit : {trit_s:7.3f} s/step  {tokens / trit_s:8.1f} tok/s")
+    print(f"torch: {torch_s:7.3f} s/step  {tokens / torch_s:8.1f} tok/s  (torch {torch.__version__})")
+    print(f"ratio torch/trit time: {torch_s / trit_s:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
