@@ -7,7 +7,7 @@ DATA=${TRIT_DATA:-../shared/data}
 TOK=$DATA/qwen3-tokenizer/tokenizer.json
 FIX=tests/fixtures/models
 T=$(mktemp -d /tmp/trit_test_cli_XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap 'umount "$T/disk" 2>/dev/null; rm -rf "$T"' EXIT
 pass=0; fail=0
 
 # expect STATUS PATTERN CMD...: exit status STATUS and PATTERN in stdout+stderr.
@@ -73,6 +73,20 @@ JSON
     expect 0 "8 passed, 0 failed" "$BIN" verify "$T/out"
     expect 0 "generated tokens" "$BIN" generate --model "$T/out" --prompt "The" --max-tokens 5 --seed 1
     expect 1 "empty\|prompt" "$BIN" generate --model "$T/out" --prompt ""
+    # A full disk while saving: the run stops with a message, the checkpoint
+    # already written stays whole (it resumes), no partial directory is left.
+    mkdir -p "$T/disk"
+    if mount -t tmpfs -o size=90m tmpfs "$T/disk" 2>/dev/null; then
+        expect 1 "No space left" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/disk/out" \
+            --steps 3 --warmup 1 --seq-len 16 --group-size 16 --checkpoint-every 1
+        if [ -d "$T/disk/out/ckpt-1" ] && ! ls -d "$T/disk/out/"*partial* >/dev/null 2>&1; then
+            pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: full disk left a partial or no checkpoint"; fi
+        expect 0 "resumed from" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/resumed" \
+            --steps 3 --warmup 1 --seq-len 16 --group-size 16 --checkpoint-every 1 --resume "$T/disk/out/ckpt-1"
+        umount "$T/disk"
+    else
+        echo "SKIP test_cli full-disk part: cannot mount a tmpfs here"
+    fi
     expect 1 "does not divide" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/o2" --seq-len 16 --group-size 24
 else
     echo "SKIP test_cli tokenizer/model part: needs the shared data at $DATA (set TRIT_DATA)"
