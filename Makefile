@@ -52,7 +52,7 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard src/*.h)
 	mkdir -p build-fuzz
-	clang -std=c11 -O1 -g -D_GNU_SOURCE -Isrc -fopenmp -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -O1 -g -D_GNU_SOURCE -Isrc -I$(BLAS_INC) -fopenmp -fsanitize=fuzzer,address,undefined \
 	  $< $(LIB_SRC) $(LDLIBS) -o $@
 
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
