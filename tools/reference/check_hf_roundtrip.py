@@ -48,6 +48,7 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--tokens", type=int, default=1500)
     ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--model", help="check this trit-written model directory instead of fresh `trit init` ones")
     args = ap.parse_args()
     tok_path = os.path.join(args.data, "qwen3-tokenizer/tokenizer.json")
     text_path = os.path.join(args.data, "wikitext-2-raw/wiki.valid.raw")
@@ -55,7 +56,7 @@ def main():
     ids = tok.encode(open(text_path, encoding="utf-8").read()).ids[: args.tokens + 1]
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for dtype in ["bfloat16", "float32"]:
+        for dtype in (["given"] if args.model else ["bfloat16", "float32"]):
             cfg = dict(architectures=["Qwen3ForCausalLM"], model_type="qwen3", vocab_size=151936,
                        hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
                        num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6, rope_theta=1000000,
@@ -63,15 +64,19 @@ def main():
                        torch_dtype=dtype, hidden_act="silu", bos_token_id=151643, eos_token_id=151645)
             cfg_path = os.path.join(tmp, f"cfg-{dtype}.json")
             json.dump(cfg, open(cfg_path, "w"))
-            out = os.path.join(tmp, f"model-{dtype}")
-            subprocess.run([args.trit, "init", "--config", cfg_path, "--out", out, "--seed", "7",
-                            "--tokenizer", tok_path], check=True)
+            out = args.model or os.path.join(tmp, f"model-{dtype}")
+            if not args.model:
+                subprocess.run([args.trit, "init", "--config", cfg_path, "--out", out, "--seed", "7",
+                                "--tokenizer", tok_path], check=True)
             model, info = Qwen3ForCausalLM.from_pretrained(out, dtype=torch.float32, output_loading_info=True)
             model.eval()
             bad = {k: v for k, v in info.items() if v}
             print(f"{dtype}: transformers loading info: {bad or 'clean'}")
             failures += bool(info.get("missing_keys") or info.get("unexpected_keys") or info.get("mismatched_keys"))
-            tensors = load_file(os.path.join(out, "model.safetensors"))
+            tensors = {}
+            for f in sorted(os.listdir(out)):
+                if f.endswith(".safetensors"):
+                    tensors.update(load_file(os.path.join(out, f)))
             sd = model.state_dict()
             diff = max((sd[k].float() - v.float()).abs().max().item() for k, v in tensors.items())
             print(f"{dtype}: {len(tensors)} tensors, max |HF param - file| = {diff}")
@@ -79,7 +84,7 @@ def main():
             ppl_hf, n = hf_perplexity(model, ids, args.seq_len)
             text_file = os.path.join(tmp, "text.txt")
             open(text_file, "w", encoding="utf-8").write(open(text_path, encoding="utf-8").read())
-            res = subprocess.run([args.trit, "eval", "--model", out, "--data", text_file, "--seq-len",
+            res = subprocess.run([args.trit, "eval", "--model", out, "--tokenizer", tok_path, "--data", text_file, "--seq-len",
                                   str(args.seq_len), "--max-tokens", str(args.tokens)],
                                  check=True, capture_output=True, text=True).stdout
             ppl_trit = float(re.search(r"^ppl (\S+)$", res, re.M).group(1))
