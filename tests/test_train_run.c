@@ -39,8 +39,8 @@ static void write_text(const char *path, const char *src, size_t max_bytes) {
 }
 
 // A Qwen3 small enough to train in a blink, with the real vocabulary.
-static void make_model(const char *dir, const char *tokenizer) {
-    Qwen3Config c = {.vocab_size = 151936, .hidden_size = 32, .intermediate_size = 64, .num_hidden_layers = 2,
+static void make_model(const char *dir, const char *tokenizer, int F) {
+    Qwen3Config c = {.vocab_size = 151936, .hidden_size = 32, .intermediate_size = F, .num_hidden_layers = 2,
                      .num_attention_heads = 2, .num_key_value_heads = 1, .head_dim = 16, .rms_norm_eps = 1e-6f,
                      .rope_theta = 1e6, .tie_word_embeddings = 1, .max_position_embeddings = 128,
                      .bos_token_id = 151643, .eos_token_id = 151645, .torch_dtype = "float32"};
@@ -85,7 +85,7 @@ int main(void) {
     char src[1024], err[ERR_LEN];
     char *model = tmp_path("model"), *train = tmp_path("train.txt"), *val = tmp_path("val.txt");
     snprintf(src, sizeof src, "%s/qwen3-tokenizer/tokenizer.json", data);
-    make_model(model, src);
+    make_model(model, src, 64);
     snprintf(src, sizeof src, "%s/wikitext-2/train.txt", data);
     write_text(train, src, 40000);
     snprintf(src, sizeof src, "%s/wikitext-2/valid.txt", data);
@@ -143,6 +143,26 @@ int main(void) {
     jd = job(model, train, val, c);
     jd.resume = model;  // not a checkpoint
     CHECK(train_run(&jd, err) != 0 && strstr(err, "state.bin"), "resume from a model dir: %s", err);
+    // A checkpoint of another model, or made with another tokenizer.
+    char *other = tmp_path("other");
+    snprintf(src, sizeof src, "%s/qwen3-tokenizer/tokenizer.json", data);
+    make_model(other, src, 96);
+    jd = job(other, train, val, c);
+    jd.resume = ck;
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "another model"), "checkpoint of another model: %s", err);
+    size_t tlen;
+    char *tj = read_file(src, &tlen, err), *tok2 = tmp_path("tokenizer2.json");
+    tj = tj ? xrealloc(tj, tlen + 1) : NULL;
+    if (tj) tj[tlen] = '\n';  // the same tokens, other bytes: another hash
+    CHECK(tj && write_file_atomic(tok2, tj, tlen + 1, err) == 0, "%s", err);
+    free(tj);
+    jd = job(model, train, val, c);
+    jd.resume = ck;
+    jd.tokenizer_path = tok2;
+    CHECK(train_run(&jd, err) != 0 && strstr(err, "another tokenizer"), "checkpoint with another tokenizer: %s", err);
+    free(other);
+    free(tok2);
+
     // A diverging run stops at the first non-finite loss and keeps its checkpoints.
     jd = job(model, train, val, c);
     jd.cfg.lr = 1e30f;
