@@ -31,12 +31,18 @@ static double tick_step(double span) {
     return (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * p;
 }
 
+// One line chart; `ref` (NaN for none) is drawn as a dashed level, e.g. the
+// validation loss of the full-precision parent.
 static void panel(FILE *f, const Series *s, double x0, double y0, double w, double h, double xmax,
-                  const char *label, const char *color, int ppl_axis) {
+                  const char *label, const char *color, int ppl_axis, double ref) {
     double ymin = INFINITY, ymax = -INFINITY;
     for (size_t i = 0; i < s->n; i++) {
         ymin = fmin(ymin, s->y[i]);
         ymax = fmax(ymax, s->y[i]);
+    }
+    if (isfinite(ref)) {
+        ymin = fmin(ymin, ref);
+        ymax = fmax(ymax, ref);
     }
     if (s->n == 0) { ymin = 0; ymax = 1; }
     if (ymax - ymin < 1e-9) { ymin -= 0.5; ymax += 0.5; }
@@ -58,6 +64,13 @@ static void panel(FILE *f, const Series *s, double x0, double y0, double w, doub
         double px = x0 + t / xmax * w;
         fprintf(f, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%g</text>\n", px, y0 + h + 14, t);
     }
+    if (isfinite(ref)) {
+        double py = y0 + h - (ref - ymin) / (ymax - ymin) * h;
+        fprintf(f, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#555' stroke-dasharray='5,4'/>\n", x0,
+                x0 + w, py, py);
+        fprintf(f, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='end' fill='#555'>parent (before "
+                   "conversion): ppl %.4g</text>\n", x0 + w - 4, py - 4, exp(ref));
+    }
     fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", color);
     for (size_t i = 0; i < s->n; i++)
         fprintf(f, "%.1f,%.1f ", x0 + s->x[i] / xmax * w, y0 + h - (s->y[i] - ymin) / (ymax - ymin) * h);
@@ -73,11 +86,12 @@ int plot_training_svg(const char *log_path, const char *svg_path, const char *ti
     char *text = read_file(log_path, &len, err);
     if (!text) return -1;
     Series train = {0}, val = {0};
-    double xmax = 1;
+    double xmax = 1, parent = NAN;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *j = cJSON_Parse(line);
         const cJSON *step = cJSON_GetObjectItem(j, "step"), *loss = cJSON_GetObjectItem(j, "loss"),
-                    *vl = cJSON_GetObjectItem(j, "val_loss");
+                    *vl = cJSON_GetObjectItem(j, "val_loss"), *vp = cJSON_GetObjectItem(j, "val_loss_parent");
+        if (cJSON_IsNumber(vp)) parent = vp->valuedouble;
         if (cJSON_IsNumber(step)) {
             if (cJSON_IsNumber(loss)) series_add(&train, step->valuedouble, loss->valuedouble);
             if (cJSON_IsNumber(vl)) series_add(&val, step->valuedouble, vl->valuedouble);
@@ -92,8 +106,11 @@ int plot_training_svg(const char *log_path, const char *svg_path, const char *ti
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='900' height='380' font-family='sans-serif'>\n"
                "<rect width='100%%' height='100%%' fill='white'/>\n"
                "<text x='450' y='22' font-size='15' text-anchor='middle'>%s</text>\n", title);
-    panel(f, &train, 60, 60, 360, 270, xmax, "training loss (nats/token) vs step", "#1f77b4", 0);
-    panel(f, &val, 500, 60, 340, 270, xmax, "validation loss vs step (right: perplexity)", "#d62728", 1);
+    panel(f, &train, 60, 60, 360, 270, xmax, "training loss (nats/token) vs step", "#1f77b4", 0, NAN);
+    // The parent line only matters when the model was converted (its loss differs).
+    int converted = val.n > 0 && isfinite(parent) && fabs(val.y[0] - parent) > 1e-9;
+    panel(f, &val, 500, 60, 340, 270, xmax, "validation loss vs step (right: perplexity)", "#d62728", 1,
+          converted ? parent : NAN);
     fprintf(f, "</svg>\n");
     fclose(f);
     int rc = write_file_atomic(svg_path, buf, blen, err);

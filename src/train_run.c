@@ -102,7 +102,8 @@ int train_run(const TrainJob *j, char *err) {
     FILE *log = NULL;
     int32_t *x = NULL, *y = NULL;
     char *tok_path = tokenizer_path_for(j->tokenizer_path, j->model_dir), *log_path = path_join(j->out_dir, "train.jsonl");
-    char *svg_path = path_join(j->out_dir, "train.svg"), *cache = NULL, last_ckpt[4096] = "none";
+    char *svg_path = path_join(j->out_dir, "train.svg"), *cache = NULL, last_ckpt[4096] = "none", title[256];
+    snprintf(title, sizeof title, "trit train: %s (%s)", j->out_dir, j->cfg.quant ? "ternary" : "full precision");
 
     if (j->batch_size < 1) { set_err(err, "--batch-size must be at least 1"); goto done; }
     if (j->seq_len < 1) { set_err(err, "--seq-len must be at least 1"); goto done; }
@@ -186,7 +187,7 @@ int train_run(const TrainJob *j, char *err) {
             if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
             log_line(log, "{\"step\":%ld,\"val_loss\":%.6f,\"val_ppl\":%.4f}", t.step, vloss, vppl);
             if (!j->quiet) fprintf(stderr, "step %ld: validation ppl %.3f\n", t.step, vppl);
-            plot_training_svg(log_path, svg_path, "trit training", NULL);
+            plot_training_svg(log_path, svg_path, title, NULL);
         }
         if (j->checkpoint_every > 0 && (t.step % j->checkpoint_every == 0 || last)) {
             char name[64];
@@ -201,7 +202,7 @@ int train_run(const TrainJob *j, char *err) {
     if (save_trained(&t, j, tok_path, err)) goto done;
     fclose(log);
     log = NULL;
-    if (plot_training_svg(log_path, svg_path, "trit training", err)) goto done;
+    if (plot_training_svg(log_path, svg_path, title, err)) goto done;
     if (!j->quiet) fprintf(stderr, "wrote %s (model, train.jsonl, train.svg)\n", j->out_dir);
     rc = 0;
 done:
