@@ -105,7 +105,15 @@ int plot_training_svg(const char *log_path, const char *svg_path, const char *ti
     FILE *f = open_memstream(&buf, &blen);
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='900' height='380' font-family='sans-serif'>\n"
                "<rect width='100%%' height='100%%' fill='white'/>\n"
-               "<text x='450' y='22' font-size='15' text-anchor='middle'>%s</text>\n", title);
+               "<text x='450' y='22' font-size='15' text-anchor='middle'>");
+    for (const char *c = title; *c; c++) {  // the title may hold a path: escape XML
+        if (*c == '<') fputs("&lt;", f);
+        else if (*c == '>') fputs("&gt;", f);
+        else if (*c == '&') fputs("&amp;", f);
+        else if (*c == '\'') fputs("&apos;", f);
+        else fputc(*c, f);
+    }
+    fputs("</text>\n", f);
     panel(f, &train, 60, 60, 360, 270, xmax, "training loss (nats/token) vs step", "#1f77b4", 0, NAN);
     // The parent line only matters when the model was converted (its loss differs).
     int converted = val.n > 0 && isfinite(parent) && fabs(val.y[0] - parent) > 1e-9;
