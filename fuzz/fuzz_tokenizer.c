@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/gpt2_bytes.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -39,16 +40,6 @@ static char *json_str(char *p, const char *s) {
     return p;
 }
 
-static void byte_char(int b, char out[3]) {  // GPT-2 byte-to-unicode
-    unsigned n = 0, cp = 0;
-    for (int x = 0; x <= b; x++) {
-        int printable = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF);
-        cp = printable ? (unsigned)x : 256 + n++;
-    }
-    if (cp < 0x80) { out[0] = (char)cp; out[1] = 0; }
-    else { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); out[2] = 0; }
-}
-
 static const char *MERGES[][2] = {{"t", "h"}, {"th", "e"}, {"\xC4\xA0", "the"}, {"i", "n"}, {"a", "a"}, {"aa", "aa"}, {"e", "r"}};
 #define N_MERGES 7
 
@@ -69,7 +60,7 @@ static char *build_json(void) {
                  "\"trim_offsets\":false,\"use_regex\":false},"
                  "\"model\":{\"type\":\"BPE\",\"vocab\":{");
     for (int b = 0; b < 256; b++) {
-        char c[3];
+        char c[4];
         byte_char(b, c);
         p = json_str(p, c);
         p += sprintf(p, ":%d,", b);

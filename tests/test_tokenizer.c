@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "test.h"
+#include "gpt2_bytes.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -39,16 +40,6 @@ static void json_str(char **p, const char *s) {
         c += n;
     }
     *p += sprintf(*p, "\"");
-}
-
-static void byte_char(int b, char out[4]) {  // the GPT-2 byte-to-unicode table
-    unsigned n = 0, cp = 0;
-    for (int x = 0; x <= b; x++) {
-        int printable = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF);
-        cp = printable ? (unsigned)x : 256 + n++;
-    }
-    if (cp < 0x80) { out[0] = (char)cp; out[1] = 0; }
-    else { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); out[2] = 0; }
 }
 
 // merges_legacy: write merges as "a b" strings instead of [a, b] pairs.
