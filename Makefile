@@ -10,12 +10,17 @@ CFLAGS  ?= $(OPT) $(ARCH) -g
 # fighting over 2 cores.
 BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+# CI treats every warning as an error.
+ifeq ($(CI),true)
+CFLAGS  += -Werror
+endif
 CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -Isrc -I$(BLAS_INC)
 LDLIBS  += -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lpcre2-8 -lutf8proc -lcjson -lm
 BUILD   ?= build
 DATA    ?= $(abspath ../shared/data)
 
-LIB_SRC  := $(sort $(wildcard src/*.c))
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+LIB_HDR  := $(wildcard src/*/*.h)
 APP_SRC  := $(sort $(wildcard apps/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
@@ -25,9 +30,11 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/%)
 .PHONY: all test san fuzz bench clean
 all: $(BUILD)/trit
 
-$(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
+$(BUILD)/src/%.o: src/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/apps/%.o: apps/%.c $(wildcard src/*.h apps/*.h) | $(BUILD)/apps
+$(BUILD)/apps/%.o: apps/%.c $(LIB_HDR) $(wildcard apps/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/libtrit.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -35,8 +42,6 @@ $(BUILD)/trit: $(APP_OBJ) $(BUILD)/libtrit.a
 	$(CC) $(CFLAGS) $(APP_OBJ) $(BUILD)/libtrit.a $(LDLIBS) -o $@
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libtrit.a
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libtrit.a $(LDLIBS) -o $@
-$(BUILD)/src $(BUILD)/apps:
-	mkdir -p $@
 
 # Every test binary prints "name: P passed, F failed" and exits non-zero on
 # any failure; tests/run.sh sums them and fails if any binary failed.
@@ -50,7 +55,7 @@ san:
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(wildcard src/*.h)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR)
 	mkdir -p build-fuzz
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Isrc -I$(BLAS_INC) -fopenmp -fsanitize=fuzzer,address,undefined \
 	  $< $(LIB_SRC) $(LDLIBS) -o $@

@@ -5,10 +5,10 @@
 
 #include "args.h"
 #include "commands.h"
-#include "eval.h"
-#include "model.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "model/eval.h"
+#include "model/model.h"
+#include "tok/tokenizer.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -10,11 +10,11 @@
 
 #include "args.h"
 #include "commands.h"
-#include "generate.h"
-#include "model.h"
-#include "sample.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "infer/generate.h"
+#include "model/model.h"
+#include "infer/sample.h"
+#include "tok/tokenizer.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

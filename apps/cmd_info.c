@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "commands.h"
-#include "config.h"
-#include "safetensors.h"
-#include "util.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -5,9 +5,9 @@
 
 #include "args.h"
 #include "commands.h"
-#include "config.h"
-#include "model.h"
-#include "util.h"
+#include "io/config.h"
+#include "model/model.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

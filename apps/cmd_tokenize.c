@@ -6,8 +6,8 @@
 
 #include "args.h"
 #include "commands.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "tok/tokenizer.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -5,8 +5,8 @@
 
 #include "args.h"
 #include "commands.h"
-#include "train_run.h"
-#include "util.h"
+#include "train/train_run.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

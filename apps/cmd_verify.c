@@ -7,9 +7,9 @@
 
 #include "args.h"
 #include "commands.h"
-#include "model.h"
-#include "ternary.h"
-#include "util.h"
+#include "model/model.h"
+#include "quant/ternary.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

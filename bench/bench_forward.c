@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model.h"
-#include "ops.h"
-#include "util.h"
+#include "model/model.h"
+#include "kernels/ops.h"
+#include "base/util.h"
 
 static double time_gemms(const Qwen3Config *c, int BT, int reps) {
     const int C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;

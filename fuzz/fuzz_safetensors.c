@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "safetensors.h"
-#include "util.h"
+#include "io/safetensors.h"
+#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     // A private copy so that ASan catches any read past `size`.

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "../tests/gpt2_bytes.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "tok/tokenizer.h"
+#include "base/util.h"
 
 #define QWEN_REGEX \
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+"

@@ -27,6 +27,8 @@ static int tests_passed, tests_failed;
 
 // Directory with the shared data (WikiText-2, the Qwen3 tokenizer); NULL and
 // a clear message when it is missing, so a test can say what it skipped.
+// In CI (CI=true) missing data is a failure, not a skip: a green CI must mean
+// that the data-dependent checks ran.
 static inline const char *test_data_dir(const char *what) {
     const char *d = getenv("TRIT_DATA");
     static char buf[4096];
@@ -34,7 +36,13 @@ static inline const char *test_data_dir(const char *what) {
     snprintf(buf, sizeof buf, "%s/qwen3-tokenizer/tokenizer.json", d);
     FILE *f = fopen(buf, "rb");
     if (!f) {
-        fprintf(stderr, "SKIP %s: needs the shared data at %s (set TRIT_DATA to its path)\n", what, d);
+        const char *ci = getenv("CI");
+        if (ci && !strcmp(ci, "true")) {
+            tests_failed++;
+            fprintf(stderr, "FAIL %s: CI=true and the shared data is missing at %s\n", what, d);
+        } else {
+            fprintf(stderr, "SKIP %s: needs the shared data at %s (set TRIT_DATA to its path)\n", what, d);
+        }
         return NULL;
     }
     fclose(f);

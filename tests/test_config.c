@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "io/config.h"
 #include "test.h"
-#include "util.h"
+#include "base/util.h"
 
 #define NAME "cfg.json"
 

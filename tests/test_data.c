@@ -2,10 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
+#include "train/data.h"
 #include "test.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "tok/tokenizer.h"
+#include "base/util.h"
 
 static char dir[] = "/tmp/trit_test_data_XXXXXX";
 

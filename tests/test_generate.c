@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "generate.h"
-#include "model.h"
-#include "sample.h"
+#include "infer/generate.h"
+#include "model/model.h"
+#include "infer/sample.h"
 #include "test.h"
-#include "util.h"
+#include "base/util.h"
 
 #define FIXTURES "tests/fixtures/models"
 #define TOL 1e-4

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "test.h"
-#include "util.h"
+#include "base/util.h"
 
 #define FIXTURES "tests/fixtures/models"
 

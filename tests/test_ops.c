@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "kernels/ops.h"
 #include "test.h"
-#include "util.h"
-#include "vmath.h"
+#include "base/util.h"
+#include "base/vmath.h"
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {  // uniform in [-1, 1)

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optim.h"
+#include "train/optim.h"
 #include "test.h"
-#include "util.h"
+#include "base/util.h"
 
 #ifdef _OPENMP
 #include <omp.h>

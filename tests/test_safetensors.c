@@ -28,11 +28,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "config.h"
-#include "safetensors.h"
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "io/safetensors.h"
 #include "test.h"
-#include "util.h"
+#include "base/util.h"
 
 #define FIXTURES "tests/fixtures/safetensors"
 #define MODEL_FIXTURES "tests/fixtures/models"

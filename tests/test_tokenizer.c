@@ -11,8 +11,8 @@
 
 #include "test.h"
 #include "gpt2_bytes.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "tok/tokenizer.h"
+#include "base/util.h"
 
 #define FIXTURES "tests/fixtures"
 #define QWEN_REGEX \

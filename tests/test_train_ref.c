@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
-#include "safetensors.h"
+#include "model/model.h"
+#include "io/safetensors.h"
 #include "test.h"
-#include "train.h"
-#include "util.h"
+#include "train/train.h"
+#include "base/util.h"
 
 #define FIXTURES "tests/fixtures/train"
 

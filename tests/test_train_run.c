@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model.h"
-#include "safetensors.h"
-#include "ternary.h"
+#include "model/model.h"
+#include "io/safetensors.h"
+#include "quant/ternary.h"
 #include "test.h"
-#include "train_run.h"
-#include "util.h"
+#include "train/train_run.h"
+#include "base/util.h"
 
 static char root[256];
 

@@ -1,11 +1,11 @@
 // eval.c — perplexity over non-overlapping windows; see eval.h.
-#include "eval.h"
+#include "model/eval.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 int eval_perplexity(Qwen3 *m, const ParamTensors *w, const int32_t *ids, size_t n, int seq_len, int batch,
                     size_t max_tokens, int progress, EvalResult *r, char *err) {

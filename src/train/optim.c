@@ -1,5 +1,5 @@
 // optim.c — see optim.h.
-#include "optim.h"
+#include "train/optim.h"
 
 #include <math.h>
 

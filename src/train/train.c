@@ -1,5 +1,5 @@
 // train.c — see train.h.
-#include "train.h"
+#include "train/train.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "base/util.h"
 
 void train_config_default(TrainConfig *c) {
     c->quant = 1;

@@ -1,16 +1,16 @@
 // model.c — Qwen3: parameter layout, load/save/init, and the forward pass.
-#include "model.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
-#include "ops.h"
-#include "ops_backward.h"
-#include "safetensors.h"
-#include "util.h"
+#include "io/checkpoint.h"
+#include "kernels/ops.h"
+#include "kernels/ops_backward.h"
+#include "io/safetensors.h"
+#include "base/util.h"
 
 // ---------------------------------------------------------------------------
 // Parameter layout

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
-#include "optim.h"
-#include "ternary.h"
+#include "model/model.h"
+#include "train/optim.h"
+#include "quant/ternary.h"
 
 typedef struct {
     int quant;           // 1: ternary (default), 0: full precision

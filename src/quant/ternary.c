@@ -1,9 +1,9 @@
 // ternary.c — group-wise ternary projection and its verifier; see ternary.h.
-#include "ternary.h"
+#include "quant/ternary.h"
 
 #include <math.h>
 
-#include "util.h"
+#include "base/util.h"
 
 int ternary_check_shape(const char *name, int64_t cols, int group, char *err) {
     if (group <= 0) return set_err(err, "group size must be positive, not %d", group);

@@ -1,13 +1,13 @@
 // sample.c — greedy / temperature / top-k / top-p sampling; see sample.h.
-#include "sample.h"
+#include "infer/sample.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
-#include "vmath.h"
+#include "base/util.h"
+#include "base/vmath.h"
 
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);

@@ -1,5 +1,5 @@
 // train_run.c — see train_run.h.
-#include "train_run.h"
+#include "train/train_run.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
-#include "eval.h"
-#include "plot.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "train/data.h"
+#include "model/eval.h"
+#include "base/plot.h"
+#include "tok/tokenizer.h"
+#include "base/util.h"
 
 void train_job_default(TrainJob *j) {
     memset(j, 0, sizeof *j);

@@ -6,7 +6,7 @@
 // in chunks) to `path.tmp.<pid>`, then fsync and rename: one copy of the
 // weights in memory, and a reader never sees a torn file.
 #define _POSIX_C_SOURCE 200809L
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host (the format is little-endian)"

@@ -14,8 +14,8 @@
 
 #include <stdint.h>
 
-#include "config.h"
-#include "model.h"
+#include "io/config.h"
+#include "model/model.h"
 
 typedef struct {
     Qwen3Config config;

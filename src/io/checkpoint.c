@@ -1,12 +1,12 @@
 // checkpoint.c — see checkpoint.h.
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 static const char *const kind_names[CK_NUM_KINDS] = {"embedding", "attention", "mlp", "norms", "lm_head", "other"};
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokenizer.h"
+#include "tok/tokenizer.h"
 
 typedef struct {
     int32_t *ids;

@@ -1,12 +1,12 @@
 // data.c — see data.h.
-#include "data.h"
+#include "train/data.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #define CACHE_MAGIC "TRITTOKS"
 #define CACHE_VERSION 1u

@@ -1,5 +1,5 @@
 // generate.c — incremental decoding with a KV cache; see generate.h.
-#include "generate.h"
+#include "infer/generate.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
-#include "util.h"
-#include "vmath.h"
+#include "kernels/ops.h"
+#include "base/util.h"
+#include "base/vmath.h"
 
 int kvcache_init(KVCache *kv, const Qwen3Config *c, int max_T, char *err) {
     memset(kv, 0, sizeof *kv);

@@ -5,7 +5,7 @@
 // parallel over rows (or columns, where rows would race) with OpenMP and
 // vectorised with `omp simd`. Training must be bit-reproducible, so no
 // reduction here depends on how the work is split between threads.
-#include "ops_backward.h"
+#include "kernels/ops_backward.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
-#include "util.h"
-#include "vmath.h"
+#include "kernels/ops.h"
+#include "base/util.h"
+#include "base/vmath.h"
 
 // Tiles of the result of sgemm_det: 512×512, halved (larger side first, down
 // to 128) until there are 16 of them, so that small results still spread

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "io/config.h"
 
 typedef struct {
     float *embed;       // (V, C)        model.embed_tokens.weight

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "model/model.h"
 
 typedef struct {
     double nll_sum;     // summed negative log-likelihood (nats)

@@ -43,7 +43,7 @@
 //  - HF looks for the next added token from where the previous match ended
 //    before rstrip extended it; we continue after the stripped whitespace.
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "tokenizer.h"
+#include "tok/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <pcre2.h>
@@ -52,7 +52,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #define MAX_ID (1 << 24)        // ids must be below this (arrays are indexed by id)
 #define MAX_STAGES 8            // regex stages in the pre-tokenizer

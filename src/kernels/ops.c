@@ -2,7 +2,7 @@
 //
 // Matrix products go to BLAS (OpenBLAS); everything else is a plain loop,
 // parallel over rows with OpenMP and vectorised with `omp simd`.
-#include "ops.h"
+#include "kernels/ops.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
-#include "vmath.h"
+#include "base/util.h"
+#include "base/vmath.h"
 
 void matmul_forward(float *out, const float *inp, const float *W, int M, int N, int K) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, W, K, 0.0f, out, N);

@@ -1,5 +1,5 @@
 // plot.c — see plot.h. Plain SVG written by hand: two line charts.
-#include "plot.h"
+#include "base/plot.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 typedef struct {
     double *x, *y;

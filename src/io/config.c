@@ -15,7 +15,7 @@
 // {"rope_type": "default", "rope_theta": ...}, which wins when both appear (as
 // in transformers). Likewise "dtype" (5.x) wins over "torch_dtype" (4.x).
 #define _POSIX_C_SOURCE 200809L
-#include "config.h"
+#include "io/config.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 // The value of `key` in object `o`; when a key repeats, the last one counts,
 // as in Python's json (which transformers uses).

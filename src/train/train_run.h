@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "train.h"
+#include "train/train.h"
 
 typedef struct {
     const char *model_dir;       // HF checkpoint to start from
