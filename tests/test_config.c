@@ -3,7 +3,7 @@
 //  - the real Qwen3-0.6B config.json parses to its exact values (skipped
 //    when the shared data is absent); the transformers 5.x configs of the
 //    model fixtures (rope_parameters, "dtype") parse too;
-//  - defaults are transformers' Qwen3Config ones; eos lists, nulls, integer
+//  - defaults are transformers' ModelConfig ones; eos lists, nulls, integer
 //    rope_theta, "dtype" over "torch_dtype", rope_parameters over rope_theta;
 //  - every unsupported or malformed config is one error naming the file;
 //  - config_save writes the exact transformers layout (golden text) and
@@ -20,11 +20,11 @@
 
 #define NAME "cfg.json"
 
-static int parse(Qwen3Config *c, const char *json, char *err) {
+static int parse(ModelConfig *c, const char *json, char *err) {
     return config_parse(c, json, strlen(json), NAME, err);
 }
 
-static int same_config(const Qwen3Config *a, const Qwen3Config *b) {
+static int same_config(const ModelConfig *a, const ModelConfig *b) {
     return a->vocab_size == b->vocab_size && a->hidden_size == b->hidden_size &&
            a->intermediate_size == b->intermediate_size && a->num_hidden_layers == b->num_hidden_layers &&
            a->num_attention_heads == b->num_attention_heads && a->num_key_value_heads == b->num_key_value_heads &&
@@ -39,7 +39,7 @@ static void test_real_config(void) {
     if (!data) return;
     char path[4096], err[ERR_LEN];
     snprintf(path, sizeof path, "%s/qwen3-0.6b/config.json", data);
-    Qwen3Config c;
+    ModelConfig c;
     int rc = config_load(&c, path, err);
     CHECK(rc == 0, "%s", err);
     if (rc) return;
@@ -55,7 +55,7 @@ static void test_real_config(void) {
     char tmpl[] = "/tmp/trit_test_cfg_XXXXXX";
     int fd = mkstemp(tmpl);
     if (fd >= 0) close(fd);
-    Qwen3Config d;
+    ModelConfig d;
     CHECK(config_save(&c, tmpl, NULL, err) == 0, "%s", err);
     CHECK(config_load(&d, tmpl, err) == 0 && same_config(&c, &d), "real config save -> parse: %s", err);
     unlink(tmpl);
@@ -63,7 +63,7 @@ static void test_real_config(void) {
 
 static void test_fixture_configs(void) {
     char err[ERR_LEN];
-    Qwen3Config c;
+    ModelConfig c;
     // Written by transformers 5.x: "dtype", rope_parameters, layer_types, pad_token_id null.
     int rc = config_load(&c, "tests/fixtures/models/tiny_untied_fp32_sharded/config.json", err);
     CHECK(rc == 0, "%s", err);
@@ -81,8 +81,8 @@ static void test_fixture_configs(void) {
 
 static void test_defaults(void) {
     char err[ERR_LEN];
-    Qwen3Config c;
-    // Absent fields: transformers' Qwen3Config defaults (num_key_value_heads 32, head_dim 128, ...).
+    ModelConfig c;
+    // Absent fields: transformers' ModelConfig defaults (num_key_value_heads 32, head_dim 128, ...).
     int rc = parse(&c, "{\"model_type\": \"qwen3\", \"vocab_size\": 100, \"hidden_size\": 64, "
                        "\"intermediate_size\": 128, \"num_hidden_layers\": 2, \"num_attention_heads\": 32}", err);
     CHECK(rc == 0, "%s", err);
@@ -129,10 +129,11 @@ static void test_errors(void) {
         {"{\"a\": ", "not valid JSON"},
         {"[1, 2]", "not a JSON object"},
         {"\"qwen3\"", "not a JSON object"},
-        {"{\"model_type\": \"llama\", \"vocab_size\": 10}", "model_type 'llama' is not supported"},
+        {"{\"model_type\": \"mistral\", \"vocab_size\": 10}", "model_type 'mistral' is not supported"},
         {"{\"model_type\": 3}", "\"model_type\" must be a string"},
-        {"{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10}", "not a Qwen3 config"},
-        {"{\"vocab_size\": 10}", "not a Qwen3 config"},
+        {"{\"architectures\": [\"MistralForCausalLM\"], \"vocab_size\": 10}", "lists neither Qwen3ForCausalLM nor LlamaForCausalLM"},
+        {"{\"vocab_size\": 10}", "lists neither"},
+        {"{\"model_type\": \"llama\", \"vocab_size\": 10}", "missing required field \"hidden_size\""},
         {"{\"model_type\": \"qwen3\", \"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2, "
          "\"num_attention_heads\": 4}", "missing required field \"vocab_size\""},
         {"{\"model_type\": \"qwen3\", \"vocab_size\": 100, \"intermediate_size\": 128, \"num_hidden_layers\": 2, "
@@ -159,9 +160,16 @@ static void test_errors(void) {
         {"{" BASE ", \"num_key_value_heads\": 2, \"head_dim\": 7}", "head_dim 7 must be even"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"head_dim\": null}", "\"head_dim\" must be an integer"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}}",
-         "rope_scaling must be null"},
+         "rope_scaling.rope_type 'yarn' is not supported"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, "
+         "\"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0}}", "original_max_position_embeddings: missing"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, "
+         "\"low_freq_factor\": 4.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 64}}",
+         "low_freq_factor < high_freq_factor"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"rope_scaling\": {\"factor\": 8.0}}", "rope_scaling.rope_type: missing"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"mlp_bias\": true}", "mlp_bias true"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_parameters\": {\"rope_type\": \"yarn\", \"rope_theta\": 1e6}}",
-         "rope_type must be \"default\""},
+         "rope_parameters.rope_type 'yarn' is not supported"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_parameters\": 5}", "\"rope_parameters\" must be an object"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_theta\": \"1e6\"}", "\"rope_theta\" must be a number"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_theta\": 0}", "must be a positive number"},
@@ -190,7 +198,7 @@ static void test_errors(void) {
          "\"num_key_value_heads\": 1, \"head_dim\": 2}", "overflows"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        Qwen3Config c;
+        ModelConfig c;
         char err[ERR_LEN] = "";
         int rc = parse(&c, cases[i].json, err);
         CHECK(rc != 0, "case %zu accepted: %s", i, cases[i].json);
@@ -199,7 +207,7 @@ static void test_errors(void) {
         CHECK(c.hidden_size == 0, "case %zu: a failed parse must leave a zeroed config", i);
     }
     char err[ERR_LEN];
-    Qwen3Config c;
+    ModelConfig c;
     CHECK(config_load(&c, "/nonexistent/config.json", err) != 0 && strstr(err, "/nonexistent/config.json"), "%s", err);
     // Not NUL-terminated input: parsing stops at len.
     const char *json = "{" BASE ", \"num_key_value_heads\": 2}garbage";
@@ -208,12 +216,12 @@ static void test_errors(void) {
 
 static void test_validate(void) {
     char err[ERR_LEN];
-    Qwen3Config c = {.vocab_size = 100, .hidden_size = 64, .intermediate_size = 128, .num_hidden_layers = 2,
+    ModelConfig c = {.vocab_size = 100, .hidden_size = 64, .intermediate_size = 128, .num_hidden_layers = 2,
                      .num_attention_heads = 4, .num_key_value_heads = 2, .head_dim = 16, .rms_norm_eps = 1e-6f,
                      .rope_theta = 1e4, .max_position_embeddings = 64, .bos_token_id = -1, .eos_token_id = -1,
                      .torch_dtype = "float32"};
     CHECK(config_validate(&c, "hand", err) == 0, "%s", err);
-    Qwen3Config b = c;
+    ModelConfig b = c;
     b.num_key_value_heads = 3;
     CHECK(config_validate(&b, "hand", err) != 0 && strstr(err, "hand: "), "%s", err);
     b = c;
@@ -240,7 +248,7 @@ static void test_save(void) {
     CHECK(fd >= 0, "mkstemp");
     if (fd < 0) return;
     close(fd);
-    Qwen3Config c = {.vocab_size = 151936, .hidden_size = 1024, .intermediate_size = 3072, .num_hidden_layers = 28,
+    ModelConfig c = {.vocab_size = 151936, .hidden_size = 1024, .intermediate_size = 3072, .num_hidden_layers = 28,
                      .num_attention_heads = 16, .num_key_value_heads = 8, .head_dim = 128, .rms_norm_eps = 1e-6f,
                      .rope_theta = 1000000.0, .tie_word_embeddings = 1, .max_position_embeddings = 40960,
                      .bos_token_id = 151643, .eos_token_id = 151645, .torch_dtype = "bfloat16"};
@@ -281,7 +289,7 @@ static void test_save(void) {
         "}\n";
     CHECK(text && !strcmp(text, want), "config_save wrote:\n%s", text ? text : err);
     free(text);
-    Qwen3Config d;
+    ModelConfig d;
     CHECK(config_load(&d, tmpl, err) == 0 && same_config(&c, &d), "save -> parse: %s", err);
     // Without a note, untied, no token ids, other floats.
     c.tie_word_embeddings = 0;
@@ -321,7 +329,7 @@ static void test_save(void) {
         text = read_file(out, &len, err);
         int lines = 0;
         for (size_t i = 0; text && i < len; i++) lines += text[i] == '\n';
-        CHECK(text && lines == 14 && strstr(text, "hidden_size 1024\n") && strstr(text, "rope_theta 12345.678\n") &&
+        CHECK(text && lines == 15 && strstr(text, "model_type qwen3\n") && strstr(text, "hidden_size 1024\n") && strstr(text, "rope_theta 12345.678\n") &&
               strstr(text, "torch_dtype float32\n") && strstr(text, "eos_token_id -1\n"), "config_print:\n%s", text);
         free(text);
         unlink(out);

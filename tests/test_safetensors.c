@@ -28,7 +28,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "io/checkpoint.h"
+#include "model/model.h"
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "test.h"
@@ -525,7 +527,7 @@ static void test_model_fixtures(void) {
         char dir[256], cfgp[300];
         snprintf(dir, sizeof dir, "%s/%s", MODEL_FIXTURES, names[i]);
         snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
-        Qwen3Config c;
+        ModelConfig c;
         StArchive a;
         int rc = config_load(&c, cfgp, err);
         CHECK(rc == 0, "%s", err);
@@ -535,7 +537,7 @@ static void test_model_fixtures(void) {
         CHECK(a.ntensors == counts[i] && a.nfiles == files[i], "%s: %d tensors in %d files", names[i], a.ntensors, a.nfiles);
         CHECK(checkpoint_check(&c, &a, dir, err) == 0, "%s", err);
         // The config disagreeing with the weights: one clear message.
-        Qwen3Config bad = c;
+        ModelConfig bad = c;
         bad.intermediate_size += 2;
         CHECK(checkpoint_check(&bad, &a, dir, err) != 0 && strstr(err, "mlp.gate_proj.weight") && strstr(err, dir) &&
               strstr(err, "has shape") && strstr(err, "implies"), "%s", err);
@@ -552,41 +554,46 @@ static void test_model_fixtures(void) {
         CHECK(c.tie_word_embeddings ? r2 != 0 && strstr(err, "lm_head.weight") : r2 == 0, "%s: tie flipped: %s", names[i], err);
         st_close(&a);
     }
-    // The expected list itself.
-    Qwen3Config c = {.vocab_size = 10, .hidden_size = 8, .intermediate_size = 12, .num_hidden_layers = 2,
+    // The architecture tables (src/arch) the layout and the check read.
+    ModelConfig c = {.vocab_size = 10, .hidden_size = 8, .intermediate_size = 12, .num_hidden_layers = 2,
                      .num_attention_heads = 4, .num_key_value_heads = 2, .head_dim = 6, .rms_norm_eps = 1e-6f,
                      .rope_theta = 1e4, .max_position_embeddings = 16, .bos_token_id = -1, .eos_token_id = -1,
                      .torch_dtype = "float32"};
-    CkTensor *t;
-    int n = ck_expected_tensors(&c, &t);
-    CHECK(n == 1 + 11 * 2 + 1 + 1, "expected tensors: %d", n);
-    CHECK(!strcmp(t[1].name, "model.layers.0.self_attn.q_proj.weight") && t[1].shape[0] == 24 && t[1].shape[1] == 8,
-          "q_proj %s", t[1].name);
-    CHECK(!strcmp(t[4].name, "model.layers.0.self_attn.o_proj.weight") && t[4].shape[0] == 8 && t[4].shape[1] == 24, "o_proj");
-    CHECK(!strcmp(t[5].name, "model.layers.0.self_attn.q_norm.weight") && t[5].ndim == 1 && t[5].shape[0] == 6, "q_norm");
-    CHECK(!strcmp(t[9].name, "model.layers.0.mlp.down_proj.weight") && t[9].shape[0] == 8 && t[9].shape[1] == 12, "down");
-    CHECK(!strcmp(t[n - 1].name, "lm_head.weight") && t[n - 1].kind == CK_LM_HEAD, "lm_head last");
-    CHECK(t[0].kind == CK_EMBEDDING && t[1].kind == CK_ATTENTION && t[5].kind == CK_NORM && t[9].kind == CK_MLP &&
-          t[10].kind == CK_NORM, "kinds");
-    CHECK(ck_kind_of("model.layers.x.mlp.up_proj.weight") == CK_OTHER && ck_kind_of("foo") == CK_OTHER, "other kind");
-    // Lookup by name agrees with the list.
-    int bad = 0;
-    for (int i = 0; i < n; i++) {
-        CkTensor e;
-        bad += !ck_lookup(&c, t[i].name, &e) || strcmp(e.name, t[i].name) || e.ndim != t[i].ndim ||
-               e.shape[0] != t[i].shape[0] || e.shape[1] != t[i].shape[1] || e.kind != t[i].kind;
+    Model m;
+    CHECK(model_alloc(&m, &c, err) == 0, "%s", err);
+    CHECK(m.n_tensors == 1 + 11 * 2 + 1 + 1, "qwen3 tensors: %d", m.n_tensors);
+    int bad = 0, layer;
+    for (int i = 0; i < m.n_tensors; i++) {
+        const ArchTensor *e = arch_find_hf(arch_get(ARCH_QWEN3), &c, m.tensors[i].name, &layer);
+        bad += !e || e->kind != m.tensors[i].kind || layer != m.tensors[i].layer ||
+               arch_dim(&c, e->rows) != m.tensors[i].rows;
     }
-    CHECK(bad == 0 && ck_tensor_count(&c) == n, "ck_lookup disagrees with ck_expected_tensors (%d)", bad);
-    CHECK(!ck_lookup(&c, "model.layers.01.mlp.up_proj.weight", NULL) && !ck_lookup(&c, "model.layers.2.mlp.up_proj.weight", NULL) &&
-          !ck_lookup(&c, "model.layers.1.mlp.up_proj.bias", NULL) && !ck_lookup(&c, "model.layers.1mlp.up_proj.weight", NULL) &&
-          !ck_lookup(&c, "model.layers.99999999999999999999.mlp.up_proj.weight", NULL) && !ck_lookup(&c, "model.layers.", NULL),
-          "ck_lookup accepts a wrong name");
+    CHECK(bad == 0, "arch_find_hf disagrees with the layout (%d)", bad);
+    CHECK(m.params.wq == m.params_memory + m.tensors[3].offset && m.tensors[3].rows == 24 && m.tensors[3].cols == 8 &&
+          !strcmp(m.tensors[3].name, "model.layers.0.self_attn.q_proj.weight"), "q_proj %s", m.tensors[3].name);
+    CHECK(!strcmp(m.tensors[m.n_tensors - 1].name, "lm_head.weight") && m.params.lm_head != m.params.embed, "lm_head last");
+    model_free(&m);
+    CHECK(ck_kind_of("model.embed_tokens.weight") == CK_EMBEDDING && ck_kind_of("model.layers.3.self_attn.o_proj.weight") == CK_ATTENTION &&
+          ck_kind_of("model.layers.0.self_attn.q_norm.weight") == CK_NORM && ck_kind_of("model.layers.7.mlp.down_proj.weight") == CK_MLP &&
+          ck_kind_of("lm_head.weight") == CK_LM_HEAD, "kinds");
+    CHECK(ck_kind_of("model.layers.x.mlp.up_proj.weight") == CK_OTHER && ck_kind_of("foo") == CK_OTHER, "other kind");
+    const Arch *q3 = arch_get(ARCH_QWEN3);
+    CHECK(!arch_find_hf(q3, &c, "model.layers.01.mlp.up_proj.weight", NULL) && !arch_find_hf(q3, &c, "model.layers.2.mlp.up_proj.weight", NULL) &&
+          !arch_find_hf(q3, &c, "model.layers.1.mlp.up_proj.bias", NULL) && !arch_find_hf(q3, &c, "model.layers.1mlp.up_proj.weight", NULL) &&
+          !arch_find_hf(q3, &c, "model.layers.99999999999999999999.mlp.up_proj.weight", NULL) && !arch_find_hf(q3, &c, "model.layers.", NULL),
+          "arch_find_hf accepts a wrong name");
+    CHECK(arch_find_gguf(q3, &c, "blk.1.attn_q_norm.weight", &layer) && layer == 1, "gguf name");
     c.tie_word_embeddings = 1;
-    CHECK(!ck_lookup(&c, "lm_head.weight", NULL) && ck_tensor_count(&c) == n - 1, "tied: no lm_head");
-    free(t);
+    CHECK(!arch_find_hf(q3, &c, "lm_head.weight", NULL) && arch_param_count(&c) == 8 * 10 + 2 * (8 + 24 * 8 + 2 * 12 * 8 + 6 + 6 + 8 * 24 + 8 + 3 * 12 * 8) + 8,
+          "tied: no lm_head; count %lld", (long long)arch_param_count(&c));
+    // Llama: the same without the head norms.
+    c.arch = ARCH_LLAMA;
+    CHECK(model_alloc(&m, &c, err) == 0 && m.n_tensors == 1 + 9 * 2 + 1 && m.params.q_norm == NULL, "llama layout");
+    CHECK(!arch_find_hf(arch_get(ARCH_LLAMA), &c, "model.layers.0.self_attn.q_norm.weight", NULL), "llama has no q_norm");
+    model_free(&m);
     // A config with absurdly many layers against a small checkpoint: a quick "missing".
     StArchive a;
-    Qwen3Config big;
+    ModelConfig big;
     CHECK(config_load(&big, MODEL_FIXTURES "/tiny_tied_bf16/config.json", err) == 0, "%s", err);
     CHECK(st_open_dir(&a, MODEL_FIXTURES "/tiny_tied_bf16", err) == 0, "%s", err);
     big.num_hidden_layers = 2000000000;
@@ -805,26 +812,24 @@ static void test_corrupt_dirs(void) {
 // Files for tools/reference/make_safetensors_fixtures.py --check-trit
 
 static int export_model(const char *dir, int tied, StDType dt, size_t max_shard, char *err) {
-    Qwen3Config c = {.vocab_size = 96, .hidden_size = 32, .intermediate_size = 48, .num_hidden_layers = 2,
+    ModelConfig c = {.vocab_size = 96, .hidden_size = 32, .intermediate_size = 48, .num_hidden_layers = 2,
                      .num_attention_heads = 4, .num_key_value_heads = 2, .head_dim = 12, .rms_norm_eps = 1e-5f,
                      .rope_theta = 1000000.0, .tie_word_embeddings = tied, .max_position_embeddings = 128,
                      .bos_token_id = 1, .eos_token_id = 2};
     snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", dt == ST_BF16 ? "bfloat16" : "float32");
     if (make_dir(dir, err)) return -1;
-    CkTensor *t;
-    int n = ck_expected_tensors(&c, &t);
+    Model m;
+    if (model_alloc(&m, &c, err)) return -1;
+    const int n = m.n_tensors;
     StWriteTensor *w = xcalloc((size_t)n, sizeof *w);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += (size_t)t[i].shape[0] * (size_t)(t[i].ndim == 2 ? t[i].shape[1] : 1);
-    float *mem = xmalloc(sizeof(float) * total), *p = mem;
-    for (size_t j = 0; j < total; j++) {
+    for (size_t j = 0; j < m.n_params; j++) {
         float v = values[(j * 7) % NVAL];
-        mem[j] = isfinite(v) && fabsf(v) < 1e4f ? v * 1e-3f : 0.01f;
+        m.params_memory[j] = isfinite(v) && fabsf(v) < 1e4f ? v * 1e-3f : 0.01f;
     }
     for (int i = 0; i < n; i++) {
-        w[i] = (StWriteTensor){.name = t[i].name, .dtype = dt, .ndim = t[i].ndim,
-                               .shape = {t[i].shape[0], t[i].shape[1]}, .data = p};
-        p += t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
+        const TensorInfo *t = &m.tensors[i];
+        w[i] = (StWriteTensor){.name = t->name, .dtype = dt, .ndim = t->cols ? 2 : 1,
+                               .shape = {t->rows, t->cols}, .data = m.params_memory + t->offset};
     }
     int rc = st_write_dir(dir, w, n, max_shard, err);
     char *cfg = path_join(dir, "config.json");
@@ -840,9 +845,8 @@ static int export_model(const char *dir, int tied, StDType dt, size_t max_shard,
     char *ep = path_join(dir, "expected.json");
     if (rc == 0) rc = write_file_atomic(ep, exp, strlen(exp), err);
     free(ep);
-    free(mem);
+    model_free(&m);
     free(w);
-    free(t);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 // config.c — see config.h.
 //
-// Defaults follow transformers' Qwen3Config (5.x, same values as 4.51) for
+// Defaults follow transformers' ModelConfig (5.x, same values as 4.51) for
 // the fields a checkpoint's config.json may leave out, so that trit and
 // transformers build the same model from the same file:
 //   num_key_value_heads 32 (null: num_attention_heads), head_dim 128,
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/util.h"
 
 // The value of `key` in object `o`; when a key repeats, the last one counts,
@@ -99,24 +100,61 @@ static int check_dtype_name(const char *s) {
     return !strcmp(s, "bfloat16") || !strcmp(s, "float16") || !strcmp(s, "float32");
 }
 
-static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char *err) {
+// A RoPE scaling object: transformers 4.x's "rope_scaling" or 5.x's
+// "rope_parameters" (null, {"rope_type"|"type": "default"} or llama3 with its
+// four parameters, all required as transformers' validation requires them).
+static int parse_rope(ModelConfig *c, const cJSON *o, const char *key, const char *name, char *err) {
+    if (!o || cJSON_IsNull(o)) return 0;
+    if (!cJSON_IsObject(o)) return set_err(err, "%s: \"%s\" must be an object or null", name, key);
+    const cJSON *t = get(o, "rope_type");
+    if (!t) t = get(o, "type");
+    if (!t || !cJSON_IsString(t)) return set_err(err, "%s: %s.rope_type: missing (a string)", name, key);
+    if (!strcmp(t->valuestring, "default")) {
+        c->rope_scaling.type = ROPE_DEFAULT;
+        return 0;
+    }
+    if (strcmp(t->valuestring, "llama3"))
+        return set_err(err, "%s: %s.rope_type '%.40s' is not supported (\"default\" or \"llama3\")", name, key,
+                       t->valuestring);
+    RopeScaling *r = &c->rope_scaling;
+    r->type = ROPE_LLAMA3;
+    static const char *const fields[3] = {"factor", "low_freq_factor", "high_freq_factor"};
+    double *vals[3] = {&r->factor, &r->low_freq_factor, &r->high_freq_factor};
+    char where[96];
+    for (int i = 0; i < 3; i++) {
+        snprintf(where, sizeof where, "%s.%s", key, fields[i]);
+        const cJSON *j = get(o, fields[i]);
+        if (!j) return set_err(err, "%s: %s: missing (llama3 RoPE scaling needs it)", name, where);
+        if (get_pos_number(j, where, vals[i], name, err)) return -1;
+    }
+    int present;
+    if (get_int(o, "original_max_position_embeddings", 1, &r->original_max_position_embeddings, &present, name, err))
+        return -1;
+    if (!present) return set_err(err, "%s: %s.original_max_position_embeddings: missing (llama3 RoPE scaling needs it)",
+                                 name, key);
+    return 0;
+}
+
+static int parse_root(ModelConfig *c, const cJSON *root, const char *name, char *err) {
     const cJSON *j;
     // Which model this is.
+    const Arch *arch = NULL;
     j = get(root, "model_type");
     if (j) {
         if (!cJSON_IsString(j)) return set_err(err, "%s: \"model_type\" must be a string", name);
-        if (strcmp(j->valuestring, "qwen3"))
-            return set_err(err, "%s: model_type '%.100s' is not supported (trit runs Qwen3 only: model_type \"qwen3\")",
+        if (!(arch = arch_by_model_type(j->valuestring)))
+            return set_err(err, "%s: model_type '%.100s' is not supported (trit runs \"qwen3\" and \"llama\")",
                            name, j->valuestring);
     } else {
-        const cJSON *arch = get(root, "architectures"), *e;
-        int ok = 0;
-        if (cJSON_IsArray(arch))
-            cJSON_ArrayForEach(e, arch) ok |= cJSON_IsString(e) && !strcmp(e->valuestring, "Qwen3ForCausalLM");
-        if (!ok)
-            return set_err(err, "%s: no \"model_type\" and \"architectures\" does not list Qwen3ForCausalLM: "
-                           "not a Qwen3 config", name);
+        const cJSON *list = get(root, "architectures"), *e;
+        if (cJSON_IsArray(list))
+            cJSON_ArrayForEach(e, list) if (!arch && cJSON_IsString(e)) arch = arch_by_hf_class(e->valuestring);
+        if (!arch)
+            return set_err(err, "%s: no \"model_type\" and \"architectures\" lists neither Qwen3ForCausalLM nor "
+                           "LlamaForCausalLM", name);
     }
+    c->arch = arch->id;
+    const int llama = c->arch == ARCH_LLAMA;
     // Features trit does not implement.
     j = get(root, "hidden_act");
     if (j) {
@@ -126,13 +164,12 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
     }
     int flag = 0;
     if (get_bool(root, "attention_bias", &flag, name, err)) return -1;
-    if (flag) return set_err(err, "%s: attention_bias true is not supported (Qwen3 has no attention bias)", name);
+    if (flag) return set_err(err, "%s: attention_bias true is not supported (q/k/v/o projections without bias only)", name);
+    if (get_bool(root, "mlp_bias", &flag, name, err)) return -1;
+    if (flag) return set_err(err, "%s: mlp_bias true is not supported (gate/up/down projections without bias only)", name);
     flag = 0;
     if (get_bool(root, "use_sliding_window", &flag, name, err)) return -1;
     if (flag) return set_err(err, "%s: use_sliding_window true is not supported (full attention only)", name);
-    j = get(root, "rope_scaling");
-    if (j && !cJSON_IsNull(j))
-        return set_err(err, "%s: rope_scaling must be null (RoPE scaling is not supported)", name);
     j = get(root, "layer_types");
     if (j && !cJSON_IsNull(j)) {
         const cJSON *e;
@@ -147,24 +184,28 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
 
     // Sizes: the core five are required.
     static const struct { const char *key; size_t off; } req[] = {
-        {"vocab_size", offsetof(Qwen3Config, vocab_size)},
-        {"hidden_size", offsetof(Qwen3Config, hidden_size)},
-        {"intermediate_size", offsetof(Qwen3Config, intermediate_size)},
-        {"num_hidden_layers", offsetof(Qwen3Config, num_hidden_layers)},
-        {"num_attention_heads", offsetof(Qwen3Config, num_attention_heads)},
+        {"vocab_size", offsetof(ModelConfig, vocab_size)},
+        {"hidden_size", offsetof(ModelConfig, hidden_size)},
+        {"intermediate_size", offsetof(ModelConfig, intermediate_size)},
+        {"num_hidden_layers", offsetof(ModelConfig, num_hidden_layers)},
+        {"num_attention_heads", offsetof(ModelConfig, num_attention_heads)},
     };
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
         int present;
         if (get_int(root, req[i].key, 1, (int *)((char *)c + req[i].off), &present, name, err)) return -1;
         if (!present) return set_err(err, "%s: missing required field \"%s\"", name, req[i].key);
     }
+    // Defaults differ: Qwen3Config has 32 KV heads and head_dim 128,
+    // LlamaConfig falls back to the attention heads and hidden / heads.
     j = get(root, "num_key_value_heads");
-    c->num_key_value_heads = 32;
+    c->num_key_value_heads = llama ? c->num_attention_heads : 32;
     if (j && cJSON_IsNull(j)) c->num_key_value_heads = c->num_attention_heads;
     else if (get_int(root, "num_key_value_heads", 1, &c->num_key_value_heads, NULL, name, err)) return -1;
-    c->head_dim = 128;
-    if (get_int(root, "head_dim", 1, &c->head_dim, NULL, name, err)) return -1;
-    c->max_position_embeddings = 32768;
+    c->head_dim = llama ? c->hidden_size / c->num_attention_heads : 128;
+    // LlamaConfig reads a null head_dim as hidden / heads; Qwen3 has no such rule.
+    j = get(root, "head_dim");
+    if (!(llama && cJSON_IsNull(j)) && get_int(root, "head_dim", 1, &c->head_dim, NULL, name, err)) return -1;
+    c->max_position_embeddings = llama ? 2048 : 32768;
     if (get_int(root, "max_position_embeddings", 1, &c->max_position_embeddings, NULL, name, err)) return -1;
 
     double eps = 1e-6;
@@ -177,22 +218,22 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
     c->rope_theta = 10000.0;
     j = get(root, "rope_theta");
     if (j && get_pos_number(j, "rope_theta", &c->rope_theta, name, err)) return -1;
+    c->rope_scaling.type = ROPE_DEFAULT;
+    if (parse_rope(c, get(root, "rope_scaling"), "rope_scaling", name, err)) return -1;
     const cJSON *rp = get(root, "rope_parameters");
     if (rp && !cJSON_IsNull(rp)) {
-        if (!cJSON_IsObject(rp)) return set_err(err, "%s: \"rope_parameters\" must be an object", name);
-        j = get(rp, "rope_type");
-        if (!j) j = get(rp, "type");
-        if (j && (!cJSON_IsString(j) || strcmp(j->valuestring, "default")))
-            return set_err(err, "%s: rope_parameters.rope_type must be \"default\" (RoPE scaling is not supported)",
-                           name);
+        if (parse_rope(c, rp, "rope_parameters", name, err)) return -1;
         j = get(rp, "rope_theta");
         if (j && get_pos_number(j, "rope_parameters.rope_theta", &c->rope_theta, name, err)) return -1;
     }
 
     c->tie_word_embeddings = 0;
     if (get_bool(root, "tie_word_embeddings", &c->tie_word_embeddings, name, err)) return -1;
-    if (get_token_id(root, "bos_token_id", 0, &c->bos_token_id, name, err)) return -1;
-    if (get_token_id(root, "eos_token_id", 1, &c->eos_token_id, name, err)) return -1;
+    // LlamaConfig's defaults are bos 1 and eos 2; an explicit null is absent.
+    c->bos_token_id = llama ? 1 : -1;
+    c->eos_token_id = llama ? 2 : -1;
+    if (get(root, "bos_token_id") && get_token_id(root, "bos_token_id", 0, &c->bos_token_id, name, err)) return -1;
+    if (get(root, "eos_token_id") && get_token_id(root, "eos_token_id", 1, &c->eos_token_id, name, err)) return -1;
 
     snprintf(c->torch_dtype, sizeof c->torch_dtype, "float32");
     j = get(root, "dtype");
@@ -208,7 +249,7 @@ static int parse_root(Qwen3Config *c, const cJSON *root, const char *name, char 
     return config_validate(c, name, err);
 }
 
-int config_parse(Qwen3Config *c, const char *json, size_t len, const char *name, char *err) {
+int config_parse(ModelConfig *c, const char *json, size_t len, const char *name, char *err) {
     memset(c, 0, sizeof *c);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) {
@@ -224,7 +265,7 @@ int config_parse(Qwen3Config *c, const char *json, size_t len, const char *name,
     return rc;
 }
 
-int config_load(Qwen3Config *c, const char *path, char *err) {
+int config_load(ModelConfig *c, const char *path, char *err) {
     size_t len;
     char *text = read_file(path, &len, err);
     if (!text) return -1;
@@ -233,16 +274,16 @@ int config_load(Qwen3Config *c, const char *path, char *err) {
     return rc;
 }
 
-int config_validate(const Qwen3Config *c, const char *name, char *err) {
+int config_validate(const ModelConfig *c, const char *name, char *err) {
     static const struct { const char *key; size_t off; } pos[] = {
-        {"vocab_size", offsetof(Qwen3Config, vocab_size)},
-        {"hidden_size", offsetof(Qwen3Config, hidden_size)},
-        {"intermediate_size", offsetof(Qwen3Config, intermediate_size)},
-        {"num_hidden_layers", offsetof(Qwen3Config, num_hidden_layers)},
-        {"num_attention_heads", offsetof(Qwen3Config, num_attention_heads)},
-        {"num_key_value_heads", offsetof(Qwen3Config, num_key_value_heads)},
-        {"head_dim", offsetof(Qwen3Config, head_dim)},
-        {"max_position_embeddings", offsetof(Qwen3Config, max_position_embeddings)},
+        {"vocab_size", offsetof(ModelConfig, vocab_size)},
+        {"hidden_size", offsetof(ModelConfig, hidden_size)},
+        {"intermediate_size", offsetof(ModelConfig, intermediate_size)},
+        {"num_hidden_layers", offsetof(ModelConfig, num_hidden_layers)},
+        {"num_attention_heads", offsetof(ModelConfig, num_attention_heads)},
+        {"num_key_value_heads", offsetof(ModelConfig, num_key_value_heads)},
+        {"head_dim", offsetof(ModelConfig, head_dim)},
+        {"max_position_embeddings", offsetof(ModelConfig, max_position_embeddings)},
     };
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
         int v = *(const int *)((const char *)c + pos[i].off);
@@ -261,21 +302,18 @@ int config_validate(const Qwen3Config *c, const char *name, char *err) {
     if (memchr(c->torch_dtype, 0, sizeof c->torch_dtype) == NULL || !check_dtype_name(c->torch_dtype))
         return set_err(err, "%s: torch_dtype '%.16s' is not supported (bfloat16, float16 or float32)", name,
                        c->torch_dtype);
-    // Every tensor size and the total parameter count must fit in int64.
-    int64_t V = c->vocab_size, C = c->hidden_size, F = c->intermediate_size, L = c->num_hidden_layers;
-    int64_t QD, KD, t, mlp, layer = 0, total = 0, emb = 0;
-    // Per layer: q, k, v, o projections, 3 MLP matrices, q/k norms, 2 norms.
-    int ovf = __builtin_mul_overflow((int64_t)c->num_attention_heads, (int64_t)c->head_dim, &QD) ||
-              __builtin_mul_overflow((int64_t)c->num_key_value_heads, (int64_t)c->head_dim, &KD) ||
-              __builtin_add_overflow(2 * QD, 2 * KD, &t) || __builtin_mul_overflow(t, C, &layer) ||
-              __builtin_mul_overflow(F, 3 * C, &mlp) || __builtin_add_overflow(layer, mlp, &layer) ||
-              __builtin_add_overflow(layer, 2 * (int64_t)c->head_dim + 2 * C, &layer) ||
-              __builtin_mul_overflow(layer, L, &total) || __builtin_mul_overflow(V, C, &emb) ||
-              __builtin_add_overflow(total, emb, &total) ||
-              (!c->tie_word_embeddings && __builtin_add_overflow(total, emb, &total)) ||
-              __builtin_add_overflow(total, C, &total);
-    // ...and its fp32 copy must be addressable.
-    if (ovf || (uint64_t)total > SIZE_MAX / sizeof(float))
+    const RopeScaling *r = &c->rope_scaling;
+    if (r->type == ROPE_LLAMA3 &&
+        (!(r->factor > 0) || !isfinite(r->factor) || !(r->low_freq_factor > 0) || !isfinite(r->low_freq_factor) ||
+         !(r->high_freq_factor > r->low_freq_factor) || !isfinite(r->high_freq_factor) ||
+         r->original_max_position_embeddings < 1))
+        return set_err(err, "%s: llama3 RoPE scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                       "original_max_position_embeddings >= 1", name);
+    if (!arch_get(c->arch)) return set_err(err, "%s: unknown architecture id %d", name, (int)c->arch);
+    // Every tensor size and the total parameter count must fit in int64,
+    // and the fp32 copy must be addressable.
+    int64_t total = arch_param_count(c);
+    if (total < 0 || (uint64_t)total > SIZE_MAX / sizeof(float))
         return set_err(err, "%s: sizes too large: the parameter count overflows (vocab_size %d, hidden_size %d, "
                        "intermediate_size %d, num_hidden_layers %d, heads %d/%d, head_dim %d)", name, c->vocab_size,
                        c->hidden_size, c->intermediate_size, c->num_hidden_layers, c->num_attention_heads,
@@ -346,17 +384,19 @@ static char *py_json_str(const char *s) {
     return o;
 }
 
-typedef struct { const char *key; char val[160]; } Field;
+typedef struct { const char *key; char val[320]; } Field;
 
 static int cmp_field(const void *x, const void *y) { return strcmp(((const Field *)x)->key, ((const Field *)y)->key); }
 
-int config_save(const Qwen3Config *c, const char *path, const char *quantization_note, char *err) {
+int config_save(const ModelConfig *c, const char *path, const char *quantization_note, char *err) {
     if (config_validate(c, path, err) != 0) return -1;
     Field f[40];
     int n = 0;
 #define FIELD(k, ...) do { f[n].key = k; snprintf(f[n].val, sizeof f[n].val, __VA_ARGS__); n++; } while (0)
     char num[64];
-    FIELD("architectures", "[\n    \"Qwen3ForCausalLM\"\n  ]");
+    const Arch *arch = arch_get(c->arch);
+    const int llama = c->arch == ARCH_LLAMA;
+    FIELD("architectures", "[\n    \"%s\"\n  ]", arch->hf_class);
     FIELD("attention_bias", "false");
     FIELD("attention_dropout", "0.0");
     if (c->bos_token_id >= 0) FIELD("bos_token_id", "%d", c->bos_token_id); else FIELD("bos_token_id", "null");
@@ -367,21 +407,34 @@ int config_save(const Qwen3Config *c, const char *path, const char *quantization
     FIELD("initializer_range", "0.02");
     FIELD("intermediate_size", "%d", c->intermediate_size);
     FIELD("max_position_embeddings", "%d", c->max_position_embeddings);
-    FIELD("max_window_layers", "%d", c->num_hidden_layers);
-    FIELD("model_type", "\"qwen3\"");
+    if (!llama) FIELD("max_window_layers", "%d", c->num_hidden_layers);
+    if (llama) FIELD("mlp_bias", "false");
+    FIELD("model_type", "\"%s\"", arch->model_type);
     FIELD("num_attention_heads", "%d", c->num_attention_heads);
     FIELD("num_hidden_layers", "%d", c->num_hidden_layers);
     FIELD("num_key_value_heads", "%d", c->num_key_value_heads);
     py_float(num, sizeof num, c->rms_norm_eps, 1);
     FIELD("rms_norm_eps", "%s", num);
-    FIELD("rope_scaling", "null");
+    if (llama) FIELD("pretraining_tp", "1");
+    if (c->rope_scaling.type == ROPE_LLAMA3) {
+        char fac[32], lo[32], hi[32];
+        py_float(fac, sizeof fac, c->rope_scaling.factor, 0);
+        py_float(lo, sizeof lo, c->rope_scaling.low_freq_factor, 0);
+        py_float(hi, sizeof hi, c->rope_scaling.high_freq_factor, 0);
+        FIELD("rope_scaling",
+              "{\n    \"factor\": %s,\n    \"high_freq_factor\": %s,\n    \"low_freq_factor\": %s,\n"
+              "    \"original_max_position_embeddings\": %d,\n    \"rope_type\": \"llama3\"\n  }",
+              fac, hi, lo, c->rope_scaling.original_max_position_embeddings);
+    } else {
+        FIELD("rope_scaling", "null");
+    }
     py_float(num, sizeof num, c->rope_theta, 0);
     FIELD("rope_theta", "%s", num);
-    FIELD("sliding_window", "null");
+    if (!llama) FIELD("sliding_window", "null");
     FIELD("tie_word_embeddings", "%s", c->tie_word_embeddings ? "true" : "false");
     FIELD("torch_dtype", "\"%s\"", c->torch_dtype);
     FIELD("use_cache", "true");
-    FIELD("use_sliding_window", "false");
+    if (!llama) FIELD("use_sliding_window", "false");
     FIELD("vocab_size", "%d", c->vocab_size);
 #undef FIELD
     qsort(f, (size_t)n, sizeof *f, cmp_field);
@@ -408,7 +461,8 @@ int config_save(const Qwen3Config *c, const char *path, const char *quantization
     return rc;
 }
 
-void config_print(const Qwen3Config *c) {
+void config_print(const ModelConfig *c) {
+    printf("model_type %s\n", arch_get(c->arch)->model_type);
     printf("vocab_size %d\n", c->vocab_size);
     printf("hidden_size %d\n", c->hidden_size);
     printf("intermediate_size %d\n", c->intermediate_size);
@@ -421,6 +475,10 @@ void config_print(const Qwen3Config *c) {
     printf("rms_norm_eps %s\n", num);
     py_float(num, sizeof num, c->rope_theta, 0);
     printf("rope_theta %s\n", num);
+    if (c->rope_scaling.type == ROPE_LLAMA3)
+        printf("rope_scaling llama3 (factor %g, low_freq_factor %g, high_freq_factor %g, "
+               "original_max_position_embeddings %d)\n", c->rope_scaling.factor, c->rope_scaling.low_freq_factor,
+               c->rope_scaling.high_freq_factor, c->rope_scaling.original_max_position_embeddings);
     printf("tie_word_embeddings %s\n", c->tie_word_embeddings ? "true" : "false");
     printf("max_position_embeddings %d\n", c->max_position_embeddings);
     printf("bos_token_id %d\n", c->bos_token_id);

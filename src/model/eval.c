@@ -7,11 +7,11 @@
 
 #include "base/util.h"
 
-int eval_perplexity(Qwen3 *m, const ParamTensors *w, const int32_t *ids, size_t n, int seq_len, int batch,
+int eval_perplexity(Model *m, const ParamTensors *w, const int32_t *ids, size_t n, int seq_len, int batch,
                     size_t max_tokens, int progress, EvalResult *r, char *err) {
     if (!w) w = &m->params;
     memset(r, 0, sizeof *r);
-    const Qwen3Config *c = &m->config;
+    const ModelConfig *c = &m->config;
     if (seq_len < 1 || batch < 1) return set_err(err, "seq-len and batch-size must be at least 1");
     if (seq_len > c->max_position_embeddings)
         return set_err(err, "seq-len %d exceeds the model's max_position_embeddings %d", seq_len,

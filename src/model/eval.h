@@ -22,7 +22,7 @@ typedef struct {
 // max_tokens > 0 limits the tokens scored. `progress` draws a bar on stderr.
 // w: the weights to evaluate (NULL: the model's own; a trainer passes its
 // ternary forward copy).
-int eval_perplexity(Qwen3 *m, const ParamTensors *w, const int32_t *ids, size_t n, int seq_len, int batch,
+int eval_perplexity(Model *m, const ParamTensors *w, const int32_t *ids, size_t n, int seq_len, int batch,
                     size_t max_tokens, int progress, EvalResult *r, char *err);
 
 #endif

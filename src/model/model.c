@@ -15,66 +15,46 @@
 // ---------------------------------------------------------------------------
 // Parameter layout
 
-static void add_tensor(Qwen3 *m, size_t *off, const char *name, int64_t rows, int64_t cols, int matrix) {
-    TensorInfo *t = &m->tensors[m->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->offset = *off;
-    t->rows = rows;
-    t->cols = cols;
-    t->matrix = matrix;
-    *off += (size_t)rows * (size_t)(cols ? cols : 1);
-}
+_Static_assert(sizeof(ParamTensors) == TK_COUNT * sizeof(float *), "ParamTensors: one pointer per TensorKind");
 
-// The buffer holds, in order: embed, then each per-layer kind for all layers
-// (attn_norm[0..L), wq[0..L), ...), final norm, and the untied head. The
-// tensor list names every slice with its HF name.
-static void build_layout(Qwen3 *m) {
-    const Qwen3Config *c = &m->config;
-    const int64_t C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size, HD = c->head_dim;
-    const int64_t QD = (int64_t)c->num_attention_heads * HD, KD = (int64_t)c->num_key_value_heads * HD;
+// The buffer holds the architecture's tensors in table order, each
+// per-layer kind for all layers at once (attn_norm[0..L), wq[0..L), ...), so
+// that a kind is one (L, rows, cols) array. The tensor list names every
+// slice with its HF name.
+static void build_layout(Model *m) {
+    const ModelConfig *c = &m->config;
+    const Arch *arch = arch_get(c->arch);
     const int L = c->num_hidden_layers;
-    m->tensors = xcalloc((size_t)L * 11 + 3, sizeof(TensorInfo));
+    m->tensors = xcalloc((size_t)arch->n_tensors * (size_t)L, sizeof(TensorInfo));
     m->n_tensors = 0;
     size_t off = 0;
-    char name[96];
-    add_tensor(m, &off, "model.embed_tokens.weight", V, C, 1);
-    struct { const char *fmt; int64_t rows, cols; int matrix; } kinds[] = {
-        {"model.layers.%d.input_layernorm.weight", C, 0, 0},
-        {"model.layers.%d.self_attn.q_proj.weight", QD, C, 1},
-        {"model.layers.%d.self_attn.k_proj.weight", KD, C, 1},
-        {"model.layers.%d.self_attn.v_proj.weight", KD, C, 1},
-        {"model.layers.%d.self_attn.q_norm.weight", HD, 0, 0},
-        {"model.layers.%d.self_attn.k_norm.weight", HD, 0, 0},
-        {"model.layers.%d.self_attn.o_proj.weight", C, QD, 1},
-        {"model.layers.%d.post_attention_layernorm.weight", C, 0, 0},
-        {"model.layers.%d.mlp.gate_proj.weight", F, C, 1},
-        {"model.layers.%d.mlp.up_proj.weight", F, C, 1},
-        {"model.layers.%d.mlp.down_proj.weight", C, F, 1},
-    };
-    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        for (int l = 0; l < L; l++) {
-            snprintf(name, sizeof name, kinds[k].fmt, l);
-            add_tensor(m, &off, name, kinds[k].rows, kinds[k].cols, kinds[k].matrix);
+    for (int i = 0; i < arch->n_tensors; i++) {
+        const ArchTensor *e = &arch->tensors[i];
+        if (!arch_tensor_present(e, c)) continue;
+        for (int l = 0; l < ((e->flags & TF_LAYER) ? L : 1); l++) {
+            TensorInfo *t = &m->tensors[m->n_tensors++];
+            arch_hf_name(e, l, t->name, sizeof t->name);
+            t->offset = off;
+            t->rows = arch_dim(c, e->rows);
+            t->cols = e->cols == DIM_NONE ? 0 : arch_dim(c, e->cols);
+            t->matrix = (e->flags & TF_TERNARY) != 0;
+            t->kind = e->kind;
+            t->layer = l;
+            off += (size_t)t->rows * (size_t)(t->cols ? t->cols : 1);
         }
     }
-    add_tensor(m, &off, "model.norm.weight", C, 0, 0);
-    if (!c->tie_word_embeddings) add_tensor(m, &off, "lm_head.weight", V, C, 1);
     m->n_params = off;
 }
 
-void model_point_params(const Qwen3 *m, float *mem, ParamTensors *w) {
-    const int L = m->config.num_hidden_layers;
-    // Tensor list order: embed, 11 kinds × L, final norm, [lm_head].
-    const TensorInfo *t = m->tensors;
-    w->embed = mem + t[0].offset;
-    float **kinds[] = {&w->attn_norm, &w->wq, &w->wk, &w->wv, &w->q_norm, &w->k_norm,
-                       &w->wo, &w->mlp_norm, &w->wgate, &w->wup, &w->wdown};
-    for (int k = 0; k < 11; k++) *kinds[k] = mem + t[1 + k * L].offset;
-    w->final_norm = mem + t[1 + 11 * L].offset;
-    w->lm_head = m->config.tie_word_embeddings ? w->embed : mem + t[2 + 11 * L].offset;
+void model_point_params(const Model *m, float *mem, ParamTensors *w) {
+    memset(w, 0, sizeof *w);
+    // The first tensor of each kind (layer 0) is where its slab starts.
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].layer == 0) w->k[m->tensors[i].kind] = mem + m->tensors[i].offset;
+    if (m->config.tie_word_embeddings) w->lm_head = w->embed;
 }
 
-int model_alloc(Qwen3 *m, const Qwen3Config *c, char *err) {
+int model_alloc(Model *m, const ModelConfig *c, char *err) {
     memset(m, 0, sizeof *m);
     if (config_validate(c, "config", err) != 0) return -1;
     m->config = *c;
@@ -89,7 +69,7 @@ int model_alloc(Qwen3 *m, const Qwen3Config *c, char *err) {
     return 0;
 }
 
-void model_free(Qwen3 *m) {
+void model_free(Model *m) {
     free(m->params_memory);
     free(m->tensors);
     free(m->acts.memory);
@@ -100,8 +80,8 @@ void model_free(Qwen3 *m) {
 // ---------------------------------------------------------------------------
 // Loading and saving
 
-int model_load(Qwen3 *m, const char *dir, char *err) {
-    Qwen3Config c;
+int model_load(Model *m, const char *dir, char *err) {
+    ModelConfig c;
     char *cfg_path = path_join(dir, "config.json");
     int rc = config_load(&c, cfg_path, err);
     free(cfg_path);
@@ -127,7 +107,7 @@ static StDType dtype_of(const char *torch_dtype) {
     return ST_F32;
 }
 
-int model_save(const Qwen3 *m, const char *dir, const char *quantization_note, char *err) {
+int model_save(const Model *m, const char *dir, const char *quantization_note, char *err) {
     if (make_dir(dir, err) != 0) return -1;
     StWriteTensor *w = xcalloc((size_t)m->n_tensors, sizeof *w);
     StDType dt = dtype_of(m->config.torch_dtype);
@@ -165,7 +145,7 @@ static float rand_unit(uint64_t *s) { return (float)((splitmix64(s) >> 40) + 1) 
 
 #define INIT_CHUNK 65536
 
-void model_init_random(Qwen3 *m, uint64_t seed) {
+void model_init_random(Model *m, uint64_t seed) {
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *t = &m->tensors[i];
         float *p = m->params_memory + t->offset;
@@ -195,12 +175,12 @@ void model_init_random(Qwen3 *m, uint64_t seed) {
 // ---------------------------------------------------------------------------
 // Activations
 
-static void acts_alloc(Qwen3 *m, int B, int T, int train) {
+static void acts_alloc(Model *m, int B, int T, int train) {
     Activations *a = &m->acts;
     int S = train ? m->config.num_hidden_layers : 1;
     if (a->memory && a->B == B && a->T == T && a->n_saved_layers == S) return;
     free(a->memory);
-    const Qwen3Config *c = &m->config;
+    const ModelConfig *c = &m->config;
     const size_t BT = (size_t)B * T, C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
     const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads;
     const size_t R = train ? (size_t)c->num_hidden_layers + 1 : 2;  // residual buffers
@@ -235,9 +215,9 @@ static void acts_alloc(Qwen3 *m, int B, int T, int train) {
 
 // Runs the embedding, every layer and the final norm; `train` keeps every
 // layer's activations. The result is in m->acts.lnf.
-static void forward_layers(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, int B, int T, int train) {
+static void forward_layers(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T, int train) {
     acts_alloc(m, B, T, train);
-    const Qwen3Config *c = &m->config;
+    const ModelConfig *c = &m->config;
     Activations *a = &m->acts;
     const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
     const int NH = c->num_attention_heads, NKV = c->num_key_value_heads, L = c->num_hidden_layers;
@@ -282,11 +262,11 @@ static void forward_layers(Qwen3 *m, const ParamTensors *w, const int32_t *token
     rmsnorm_forward(a->lnf, a->rstdf, x_last, w->final_norm, BT, C, eps);
 }
 
-void model_forward_hidden(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
+void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
     forward_layers(m, w, tokens, B, T, 1);
 }
 
-double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
+double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
                      int B, int T, int train, float *logits_out, size_t *count) {
     forward_layers(m, w, tokens, B, T, train);
     Activations *a = &m->acts;
@@ -307,10 +287,10 @@ double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, con
 // ---------------------------------------------------------------------------
 // Backward pass
 
-static void scratch_alloc(Qwen3 *m, int BT) {
+static void scratch_alloc(Model *m, int BT) {
     GradScratch *g = &m->scratch;
     free(g->memory);
-    const Qwen3Config *c = &m->config;
+    const ModelConfig *c = &m->config;
     const size_t C = c->hidden_size, F = c->intermediate_size;
     const size_t QD = (size_t)c->num_attention_heads * c->head_dim, KD = (size_t)c->num_key_value_heads * c->head_dim;
     struct { float **p; size_t n; } parts[] = {
@@ -333,9 +313,9 @@ static void scratch_alloc(Qwen3 *m, int BT) {
 // forward's chunking would.
 #define TRAIN_HEAD_ROWS 256
 
-double model_backward(Qwen3 *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
+double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
                       const int32_t *targets, float loss_scale, size_t *count) {
-    const Qwen3Config *c = &m->config;
+    const ModelConfig *c = &m->config;
     Activations *a = &m->acts;
     const int B = a->B, T = a->T, BT = B * T;
     const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim, V = c->vocab_size;

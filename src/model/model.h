@@ -1,4 +1,4 @@
-// model.h — the Qwen3 model: configuration, parameters in one flat buffer,
+// model.h — the Model model: configuration, parameters in one flat buffer,
 // activations in another, the forward pass and the loss.
 //
 // Parameters are laid out as in llm.c: one fp32 allocation, with a pointer
@@ -12,23 +12,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
 #include "io/config.h"
 
-typedef struct {
-    float *embed;       // (V, C)        model.embed_tokens.weight
-    float *attn_norm;   // (L, C)        input_layernorm
-    float *wq;          // (L, NH*HD, C) self_attn.q_proj
-    float *wk;          // (L, NKV*HD, C)
-    float *wv;          // (L, NKV*HD, C)
-    float *q_norm;      // (L, HD)
-    float *k_norm;      // (L, HD)
-    float *wo;          // (L, C, NH*HD)
-    float *mlp_norm;    // (L, C)        post_attention_layernorm
-    float *wgate;       // (L, F, C)
-    float *wup;         // (L, F, C)
-    float *wdown;       // (L, C, F)
-    float *final_norm;  // (C)           model.norm
-    float *lm_head;     // (V, C); == embed when the head is tied
+// One pointer per tensor kind (src/arch/arch.h), by name or by kind: k[TK_WQ]
+// is wq. Kinds the architecture lacks (Llama's q/k norms) are NULL.
+typedef union {
+    struct {
+        float *embed;       // (V, C)        model.embed_tokens.weight
+        float *attn_norm;   // (L, C)        input_layernorm
+        float *wq;          // (L, NH*HD, C) self_attn.q_proj
+        float *wk;          // (L, NKV*HD, C)
+        float *wv;          // (L, NKV*HD, C)
+        float *q_norm;      // (L, HD)       Qwen3 only
+        float *k_norm;      // (L, HD)       Qwen3 only
+        float *wo;          // (L, C, NH*HD)
+        float *mlp_norm;    // (L, C)        post_attention_layernorm
+        float *wgate;       // (L, F, C)
+        float *wup;         // (L, F, C)
+        float *wdown;       // (L, C, F)
+        float *final_norm;  // (C)           model.norm
+        float *lm_head;     // (V, C); == embed when the head is tied
+    };
+    float *k[TK_COUNT];
 } ParamTensors;
 
 // One named tensor of the checkpoint: where it lives in the flat buffer and
@@ -39,6 +45,8 @@ typedef struct {
     size_t offset;      // in floats, into the flat parameter buffer
     int64_t rows, cols; // cols == 0 for vectors
     int matrix;
+    TensorKind kind;
+    int layer;          // 0 for the global tensors
 } TensorInfo;
 
 // Saved activations of one forward pass over B×T tokens. Training keeps all
@@ -92,7 +100,7 @@ typedef struct {
 } GradScratch;
 
 typedef struct {
-    Qwen3Config config;
+    ModelConfig config;
     ParamTensors params;
     float *params_memory;  // the flat buffer
     size_t n_params;       // floats in it (the tied head is counted once)
@@ -100,37 +108,37 @@ typedef struct {
     int n_tensors;
     Activations acts;      // allocated lazily for the largest B×T seen
     GradScratch scratch;   // allocated by the first model_backward
-} Qwen3;
+} Model;
 
 // Allocates parameters (uninitialised) for a validated config and builds the
 // tensor list. Returns 0, or -1 with err.
-int model_alloc(Qwen3 *m, const Qwen3Config *c, char *err);
+int model_alloc(Model *m, const ModelConfig *c, char *err);
 // Reads config.json and the safetensors checkpoint in `dir` (any of
 // bf16/fp16/fp32, single file or sharded). Shapes must match the config.
-int model_load(Qwen3 *m, const char *dir, char *err);
+int model_load(Model *m, const char *dir, char *err);
 // Random weights as transformers initialises Qwen3: N(0, 0.02) matrices, norm
 // weights 1. Deterministic for a given seed, independent of thread count.
-void model_init_random(Qwen3 *m, uint64_t seed);
+void model_init_random(Model *m, uint64_t seed);
 // Writes config.json + safetensors in the config's torch_dtype.
-int model_save(const Qwen3 *m, const char *dir, const char *quantization_note, char *err);
-void model_free(Qwen3 *m);
+int model_save(const Model *m, const char *dir, const char *quantization_note, char *err);
+void model_free(Model *m);
 
 // Points `w` at the tensors of a flat buffer laid out like m->params_memory
 // (the gradients, or the ternary copy of the weights used in the forward).
-void model_point_params(const Qwen3 *m, float *memory, ParamTensors *w);
+void model_point_params(const Model *m, float *memory, ParamTensors *w);
 
 // Forward pass over tokens[B][T] with the weights `w` (normally &m->params).
 // If targets is not NULL, returns the mean cross-entropy over the positions
 // whose target is >= 0 and writes the number of them into *count; if
 // logits_out is not NULL it receives (B, T, V) logits. `train` keeps every
 // layer's activations for the backward pass.
-double model_forward(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
+double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
                      int B, int T, int train, float *logits_out, size_t *count);
 
 // The forward pass up to the final norm, keeping every layer's activations:
 // the first half of a training step (the LM head and the loss are computed
 // by model_backward, fused with their gradients).
-void model_forward_hidden(Qwen3 *m, const ParamTensors *w, const int32_t *tokens, int B, int T);
+void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T);
 
 // Backward pass after model_forward_hidden on the same tokens and weights w:
 // computes the mean cross-entropy over targets >= 0 (returned; their number
@@ -138,7 +146,7 @@ void model_forward_hidden(Qwen3 *m, const ParamTensors *w, const int32_t *tokens
 // the parameter gradients g (zero them first; a tied head adds into g->embed).
 // With ternary weights, w is the projected copy and g the latent gradients
 // (straight-through estimator).
-double model_backward(Qwen3 *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
+double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
                       const int32_t *targets, float loss_scale, size_t *count);
 
 #endif

@@ -1,0 +1,94 @@
+// arch.h — one table per model architecture: every tensor the model has,
+// with its Hugging Face name, its GGUF name, its shape in terms of the
+// config, and what training does with it.
+//
+// Everything that enumerates tensors reads this table: the flat parameter
+// layout (model.c), the check of a checkpoint against its config
+// (checkpoint.c), the parameter count (config_validate) and the HF <-> GGUF
+// name map (import, export). A new architecture is a new table, not edits
+// in four places (llama.cpp keeps its per-architecture tensor-name tables
+// for the same reason).
+#ifndef TRIT_ARCH_H
+#define TRIT_ARCH_H
+
+#include <stdint.h>
+
+#include "io/config.h"
+
+// Every tensor kind any supported architecture has. The order is the order
+// of the flat parameter buffer: embed, then each per-layer kind for all
+// layers (kind-major), final norm, untied head.
+typedef enum {
+    TK_EMBED,
+    TK_ATTN_NORM,
+    TK_WQ,
+    TK_WK,
+    TK_WV,
+    TK_Q_NORM,
+    TK_K_NORM,
+    TK_WO,
+    TK_MLP_NORM,
+    TK_WGATE,
+    TK_WUP,
+    TK_WDOWN,
+    TK_FINAL_NORM,
+    TK_LM_HEAD,
+    TK_COUNT
+} TensorKind;
+
+// A tensor dimension, as a function of the config.
+typedef enum { DIM_NONE, DIM_C, DIM_QD, DIM_KD, DIM_HD, DIM_F, DIM_V } ArchDim;
+
+enum {
+    TF_LAYER = 1,    // one per layer: names carry the layer index
+    TF_TERNARY = 2,  // a matrix: projected to ternary by the QAT recipe
+    TF_DECAY = 4,    // decayed by AdamW (the matrices; norms are not)
+    TF_UNTIED = 8,   // present only when tie_word_embeddings is false
+};
+
+typedef struct {
+    TensorKind kind;
+    const char *hf;    // printf format with %d for the layer: "model.layers.%d.self_attn.q_proj.weight"
+    const char *gguf;  // llama.cpp's name: "blk.%d.attn_q.weight"
+    ArchDim rows, cols;  // cols DIM_NONE: a vector
+    unsigned flags;
+} ArchTensor;
+
+typedef struct {
+    ModelArch id;
+    const char *model_type;  // config.json "model_type": "qwen3", "llama"
+    const char *hf_class;    // "architectures": "Qwen3ForCausalLM"
+    const char *gguf_arch;   // GGUF general.architecture
+    const ArchTensor *tensors;  // in buffer order (see TensorKind)
+    int n_tensors;
+} Arch;
+
+const Arch *arch_get(ModelArch id);
+// By config.json model_type or HF class name, or by GGUF architecture name;
+// NULL when trit does not support it.
+const Arch *arch_by_model_type(const char *model_type);
+const Arch *arch_by_hf_class(const char *hf_class);
+const Arch *arch_by_gguf(const char *gguf_arch);
+// The table entry of a kind; NULL when the architecture has no such tensor.
+const ArchTensor *arch_tensor(const Arch *a, TensorKind kind);
+// Whether the config has this tensor (an untied head only when untied).
+int arch_tensor_present(const ArchTensor *t, const ModelConfig *c);
+
+// The size of a dimension under a config (1 for DIM_NONE).
+int64_t arch_dim(const ModelConfig *c, ArchDim d);
+// HF or GGUF name of tensor t for layer l (l ignored for global tensors).
+void arch_hf_name(const ArchTensor *t, int layer, char *out, int n);
+void arch_gguf_name(const ArchTensor *t, int layer, char *out, int n);
+
+// The tensor an HF (or GGUF) name refers to, and its layer; NULL when it is
+// none of this architecture's. With a config, layers must be below
+// num_hidden_layers and an untied head only matches an untied model; with
+// c NULL any layer number matches.
+const ArchTensor *arch_find_hf(const Arch *a, const ModelConfig *c, const char *name, int *layer);
+const ArchTensor *arch_find_gguf(const Arch *a, const ModelConfig *c, const char *name, int *layer);
+
+// Parameters of the model the config describes (the tied head counted
+// once), or -1 when the count overflows int64.
+int64_t arch_param_count(const ModelConfig *c);
+
+#endif
