@@ -67,7 +67,7 @@ int cmd_eval(int argc, char **argv) {
     free(text);
     tokenizer_free(tok);
 
-    Qwen3 m;
+    Model m;
     t0 = now_seconds();
     if (model_load(&m, model_dir, err)) die("%s", err);
     fprintf(stderr, "loaded %s: %zu parameters in %.2f s\n", model_dir, m.n_params, now_seconds() - t0);

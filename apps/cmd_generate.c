@@ -139,11 +139,11 @@ int cmd_generate(int argc, char **argv) {
     free(text);
     if (n_prompt == 0) die("the prompt encodes to no tokens");
 
-    Qwen3 m;
+    Model m;
     double t0 = now_seconds();
     if (model_load(&m, model_dir, err)) die("%s", err);
     fprintf(stderr, "loaded %s: %zu parameters in %.2f s\n", model_dir, m.n_params, now_seconds() - t0);
-    const Qwen3Config *c = &m.config;
+    const ModelConfig *c = &m.config;
     const int V = c->vocab_size, tok_V = tokenizer_vocab_size(tok);
     if (n_prompt > (size_t)c->max_position_embeddings)
         die("the prompt has %zu tokens; the model's max_position_embeddings is %d", n_prompt,

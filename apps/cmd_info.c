@@ -42,7 +42,7 @@ int cmd_info(int argc, char **argv) {
         return 2;
     }
     char err[ERR_LEN];
-    Qwen3Config c;
+    ModelConfig c;
     char *cfg_path = path_join(dir, "config.json");
     int rc = config_load(&c, cfg_path, err);
     if (rc != 0) {

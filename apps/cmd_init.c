@@ -59,14 +59,14 @@ int cmd_init(int argc, char **argv) {
         return 2;
     }
     char err[ERR_LEN];
-    Qwen3Config c;
+    ModelConfig c;
     if (config_load(&c, config_path, err)) die("%s", err);
     if (dtype) {
         if (strcmp(dtype, "bfloat16") && strcmp(dtype, "float16") && strcmp(dtype, "float32"))
             die("--dtype must be bfloat16, float16 or float32, not '%s'", dtype);
         snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", dtype);
     }
-    Qwen3 m;
+    Model m;
     if (model_alloc(&m, &c, err)) die("%s", err);
     double t0 = now_seconds();
     model_init_random(&m, seed);

@@ -61,7 +61,7 @@ int cmd_verify(int argc, char **argv) {
     if (!group) group = recorded_group_size(dir);
     if (!group) group = 128;
     char err[ERR_LEN];
-    Qwen3 m;
+    Model m;
     if (model_load(&m, dir, err)) die("%s", err);
     TernaryCounts total = {0};
     int checked = 0, failed = 0, skipped = 0;

@@ -9,7 +9,7 @@ static const struct {
     int (*run)(int, char **);
     const char *help;
 } commands[] = {
-    {"init", cmd_init, "write a randomly initialised Qwen3 model for a config.json"},
+    {"init", cmd_init, "write a randomly initialised Qwen3 or Llama model for a config.json"},
     {"info", cmd_info, "print a checkpoint's config, parameter counts and dtypes"},
     {"tokenize", cmd_tokenize, "text to token ids (or back, with --decode)"},
     {"eval", cmd_eval, "perplexity of a model on a text file"},
@@ -19,7 +19,7 @@ static const struct {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "trit — make and run ternary Qwen3 models\n\nusage: trit <command> [options]\n\ncommands:\n");
+    fprintf(f, "trit — make and run ternary Qwen3 and Llama models\n\nusage: trit <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n`trit <command> --help` describes a command's options.\n");

@@ -1,4 +1,4 @@
-// bench_forward.c — forward-pass speed of the Qwen3 model against the BLAS
+// bench_forward.c — forward-pass speed of the model against the BLAS
 // baseline measured in the same run.
 //
 // usage: bench_forward CONFIG.json [B] [T] [reps]
@@ -16,7 +16,7 @@
 #include "kernels/ops.h"
 #include "base/util.h"
 
-static double time_gemms(const Qwen3Config *c, int BT, int reps) {
+static double time_gemms(const ModelConfig *c, int BT, int reps) {
     const int C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;
     const int QD = c->num_attention_heads * c->head_dim, KD = c->num_key_value_heads * c->head_dim;
     int shapes[][2] = {{QD, C}, {KD, C}, {KD, C}, {C, QD}, {F, C}, {F, C}, {C, F}};  // (N, K) per layer
@@ -49,9 +49,9 @@ int main(int argc, char **argv) {
     }
     int B = argc > 2 ? atoi(argv[2]) : 1, T = argc > 3 ? atoi(argv[3]) : 512, reps = argc > 4 ? atoi(argv[4]) : 3;
     char err[ERR_LEN];
-    Qwen3Config c;
+    ModelConfig c;
     if (config_load(&c, argv[1], err)) die("%s", err);
-    Qwen3 m;
+    Model m;
     if (model_alloc(&m, &c, err)) die("%s", err);
     model_init_random(&m, 1);
     const int BT = B * T;

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *buf = malloc(size ? size : 1);  // not NUL-terminated: parsing must respect size
     if (!buf) return 0;
     if (size) memcpy(buf, data, size);
-    Qwen3Config c, d;
+    ModelConfig c, d;
     char err[ERR_LEN];
     if (config_parse(&c, buf, size, "fuzz", err) == 0) {
         if (config_validate(&c, "fuzz", err) != 0) abort();

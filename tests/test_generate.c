@@ -44,7 +44,7 @@ static void make_tokens(int32_t *t, int n, int V, uint64_t seed) {
 static void check_model(const char *name, int T) {
     char dir[256], err[ERR_LEN];
     snprintf(dir, sizeof dir, "%s/%s", FIXTURES, name);
-    Qwen3 m;
+    Model m;
     int rc = model_load(&m, dir, err);
     CHECK(rc == 0, "%s: %s", name, err);
     if (rc) return;
@@ -176,7 +176,7 @@ done:
 static void check_limits(void) {
     char dir[256], err[ERR_LEN];
     snprintf(dir, sizeof dir, "%s/tiny_untied_bf16", FIXTURES);
-    Qwen3 m;
+    Model m;
     if (model_load(&m, dir, err)) { CHECK(0, "%s", err); return; }
     const int MP = m.config.max_position_embeddings, V = m.config.vocab_size;
     KVCache kv;

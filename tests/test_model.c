@@ -54,7 +54,7 @@ static void check_model(const char *name) {
     int ok = read_reference(dir, &r) == 0;
     CHECK(ok, "%s: reference.bin unreadable", name);
     if (!ok) return;
-    Qwen3 m;
+    Model m;
     int rc = model_load(&m, dir, err);
     CHECK(rc == 0, "%s: %s", name, err);
     if (rc) return;
@@ -101,7 +101,7 @@ static void check_model(const char *name) {
 // Save -> load gives back the same weights (fp32 exactly).
 static void check_save_roundtrip(void) {
     char err[ERR_LEN];
-    Qwen3 m, m2;
+    Model m, m2;
     CHECK(model_load(&m, FIXTURES "/tiny_untied_fp32_sharded", err) == 0, "%s", err);
     char tmpl[] = "/tmp/trit_test_model_XXXXXX";
     char *dir = mkdtemp(tmpl);
@@ -112,7 +112,7 @@ static void check_save_roundtrip(void) {
           "saved weights differ after reload");
     model_free(&m2);
     // Bad input: a config that does not match the tensors gives an error.
-    Qwen3Config c = m.config;
+    ModelConfig c = m.config;
     c.intermediate_size += 1;
     char *cfg = path_join(dir, "config.json");
     CHECK(config_save(&c, cfg, NULL, err) == 0, "%s", err);

@@ -58,7 +58,7 @@ static void split_batch(const Batches *b, int step, int32_t *x, int32_t *y) {
 // Compares a flat buffer laid out like the model's parameters with the
 // tensors of a safetensors file; returns the worst error relative to each
 // tensor's largest reference magnitude, and the worst absolute error.
-static void compare_tensors(const Qwen3 *m, const float *mine, const char *path, double *worst_rel, double *worst_abs,
+static void compare_tensors(const Model *m, const float *mine, const char *path, double *worst_rel, double *worst_abs,
                             const char **worst_name) {
     StArchive a;
     char err[ERR_LEN];
@@ -110,7 +110,7 @@ static void check_variant(const char *name) {
 
     Batches b;
     CHECK(read_batches(dir, &b) == 0 && b.steps == c.steps, "%s: batches.bin", name);
-    Qwen3 m;
+    Model m;
     snprintf(path, sizeof path, "%s/model", dir);
     CHECK(model_load(&m, path, err) == 0, "%s", err);
     Trainer t;

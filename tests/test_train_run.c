@@ -40,11 +40,11 @@ static void write_text(const char *path, const char *src, size_t max_bytes) {
 
 // A Qwen3 small enough to train in a blink, with the real vocabulary.
 static void make_model(const char *dir, const char *tokenizer, int F) {
-    Qwen3Config c = {.vocab_size = 151936, .hidden_size = 32, .intermediate_size = F, .num_hidden_layers = 2,
+    ModelConfig c = {.vocab_size = 151936, .hidden_size = 32, .intermediate_size = F, .num_hidden_layers = 2,
                      .num_attention_heads = 2, .num_key_value_heads = 1, .head_dim = 16, .rms_norm_eps = 1e-6f,
                      .rope_theta = 1e6, .tie_word_embeddings = 1, .max_position_embeddings = 128,
                      .bos_token_id = 151643, .eos_token_id = 151645, .torch_dtype = "float32"};
-    Qwen3 m;
+    Model m;
     char err[ERR_LEN];
     CHECK(model_alloc(&m, &c, err) == 0, "%s", err);
     model_init_random(&m, 5);
@@ -109,7 +109,7 @@ int main(void) {
     CHECK(same_file(sa, sc), "the resumed run's final optimizer state differs");
 
     // The saved model is exactly ternary with one scale per group of 32.
-    Qwen3 m;
+    Model m;
     CHECK(model_load(&m, a, err) == 0, "%s", err);
     TernaryCounts tc = {0};
     int bad = 0;

@@ -11,7 +11,7 @@
 #include "base/util.h"
 #include "base/vmath.h"
 
-int kvcache_init(KVCache *kv, const Qwen3Config *c, int max_T, char *err) {
+int kvcache_init(KVCache *kv, const ModelConfig *c, int max_T, char *err) {
     memset(kv, 0, sizeof *kv);
     if (config_validate(c, "config", err) != 0) return -1;
     if (max_T < 1 || max_T > c->max_position_embeddings)
@@ -57,7 +57,7 @@ static void linear(float *out, const float *inp, const float *W, int n, int N, i
 // Scratch for n rows of activations, carved out of one allocation.
 static void scratch_reserve(KVCache *kv, int n) {
     if (n <= kv->cap) return;
-    const Qwen3Config *c = &kv->config;
+    const ModelConfig *c = &kv->config;
     const size_t C = c->hidden_size, F = c->intermediate_size, NH = c->num_attention_heads;
     const size_t QD = NH * c->head_dim, KD = (size_t)c->num_key_value_heads * c->head_dim;
     struct { float **p; size_t n; } parts[] = {
@@ -127,7 +127,7 @@ static void attention_cached(float *out, const float *q, const float *k, const f
 
 int generate_forward(KVCache *kv, const ParamTensors *w, const int32_t *tokens, int n, int pos, float *logits,
                      char *err) {
-    const Qwen3Config *c = &kv->config;
+    const ModelConfig *c = &kv->config;
     if (n < 1) return set_err(err, "generate_forward: no tokens (n = %d)", n);
     if (pos < 0 || pos > kv->len)
         return set_err(err, "generate_forward: position %d is past the %d cached positions", pos, kv->len);

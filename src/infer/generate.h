@@ -1,4 +1,4 @@
-// generate.h — incremental decoding of the Qwen3 model with a KV cache.
+// generate.h — incremental decoding of the model (Qwen3 or Llama) with a KV cache.
 //
 // The cache keeps, for every layer, the keys (after k_norm and RoPE) and the
 // values of every position seen so far. generate_forward() runs the model on
@@ -18,7 +18,7 @@
 #include "model/model.h"
 
 typedef struct {
-    Qwen3Config config;
+    ModelConfig config;
     int max_T;         // positions the cache holds (<= max_position_embeddings)
     int len;           // positions filled: 0..len-1 are valid
     float *k, *v;      // (L, max_T, NKV, HD): k after k_norm + RoPE
@@ -32,7 +32,7 @@ typedef struct {
 // Allocates a cache for max_T positions of the model `c`. max_T must be in
 // [1, max_position_embeddings]. Returns 0, or -1 with err.
 // Memory: 2 * L * max_T * NKV * HD floats (Qwen3-0.6B: 112 KB a position).
-int kvcache_init(KVCache *kv, const Qwen3Config *c, int max_T, char *err);
+int kvcache_init(KVCache *kv, const ModelConfig *c, int max_T, char *err);
 void kvcache_free(KVCache *kv);
 // Forgets every position (len = 0); keeps the memory.
 static inline void kvcache_reset(KVCache *kv) { kv->len = 0; }

@@ -1,5 +1,5 @@
-// config.h — the Model model configuration, read from and written to the
-// Hugging Face `config.json`.
+// config.h — the model configuration (Qwen3 or Llama), read from and written
+// to the Hugging Face `config.json`.
 #ifndef TRIT_CONFIG_H
 #define TRIT_CONFIG_H
 

@@ -1,4 +1,4 @@
-// ops.c — forward kernels of the Qwen3 block; see ops.h for shapes.
+// ops.c — forward kernels of the transformer block; see ops.h for shapes.
 //
 // Matrix products go to BLAS (OpenBLAS); everything else is a plain loop,
 // parallel over rows with OpenMP and vectorised with `omp simd`.

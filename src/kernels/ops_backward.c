@@ -1,4 +1,4 @@
-// ops_backward.c — backward kernels of the Qwen3 block; see ops_backward.h
+// ops_backward.c — backward kernels of the transformer block; see ops_backward.h
 // for shapes and the accumulation convention of each function.
 //
 // As in ops.c: matrix products go to BLAS, everything else is a plain loop,

@@ -1,4 +1,5 @@
-// model.h — the Model model: configuration, parameters in one flat buffer,
+// model.h — the model (Qwen3 or Llama): configuration, parameters in one
+// flat buffer laid out by the architecture's tensor table (src/arch),
 // activations in another, the forward pass and the loss.
 //
 // Parameters are laid out as in llm.c: one fp32 allocation, with a pointer

@@ -25,7 +25,7 @@ void train_config_default(TrainConfig *c) {
     c->clip = 1.0f;
 }
 
-int trainer_init(Trainer *t, Qwen3 *m, const TrainConfig *c, char *err) {
+int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
     memset(t, 0, sizeof *t);
     if (c->steps < 1) return set_err(err, "--steps must be at least 1");
     if (c->warmup < 0) return set_err(err, "--warmup must not be negative");
@@ -70,7 +70,7 @@ void trainer_free(Trainer *t) {
 
 void trainer_project(Trainer *t) {
     if (!t->cfg.quant) return;
-    const Qwen3 *m = t->model;
+    const Model *m = t->model;
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
         const float *src = m->params_memory + ti->offset;
@@ -81,7 +81,7 @@ void trainer_project(Trainer *t) {
 }
 
 int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, StepStats *st, char *err) {
-    Qwen3 *m = t->model;
+    Model *m = t->model;
     const long step = t->step;
     trainer_project(t);
     memset(t->grads, 0, sizeof(float) * m->n_params);
@@ -114,8 +114,8 @@ typedef struct {
     float lr, min_lr, weight_decay, beta1, beta2, eps, clip, pad2;
 } CkptHeader;
 
-static uint64_t model_shape_hash(const Qwen3 *m) {
-    const Qwen3Config *c = &m->config;
+static uint64_t model_shape_hash(const Model *m) {
+    const ModelConfig *c = &m->config;
     int64_t f[] = {c->vocab_size, c->hidden_size, c->intermediate_size, c->num_hidden_layers,
                    c->num_attention_heads, c->num_key_value_heads, c->head_dim, c->tie_word_embeddings,
                    (int64_t)m->n_params};

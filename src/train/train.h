@@ -34,7 +34,7 @@ void train_config_default(TrainConfig *c);
 
 typedef struct {
     TrainConfig cfg;
-    Qwen3 *model;
+    Model *model;
     float *grads, *m, *v;  // same layout as model->params_memory
     float *fwd;            // weights the forward uses (== params when quant is 0)
     ParamTensors g, w;     // views into grads and fwd
@@ -53,7 +53,7 @@ typedef struct {
 // Checks the config against the model (group size divides every matrix row,
 // positive steps, sane rates) and allocates the optimizer state (~4x the
 // parameters in fp32, plus a forward copy when ternary).
-int trainer_init(Trainer *t, Qwen3 *m, const TrainConfig *c, char *err);
+int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err);
 void trainer_free(Trainer *t);
 
 // Writes the forward weights from the latent ones (t*s, or nothing to do).

@@ -71,7 +71,7 @@ static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const P
 
 // Writes the trained model: the forward weights (t*s) in the HF layout.
 static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, char *err) {
-    Qwen3 *m = t->model;
+    Model *m = t->model;
     char note[256];
     if (t->cfg.quant)
         snprintf(note, sizeof note, "ternary g%d %s: every linear layer and the embedding are t*s, t in {-1,0,1}, "
@@ -96,7 +96,7 @@ static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, cha
 int train_run(const TrainJob *j, char *err) {
     int rc = -1;
     Tokenizer *tok = NULL;
-    Qwen3 m = {0};
+    Model m = {0};
     Trainer t = {0};
     TokenData train = {0}, val = {0};
     FILE *log = NULL;
