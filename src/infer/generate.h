@@ -45,5 +45,9 @@ static inline void kvcache_reset(KVCache *kv) { kv->len = 0; }
 // cache is unchanged. On success kv->len = pos + n.
 int generate_forward(KVCache *kv, const ParamTensors *w, const int32_t *tokens, int n, int pos, float *logits,
                      char *err);
+// The same; with all_rows the logits of every new position go to
+// logits[n][V] (verifying several drafted tokens at once needs them).
+int generate_forward_logits(KVCache *kv, const ParamTensors *w, const int32_t *tokens, int n, int pos,
+                            float *logits, int all_rows, char *err);
 
 #endif

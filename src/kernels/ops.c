@@ -37,18 +37,23 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
     }
 }
 
-void rope_tables(float *cos_t, float *sin_t, int T, int HD, double theta) {
-    int half = HD / 2;
-    for (int i = 0; i < half; i++) {
-        // HF computes inv_freq = 1 / theta^(2i/HD) in fp32; we keep double
-        // until the final cos/sin, which differs from it by < 1 ulp of fp32.
-        double inv_freq = 1.0 / pow(theta, (double)(2 * i) / (double)HD);
+void rope_tables_freq(float *cos_t, float *sin_t, int T, int half, const double *inv_freq) {
+    // HF computes inv_freq and the angles in fp32; we keep double until the
+    // final cos/sin, which differs from it by < 1 ulp of fp32.
+    for (int i = 0; i < half; i++)
         for (int t = 0; t < T; t++) {
-            double a = (double)t * inv_freq;
+            double a = (double)t * inv_freq[i];
             cos_t[(size_t)t * half + i] = (float)cos(a);
             sin_t[(size_t)t * half + i] = (float)sin(a);
         }
-    }
+}
+
+void rope_tables(float *cos_t, float *sin_t, int T, int HD, double theta) {
+    const int half = HD / 2;
+    double *inv_freq = xmalloc(sizeof(double) * (size_t)(half ? half : 1));
+    for (int i = 0; i < half; i++) inv_freq[i] = 1.0 / pow(theta, (double)(2 * i) / (double)HD);
+    rope_tables_freq(cos_t, sin_t, T, half, inv_freq);
+    free(inv_freq);
 }
 
 void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD) {
@@ -141,6 +146,51 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
                 }
         free(S);
         free(acc);
+    }
+}
+
+void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos, int NH,
+                              int NKV, int HD) {
+    const int KD = NKV * HD, group = NH / NKV;
+    const float scale = 1.0f / sqrtf((float)HD);
+    // One thread for small work (a decode step of a tiny model): a parallel
+    // region costs more than it saves there.
+    const double work = (double)n * NH * (pos + n) * HD;
+#pragma omp parallel if (work > 65536.0)
+    {
+        float *s = xmalloc(sizeof(float) * (size_t)(pos + n));
+#pragma omp for collapse(2) schedule(static)
+        for (int i = 0; i < n; i++)
+            for (int h = 0; h < NH; h++) {
+                const int T = pos + i + 1;
+                const float *qi = q + ((size_t)i * NH + h) * HD;
+                const float *kb = k + (size_t)(h / group) * HD, *vb = v + (size_t)(h / group) * HD;
+                float mx = -FLT_MAX;
+                for (int j = 0; j < T; j++) {
+                    const float *kj = kb + (size_t)j * KD;
+                    float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+                    for (int e = 0; e < HD; e++) d += qi[e] * kj[e];
+                    s[j] = d * scale;
+                    mx = s[j] > mx ? s[j] : mx;
+                }
+                float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                for (int j = 0; j < T; j++) {
+                    s[j] = vexpf(s[j] - mx);
+                    sum += s[j];
+                }
+                float *o = out + ((size_t)i * NH + h) * HD;
+                memset(o, 0, sizeof(float) * HD);
+                for (int j = 0; j < T; j++) {
+                    const float *vj = vb + (size_t)j * KD, p = s[j];
+#pragma omp simd
+                    for (int e = 0; e < HD; e++) o[e] += p * vj[e];
+                }
+                const float inv = 1.0f / sum;
+                for (int e = 0; e < HD; e++) o[e] *= inv;
+            }
+        free(s);
     }
 }
 

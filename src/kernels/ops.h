@@ -1,4 +1,4 @@
-// ops.h — the layers of the Qwen3 forward pass as plain functions over flat
+// ops.h — the layers of the transformer forward pass as plain functions over flat
 // fp32 arrays, llm.c style: every function states its shapes; activations
 // that the backward pass will need are written to caller-owned buffers.
 //
@@ -24,6 +24,8 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
 // Rotary tables for positions 0..T-1, HF "rotate half" layout:
 // cos/sin[t][i] for i < HD/2 with frequency theta^(-2i/HD).
 void rope_tables(float *cos_t, float *sin_t, int T, int HD, double theta);
+// The same from given frequencies inv_freq[half] (scaled RoPE variants).
+void rope_tables_freq(float *cos_t, float *sin_t, int T, int half, const double *inv_freq);
 // In place on x[B][T][H][HD]: pairs (i, i + HD/2) rotated by position t.
 void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD);
 
@@ -34,6 +36,13 @@ void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T
 // so the backward pass can recompute the probabilities tile by tile.
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int NH, int NKV, int HD);
+
+// Attention of n new queries (positions pos..pos+n-1) against the cached
+// keys/values of positions 0..pos+n-1 of one sequence, causal: query i sees
+// keys j <= pos + i. q[n][NH][HD], k,v[>= pos+n][NKV][HD] -> out[n][NH][HD].
+// Scores are kept whole per (query, head): pos + n floats a thread.
+void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos, int NH,
+                              int NKV, int HD);
 
 // h = silu(gate) * up, elementwise over n values.
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n);

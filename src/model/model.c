@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "io/checkpoint.h"
+#include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "model/block.h"
 #include "kernels/ops_backward.h"
 #include "io/safetensors.h"
 #include "base/util.h"
@@ -184,11 +186,12 @@ static void acts_alloc(Model *m, int B, int T, int train) {
     const size_t BT = (size_t)B * T, C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
     const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads;
     const size_t R = train ? (size_t)c->num_hidden_layers + 1 : 2;  // residual buffers
+    const size_t QK = arch_tensor(arch_get(c->arch), TK_Q_NORM) != NULL;  // pre-norm q/k kept only with head norms
     struct { float **p; size_t n; } parts[] = {
         {&a->resid, R * BT * C},         {&a->ln1, S * BT * C},         {&a->rstd1, S * BT},
         {&a->q, S * BT * NH * HD},       {&a->k, S * BT * NKV * HD},    {&a->v, S * BT * NKV * HD},
-        {&a->q_raw, S * BT * NH * HD},   {&a->k_raw, S * BT * NKV * HD},
-        {&a->rstd_q, S * BT * NH},       {&a->rstd_k, S * BT * NKV},    {&a->att, S * BT * NH * HD},
+        {&a->q_raw, QK * S * BT * NH * HD}, {&a->k_raw, QK * S * BT * NKV * HD},
+        {&a->rstd_q, QK * S * BT * NH},  {&a->rstd_k, QK * S * BT * NKV},    {&a->att, S * BT * NH * HD},
         {&a->lse, S * BT * NH},          {&a->resid_mid, S * BT * C},   {&a->ln2, S * BT * C},
         {&a->rstd2, S * BT},             {&a->gate, S * BT * F},        {&a->up, S * BT * F},
         {&a->h, S * BT * F},             {&a->lnf, BT * C},             {&a->rstdf, BT},
@@ -207,11 +210,36 @@ static void acts_alloc(Model *m, int B, int T, int train) {
     a->B = B;
     a->T = T;
     a->n_saved_layers = S;
-    rope_tables(a->rope_cos, a->rope_sin, T, (int)HD, c->rope_theta);
+    rope_config_tables(c, a->rope_cos, a->rope_sin, T);
 }
 
 // ---------------------------------------------------------------------------
 // Forward pass
+
+// Slot s of the saved per-layer buffers as one layer's BlockBufs (training
+// keeps slot l for layer l; evaluation reuses slot 0).
+static void layer_bufs(const Model *m, size_t s, BlockBufs *b) {
+    const ModelConfig *c = &m->config;
+    const Activations *a = &m->acts;
+    const size_t BT = (size_t)a->B * a->T, C = c->hidden_size, F = c->intermediate_size;
+    const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads, QD = NH * c->head_dim,
+                 KD = NKV * c->head_dim;
+    *b = (BlockBufs){
+        .ln1 = a->ln1 + s * BT * C, .rstd1 = a->rstd1 + s * BT,
+        .q_raw = a->q_raw + s * BT * QD, .k_raw = a->k_raw + s * BT * KD,
+        .rstd_q = a->rstd_q + s * BT * NH, .rstd_k = a->rstd_k + s * BT * NKV,
+        .q = a->q + s * BT * QD, .k = a->k + s * BT * KD, .v = a->v + s * BT * KD,
+        .att = a->att + s * BT * QD, .lse = a->lse + s * BT * NH,
+        .mid = a->resid_mid + s * BT * C, .ln2 = a->ln2 + s * BT * C, .rstd2 = a->rstd2 + s * BT,
+        .gate = a->gate + s * BT * F, .up = a->up + s * BT * F, .h = a->h + s * BT * F, .tmp = a->tmp,
+    };
+}
+
+// Input of layer l in the residual buffers (evaluation alternates two).
+static float *resid_at(const Model *m, int l, int train) {
+    const size_t BT = (size_t)m->acts.B * m->acts.T;
+    return m->acts.resid + (size_t)(train ? l : l & 1) * BT * (size_t)m->config.hidden_size;
+}
 
 // Runs the embedding, every layer and the final norm; `train` keeps every
 // layer's activations. The result is in m->acts.lnf.
@@ -219,47 +247,18 @@ static void forward_layers(Model *m, const ParamTensors *w, const int32_t *token
     acts_alloc(m, B, T, train);
     const ModelConfig *c = &m->config;
     Activations *a = &m->acts;
-    const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
-    const int NH = c->num_attention_heads, NKV = c->num_key_value_heads, L = c->num_hidden_layers;
-    const int BT = B * T, QD = NH * HD, KD = NKV * HD;
-    const float eps = c->rms_norm_eps;
-
-    embedding_forward(a->resid, tokens, w->embed, BT, C);
+    const int C = c->hidden_size, L = c->num_hidden_layers;
+    const WTensor embed = wt_f32(w->embed, c->vocab_size, C);
+    const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
+    embedding_lookup(a->resid, tokens, B * T, &embed);
     for (int l = 0; l < L; l++) {
-        // Slot s of the saved per-layer buffers; evaluation reuses slot 0.
-        const size_t s = train ? (size_t)l : 0;
-        float *x = a->resid + (size_t)(train ? l : l & 1) * BT * C;
-        float *x_out = a->resid + (size_t)(train ? l + 1 : (l + 1) & 1) * BT * C;
-        float *ln1 = a->ln1 + s * BT * C, *rstd1 = a->rstd1 + s * BT;
-        float *q = a->q + s * BT * QD, *k = a->k + s * BT * KD, *v = a->v + s * BT * KD;
-        float *q_raw = a->q_raw + s * BT * QD, *k_raw = a->k_raw + s * BT * KD;
-        float *att = a->att + s * BT * QD, *lse = a->lse + s * BT * NH;
-        float *mid = a->resid_mid + s * BT * C, *ln2 = a->ln2 + s * BT * C, *rstd2 = a->rstd2 + s * BT;
-        float *gate = a->gate + s * BT * F, *up = a->up + s * BT * F, *h = a->h + s * BT * F;
-
-        // Attention block: x -> RMSNorm -> q,k,v -> head norms -> RoPE -> GQA -> o_proj.
-        rmsnorm_forward(ln1, rstd1, x, w->attn_norm + (size_t)l * C, BT, C, eps);
-        matmul_forward(q_raw, ln1, w->wq + (size_t)l * QD * C, BT, QD, C);
-        matmul_forward(k_raw, ln1, w->wk + (size_t)l * KD * C, BT, KD, C);
-        matmul_forward(v, ln1, w->wv + (size_t)l * KD * C, BT, KD, C);
-        rmsnorm_forward(q, a->rstd_q + s * BT * NH, q_raw, w->q_norm + (size_t)l * HD, BT * NH, HD, eps);
-        rmsnorm_forward(k, a->rstd_k + s * BT * NKV, k_raw, w->k_norm + (size_t)l * HD, BT * NKV, HD, eps);
-        rope_forward(q, a->rope_cos, a->rope_sin, B, T, NH, HD);
-        rope_forward(k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
-        attention_forward(att, lse, q, k, v, B, T, NH, NKV, HD);
-        matmul_forward(a->tmp, att, w->wo + (size_t)l * C * QD, BT, C, QD);
-        residual_forward(mid, x, a->tmp, (size_t)BT * C);
-
-        // MLP block: RMSNorm -> SwiGLU -> down_proj.
-        rmsnorm_forward(ln2, rstd2, mid, w->mlp_norm + (size_t)l * C, BT, C, eps);
-        matmul_forward(gate, ln2, w->wgate + (size_t)l * F * C, BT, F, C);
-        matmul_forward(up, ln2, w->wup + (size_t)l * F * C, BT, F, C);
-        swiglu_forward(h, gate, up, (size_t)BT * F);
-        matmul_forward(a->tmp, h, w->wdown + (size_t)l * C * F, BT, C, F);
-        residual_forward(x_out, mid, a->tmp, (size_t)BT * C);
+        LayerWeights lw;
+        BlockBufs b;
+        layer_weights(c, w, l, &lw);
+        layer_bufs(m, train ? (size_t)l : 0, &b);
+        block_forward(c, &lw, resid_at(m, l + 1, train), resid_at(m, l, train), &b, &ctx);
     }
-    float *x_last = a->resid + (size_t)(train ? L : L & 1) * BT * C;
-    rmsnorm_forward(a->lnf, a->rstdf, x_last, w->final_norm, BT, C, eps);
+    rmsnorm_forward(a->lnf, a->rstdf, resid_at(m, L, train), w->final_norm, B * T, C, c->rms_norm_eps);
 }
 
 void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
@@ -318,9 +317,7 @@ double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const in
     const ModelConfig *c = &m->config;
     Activations *a = &m->acts;
     const int B = a->B, T = a->T, BT = B * T;
-    const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim, V = c->vocab_size;
-    const int NH = c->num_attention_heads, NKV = c->num_key_value_heads, L = c->num_hidden_layers;
-    const int QD = NH * HD, KD = NKV * HD;
+    const int C = c->hidden_size, V = c->vocab_size, L = c->num_hidden_layers;
     if (a->n_saved_layers != L) die("model_backward called without model_forward_hidden's activations");
     if (m->scratch.BT != BT) scratch_alloc(m, BT);
     GradScratch *d = &m->scratch;
@@ -336,42 +333,14 @@ double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const in
     memset(d->dresid, 0, sizeof(float) * (size_t)BT * C);
     rmsnorm_backward(d->dresid, g->final_norm, d->dln, a->resid + (size_t)L * BT * C, w->final_norm, a->rstdf, BT, C);
 
+    const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
     for (int l = L - 1; l >= 0; l--) {
-        const size_t s = (size_t)l;
-        const float *x = a->resid + s * BT * C, *mid = a->resid_mid + s * BT * C;
-        const float *ln1 = a->ln1 + s * BT * C, *ln2 = a->ln2 + s * BT * C;
-        const float *q = a->q + s * BT * QD, *k = a->k + s * BT * KD, *v = a->v + s * BT * KD;
-        const float *q_raw = a->q_raw + s * BT * QD, *k_raw = a->k_raw + s * BT * KD;
-        const float *att = a->att + s * BT * QD, *lse = a->lse + s * BT * NH;
-        const float *gate = a->gate + s * BT * F, *up = a->up + s * BT * F, *h = a->h + s * BT * F;
-
-        // MLP block, x_out = mid + down(silu(gate(ln2)) * up(ln2)); dresid = d x_out.
-        memset(d->dh, 0, sizeof(float) * (size_t)BT * F);
-        matmul_backward(d->dh, g->wdown + s * C * F, d->dresid, h, w->wdown + s * C * F, BT, C, F);
-        swiglu_backward(d->dgate, d->dup, d->dh, gate, up, (size_t)BT * F);
-        memset(d->dln, 0, sizeof(float) * (size_t)BT * C);
-        matmul_backward(d->dln, g->wgate + s * F * C, d->dgate, ln2, w->wgate + s * F * C, BT, F, C);
-        matmul_backward(d->dln, g->wup + s * F * C, d->dup, ln2, w->wup + s * F * C, BT, F, C);
-        // The residual passes d x_out straight to mid; the norm adds its branch.
-        rmsnorm_backward(d->dresid, g->mlp_norm + s * C, d->dln, mid, w->mlp_norm + s * C, a->rstd2 + s * BT, BT, C);
-
-        // Attention block, mid = x + o_proj(attention(...)); dresid = d mid.
-        memset(d->datt, 0, sizeof(float) * (size_t)BT * QD);
-        matmul_backward(d->datt, g->wo + s * C * QD, d->dresid, att, w->wo + s * C * QD, BT, C, QD);
-        attention_backward(d->dq, d->dk, d->dv, d->datt, q, k, v, att, lse, B, T, NH, NKV, HD);
-        rope_backward(d->dq, a->rope_cos, a->rope_sin, B, T, NH, HD);
-        rope_backward(d->dk, a->rope_cos, a->rope_sin, B, T, NKV, HD);
-        memset(d->dq_raw, 0, sizeof(float) * (size_t)BT * QD);
-        memset(d->dk_raw, 0, sizeof(float) * (size_t)BT * KD);
-        rmsnorm_backward(d->dq_raw, g->q_norm + s * HD, d->dq, q_raw, w->q_norm + s * HD, a->rstd_q + s * BT * NH,
-                         BT * NH, HD);
-        rmsnorm_backward(d->dk_raw, g->k_norm + s * HD, d->dk, k_raw, w->k_norm + s * HD, a->rstd_k + s * BT * NKV,
-                         BT * NKV, HD);
-        memset(d->dln, 0, sizeof(float) * (size_t)BT * C);
-        matmul_backward(d->dln, g->wq + s * QD * C, d->dq_raw, ln1, w->wq + s * QD * C, BT, QD, C);
-        matmul_backward(d->dln, g->wk + s * KD * C, d->dk_raw, ln1, w->wk + s * KD * C, BT, KD, C);
-        matmul_backward(d->dln, g->wv + s * KD * C, d->dv, ln1, w->wv + s * KD * C, BT, KD, C);
-        rmsnorm_backward(d->dresid, g->attn_norm + s * C, d->dln, x, w->attn_norm + s * C, a->rstd1 + s * BT, BT, C);
+        LayerParams lw, lg;
+        BlockBufs b;
+        layer_params(c, w, l, &lw);
+        layer_params(c, g, l, &lg);
+        layer_bufs(m, (size_t)l, &b);
+        block_backward(c, &lw, &lg, resid_at(m, l, 1), &b, &ctx, d);
     }
     embedding_backward(g->embed, d->dresid, tokens, BT, C);
     return loss_sum / (double)n;
