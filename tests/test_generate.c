@@ -97,6 +97,19 @@ static void check_model(const char *name, int T) {
     }
     CHECK(ok_c && err_c <= TOL, "%s: chunked prefill vs full forward, max |logit diff| %.3g (%s)", name, err_c,
           ok_c ? "ok" : err);
+    // All rows' logits of a block of 4 new tokens after a prefill of T - 4
+    // (what verifying 4 drafted tokens at once reads): each row equals the
+    // full forward's at its position.
+    if (T > 4) {
+        float *rows = xmalloc(sizeof(float) * 4 * (size_t)V);
+        kvcache_reset(&kv);
+        int ok_r = generate_forward(&kv, &m.params, tok, T - 4, 0, NULL, err) == 0 &&
+                   generate_forward_logits(&kv, &m.params, tok + T - 4, 4, T - 4, rows, 1, err) == 0;
+        double er = max_abs_diff(rows, full + (size_t)(T - 4) * V, 4 * (size_t)V);
+        CHECK(ok_r && er <= TOL, "%s: all-rows logits vs full forward, max |logit diff| %.3g (%s)", name, er,
+              ok_r ? "ok" : err);
+        free(rows);
+    }
 
     // (b) the whole sequence at once vs token by token: same last logits and
     // same cached keys/values.
@@ -385,6 +398,8 @@ int main(void) {
     check_model("tiny_tied_bf16", 20);
     check_model("tiny_untied_bf16", 20);
     check_model("tiny_untied_fp32_sharded", 20);
+    check_model("llama_untied_bf16_rope3", 20);
+    check_model("llama_tied_fp32_rope3_v4", 40);
     check_model("tiny_tied_fp32", 100);  // several 64-row attention tiles in the prefill
     check_limits();
     check_sampler();

@@ -1,7 +1,7 @@
 // test_model.c — trit's Qwen3 forward pass against HF transformers.
 //
 // The fixtures in tests/fixtures/models/ were written by
-// tools/reference/make_model_fixtures.py: tiny random Qwen3 checkpoints saved
+// tools/reference/make_model_fixtures.py: tiny random Qwen3 and Llama checkpoints saved
 // by transformers' save_pretrained (fp32 and bf16, tied and untied heads, GQA,
 // head_dim != hidden/heads, one sharded with an index) and the logits and
 // loss transformers computes for fixed tokens in fp32.
@@ -133,9 +133,32 @@ static void check_save_roundtrip(void) {
     model_free(&m);
 }
 
+// A Llama with llama3 RoPE scaling saved by trit reads back as the same
+// config (architecture and scaling included) and the same weights.
+static void check_llama_roundtrip(void) {
+    char err[ERR_LEN];
+    Model m, m2;
+    CHECK(model_load(&m, FIXTURES "/llama_untied_bf16_rope3", err) == 0, "%s", err);
+    CHECK(m.config.arch == ARCH_LLAMA && m.config.rope_scaling.type == ROPE_LLAMA3 && m.config.rope_scaling.factor == 8.0 &&
+          m.config.rope_scaling.original_max_position_embeddings == 64 && m.params.q_norm == NULL, "llama config");
+    char tmpl[] = "/tmp/trit_test_llama_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    CHECK(dir && model_save(&m, dir, NULL, err) == 0, "%s", err);
+    CHECK(dir && model_load(&m2, dir, err) == 0, "%s", err);
+    CHECK(!memcmp(&m.config, &m2.config, sizeof m.config) && m.n_params == m2.n_params &&
+          !memcmp(m.params_memory, m2.params_memory, 4 * m.n_params), "llama save/load differs");
+    model_free(&m2);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir ? dir : "/nonexistent");
+    CHECK(system(cmd) == 0, "cleanup");
+    model_free(&m);
+}
+
 int main(void) {
-    const char *names[] = {"tiny_tied_fp32", "tiny_untied_bf16", "tiny_untied_fp32_sharded", "tiny_tied_bf16"};
+    const char *names[] = {"tiny_tied_fp32", "tiny_untied_bf16", "tiny_untied_fp32_sharded", "tiny_tied_bf16",
+                           "llama_tied_fp32", "llama_untied_bf16_rope3", "llama_tied_fp32_rope3_v4"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) check_model(names[i]);
     check_save_roundtrip();
+    check_llama_roundtrip();
     return test_finish("test_model");
 }

@@ -164,5 +164,7 @@ int main(void) {
     check_variant("tied_ternary");
     check_variant("untied_ternary");
     check_variant("untied_none");
+    check_variant("llama_tied_ternary");
+    check_variant("llama_untied_ternary");
     return test_finish("test_train_ref");
 }

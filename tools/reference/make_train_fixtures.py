@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference for trit's training step: gradients of every parameter under the
 straight-through ternary projection, and 10 steps of the recipe, computed by
-torch on HF transformers' Qwen3.
+torch on HF transformers' Qwen3 and Llama.
 
 The recipe (as trit implements it): every linear layer and the embedding
 (tied or untied LM head too) are used as t*s in the forward, t = clamp(round(W/s),
@@ -27,7 +27,9 @@ import struct
 import torch
 import torch.nn.functional as Fn
 from safetensors.torch import save_file
-from transformers import Qwen3Config, Qwen3ForCausalLM
+import argparse
+
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/fixtures/train")
 VOCAB, B, T = 256, 2, 16
@@ -37,7 +39,16 @@ VARIANTS = [
     dict(name="tied_ternary", tie=True, quant=True, steps=RECIPE["steps"]),
     dict(name="untied_ternary", tie=False, quant=True, steps=RECIPE["steps"]),
     dict(name="untied_none", tie=False, quant=False, steps=3),
+    # Llama (no head norms), one with llama3 RoPE scaling.
+    dict(name="llama_tied_ternary", arch="llama", tie=True, quant=True, steps=RECIPE["steps"],
+         rope=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                   original_max_position_embeddings=8)),
+    dict(name="llama_untied_ternary", arch="llama", tie=False, quant=True, steps=RECIPE["steps"]),
 ]
+
+
+def model_class(v):
+    return LlamaForCausalLM if v.get("arch") == "llama" else Qwen3ForCausalLM
 
 
 def ternary(w, group):
@@ -66,11 +77,14 @@ def patch_ternary(model, group):
 
 def build(v, seed):
     torch.manual_seed(seed)
-    cfg = Qwen3Config(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, head_dim=32, rope_theta=10000.0,
-                      rms_norm_eps=1e-6, max_position_embeddings=128, tie_word_embeddings=v["tie"],
-                      initializer_range=0.05, bos_token_id=1, eos_token_id=2)
-    model = Qwen3ForCausalLM(cfg).float()
+    rope = dict(rope_type="default", rope_theta=10000.0)
+    rope.update(v.get("rope", {}))
+    cfg = (LlamaConfig if v.get("arch") == "llama" else Qwen3Config)(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, rope_parameters=rope,
+        rms_norm_eps=1e-6, max_position_embeddings=128, tie_word_embeddings=v["tie"],
+        initializer_range=0.05, bos_token_id=1, eos_token_id=2)
+    model = model_class(v)(cfg).float()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "norm" in name:
@@ -97,13 +111,18 @@ def named_params(model):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", help="write only these variants")
+    args = ap.parse_args()
     for i, v in enumerate(VARIANTS):
+        if args.only and v["name"] not in args.only:
+            continue
         d = os.path.join(OUT, v["name"])
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         model = build(v, 4321 + i)
         model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
-        model = Qwen3ForCausalLM.from_pretrained(os.path.join(d, "model"), dtype=torch.float32,
+        model = model_class(v).from_pretrained(os.path.join(d, "model"), dtype=torch.float32,
                                                  attn_implementation="eager")
         model.train()
         if v["quant"]:
