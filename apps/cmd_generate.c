@@ -1,5 +1,6 @@
 // cmd_generate.c — `trit generate`: text from a prompt, token by token, with
-// a KV cache (src/generate.h) and the sampler (src/sample.h).
+// the library's decode loop (src/infer/decode.h); this file parses the
+// arguments and prints.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,9 +11,9 @@
 
 #include "args.h"
 #include "commands.h"
-#include "infer/generate.h"
+#include "infer/chat.h"
+#include "infer/decode.h"
 #include "model/model.h"
-#include "infer/sample.h"
 #include "tok/tokenizer.h"
 #include "base/util.h"
 
@@ -33,7 +34,8 @@ static void usage(FILE *f) {
             "  --top-p P          then the smallest set with probability >= P (default 0.95; 1 = off)\n"
             "  --seed S           sampling seed (default: from the clock; printed on stderr)\n"
             "  --greedy           always the most likely token (same as --temperature 0)\n"
-            "  --chat             wrap the prompt in the Qwen chat template:\n"
+            "  --chat             the prompt as a user message in the model's ChatML chat template\n"
+            "                     (DIR/tokenizer_config.json; with its default system message, if any):\n"
             "                     <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
             "  --tokenizer PATH   tokenizer.json or its directory (default: DIR/tokenizer.json)\n");
 }
@@ -71,6 +73,22 @@ static void out_bytes(Utf8Out *o, const char *s, size_t n) {
         o->len -= k;
         fflush(stdout);
     }
+}
+
+typedef struct {
+    Tokenizer *tok;
+    Utf8Out out;
+} Printer;
+
+// Streams each token's text as it comes.
+static int print_token(int32_t id, void *user) {
+    Printer *p = user;
+    char *piece, err[ERR_LEN];
+    size_t plen;
+    if (tokenizer_decode(p->tok, &id, 1, &piece, &plen, err)) die("%s", err);
+    out_bytes(&p->out, piece, plen);
+    free(piece);
+    return 0;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -123,13 +141,12 @@ int cmd_generate(int argc, char **argv) {
     char err[ERR_LEN];
     Tokenizer *tok = tokenizer_load_for(tok_path, model_dir, err);
     if (!tok) die("%s", err);
-
     char *text;
     if (chat) {
-        const char *pre = "<|im_start|>user\n", *post = "<|im_end|>\n<|im_start|>assistant\n";
-        size_t n = strlen(pre) + strlen(prompt) + strlen(post) + 1;
-        text = xmalloc(n);
-        snprintf(text, n, "%s%s%s", pre, prompt, post);
+        char *tmpl;
+        if (chat_template_load(model_dir, &tmpl, err)) die("%s", err);
+        if (!(text = chat_format(tmpl, tok, prompt, err))) die("%s", err);
+        free(tmpl);
     } else {
         text = xstrdup(prompt);
     }
@@ -137,91 +154,49 @@ int cmd_generate(int argc, char **argv) {
     size_t n_prompt;
     if (tokenizer_encode(tok, text, strlen(text), &ids, &n_prompt, err)) die("prompt: %s", err);
     free(text);
-    if (n_prompt == 0) die("the prompt encodes to no tokens");
 
     Model m;
     double t0 = now_seconds();
     if (model_load(&m, model_dir, err)) die("%s", err);
     fprintf(stderr, "loaded %s: %zu parameters in %.2f s\n", model_dir, m.n_params, now_seconds() - t0);
     const ModelConfig *c = &m.config;
-    const int V = c->vocab_size, tok_V = tokenizer_vocab_size(tok);
-    if (n_prompt > (size_t)c->max_position_embeddings)
-        die("the prompt has %zu tokens; the model's max_position_embeddings is %d", n_prompt,
-            c->max_position_embeddings);
     for (size_t i = 0; i < n_prompt; i++)
-        if (ids[i] >= V) die("prompt token %d is outside the model's vocabulary of %d", (int)ids[i], V);
+        if (ids[i] >= c->vocab_size)
+            die("prompt token %d is outside the model's vocabulary of %d", (int)ids[i], c->vocab_size);
 
-    // End-of-sequence ids: the config's, and the Qwen chat/document ends.
+    // End-of-sequence ids: the config's, and the ChatML turn / document ends.
     int32_t eos[3];
     int n_eos = 0;
     const int cand[3] = {c->eos_token_id, tokenizer_token_id(tok, "<|im_end|>"), tokenizer_token_id(tok, "<|endoftext|>")};
     for (int i = 0; i < 3; i++)
         if (cand[i] >= 0) eos[n_eos++] = cand[i];
-
-    // The cache holds the prompt and every generated token but the last
-    // (which is never fed back), up to the model's context.
-    long want = (long)n_prompt + (max_tokens > 0 ? max_tokens - 1 : 0);
-    int max_T = want < c->max_position_embeddings ? (int)want : c->max_position_embeddings;
-    KVCache kv;
-    if (kvcache_init(&kv, c, max_T, err)) die("%s", err);
-    Sampler sm;
-    if (sampler_init(&sm, V, (float)temperature, (int)top_k, (float)top_p, seed, err)) die("%s", err);
     if (temperature > 0.0)
         fprintf(stderr, "sampling: temperature %g, top-k %ld, top-p %g, seed %llu\n", temperature, top_k, top_p,
                 (unsigned long long)seed);
     else
         fprintf(stderr, "sampling: greedy\n");
 
-    float *logits = xmalloc(sizeof(float) * (size_t)V);
-    t0 = now_seconds();
-    if (generate_forward(&kv, &m.params, ids, (int)n_prompt, 0, logits, err)) die("%s", err);
-    const double t_prefill = now_seconds() - t0;
-
-    Utf8Out out = {.len = 0};
-    const char *stop = "max-tokens";
-    int pos = (int)n_prompt, n_gen = 0, n_steps = 0;
-    double t_decode = 0.0;
-    const double t_start = now_seconds();
-    while (n_gen < max_tokens) {
-        // Ids the tokenizer cannot decode (the embedding's padding rows) are
-        // never sampled.
-        for (int i = tok_V; i < V; i++) logits[i] = -INFINITY;
-        int32_t next = sampler_sample(&sm, logits);
-        int is_eos = 0;
-        for (int i = 0; i < n_eos; i++) is_eos |= next == eos[i];
-        if (is_eos) { stop = "eos"; break; }
-        char *piece;
-        size_t plen;
-        if (tokenizer_decode(tok, &next, 1, &piece, &plen, err)) die("%s", err);
-        out_bytes(&out, piece, plen);
-        free(piece);
-        if (++n_gen == max_tokens) break;
-        if (pos >= c->max_position_embeddings) {
-            stop = "context full (max_position_embeddings)";
-            break;
-        }
-        t0 = now_seconds();
-        if (generate_forward(&kv, &m.params, &next, 1, pos, logits, err)) die("%s", err);
-        t_decode += now_seconds() - t0;
-        n_steps++;
-        pos++;
-    }
-    const double t_total = now_seconds() - t_start;
-    if (out.len) fwrite(out.buf, 1, out.len, stdout);  // an incomplete character at the very end
+    // Ids the tokenizer cannot decode (the embedding's padding rows) are
+    // never sampled.
+    DecodeOptions o = {.max_tokens = max_tokens, .temperature = (float)temperature, .top_k = (int)top_k,
+                       .top_p = (float)top_p, .seed = seed, .eos = eos, .n_eos = n_eos,
+                       .vocab_limit = tokenizer_vocab_size(tok)};
+    Printer pr = {.tok = tok};
+    DecodeStats st;
+    if (decode_generate(&m, ids, n_prompt, &o, print_token, &pr, &st, err)) die("%s", err);
+    if (pr.out.len) fwrite(pr.out.buf, 1, pr.out.len, stdout);  // an incomplete character at the very end
     if (isatty(fileno(stdout))) fputc('\n', stdout);
     fflush(stdout);
     fprintf(stderr,
             "\nprompt tokens:    %zu\n"
             "prefill:          %.1f tok/s (%.3f s)\n"
-            "generated tokens: %d (stop: %s)\n"
+            "generated tokens: %ld (stop: %s)\n"
             "decode:           %.2f tok/s (%d forward steps, %.2f ms each; %.2f tok/s with sampling)\n",
-            n_prompt, (double)n_prompt / t_prefill, t_prefill, n_gen, stop,
-            n_steps ? (double)n_steps / t_decode : 0.0, n_steps, n_steps ? 1e3 * t_decode / n_steps : 0.0,
-            t_total > 0 ? (double)n_gen / t_total : 0.0);
-    free(logits);
+            n_prompt, (double)n_prompt / st.t_prefill, st.t_prefill, st.n_generated, st.stop,
+            st.n_steps ? (double)st.n_steps / st.t_decode : 0.0, st.n_steps,
+            st.n_steps ? 1e3 * st.t_decode / st.n_steps : 0.0,
+            st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
     free(ids);
-    sampler_free(&sm);
-    kvcache_free(&kv);
     model_free(&m);
     tokenizer_free(tok);
     return 0;

@@ -1,0 +1,93 @@
+// chat.c — see chat.h.
+#include "infer/chat.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+int chat_template_load(const char *model_dir, char **tmpl, char *err) {
+    *tmpl = NULL;
+    char *path = path_join(model_dir, "tokenizer_config.json");
+    if (!file_exists(path)) {
+        free(path);
+        return 0;
+    }
+    size_t len;
+    char *text = read_file(path, &len, err);
+    int rc = 0;
+    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
+    if (!text) {
+        rc = -1;
+    } else if (!cJSON_IsObject(root)) {
+        rc = set_err(err, "%s: not a JSON object", path);
+    } else {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "chat_template"), *e;
+        if (cJSON_IsArray(t)) {  // [{"name": "default", "template": "..."}, ...]
+            const cJSON *found = NULL;
+            cJSON_ArrayForEach(e, t) {
+                const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
+                if (cJSON_IsString(n) && !strcmp(n->valuestring, "default"))
+                    found = cJSON_GetObjectItemCaseSensitive(e, "template");
+            }
+            t = found;
+        }
+        if (cJSON_IsString(t)) *tmpl = xstrdup(t->valuestring);
+        else if (t && !cJSON_IsNull(t)) rc = set_err(err, "%s: \"chat_template\" must be a string", path);
+    }
+    cJSON_Delete(root);
+    free(text);
+    free(path);
+    return rc;
+}
+
+// The default system message of a ChatML template: the literal
+// '<|im_start|>system\n...<|im_end|>' it emits when messages[0] is not a
+// system message. Returns a malloc'd copy of the message text with the
+// template's \n escapes resolved, or NULL when there is none.
+static char *default_system(const char *tmpl) {
+    if (!strstr(tmpl, "!= 'system'") && !strstr(tmpl, "!= \"system\"")) return NULL;
+    const char *p = strstr(tmpl, "<|im_start|>system");
+    if (!p) return NULL;
+    p += strlen("<|im_start|>system");
+    if (p[0] == '\\' && p[1] == 'n') p += 2;
+    else if (p[0] == '\n') p += 1;
+    else return NULL;
+    const char *end = strstr(p, "<|im_end|>");
+    if (!end) return NULL;
+    // A Jinja expression inside the message means it is not a literal.
+    for (const char *q = p; q < end; q++)
+        if (*q == '\'' || *q == '"' || (q[0] == '{' && (q[1] == '{' || q[1] == '%'))) return NULL;
+    char *out = xmalloc((size_t)(end - p) + 1);
+    size_t k = 0;
+    for (const char *q = p; q < end; q++) {
+        if (q[0] == '\\' && q + 1 < end && q[1] == 'n') { out[k++] = '\n'; q++; }
+        else out[k++] = *q;
+    }
+    out[k] = 0;
+    return out;
+}
+
+char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_message, char *err) {
+    if (tokenizer_token_id(tok, "<|im_start|>") < 0 || tokenizer_token_id(tok, "<|im_end|>") < 0) {
+        set_err(err, "--chat: the tokenizer has no <|im_start|>/<|im_end|> tokens; trit applies ChatML chat "
+                "templates only");
+        return NULL;
+    }
+    if (tmpl && (!strstr(tmpl, "<|im_start|>") || !strstr(tmpl, "<|im_end|>"))) {
+        set_err(err, "--chat: the model's chat template is not ChatML (<|im_start|>role ... <|im_end|>); trit "
+                "cannot apply it (it does not run Jinja)");
+        return NULL;
+    }
+    char *system = tmpl ? default_system(tmpl) : NULL;
+    const char *fmt_sys = "<|im_start|>system\n%s<|im_end|>\n";
+    size_t n = strlen(user_message) + (system ? strlen(system) + strlen(fmt_sys) : 0) + 64;
+    char *out = xmalloc(n);
+    size_t k = 0;
+    if (system) k += (size_t)snprintf(out + k, n - k, fmt_sys, system);
+    snprintf(out + k, n - k, "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n", user_message);
+    free(system);
+    return out;
+}

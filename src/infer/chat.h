@@ -1,0 +1,25 @@
+// chat.h — a user message in the model's own chat template.
+//
+// trit does not run Jinja. It recognises ChatML templates (Qwen3, SmolLM2,
+// and the many models that use <|im_start|>role\n...<|im_end|>), including a
+// default system message that the template inserts when the conversation has
+// none (SmolLM2's "You are a helpful AI assistant named SmolLM, ..."), and
+// refuses any other template with a message saying so.
+#ifndef TRIT_CHAT_H
+#define TRIT_CHAT_H
+
+#include "tok/tokenizer.h"
+
+// The template of a model directory: "chat_template" of
+// DIR/tokenizer_config.json (a string, or the list of named templates whose
+// "default" entry is used). *tmpl is NULL (and 0 returned) when the file or
+// the field is absent; -1 with err when the file is unreadable or malformed.
+int chat_template_load(const char *model_dir, char **tmpl, char *err);
+
+// Formats one user message for generation (the assistant's turn opened).
+// tmpl NULL: plain ChatML, if the tokenizer has <|im_start|> and <|im_end|>.
+// Returns a malloc'd string, or NULL with err when the template is not one
+// trit can apply.
+char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_message, char *err);
+
+#endif

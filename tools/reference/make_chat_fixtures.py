@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Reference renderings of chat templates for tests/test_chat.c.
+
+For each template (Qwen3's from ../shared/data/qwen3-tokenizer, SmolLM2's from
+its GGUF's tokenizer.chat_template), renders one user message with
+add_generation_prompt=True through jinja2 as transformers'
+apply_chat_template does, and writes tests/fixtures/chat/<name>.template and
+<name>.<k>.expected (message k of MESSAGES).
+
+Run: python3 tools/reference/make_chat_fixtures.py [--gguf models/SmolLM2-135M-Instruct.Q4_1.gguf]
+Needs: pip install jinja2 gguf
+"""
+import argparse
+import json
+import os
+
+import jinja2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "../../tests/fixtures/chat")
+MESSAGES = ["What is the capital of France?", "Line one\nline two, ünïcode ✓", ""]
+
+
+def render(template, message):
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)  # as transformers' chat rendering
+    return env.from_string(template).render(messages=[{"role": "user", "content": message}],
+                                            add_generation_prompt=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gguf", default=os.path.join(HERE, "../../models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ap.add_argument("--data", default=os.path.join(HERE, "../../../shared/data"))
+    args = ap.parse_args()
+    from gguf import GGUFReader
+    templates = {
+        "qwen3": json.load(open(os.path.join(args.data, "qwen3-tokenizer/tokenizer_config.json")))["chat_template"],
+        "smollm2": GGUFReader(args.gguf).fields["tokenizer.chat_template"].contents(),
+    }
+    os.makedirs(OUT, exist_ok=True)
+    for name, t in templates.items():
+        with open(os.path.join(OUT, name + ".template"), "w") as f:
+            f.write(t)
+        for k, m in enumerate(MESSAGES):
+            with open(os.path.join(OUT, f"{name}.{k}.expected"), "w") as f:
+                f.write(render(t, m))
+        print(name, repr(render(t, MESSAGES[0])))
+
+
+if __name__ == "__main__":
+    main()
