@@ -278,3 +278,15 @@ void progress_update(Progress *p, double done) {
 }
 
 void progress_finish(Progress *p, double done) { progress_draw(p, done, 1); }
+
+float *carve_floats(const FloatPart *parts, size_t count, size_t *total) {
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) n += (parts[i].n + 15) & ~(size_t)15;
+    float *mem = xmalloc_aligned(sizeof(float) * (n ? n : 16)), *p = mem;
+    for (size_t i = 0; i < count; i++) {
+        *parts[i].p = p;
+        p += (parts[i].n + 15) & ~(size_t)15;
+    }
+    if (total) *total = n;
+    return mem;
+}

@@ -27,6 +27,15 @@ char *xstrdup(const char *s);
 // 64-byte aligned, for SIMD-friendly flat buffers; free with free().
 void *xmalloc_aligned(size_t n);
 
+// One 64-byte-aligned allocation carved into parts, each rounded up to 16
+// floats so that every part stays 64-byte aligned: *parts[i].p points at
+// part i. Returns the allocation (free() it); *total receives its floats.
+typedef struct {
+    float **p;
+    size_t n;  // floats
+} FloatPart;
+float *carve_floats(const FloatPart *parts, size_t count, size_t *total);
+
 // Reads a whole file into a NUL-terminated buffer. Returns NULL and sets err
 // (naming the path) on failure.
 char *read_file(const char *path, size_t *len, char *err);

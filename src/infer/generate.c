@@ -51,19 +51,14 @@ static void scratch_reserve(KVCache *kv, int n) {
     const ModelConfig *c = &kv->config;
     const size_t C = c->hidden_size, F = c->intermediate_size, NH = c->num_attention_heads;
     const size_t QD = NH * c->head_dim, KD = (size_t)c->num_key_value_heads * c->head_dim;
-    struct { float **p; size_t n; } parts[] = {
-        {&kv->x, C},  {&kv->ln, C},   {&kv->q_raw, QD},          {&kv->q, QD}, {&kv->k_raw, KD}, {&kv->att, QD},
-        {&kv->lse, NH}, {&kv->tmp, C > F ? C : F}, {&kv->gate, F}, {&kv->up, F}, {&kv->h, F},
+    const size_t R = (size_t)n;
+    const FloatPart parts[] = {
+        {&kv->x, R * C}, {&kv->ln, R * C}, {&kv->q_raw, R * QD}, {&kv->q, R * QD}, {&kv->k_raw, R * KD},
+        {&kv->att, R * QD}, {&kv->lse, R * NH}, {&kv->tmp, R * (C > F ? C : F)}, {&kv->gate, R * F},
+        {&kv->up, R * F}, {&kv->h, R * F},
     };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += ((size_t)n * parts[i].n + 15) & ~(size_t)15;
     free(kv->scratch);
-    kv->scratch = xmalloc_aligned(sizeof(float) * total);
-    float *p = kv->scratch;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        *parts[i].p = p;
-        p += ((size_t)n * parts[i].n + 15) & ~(size_t)15;
-    }
+    kv->scratch = carve_floats(parts, sizeof parts / sizeof parts[0], NULL);
     kv->cap = n;
 }
 

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "base/buf.h"
 #include "base/util.h"
 
 // The value of `key` in object `o`; when a key repeats, the last one counts,
@@ -346,44 +347,6 @@ static void py_float(char *out, size_t n, double v, int single) {
     snprintf(out, n, "%.*f", decimals, v);
 }
 
-// `s` as a JSON string literal exactly as Python's json.dumps writes it
-// (ensure_ascii: \uXXXX for every non-ASCII character, surrogate pairs above
-// U+FFFF; bytes that are not UTF-8 are escaped as if Latin-1). Caller frees.
-static char *py_json_str(const char *s) {
-    size_t cap = 12 * strlen(s) + 3, k = 0;
-    char *o = xmalloc(cap);
-    o[k++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        static const char esc[] = {'"', '"', '\\', '\\', '\n', 'n', '\t', 't', '\r', 'r', '\b', 'b', '\f', 'f'};
-        const char *e = NULL;
-        for (size_t i = 0; i < sizeof esc; i += 2) if (*p == (unsigned char)esc[i]) e = &esc[i + 1];
-        if (e) { o[k++] = '\\'; o[k++] = *e; continue; }
-        if (*p >= 0x20 && *p < 0x7f) { o[k++] = (char)*p; continue; }
-        uint32_t cp = *p;
-        int n = *p >= 0xc2 && *p < 0xe0 ? 2 : *p >= 0xe0 && *p < 0xf0 ? 3 : *p >= 0xf0 && *p < 0xf5 ? 4 : 0;
-        if (n) {
-            uint32_t c = *p & (0x7f >> n);
-            int ok = 1;
-            for (int i = 1; i < n && ok; i++) {
-                ok = (p[i] & 0xc0) == 0x80;
-                c = c << 6 | (p[i] & 0x3f);
-            }
-            if (ok && !((n == 3 && (c < 0x800 || (c >= 0xd800 && c < 0xe000))) || (n == 4 && (c < 0x10000 || c > 0x10ffff)))) {
-                cp = c;
-                p += n - 1;
-            }
-        }
-        if (cp >= 0x10000)
-            k += (size_t)snprintf(o + k, cap - k, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),
-                                  (unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
-        else
-            k += (size_t)snprintf(o + k, cap - k, "\\u%04x", (unsigned)cp);
-    }
-    o[k++] = '"';
-    o[k] = 0;
-    return o;
-}
-
 typedef struct { const char *key; char val[320]; } Field;
 
 static int cmp_field(const void *x, const void *y) { return strcmp(((const Field *)x)->key, ((const Field *)y)->key); }
@@ -439,7 +402,9 @@ int config_save(const ModelConfig *c, const char *path, const char *quantization
 #undef FIELD
     qsort(f, (size_t)n, sizeof *f, cmp_field);
     // The note is free text: JSON-escape it into its own buffer.
-    char *note = quantization_note ? py_json_str(quantization_note) : NULL;
+    Buf nb = {0};
+    if (quantization_note) buf_json_str(&nb, quantization_note, 1);  // as Python's json.dumps
+    char *note = nb.s;
     size_t cap = 4096 + (note ? strlen(note) : 0), len = 0;
     char *out = xmalloc(cap);
     len += (size_t)snprintf(out + len, cap - len, "{\n");

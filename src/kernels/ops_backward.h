@@ -89,8 +89,8 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 
 // Fused LM head + cross-entropy, forward and backward, for training.
 // x[BT][C] (after the final norm), Wh[V][C]. Rows go in chunks (chunk_rows
-// rows at a time, ≤ 0 picks the chunking of lm_head_loss_forward, 4M floats
-// of logits), so the BT×V logits never exist at once. For each chunk:
+// rows at a time, ≤ 0 picks lm_head_chunk_rows(V), the forward's chunking:
+// 64 MB of logits, at most 256 rows), so the BT×V logits never exist at once. For each chunk:
 //   logits = x·Wh^T; loss_r = logsumexp(logits_r) − logits_r[target_r];
 //   dlogits_r = (softmax(logits_r) − onehot(target_r))·dloss;
 //   dx (=) dlogits·Wh;  dWh (+=) dlogits^T·x.
@@ -107,7 +107,7 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 // A chunk costs a pass over Wh (logits), another over Wh (dx) and a
 // read-modify-write of dWh, so training at a large V wants more rows per
 // chunk than the default: e.g. 256 rows at V = 151936 is 155 MB of logits
-// and 1/9 of the passes over the 622 MB head that 27 rows take.
+// and 110/256 of the passes over the 622 MB head that the default 110 rows take.
 double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const float *Wh,
                              const int32_t *targets, int BT, int C, int V, float dloss, int chunk_rows,
                              size_t *count);

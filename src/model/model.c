@@ -12,6 +12,7 @@
 #include "model/block.h"
 #include "kernels/ops_backward.h"
 #include "io/safetensors.h"
+#include "base/hash.h"
 #include "base/util.h"
 
 // ---------------------------------------------------------------------------
@@ -135,13 +136,6 @@ int model_save(const Model *m, const char *dir, const char *quantization_note, c
 // ---------------------------------------------------------------------------
 // Random initialisation
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 // Uniform in (0, 1], 24 random bits.
 static float rand_unit(uint64_t *s) { return (float)((splitmix64(s) >> 40) + 1) / 16777216.0f; }
 
@@ -187,7 +181,7 @@ static void acts_alloc(Model *m, int B, int T, int train) {
     const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads;
     const size_t R = train ? (size_t)c->num_hidden_layers + 1 : 2;  // residual buffers
     const size_t QK = arch_tensor(arch_get(c->arch), TK_Q_NORM) != NULL;  // pre-norm q/k kept only with head norms
-    struct { float **p; size_t n; } parts[] = {
+    const FloatPart parts[] = {
         {&a->resid, R * BT * C},         {&a->ln1, S * BT * C},         {&a->rstd1, S * BT},
         {&a->q, S * BT * NH * HD},       {&a->k, S * BT * NKV * HD},    {&a->v, S * BT * NKV * HD},
         {&a->q_raw, QK * S * BT * NH * HD}, {&a->k_raw, QK * S * BT * NKV * HD},
@@ -198,15 +192,7 @@ static void acts_alloc(Model *m, int B, int T, int train) {
         {&a->losses, BT},                {&a->tmp, BT * (C > F ? C : F)},
         {&a->rope_cos, (size_t)T * HD / 2}, {&a->rope_sin, (size_t)T * HD / 2},
     };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += (parts[i].n + 15) & ~(size_t)15;
-    a->memory = xmalloc_aligned(sizeof(float) * total);
-    a->n_floats = total;
-    float *p = a->memory;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        *parts[i].p = p;
-        p += (parts[i].n + 15) & ~(size_t)15;
-    }
+    a->memory = carve_floats(parts, sizeof parts / sizeof parts[0], &a->n_floats);
     a->B = B;
     a->T = T;
     a->n_saved_layers = S;
@@ -292,24 +278,19 @@ static void scratch_alloc(Model *m, int BT) {
     const ModelConfig *c = &m->config;
     const size_t C = c->hidden_size, F = c->intermediate_size;
     const size_t QD = (size_t)c->num_attention_heads * c->head_dim, KD = (size_t)c->num_key_value_heads * c->head_dim;
-    struct { float **p; size_t n; } parts[] = {
-        {&g->dresid, C}, {&g->dln, C}, {&g->dh, F}, {&g->dgate, F}, {&g->dup, F}, {&g->datt, QD},
-        {&g->dq, QD}, {&g->dq_raw, QD}, {&g->dk, KD}, {&g->dk_raw, KD}, {&g->dv, KD},
+    const size_t R = (size_t)BT;
+    const FloatPart parts[] = {
+        {&g->dresid, R * C}, {&g->dln, R * C}, {&g->dh, R * F}, {&g->dgate, R * F}, {&g->dup, R * F},
+        {&g->datt, R * QD}, {&g->dq, R * QD}, {&g->dq_raw, R * QD}, {&g->dk, R * KD}, {&g->dk_raw, R * KD},
+        {&g->dv, R * KD},
     };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += ((size_t)BT * parts[i].n + 15) & ~(size_t)15;
-    g->memory = xmalloc_aligned(sizeof(float) * total);
-    float *p = g->memory;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        *parts[i].p = p;
-        p += ((size_t)BT * parts[i].n + 15) & ~(size_t)15;
-    }
+    g->memory = carve_floats(parts, sizeof parts / sizeof parts[0], NULL);
     g->BT = BT;
 }
 
 // Rows of logits per chunk in the fused LM head: at Qwen3's vocabulary 256
-// rows are 155 MB of logits and read the 622 MB head 1/9 as often as the
-// forward's chunking would.
+// rows are 155 MB of logits and read the 622 MB head 110/256 as often as the
+// forward's chunking (110 rows) would.
 #define TRAIN_HEAD_ROWS 256
 
 double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,

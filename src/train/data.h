@@ -33,6 +33,5 @@ void data_free(TokenData *d);
 void data_batch(const TokenData *d, uint64_t *rng, int B, int T, int32_t *x, int32_t *y);
 int data_check(const TokenData *d, const char *name, int T, char *err);
 
-uint64_t fnv1a64(const void *data, size_t n);
 
 #endif

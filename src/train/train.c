@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "base/util.h"
 
 void train_config_default(TrainConfig *c) {
@@ -119,10 +120,7 @@ static uint64_t model_shape_hash(const Model *m) {
     int64_t f[] = {c->vocab_size, c->hidden_size, c->intermediate_size, c->num_hidden_layers,
                    c->num_attention_heads, c->num_key_value_heads, c->head_dim, c->tie_word_embeddings,
                    (int64_t)m->n_params};
-    uint64_t h = 0xcbf29ce484222325ull;
-    const uint8_t *p = (const uint8_t *)f;
-    for (size_t i = 0; i < sizeof f; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
+    return fnv1a64(f, sizeof f);
 }
 
 static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint64_t tok_hash) {

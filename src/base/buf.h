@@ -1,0 +1,29 @@
+// buf.h — a growable, always NUL-terminated byte buffer, and JSON string
+// literals written exactly as Python's json (and serde_json) write them.
+#ifndef TRIT_BUF_H
+#define TRIT_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *s;  // NUL-terminated; free() when done
+    size_t len, cap;
+} Buf;
+
+void buf_put(Buf *b, const char *s, size_t n);
+void buf_puts(Buf *b, const char *s);
+void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Appends `s` as a JSON string literal. With `ascii` (Python's default
+// ensure_ascii) DEL and every non-ASCII character become \uXXXX escapes
+// (surrogate pairs above U+FFFF), and bytes that are not UTF-8 are escaped
+// as if Latin-1; without it the bytes are copied.
+void buf_json_str(Buf *b, const char *s, int ascii);
+
+// Decodes one well-formed UTF-8 sequence of at least two bytes at p (which
+// must hold a NUL or enough bytes); returns its length, or 0 when invalid
+// (overlong, surrogate, above U+10FFFF, truncated).
+int utf8_decode_multi(const unsigned char *p, uint32_t *cp);
+
+#endif
