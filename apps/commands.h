@@ -11,5 +11,6 @@ int cmd_eval(int argc, char **argv);      // apps/cmd_eval.c
 int cmd_train(int argc, char **argv);     // apps/cmd_train.c
 int cmd_verify(int argc, char **argv);    // apps/cmd_verify.c
 int cmd_generate(int argc, char **argv);  // apps/cmd_generate.c
+int cmd_import(int argc, char **argv);    // apps/cmd_import.c
 
 #endif
