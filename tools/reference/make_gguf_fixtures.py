@@ -22,6 +22,11 @@ Writes into tests/fixtures/gguf/ (read by tests/test_gguf.c):
                   "TRITGT01", u32 n_tensors, then per tensor
                   u32 name_len, name, u32 ggml type, u32 n_dims, u64 ne[n_dims]
                   (ggml order), float32 values[prod(ne)]
+and the fuzz seeds in fuzz/seeds/gguf/ (fuzz/fuzz_gguf.c): tiny.gguf; all_types.gguf
+(alignment 1, so tensors sit at odd offsets: one or two blocks of every type gguf-py
+knows that trit lists, TQ1_0 and TQ2_0 included); vocab.gguf (a small llama-style
+tokenizer: tokens, merges, token types, scores, special ids); header_only.gguf.
+
   smollm2.txt   (only when models/SmolLM2-135M-Instruct.Q4_1.gguf exists; made
                 by scripts/fetch-smollm2.sh) the tensor count, a few KVs and,
                 for token_embd.weight (Q8_0) and blk.0.attn_q.weight (Q4_1),
@@ -247,9 +252,54 @@ def write_model(out, model):
     print(f"wrote {path}")
 
 
+def write_seeds(out, tiny_path):
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(SEED + 2)
+    with open(tiny_path, "rb") as f, open(os.path.join(out, "tiny.gguf"), "wb") as g:
+        g.write(f.read())
+    path = os.path.join(out, "all_types.gguf")
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_custom_alignment(1)
+    for qt in TYPES + [T.TQ1_0, T.TQ2_0]:
+        block_size, type_size = gguf.GGML_QUANT_SIZES[qt]
+        n_blocks = 2 if block_size == 1 else 1
+        if qt in (T.TQ1_0, T.TQ2_0):
+            b = rng.integers(0, 256, (1, type_size), dtype=np.uint16).astype(np.uint8)
+        else:
+            b = random_blocks(rng, qt, n_blocks).reshape(1, -1)
+        w.add_tensor(f"w.{qt.name}", b, raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    path = os.path.join(out, "vocab.gguf")
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_uint32("llama.block_count", 1)
+    w.add_float32("llama.rope.freq_base", 10000.0)
+    w.add_string("tokenizer.ggml.model", "gpt2")
+    w.add_string("tokenizer.ggml.pre", "smollm")
+    w.add_key_value("tokenizer.ggml.tokens", ["<s>", "</s>", "a", "b", "ab", "\u0120a"], V.ARRAY, sub_type=V.STRING)
+    w.add_key_value("tokenizer.ggml.merges", ["a b", "\u0120 a"], V.ARRAY, sub_type=V.STRING)
+    w.add_key_value("tokenizer.ggml.token_type", [3, 3, 1, 1, 1, 1], V.ARRAY, sub_type=V.INT32)
+    w.add_key_value("tokenizer.ggml.scores", [0.0, 0.0, -1.0, -2.0, -3.0, -4.0], V.ARRAY, sub_type=V.FLOAT32)
+    w.add_uint32("tokenizer.ggml.bos_token_id", 0)
+    w.add_uint32("tokenizer.ggml.eos_token_id", 1)
+    w.add_bool("tokenizer.ggml.add_bos_token", False)
+    w.add_tensor("token_embd.weight", rng.standard_normal((6, 4)).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with open(os.path.join(out, "header_only.gguf"), "wb") as f:
+        f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+    for name in sorted(os.listdir(out)):
+        print(f"seed {os.path.join(out, name)} ({os.path.getsize(os.path.join(out, name))} bytes)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="tests/fixtures/gguf")
+    ap.add_argument("--seeds", default="fuzz/seeds/gguf")
     ap.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -257,6 +307,7 @@ def main():
     write_dequant(a.out)
     write_tiny(a.out)
     write_model(a.out, a.model)
+    write_seeds(a.seeds, os.path.join(a.out, "tiny.gguf"))
     return 0
 
 
