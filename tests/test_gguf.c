@@ -390,6 +390,10 @@ static void m_bool_arr(uint8_t *b) { b[after_str("test.arr_bool") + 16 + 1] = 25
 static void m_dup_key(uint8_t *b) { memcpy(b + after_str("test.i8") - 7, "test.u8", 7); }
 static void m_align_48(uint8_t *b) { put32(b + after_str("general.alignment") + 4, 48); }
 static void m_align_0(uint8_t *b) { put32(b + after_str("general.alignment") + 4, 0); }
+static void m_align_neg(uint8_t *b) {
+    put32(b + after_str("general.alignment"), GGUF_TYPE_INT32);
+    put32(b + after_str("general.alignment") + 4, (uint32_t)-64);
+}
 static void m_align_float(uint8_t *b) { put32(b + after_str("general.alignment"), GGUF_TYPE_FLOAT32); }
 static void m_align_huge(uint8_t *b) { put32(b + after_str("general.alignment") + 4, 0x80000000u); }
 static void m_ggml_type(uint8_t *b) { put32(b + ti_type("t.q80"), 99); }
@@ -481,6 +485,7 @@ static void test_corrupt(void) {
     refuse("alignment 48", m_align_48, "general.alignment = 48 is not a power of two");
     refuse("alignment 0", m_align_0, "general.alignment = 0 is not a power of two");
     refuse("alignment 2^31", m_align_huge, "general.alignment = 2147483648");
+    refuse("alignment -64", m_align_neg, "general.alignment = -64 is not a power of two");
     refuse("alignment float", m_align_float, "general.alignment has type FLOAT32, expected an unsigned integer");
     refuse("unknown ggml type", m_ggml_type, "tensor 't.q80': unknown ggml type 99");
     refuse("ggml type 36", m_ggml_type_36, "tensor 't.q80': unknown ggml type 36");

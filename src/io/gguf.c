@@ -298,10 +298,14 @@ static int parse(GgufFile *g, char *err) {
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
     const GgufKV *al = gguf_find_kv(g, "general.alignment");
     if (al) {
-        uint64_t a;
-        if (!is_int_type(al->type) || al->type == GGUF_TYPE_BOOL || gguf_kv_uint(al, &a) != 0)
+        uint64_t a = 0;
+        int64_t sa = 0;
+        if (!is_int_type(al->type) || al->type == GGUF_TYPE_BOOL)
             return set_err(err, "%s: general.alignment has type %s, expected an unsigned integer", g->name,
                            type_names[al->type]);
+        if (gguf_kv_uint(al, &a) != 0 && gguf_kv_int(al, &sa) == 0)  // negative
+            return set_err(err, "%s: general.alignment = %lld is not a power of two in [1, 2^30]", g->name,
+                           (long long)sa);
         if (a == 0 || (a & (a - 1)) != 0 || a > (1u << 30))
             return set_err(err, "%s: general.alignment = %llu is not a power of two in [1, 2^30]", g->name,
                            (unsigned long long)a);

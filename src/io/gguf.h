@@ -111,8 +111,9 @@ const GgufKV *gguf_find_kv(const GgufFile *g, const char *key);  // binary searc
 // Typed getters: 0 on success; -1 with a message naming the file and key when
 // the key is missing, has another type, or its value does not fit.
 // gguf_get_u32 / _u64 / _i64 take any integer type whose value fits;
-// gguf_get_f32 takes FLOAT32, or FLOAT64 (rounded to float) ; gguf_get_f64
-// takes either float type; gguf_get_str gives (pointer, length) into the file.
+// gguf_get_f32 takes FLOAT32, or FLOAT64 (rounded to float); gguf_get_f64
+// takes either float type; gguf_get_str gives (pointer, length) into the file,
+// not NUL-terminated.
 int gguf_get_u32(const GgufFile *g, const char *key, uint32_t *out, char *err);
 int gguf_get_u64(const GgufFile *g, const char *key, uint64_t *out, char *err);
 int gguf_get_i64(const GgufFile *g, const char *key, int64_t *out, char *err);
