@@ -228,6 +228,36 @@ static void test_tiny(void) {
     tokenizer_free(t);
     free(lit);
 
+    // A vocabulary without a token for 'z': HF's BPE drops the byte (and then
+    // merges across it), or gives unk_token for it, once per run with fuse_unk.
+    char *noz = replace(json, "\"z\":122", "\"zz\":122");
+    static const struct { const char *from, *to, *fail; int32_t azzb[4]; size_t n; const char *decoded; } unk_cases[] = {
+        {NULL, NULL, NULL, {'a', 'b'}, 2, "ab"},
+        {"\"unk_token\":null", "\"unk_token\":\"aa\"", NULL, {'a', 263, 263, 'b'}, 4, "aaaaab"},
+        {"\"fuse_unk\":false", "\"fuse_unk\":true", NULL, {'a', 263, 'b'}, 3, "aaab"},  // with unk_token "aa", below
+        {"\"unk_token\":null", "\"unk_token\":\"<|x|>\"", "model.unk_token '<|x|>' is not in model.vocab", {0}, 0, NULL},
+        {"\"byte_fallback\":false", "\"byte_fallback\":true", "model.byte_fallback: not supported", {0}, 0, NULL},
+    };
+    for (size_t i = 0; noz && i < sizeof unk_cases / sizeof unk_cases[0]; i++) {
+        char *j1 = unk_cases[i].from ? replace(noz, unk_cases[i].from, unk_cases[i].to) : strdup(noz);
+        char *j = i == 2 ? replace(j1, "\"unk_token\":null", "\"unk_token\":\"aa\"") : strdup(j1);
+        t = j ? tokenizer_load_json(j, strlen(j), "noz.json", err) : NULL;
+        if (unk_cases[i].fail) {
+            CHECK(t == NULL && strstr(err, unk_cases[i].fail), "missing byte case %zu: got '%s'", i, t ? "(loaded)" : err);
+        } else {
+            CHECK(t != NULL, "missing byte case %zu: %s", i, err);
+            char what[48];
+            snprintf(what, sizeof what, "missing byte case %zu", i);
+            if (t) check_encode(t, what, "azzb", 4, unk_cases[i].azzb, unk_cases[i].n, unk_cases[i].decoded, strlen(unk_cases[i].decoded));
+            int32_t hello[] = {259};
+            if (t && i == 0) check_encode(t, "missing byte: merge across it", "hezllo", 6, hello, 1, "hello", 5);
+        }
+        tokenizer_free(t);
+        free(j);
+        free(j1);
+    }
+    free(noz);
+
     // The older "a b" merges form gives the same tokenizer.
     char *legacy = tiny_json(1);
     t = tokenizer_load_json(legacy, strlen(legacy), "tiny-legacy.json", err);
@@ -261,7 +291,7 @@ static void test_corrupt(void) {
         {"\"h\":104", "\"h\":\"104\"", "model.vocab: token 'h'"},                          // wrong type
         {"\"h\":104", "\"h\":99999999999", "model.vocab: token 'h'"},                      // too large
         {"\"h\":104", "\"h\":105", "model.vocab: id 105"},                                 // duplicate id
-        {"\"z\":122", "\"zz\":122", "model.vocab: no token for byte 0x7A"},                // a byte without a token
+        {"\"unk_token\":null", "\"unk_token\":7", "model.unk_token: expected a string"},
         {"\"added_tokens\":[", "\"added_tokens\":{},\"a\":[", "added_tokens: expected an array"},
         {"\"id\":264", "\"id\":\"264\"", "added_tokens[0].id"},
         {"\"id\":264", "\"id\":-3", "added_tokens[0].id"},
@@ -275,12 +305,15 @@ static void test_corrupt(void) {
         {"\"lstrip\":false", "\"lstrip\":\"no\"", "lstrip"},
         {"{\"type\":\"NFC\"}", "{\"type\":\"NFKC\"}", "normalizer.type"},
         {"\"type\":\"Sequence\",\"pretokenizers\"", "\"type\":\"Whitespace\",\"pretokenizers\"", "pre_tokenizer.type"},
-        {"\"pretokenizers\":[", "\"pretokenizers\":[{\"type\":\"Digits\"},", "pretokenizers[0].type"},
+        {"\"pretokenizers\":[", "\"pretokenizers\":[{\"type\":\"Whitespace\"},", "pretokenizers[0].type"},
+        {"\"pretokenizers\":[", "\"pretokenizers\":[{\"type\":\"Digits\"},", "pretokenizers[0].individual_digits: missing"},
+        {"\"pretokenizers\":[", "\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":1},", "individual_digits: expected"},
         {"\"behavior\":\"Isolated\"", "\"behavior\":\"Removed\"", "behavior"},
         {"\"Regex\":\"(?i:", "\"Regex\":\"((?i:", "does not compile"},
         {"\"Regex\":", "\"Regexp\":", "pattern"},
         {"\"add_prefix_space\":false", "\"add_prefix_space\":true", "add_prefix_space"},
-        {"\"use_regex\":false}]}", "\"use_regex\":false},{\"type\":\"Split\"}]}", "ByteLevel must be the last"},
+        {"\"use_regex\":false}]}", "\"use_regex\":false},{\"type\":\"ByteLevel\"}]}", "only one ByteLevel"},
+        {"\"use_regex\":false}]}", "\"use_regex\":false},{\"type\":\"Split\"}]}", "pretokenizers[2].behavior"},
         {"\"decoder\":{\"type\":\"ByteLevel\"", "\"decoder\":{\"type\":\"WordPiece\"", "decoder"},
         {"\"truncation\":null", "\"truncation\":{\"max_length\":5}", "truncation"},
         {"\"dropout\":null", "\"dropout\":0.1", "model.dropout"},

@@ -18,9 +18,13 @@
 // Supported tokenizer.json subset (anything else is a load error naming the
 // field): model BPE without dropout, subword prefix or word suffix; normalizer
 // NFC, a Sequence of NFC, or none; pre_tokenizer ByteLevel
-// (add_prefix_space false) alone or last in a Sequence after Split stages
-// (behaviour Isolated, invert false, pattern Regex or String); decoder
-// ByteLevel or none; truncation null; added tokens without single_word.
+// (add_prefix_space false, with or without its GPT-2 regex) alone or in a
+// Sequence of Split stages (behaviour Isolated, invert false, pattern Regex
+// or String) and Digits stages (individual or not), which after the
+// ByteLevel see the GPT-2 spelling of the text, as in HF; decoder
+// ByteLevel or none; truncation null; added tokens without single_word;
+// byte_fallback only when every byte has a token (a byte without one becomes
+// unk_token, or nothing when that is null, as in HF).
 // The post_processor is ignored (it only adds tokens when
 // add_special_tokens is true).
 //
@@ -53,6 +57,7 @@
 #include <utf8proc.h>
 
 #include "base/util.h"
+#include "tok/utf8.h"
 
 #define MAX_ID (1 << 24)        // ids must be below this (arrays are indexed by id)
 #define MAX_STAGES 8            // regex stages in the pre-tokenizer
@@ -125,50 +130,6 @@ static size_t table_size_for(size_t n) {  // power of two, at most half full
 
 // ---------------------------------------------------------------------------
 // UTF-8
-
-// Returns n when s[0..n) is well-formed UTF-8 (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF), otherwise the offset of the first byte
-// of the first ill-formed sequence, with *why saying what is wrong.
-static size_t utf8_check(const uint8_t *s, size_t n, const char **why) {
-    size_t i = 0;
-    while (i < n) {
-        if (i + 8 <= n) {  // ASCII fast path
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!(w & 0x8080808080808080ull)) { i += 8; continue; }
-        }
-        uint8_t c = s[i];
-        if (c < 0x80) { i++; continue; }
-        size_t need;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c == 0xE0) { need = 2; lo = 0xA0; }
-        else if (c == 0xED) { need = 2; hi = 0x9F; }
-        else if (c >= 0xE1 && c <= 0xEF) need = 2;
-        else if (c == 0xF0) { need = 3; lo = 0x90; }
-        else if (c == 0xF4) { need = 3; hi = 0x8F; }
-        else if (c >= 0xF1 && c <= 0xF3) need = 3;
-        else {
-            *why = c < 0xC0 ? "unexpected continuation byte"
-                 : c < 0xC2 ? "overlong encoding"
-                            : "byte that never occurs in UTF-8";
-            return i;
-        }
-        for (size_t k = 1; k <= need; k++) {
-            if (i + k >= n) { *why = "truncated sequence at end of input"; return i; }
-            uint8_t b = s[i + k];
-            if (b < 0x80 || b > 0xBF) { *why = "truncated sequence"; return i; }
-            if (k == 1 && (b < lo || b > hi)) {
-                *why = c == 0xED ? "surrogate code point"
-                     : c == 0xF4 ? "code point above U+10FFFF"
-                                 : "overlong encoding";
-                return i;
-            }
-        }
-        i += need + 1;
-    }
-    return n;
-}
 
 // Decodes one code point of valid UTF-8; returns its length.
 static size_t utf8_decode(const uint8_t *s, uint32_t *cp) {
@@ -278,9 +239,14 @@ typedef struct {
 // A pre-tokenizer regex, compiled twice: [1] with the Unicode 16.0 additions
 // to \p{L} and \p{N}, [0] without them, which is faster and gives the same
 // pieces for text without such characters (almost all text).
+// A stage after ByteLevel (`mapped`) sees the piece as HF does there: each
+// byte spelled by the GPT-2 table; map/back are its scratch for that text.
 typedef struct {
     pcre2_code *re[2];
     pcre2_match_data *md[2];
+    int mapped;
+    Buf map;
+    size_t *back, back_cap;  // back[offset in map] = offset in the piece
 } Stage;
 
 struct Tokenizer {
@@ -294,8 +260,10 @@ struct Tokenizer {
 
     VocabSlot *vocab; size_t vocab_mask;   // token string -> id (model vocab only)
     MergeSlot *merges; size_t merge_mask;  // (left id, right id) -> rank, merged id
-    int32_t byte_id[256];                  // id of each single byte's token
-    int ignore_merges;
+    uint32_t byte_char[256];               // the GPT-2 byte-to-unicode table
+    int32_t byte_id[256];                  // id of each single byte's token, -1 when it has none
+    int32_t unk_id;                        // stands for a byte without a token; -1: such bytes are dropped
+    int fuse_unk, ignore_merges;
 
     Added *added; size_t n_added;
     Buf added_pool;
@@ -381,6 +349,8 @@ void tokenizer_free(Tokenizer *t) {
             pcre2_match_data_free(t->stages[i].md[v]);
             pcre2_code_free(t->stages[i].re[v]);
         }
+        free(t->stages[i].map.p);
+        free(t->stages[i].back);
     }
     pcre2_match_context_free(t->mctx);
     if (t->jit_stack) pcre2_jit_stack_free(t->jit_stack);
@@ -540,24 +510,34 @@ static int load_model(Tokenizer *t, const cJSON *root, const char *name, char *e
         if (!is_null(j) && !(cJSON_IsString(j) && !j->valuestring[0]))
             return set_err(err, "%s: model.%s: not supported (must be empty or null)", name, empty_fields[i]);
     }
-    j = get(model, "unk_token");  // never used: every byte has a token (checked below)
-    if (!is_null(j) && !cJSON_IsString(j)) return set_err(err, "%s: model.unk_token: expected a string or null", name);
-    int flag = 0;
-    if (get_bool(model, "byte_fallback", 0, &flag, name, "model", err) ||  // never needed, as unk_token
-        get_bool(model, "fuse_unk", 0, &flag, name, "model", err) ||
+    const cJSON *unk = get(model, "unk_token");
+    if (!is_null(unk) && !cJSON_IsString(unk)) return set_err(err, "%s: model.unk_token: expected a string or null", name);
+    int byte_fallback = 0;
+    if (get_bool(model, "byte_fallback", 0, &byte_fallback, name, "model", err) ||
+        get_bool(model, "fuse_unk", 0, &t->fuse_unk, name, "model", err) ||
         get_bool(model, "ignore_merges", 0, &t->ignore_merges, name, "model", err))
         return -1;
     if (load_vocab(t, model, name, err) || load_merges(t, model, name, err)) return -1;
 
-    // A byte-level BPE must spell every byte, so that no input is ever lost.
-    uint32_t map[256];
-    byte_to_unicode(map);
+    // Some byte-level vocabularies lack a few bytes (SmolLM2: six control
+    // bytes and those that never occur in UTF-8). HF's BPE gives unk_token
+    // for a character it has no token for, or drops it when there is none;
+    // unk_token and byte_fallback matter only then.
+    int missing = -1;
+    byte_to_unicode(t->byte_char);
     for (int b = 0; b < 256; b++) {
         char s[4];
-        size_t n = utf8_encode(map[b], s);
-        if ((t->byte_id[b] = vocab_find(t, s, n)) < 0)
-            return set_err(err, "%s: model.vocab: no token for byte 0x%02X ('%.*s'); a byte-level BPE needs all 256",
-                           name, b, (int)n, s);
+        size_t n = utf8_encode(t->byte_char[b], s);
+        if ((t->byte_id[b] = vocab_find(t, s, n)) < 0 && missing < 0) missing = b;
+    }
+    t->unk_id = -1;
+    if (missing >= 0 && byte_fallback)
+        return set_err(err, "%s: model.byte_fallback: not supported for a vocabulary without a token for byte 0x%02X", name,
+                       missing);
+    if (missing >= 0 && !is_null(unk) && (t->unk_id = vocab_find(t, unk->valuestring, strlen(unk->valuestring))) < 0) {
+        char b1[128];
+        return set_err(err, "%s: model.unk_token '%s' is not in model.vocab (it stands for bytes without a token, such as 0x%02X)",
+                       name, shown(unk->valuestring, strlen(unk->valuestring), b1, sizeof b1), missing);
     }
     return 0;
 }
@@ -785,6 +765,18 @@ static int load_split(Tokenizer *t, const cJSON *p, const char *name, const char
     return set_err(err, "%s: %s.pattern: expected {\"Regex\": ...} or {\"String\": ...}", name, where);
 }
 
+// HF's Digits splits on char::is_numeric (Unicode N, 16.0): each digit alone
+// (individual_digits) or each run of digits, as an Isolated split on \p{N}
+// does; the pattern goes through onig_compat, which adds the Unicode 16.0
+// numbers PCRE2 lacks.
+static int load_digits(Tokenizer *t, const cJSON *p, const char *name, const char *where, char *err) {
+    const cJSON *j = get(p, "individual_digits");
+    if (!cJSON_IsBool(j))  // HF requires it (serde, no default)
+        return set_err(err, "%s: %s.individual_digits: %s", name, where, j ? "expected true or false" : "missing");
+    const char *pat = cJSON_IsTrue(j) ? "\\p{N}" : "\\p{N}+";
+    return add_stage(t, pat, strlen(pat), 0, name, where, err);
+}
+
 static int load_pre_tokenizer(Tokenizer *t, const cJSON *root, const char *name, char *err) {
     const cJSON *p = get(root, "pre_tokenizer");
     if (is_null(p)) return set_err(err, "%s: pre_tokenizer: missing; a byte-level BPE needs ByteLevel", name);
@@ -795,7 +787,7 @@ static int load_pre_tokenizer(Tokenizer *t, const cJSON *root, const char *name,
         return set_err(err, "%s: pre_tokenizer.type: '%s' is not supported (ByteLevel or Sequence)", name, type->valuestring);
     const cJSON *list = get(p, "pretokenizers");
     if (!cJSON_IsArray(list)) return set_err(err, "%s: pre_tokenizer.pretokenizers: expected an array", name);
-    int n = cJSON_GetArraySize(list), i = 0, saw_byte_level = 0;
+    int i = 0, saw_byte_level = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, list) {
         char where[64];
@@ -804,13 +796,17 @@ static int load_pre_tokenizer(Tokenizer *t, const cJSON *root, const char *name,
         if (!cJSON_IsString(ty)) return set_err(err, "%s: %s.type: missing", name, where);
         if (!strcmp(ty->valuestring, "Split")) {
             if (load_split(t, e, name, where, err)) return -1;
+            t->stages[t->n_stages - 1].mapped = saw_byte_level;  // after ByteLevel it sees the GPT-2 spelling
+        } else if (!strcmp(ty->valuestring, "Digits")) {
+            if (load_digits(t, e, name, where, err)) return -1;
+            t->stages[t->n_stages - 1].mapped = saw_byte_level;
         } else if (!strcmp(ty->valuestring, "ByteLevel")) {
-            // Bytes become symbols only at the end, so ByteLevel must come last.
-            if (i != n - 1) return set_err(err, "%s: %s: ByteLevel must be the last pre-tokenizer", name, where);
+            // A second one would spell the spelling again.
+            if (saw_byte_level) return set_err(err, "%s: %s: only one ByteLevel pre-tokenizer is supported", name, where);
             if (load_byte_level(t, e, name, where, err)) return -1;
             saw_byte_level = 1;
         } else {
-            return set_err(err, "%s: %s.type: '%s' is not supported (Split or ByteLevel)", name, where, ty->valuestring);
+            return set_err(err, "%s: %s.type: '%s' is not supported (Split, Digits or ByteLevel)", name, where, ty->valuestring);
         }
         i++;
     }
@@ -956,12 +952,10 @@ static void try_pair(Tokenizer *t, size_t *hn, size_t pos, size_t next) {
 }
 
 static void bpe(Tokenizer *t, const uint8_t *s, size_t n, IdVec *out) {
-    if (n == 1) { ids_push(out, t->byte_id[s[0]]); return; }
+    if (n == 1 && t->byte_id[s[0]] >= 0) { ids_push(out, t->byte_id[s[0]]); return; }
     if (t->ignore_merges) {  // HF: a piece that is itself a token is taken whole
-        uint32_t map[256];
         Buf w = {0};
-        byte_to_unicode(map);
-        for (size_t i = 0; i < n; i++) { char c[4]; buf_put(&w, c, utf8_encode(map[s[i]], c)); }
+        for (size_t i = 0; i < n; i++) { char c[4]; buf_put(&w, c, utf8_encode(t->byte_char[s[i]], c)); }
         int32_t id = vocab_find(t, w.p, w.n);
         free(w.p);
         if (id >= 0) { ids_push(out, id); return; }
@@ -978,13 +972,26 @@ static void bpe(Tokenizer *t, const uint8_t *s, size_t n, IdVec *out) {
         t->heap = xrealloc(t->heap, t->heap_cap * sizeof *t->heap);
     }
     int32_t *id = t->sym_id;
-    size_t *prev = t->sym_prev, *next = t->sym_next, hn = 0;
+    size_t *prev = t->sym_prev, *next = t->sym_next, hn = 0, m = 0;
+    int unknown = 0;  // the previous byte had no token (for fuse_unk)
     for (size_t i = 0; i < n; i++) {
-        id[i] = t->byte_id[s[i]];
-        prev[i] = i ? i - 1 : NONE;
-        next[i] = i + 1 < n ? i + 1 : NONE;
+        int32_t b = t->byte_id[s[i]];
+        if (b < 0) {  // HF's BPE: unk_token (once for a run with fuse_unk), or nothing
+            int fused = unknown && t->fuse_unk;
+            unknown = 1;
+            if (t->unk_id < 0 || fused) continue;
+            b = t->unk_id;
+        } else {
+            unknown = 0;
+        }
+        id[m++] = b;
     }
-    for (size_t i = 0; i + 1 < n; i++) try_pair(t, &hn, i, i + 1);
+    if (m == 0) return;
+    for (size_t i = 0; i < m; i++) {
+        prev[i] = i ? i - 1 : NONE;
+        next[i] = i + 1 < m ? i + 1 : NONE;
+    }
+    for (size_t i = 0; i + 1 < m; i++) try_pair(t, &hn, i, i + 1);
     while (hn) {
         struct HeapEntry e = heap_pop(t, &hn);
         size_t p = e.pos, q = next[p];
@@ -1047,18 +1054,47 @@ static void encode_piece(Tokenizer *t, const char *s, size_t n, IdVec *out) {
     t->cache_count++;
 }
 
+static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out, char *err);
+
+// The piece [a, b) of the text stage k matched against (s itself, or its
+// GPT-2 spelling when back maps offsets in that spelling to offsets in s).
+static int piece(Tokenizer *t, int k, int v, const char *s, const size_t *back, size_t a, size_t b, IdVec *out, char *err) {
+    if (back) { a = back[a]; b = back[b]; }
+    return split(t, k + 1, v, s + a, b - a, out, err);
+}
+
 // Pre-tokenizer stage `k` on s[0..n): each match and each gap between matches
 // is a piece for the next stage (the next regex sees only that piece, as in
 // HF). Empty matches are dropped; an empty match right where the previous
 // match ended is skipped by one character, as Oniguruma's find_iter does.
-// v picks the regex variant (see Stage).
+// v picks the regex variant (see Stage). A mapped stage matches against the
+// GPT-2 spelling of the piece and cuts the piece where the spelling is cut.
 static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out, char *err) {
     if (k == t->n_stages) { encode_piece(t, s, n, out); return 0; }
-    pcre2_code *re = t->stages[k].re[v];
-    pcre2_match_data *md = t->stages[k].md[v];
+    Stage *st = &t->stages[k];
+    const char *subject = s;
+    size_t len = n, *back = NULL;
+    if (st->mapped) {
+        st->map.n = 0;
+        buf_reserve(&st->map, 2 * n);  // the table's code points are below U+0800
+        if (2 * n + 1 > st->back_cap) {
+            st->back_cap = 2 * n + 1;
+            st->back = xrealloc(st->back, st->back_cap * sizeof *st->back);
+        }
+        for (size_t i = 0; i < n; i++) {
+            st->back[st->map.n] = i;
+            st->map.n += utf8_encode(t->byte_char[(uint8_t)s[i]], st->map.p + st->map.n);
+        }
+        st->back[st->map.n] = n;
+        subject = st->map.p;
+        len = st->map.n;
+        back = st->back;
+    }
+    pcre2_code *re = st->re[v];
+    pcre2_match_data *md = st->md[v];
     size_t pos = 0, gap = 0, last_end = NONE;
-    while (pos <= n) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md, t->mctx);
+    while (pos <= len) {
+        int rc = pcre2_match(re, (PCRE2_SPTR)subject, len, pos, PCRE2_NO_UTF_CHECK, md, t->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
@@ -1067,18 +1103,18 @@ static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t a = ov[0], b = ov[1];
-        if (b < a || b > n || a < gap) return set_err(err, "pre-tokenizer regex gave a bad match (\\K in a lookaround?)");
+        if (b < a || b > len || a < gap) return set_err(err, "pre-tokenizer regex gave a bad match (\\K in a lookaround?)");
         if (a == b && b == last_end) {
-            if (pos >= n) break;
+            if (pos >= len) break;
             pos++;
-            while (pos < n && ((uint8_t)s[pos] & 0xC0) == 0x80) pos++;
+            while (pos < len && ((uint8_t)subject[pos] & 0xC0) == 0x80) pos++;
             continue;
         }
-        if (gap < a && split(t, k + 1, v, s + gap, a - gap, out, err)) return -1;
-        if (a < b && split(t, k + 1, v, s + a, b - a, out, err)) return -1;
+        if (gap < a && piece(t, k, v, s, back, gap, a, out, err)) return -1;
+        if (a < b && piece(t, k, v, s, back, a, b, out, err)) return -1;
         gap = pos = last_end = b;
     }
-    if (gap < n && split(t, k + 1, v, s + gap, n - gap, out, err)) return -1;
+    if (gap < len && piece(t, k, v, s, back, gap, len, out, err)) return -1;
     return 0;
 }
 

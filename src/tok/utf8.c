@@ -1,0 +1,45 @@
+// utf8.c — see utf8.h.
+#include "tok/utf8.h"
+
+#include <string.h>
+
+size_t utf8_check(const uint8_t *s, size_t n, const char **why) {
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {  // ASCII fast path
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) { i += 8; continue; }
+        }
+        uint8_t c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t need;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c == 0xE0) { need = 2; lo = 0xA0; }
+        else if (c == 0xED) { need = 2; hi = 0x9F; }
+        else if (c >= 0xE1 && c <= 0xEF) need = 2;
+        else if (c == 0xF0) { need = 3; lo = 0x90; }
+        else if (c == 0xF4) { need = 3; hi = 0x8F; }
+        else if (c >= 0xF1 && c <= 0xF3) need = 3;
+        else {
+            *why = c < 0xC0 ? "unexpected continuation byte"
+                 : c < 0xC2 ? "overlong encoding"
+                            : "byte that never occurs in UTF-8";
+            return i;
+        }
+        for (size_t k = 1; k <= need; k++) {
+            if (i + k >= n) { *why = "truncated sequence at end of input"; return i; }
+            uint8_t b = s[i + k];
+            if (b < 0x80 || b > 0xBF) { *why = "truncated sequence"; return i; }
+            if (k == 1 && (b < lo || b > hi)) {
+                *why = c == 0xED ? "surrogate code point"
+                     : c == 0xF4 ? "code point above U+10FFFF"
+                                 : "overlong encoding";
+                return i;
+            }
+        }
+        i += need + 1;
+    }
+    return n;
+}
