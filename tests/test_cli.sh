@@ -25,9 +25,26 @@ expect() {
 
 expect 0 "usage: trit" "$BIN" --help
 expect 2 "unknown command" "$BIN" frobnicate
-for c in init info tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
+for c in init info import tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
 expect 2 "needs" "$BIN" eval --model "$FIX/tiny_tied_fp32"
 expect 2 "not a whole number" "$BIN" eval --model x --data y --seq-len 12abc
+
+# GGUF import: bad input is one "trit: error:" line naming the file, exit 1,
+# nothing at --out; a good file imports, evaluates and generates.
+G=tests/fixtures/gguf_models
+expect 2 "needs --gguf and --out" "$BIN" import --gguf "$G/llama.gguf"
+expect 2 "must be f32 or bf16" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp" --dtype f16
+expect 1 "bad_arch.gguf: architecture 'falcon' is not supported" "$BIN" import --gguf "$G/bad_arch.gguf" --out "$T/imp"
+expect 1 "bad_pre.gguf: tokenizer.ggml.pre 'no-such-pre'" "$BIN" import --gguf "$G/bad_pre.gguf" --out "$T/imp"
+head -c 5000 "$G/llama.gguf" > "$T/cut.gguf"
+expect 1 "cut.gguf" "$BIN" import --gguf "$T/cut.gguf" --out "$T/imp"
+n=$("$BIN" import --gguf "$T/cut.gguf" --out "$T/imp" 2>&1 | wc -l)
+[ "$n" -eq 1 ] && [ ! -e "$T/imp" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: import error is $n lines or left $T/imp"; }
+expect 0 "imported" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp" --dtype bf16
+expect 0 "torch_dtype bfloat16" "$BIN" info "$T/imp"
+expect 1 "already exists" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp"
+expect 0 "LlamaForCausalLM\|llama" "$BIN" info "$G/llama.gguf"
+expect 0 "decode:" "$BIN" generate --model "$T/imp" --prompt "the" --chat --max-tokens 3 --seed 1
 
 # Checkpoints: missing, truncated, corrupt, mismatched.
 expect 1 "cannot open\|no such\|not found\|No such" "$BIN" info "$T/nothing-here"

@@ -1,4 +1,4 @@
-// test_model.c — trit's Qwen3 forward pass against HF transformers.
+// test_model.c — trit's forward pass (Qwen3, Llama) against HF transformers.
 //
 // The fixtures in tests/fixtures/models/ were written by
 // tools/reference/make_model_fixtures.py: tiny random Qwen3 and Llama checkpoints saved
@@ -13,45 +13,19 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "reference.h"
 #include "test.h"
 #include "base/util.h"
 
 #define FIXTURES "tests/fixtures/models"
 
-typedef struct {
-    int B, T, V;
-    int32_t *tokens;  // (B, T+1)
-    float *logits;    // (B, T, V)
-    float loss;
-} Reference;
-
-static int read_reference(const char *dir, Reference *r) {
-    char *path = path_join(dir, "reference.bin");
-    char err[ERR_LEN];
-    size_t len;
-    char *buf = read_file(path, &len, err);
-    free(path);
-    if (!buf) { fprintf(stderr, "%s\n", err); return -1; }
-    int32_t h[5];
-    if (len < sizeof h) { free(buf); return -1; }
-    memcpy(h, buf, sizeof h);
-    r->B = h[2]; r->T = h[3]; r->V = h[4];
-    size_t nt = (size_t)r->B * (r->T + 1), nl = (size_t)r->B * r->T * r->V;
-    if (h[0] != 0x54524954 || h[1] != 1 || len != sizeof h + 4 * (nt + nl + 1)) { free(buf); return -1; }
-    r->tokens = xmalloc(4 * nt);
-    r->logits = xmalloc(4 * nl);
-    memcpy(r->tokens, buf + sizeof h, 4 * nt);
-    memcpy(r->logits, buf + sizeof h + 4 * nt, 4 * nl);
-    memcpy(&r->loss, buf + sizeof h + 4 * (nt + nl), 4);
-    free(buf);
-    return 0;
-}
-
 static void check_model(const char *name) {
     char dir[256], err[ERR_LEN];
     snprintf(dir, sizeof dir, "%s/%s", FIXTURES, name);
     Reference r;
-    int ok = read_reference(dir, &r) == 0;
+    char *ref_path = path_join(dir, "reference.bin");
+    int ok = read_reference(ref_path, &r) == 0;
+    free(ref_path);
     CHECK(ok, "%s: reference.bin unreadable", name);
     if (!ok) return;
     Model m;

@@ -254,8 +254,12 @@ static int build_tokenizer(const GgufFile *g, const ModelConfig *c, char **tok_j
         goto done;
     }
     if (gguf_find_kv(g, "tokenizer.chat_template") && !(tmpl = kv_strdup(g, "tokenizer.chat_template", err))) goto done;
-    if (!(*tok_json = tokenizer_json_from_gguf(&v, tok_len, err))) goto done;
-    if (!(*cfg_json = tokenizer_config_from_gguf(&v, tmpl, c->max_position_embeddings, cfg_len, err))) goto done;
+    char why[ERR_LEN];
+    if (!(*tok_json = tokenizer_json_from_gguf(&v, tok_len, why)) ||
+        !(*cfg_json = tokenizer_config_from_gguf(&v, tmpl, c->max_position_embeddings, cfg_len, why))) {
+        set_err(err, "%s: %s", g->name, why);  // the vocabulary module does not know the file
+        goto done;
+    }
     rc = 0;
 done:
     if (rc) { free(*tok_json); *tok_json = NULL; }
