@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/util.h"
 #include "tok/utf8.h"
 
@@ -97,18 +98,11 @@ typedef struct {
     size_t mask;
 } TokenMap;
 
-static uint64_t fnv1a(const void *data, size_t n) {
-    const uint8_t *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static size_t tok_len(const GgufVocab *v, int id) { return v->token_lens[id]; }
 
 // The slot holding s, or the empty slot where it would go.
 static size_t map_slot(const TokenMap *m, const char *s, size_t n) {
-    size_t i = fnv1a(s, n) & m->mask;
+    size_t i = fnv1a64(s, n) & m->mask;
     while (m->slot[i] >= 0) {
         int id = m->slot[i];
         if (tok_len(m->v, id) == n && !memcmp(m->v->tokens[id], s, n)) break;
@@ -386,7 +380,7 @@ char *tokenizer_json_from_gguf(const GgufVocab *v, size_t *len, char *err) {
         int32_t a = -1, b = -1;
         if (merge_parts(v, &m, i, &a, &b, err)) { cJSON_Delete(merges); free(pairs); free(m.slot); return NULL; }
         uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-        size_t at = (size_t)(fnv1a(&key, sizeof key) & (pairs_size - 1));
+        size_t at = (size_t)(fnv1a64(&key, sizeof key) & (pairs_size - 1));
         while (pairs[at] != ~0ull && pairs[at] != key) at = (at + 1) & (pairs_size - 1);
         if (pairs[at] == key) continue;  // a repeat: llama.cpp keeps the first rank
         pairs[at] = key;

@@ -56,6 +56,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "base/hash.h"
 #include "base/util.h"
 #include "tok/utf8.h"
 
@@ -107,13 +108,6 @@ static void ids_put(IdVec *v, const int32_t *ids, size_t n) {
     }
     memcpy(v->p + v->n, ids, n * sizeof(int32_t));
     v->n += n;
-}
-
-static uint64_t fnv1a(const void *data, size_t n) {
-    const uint8_t *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
 }
 
 static uint64_t mix64(uint64_t x) {  // splitmix64 finaliser: spreads pair keys over the table
@@ -298,7 +292,7 @@ static const char *tok_str(const Tokenizer *t, int32_t id) { return t->tok_pool.
 
 static int32_t vocab_find(const Tokenizer *t, const char *s, size_t n) {
     if (!t->vocab) return -1;
-    uint32_t h = (uint32_t)fnv1a(s, n);
+    uint32_t h = (uint32_t)fnv1a64(s, n);
     for (size_t i = h & t->vocab_mask;; i = (i + 1) & t->vocab_mask) {
         const VocabSlot *e = &t->vocab[i];
         if (e->id < 0) return -1;
@@ -307,7 +301,7 @@ static int32_t vocab_find(const Tokenizer *t, const char *s, size_t n) {
 }
 
 static void vocab_insert(Tokenizer *t, int32_t id) {
-    uint32_t h = (uint32_t)fnv1a(tok_str(t, id), t->tok_len[id]);
+    uint32_t h = (uint32_t)fnv1a64(tok_str(t, id), t->tok_len[id]);
     size_t i = h & t->vocab_mask;
     while (t->vocab[i].id >= 0) i = (i + 1) & t->vocab_mask;
     t->vocab[i] = (VocabSlot){h, id};
@@ -881,7 +875,7 @@ Tokenizer *tokenizer_load_json(const char *json, size_t len, const char *name, c
         return NULL;
     }
     Tokenizer *t = xcalloc(1, sizeof *t);
-    t->hash = fnv1a(json, len);
+    t->hash = fnv1a64(json, len);
     int rc = -1;
     if (!cJSON_IsObject(root)) { set_err(err, "%s: expected a JSON object at the top level", name); goto done; }
     if (load_normalizer(t, root, name, err) || load_model(t, root, name, err) || load_added(t, root, name, err) ||
@@ -1036,7 +1030,7 @@ static void encode_piece(Tokenizer *t, const char *s, size_t n, IdVec *out) {
     if (n > CACHE_MAX_PIECE) { bpe(t, (const uint8_t *)s, n, out); return; }
     if (t->cache_count >= CACHE_MAX_ENTRIES) cache_clear(t);  // bounded memory on endless input
     if (!t->cache || 2 * (t->cache_count + 1) > t->cache_mask + 1) cache_grow(t);
-    uint64_t h = fnv1a(s, n);
+    uint64_t h = fnv1a64(s, n);
     size_t i = h & t->cache_mask;
     for (; t->cache[i].key_len; i = (i + 1) & t->cache_mask) {
         const CacheSlot *c = &t->cache[i];
