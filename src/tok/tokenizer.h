@@ -1,10 +1,12 @@
 // tokenizer.h — byte-level BPE driven by a Hugging Face `tokenizer.json`.
 //
-// Encoding follows HF tokenizers exactly for Qwen2/Qwen3: added tokens written
-// in the text are matched first (leftmost-longest) and become their ids; the
-// rest is NFC-normalised (utf8proc), split by the pre-tokenizer regex (PCRE2,
-// UTF + UCP), mapped through the GPT-2 byte-to-unicode table and merged by
-// merge rank. Decoding maps ids back to the original bytes.
+// Encoding follows HF tokenizers exactly for Qwen2/Qwen3 and for the layouts
+// tok/gguf_vocab.h writes for GGUF vocabularies: added tokens written in the
+// text are matched first (leftmost-longest) and become their ids; the rest
+// is NFC-normalised (utf8proc) if the file says so, split by the
+// pre-tokenizer regexes and digit splits (PCRE2, UTF + UCP), mapped through
+// the GPT-2 byte-to-unicode table and merged by merge rank. Decoding maps ids
+// back to the original bytes.
 #ifndef TRIT_TOKENIZER_H
 #define TRIT_TOKENIZER_H
 
