@@ -104,7 +104,7 @@ static Tokenizer *build_from_gguf(void) {
         byte_char(b, bytes[b]);
         tokens[n++] = bytes[b];
     }
-    const char *more[] = {"th", "the", "\xC4\xA0the", "12", "\xC4\xA0" "1", "aa", "<|c|>"};
+    const char *more[] = {"th", "the", "\xC4\xA0the", "12", "\xC4\xA0\x31", "aa", "<|c|>"};
     for (int i = 0; i < 7; i++) tokens[n++] = more[i];
     for (int i = 0; i < n; i++) { lens[i] = strlen(tokens[i]); types[i] = i == n - 1 ? GGUF_TOKEN_CONTROL : GGUF_TOKEN_NORMAL; }
     for (int i = 0; i < 6; i++) merge_lens[i] = strlen(merges[i]);
