@@ -11,7 +11,9 @@ typedef struct {
     size_t len, cap;
 } Buf;
 
-void buf_put(Buf *b, const char *s, size_t n);
+// Room for `extra` more bytes (and the NUL) without another allocation.
+void buf_reserve(Buf *b, size_t extra);
+void buf_put(Buf *b, const void *s, size_t n);
 void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -20,10 +22,5 @@ void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 // (surrogate pairs above U+FFFF), and bytes that are not UTF-8 are escaped
 // as if Latin-1; without it the bytes are copied.
 void buf_json_str(Buf *b, const char *s, int ascii);
-
-// Decodes one well-formed UTF-8 sequence of at least two bytes at p (which
-// must hold a NUL or enough bytes); returns its length, or 0 when invalid
-// (overlong, surrogate, above U+10FFFF, truncated).
-int utf8_decode_multi(const unsigned char *p, uint32_t *cp);
 
 #endif

@@ -7,13 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Advances *s and returns the next output of Vigna's splitmix64.
-static inline uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+// splitmix64's output function: a bijection that spreads the bits of x
+// (hash-table keys).
+static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
+
+// Advances *s and returns the next output of Vigna's splitmix64.
+static inline uint64_t splitmix64(uint64_t *s) { return mix64(*s += 0x9e3779b97f4a7c15ull); }
 
 #define FNV1A64_INIT 0xcbf29ce484222325ull
 

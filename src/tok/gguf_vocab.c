@@ -48,7 +48,7 @@
 
 #include "base/hash.h"
 #include "base/util.h"
-#include "tok/utf8.h"
+#include "base/utf8.h"
 
 // llama.cpp's Qwen2 and Llama-3 regexes, as it applies them.
 static const char QWEN2_REGEX[] =

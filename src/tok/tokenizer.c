@@ -56,9 +56,10 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "base/buf.h"
 #include "base/hash.h"
 #include "base/util.h"
-#include "tok/utf8.h"
+#include "base/utf8.h"
 
 #define MAX_ID (1 << 24)        // ids must be below this (arrays are indexed by id)
 #define MAX_STAGES 8            // regex stages in the pre-tokenizer
@@ -73,22 +74,7 @@ static const char GPT2_PATTERN[] =
 // ---------------------------------------------------------------------------
 // Small containers
 
-typedef struct { char *p; size_t n, cap; } Buf;
 typedef struct { int32_t *p; size_t n, cap; } IdVec;
-
-static void buf_reserve(Buf *b, size_t extra) {
-    if (b->n + extra <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra) cap *= 2;
-    b->p = xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static void buf_put(Buf *b, const void *s, size_t n) {
-    buf_reserve(b, n);
-    if (n) memcpy(b->p + b->n, s, n);
-    b->n += n;
-}
 
 static void ids_push(IdVec *v, int32_t id) {
     if (v->n == v->cap) {
@@ -110,11 +96,6 @@ static void ids_put(IdVec *v, const int32_t *ids, size_t n) {
     v->n += n;
 }
 
-static uint64_t mix64(uint64_t x) {  // splitmix64 finaliser: spreads pair keys over the table
-    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27; x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 static size_t table_size_for(size_t n) {  // power of two, at most half full
     size_t s = 16;
@@ -124,15 +105,6 @@ static size_t table_size_for(size_t n) {  // power of two, at most half full
 
 // ---------------------------------------------------------------------------
 // UTF-8
-
-// Decodes one code point of valid UTF-8; returns its length.
-static size_t utf8_decode(const uint8_t *s, uint32_t *cp) {
-    if (s[0] < 0x80) { *cp = s[0]; return 1; }
-    if (s[0] < 0xE0) { *cp = (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F); return 2; }
-    if (s[0] < 0xF0) { *cp = (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F); return 3; }
-    *cp = (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
-    return 4;
-}
 
 static size_t utf8_encode(uint32_t cp, char *out) {
     if (cp < 0x80) { out[0] = (char)cp; return 1; }
@@ -288,7 +260,7 @@ static void byte_to_unicode(uint32_t map[256]) {
 
 // --- vocab map: token string -> id
 
-static const char *tok_str(const Tokenizer *t, int32_t id) { return t->tok_pool.p + t->tok_off[id]; }
+static const char *tok_str(const Tokenizer *t, int32_t id) { return t->tok_pool.s + t->tok_off[id]; }
 
 static int32_t vocab_find(const Tokenizer *t, const char *s, size_t n) {
     if (!t->vocab) return -1;
@@ -334,23 +306,23 @@ static void merge_insert(Tokenizer *t, int32_t a, int32_t b, uint32_t rank, int3
 void tokenizer_free(Tokenizer *t) {
     if (!t) return;
     free(t->kind); free(t->tok_off); free(t->tok_len); free(t->dec_off); free(t->dec_len);
-    free(t->tok_pool.p); free(t->dec_pool.p);
+    free(t->tok_pool.s); free(t->dec_pool.s);
     free(t->vocab); free(t->merges);
-    free(t->added); free(t->added_pool.p);
+    free(t->added); free(t->added_pool.s);
     free(t->raw_set.idx); free(t->norm_set.idx);
     for (int i = 0; i < t->n_stages; i++) {
         for (int v = 0; v < 2; v++) {
             pcre2_match_data_free(t->stages[i].md[v]);
             pcre2_code_free(t->stages[i].re[v]);
         }
-        free(t->stages[i].map.p);
+        free(t->stages[i].map.s);
         free(t->stages[i].back);
     }
     pcre2_match_context_free(t->mctx);
     if (t->jit_stack) pcre2_jit_stack_free(t->jit_stack);
-    free(t->nfc_buf.p);
+    free(t->nfc_buf.s);
     free(t->sym_id); free(t->sym_prev); free(t->sym_next); free(t->heap);
-    free(t->cache); free(t->cache_keys.p); free(t->cache_ids.p);
+    free(t->cache); free(t->cache_keys.s); free(t->cache_ids.p);
     free(t);
 }
 
@@ -419,9 +391,9 @@ static int load_vocab(Tokenizer *t, const cJSON *model, const char *name, char *
                            shown(tok_str(t, id), t->tok_len[id], b1, sizeof b1), shown(e->string, n, b2, sizeof b2));
         if (vocab_find(t, e->string, n) >= 0)
             return set_err(err, "%s: model.vocab: token '%s' appears twice", name, shown(e->string, n, b1, sizeof b1));
-        if (t->tok_pool.n + n >= UINT32_MAX) return set_err(err, "%s: model.vocab: too large", name);
+        if (t->tok_pool.len + n >= UINT32_MAX) return set_err(err, "%s: model.vocab: too large", name);
         t->kind[id] = 1;
-        t->tok_off[id] = (uint32_t)t->tok_pool.n;
+        t->tok_off[id] = (uint32_t)t->tok_pool.len;
         t->tok_len[id] = (uint32_t)n;
         buf_put(&t->tok_pool, e->string, n);
         vocab_insert(t, id);
@@ -464,26 +436,26 @@ static int load_merges(Tokenizer *t, const cJSON *model, const char *name, char 
         const char *a, *b;
         size_t na, nb;
         if (merge_parts(m, &a, &na, &b, &nb) || !na || !nb) {
-            free(joined.p);
+            free(joined.s);
             return set_err(err, "%s: model.merges[%zu]: expected [\"a\", \"b\"] or \"a b\" with two non-empty tokens", name, rank);
         }
         int32_t ia = vocab_find(t, a, na), ib = vocab_find(t, b, nb);
-        joined.n = 0;
+        joined.len = 0;
         buf_put(&joined, a, na);
         buf_put(&joined, b, nb);
-        int32_t ic = vocab_find(t, joined.p, joined.n);
+        int32_t ic = vocab_find(t, joined.s, joined.len);
         if (ia < 0 || ib < 0 || ic < 0) {
-            const char *bad = ia < 0 ? a : ib < 0 ? b : joined.p;
-            size_t nbad = ia < 0 ? na : ib < 0 ? nb : joined.n;
+            const char *bad = ia < 0 ? a : ib < 0 ? b : joined.s;
+            size_t nbad = ia < 0 ? na : ib < 0 ? nb : joined.len;
             int r = set_err(err, "%s: model.merges[%zu]: %s'%s' is not in model.vocab", name, rank,
                             ia < 0 || ib < 0 ? "token " : "merged token ", shown(bad, nbad, b1, sizeof b1));
-            free(joined.p);
+            free(joined.s);
             return r;
         }
         merge_insert(t, ia, ib, (uint32_t)rank, ic);
         rank++;
     }
-    free(joined.p);
+    free(joined.s);
     return 0;
 }
 
@@ -541,13 +513,13 @@ static void build_set(Tokenizer *t, AddedSet *set, int normalized) {
     size_t n = 0;
     memset(set->start, 0, sizeof set->start);
     for (size_t i = 0; i < t->n_added; i++)
-        if (t->added[i].normalized == normalized) { set->start[(uint8_t)t->added_pool.p[t->added[i].off] + 1]++; n++; }
+        if (t->added[i].normalized == normalized) { set->start[(uint8_t)t->added_pool.s[t->added[i].off] + 1]++; n++; }
     for (int b = 0; b < 256; b++) set->start[b + 1] += set->start[b];
     set->idx = xmalloc((n ? n : 1) * sizeof(int32_t));
     uint32_t fill[256];
     memcpy(fill, set->start, sizeof fill);
     for (size_t i = 0; i < t->n_added; i++)
-        if (t->added[i].normalized == normalized) set->idx[fill[(uint8_t)t->added_pool.p[t->added[i].off]]++] = (int32_t)i;
+        if (t->added[i].normalized == normalized) set->idx[fill[(uint8_t)t->added_pool.s[t->added[i].off]]++] = (int32_t)i;
 }
 
 static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, size_t *outn, char *err);
@@ -594,7 +566,7 @@ static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *e
         size_t n = strlen(s);
         for (size_t i = 0; i < k; i++) {
             const Added *o = &t->added[i];
-            if (o->id == id || (o->len == n && !memcmp(t->added_pool.p + o->off, s, n))) {
+            if (o->id == id || (o->len == n && !memcmp(t->added_pool.s + o->off, s, n))) {
                 free(nfc);
                 return set_err(err, "%s: added_tokens[%zu]: id %d / content '%s' repeats added_tokens[%zu]", name, k,
                                id, shown(content->valuestring, strlen(content->valuestring), b1, sizeof b1), i);
@@ -624,12 +596,12 @@ static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *e
             free(nfc);
             return r;
         }
-        if (t->added_pool.n + n >= UINT32_MAX || t->tok_pool.n + n >= UINT32_MAX) { free(nfc); return set_err(err, "%s: added_tokens: too large", name); }
-        t->added[k] = (Added){(uint32_t)t->added_pool.n, (uint32_t)n, id, (uint8_t)lstrip, (uint8_t)rstrip, (uint8_t)normalized};
+        if (t->added_pool.len + n >= UINT32_MAX || t->tok_pool.len + n >= UINT32_MAX) { free(nfc); return set_err(err, "%s: added_tokens: too large", name); }
+        t->added[k] = (Added){(uint32_t)t->added_pool.len, (uint32_t)n, id, (uint8_t)lstrip, (uint8_t)rstrip, (uint8_t)normalized};
         buf_put(&t->added_pool, s, n);
         // tokenizer_token_id() finds the content as written (before NFC).
         t->kind[id] = 2;
-        t->tok_off[id] = (uint32_t)t->tok_pool.n;
+        t->tok_off[id] = (uint32_t)t->tok_pool.len;
         t->tok_len[id] = (uint32_t)cn;
         buf_put(&t->tok_pool, content->valuestring, cn);
         t->n_added++;
@@ -671,7 +643,7 @@ static char *onig_compat(const char *p, size_t n, int unicode16, size_t *outn) {
         if (p[i] == '\\' && i + 1 < n) {
             char c = p[i + 1];
             if (c == 'Q') {
-                free(b.p);
+                free(b.s);
                 return NULL;
             }
             int prop = (c == 'p' || (c == 'P' && !in_class)) && i + 4 < n && p[i + 2] == '{' &&
@@ -708,9 +680,9 @@ static char *onig_compat(const char *p, size_t n, int unicode16, size_t *outn) {
         if (in_class && p[i] == ']') in_class = 0;
         buf_put(&b, p + i, 1);
     }
-    *outn = b.n;
+    *outn = b.len;
     buf_put(&b, "", 1);
-    return b.p;
+    return b.s;
 }
 
 static int add_stage(Tokenizer *t, const char *pat, size_t len, int literal, const char *name, const char *where, char *err) {
@@ -833,7 +805,7 @@ static void build_decode(Tokenizer *t) {
     for (int id = 0; id < t->n_ids; id++) {
         if (!t->kind[id]) continue;
         const uint8_t *s = (const uint8_t *)tok_str(t, id);
-        size_t n = t->tok_len[id], start = t->dec_pool.n;
+        size_t n = t->tok_len[id], start = t->dec_pool.len;
         int ok = 1;
         if (t->kind[id] == 2) continue;  // below
         for (size_t i = 0; ok && i < n;) {
@@ -844,17 +816,17 @@ static void build_decode(Tokenizer *t) {
             buf_put(&t->dec_pool, &byte, 1);
         }
         if (!ok) {
-            t->dec_pool.n = start;
+            t->dec_pool.len = start;
             buf_put(&t->dec_pool, s, n);
         }
         t->dec_off[id] = (uint32_t)start;
-        t->dec_len[id] = (uint32_t)(t->dec_pool.n - start);
+        t->dec_len[id] = (uint32_t)(t->dec_pool.len - start);
     }
     for (size_t i = 0; i < t->n_added; i++) {
         const Added *a = &t->added[i];
-        t->dec_off[a->id] = (uint32_t)t->dec_pool.n;
+        t->dec_off[a->id] = (uint32_t)t->dec_pool.len;
         t->dec_len[a->id] = a->len;
-        buf_put(&t->dec_pool, t->added_pool.p + a->off, a->len);
+        buf_put(&t->dec_pool, t->added_pool.s + a->off, a->len);
     }
 }
 
@@ -950,8 +922,8 @@ static void bpe(Tokenizer *t, const uint8_t *s, size_t n, IdVec *out) {
     if (t->ignore_merges) {  // HF: a piece that is itself a token is taken whole
         Buf w = {0};
         for (size_t i = 0; i < n; i++) { char c[4]; buf_put(&w, c, utf8_encode(t->byte_char[s[i]], c)); }
-        int32_t id = vocab_find(t, w.p, w.n);
-        free(w.p);
+        int32_t id = vocab_find(t, w.s, w.len);
+        free(w.s);
         if (id >= 0) { ids_push(out, id); return; }
     }
     if (n > t->sym_cap) {
@@ -1008,7 +980,7 @@ static void cache_clear(Tokenizer *t) {
     free(t->cache);
     t->cache = NULL;
     t->cache_mask = t->cache_count = 0;
-    t->cache_keys.n = t->cache_ids.n = 0;
+    t->cache_keys.len = t->cache_ids.n = 0;
 }
 
 static void cache_grow(Tokenizer *t) {
@@ -1034,7 +1006,7 @@ static void encode_piece(Tokenizer *t, const char *s, size_t n, IdVec *out) {
     size_t i = h & t->cache_mask;
     for (; t->cache[i].key_len; i = (i + 1) & t->cache_mask) {
         const CacheSlot *c = &t->cache[i];
-        if (c->hash == h && c->key_len == n && !memcmp(t->cache_keys.p + c->key_off, s, n)) {
+        if (c->hash == h && c->key_len == n && !memcmp(t->cache_keys.s + c->key_off, s, n)) {
             ids_put(out, t->cache_ids.p + c->ids_off, c->ids_len);
             return;
         }
@@ -1042,7 +1014,7 @@ static void encode_piece(Tokenizer *t, const char *s, size_t n, IdVec *out) {
     size_t before = out->n;
     bpe(t, (const uint8_t *)s, n, out);
     CacheSlot *c = &t->cache[i];
-    *c = (CacheSlot){h, (uint32_t)t->cache_keys.n, (uint32_t)n, (uint32_t)t->cache_ids.n, (uint32_t)(out->n - before)};
+    *c = (CacheSlot){h, (uint32_t)t->cache_keys.len, (uint32_t)n, (uint32_t)t->cache_ids.n, (uint32_t)(out->n - before)};
     buf_put(&t->cache_keys, s, n);
     ids_put(&t->cache_ids, out->p + before, out->n - before);
     t->cache_count++;
@@ -1069,19 +1041,19 @@ static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out
     const char *subject = s;
     size_t len = n, *back = NULL;
     if (st->mapped) {
-        st->map.n = 0;
+        st->map.len = 0;
         buf_reserve(&st->map, 2 * n);  // the table's code points are below U+0800
         if (2 * n + 1 > st->back_cap) {
             st->back_cap = 2 * n + 1;
             st->back = xrealloc(st->back, st->back_cap * sizeof *st->back);
         }
         for (size_t i = 0; i < n; i++) {
-            st->back[st->map.n] = i;
-            st->map.n += utf8_encode(t->byte_char[(uint8_t)s[i]], st->map.p + st->map.n);
+            st->back[st->map.len] = i;
+            st->map.len += utf8_encode(t->byte_char[(uint8_t)s[i]], st->map.s + st->map.len);
         }
-        st->back[st->map.n] = n;
-        subject = st->map.p;
-        len = st->map.n;
+        st->back[st->map.len] = n;
+        subject = st->map.s;
+        len = st->map.len;
         back = st->back;
     }
     pcre2_code *re = st->re[v];
@@ -1117,7 +1089,7 @@ static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out
 static int find_added(const Tokenizer *t, const AddedSet *set, const char *s, size_t n, size_t from,
                       size_t *a, size_t *b, int32_t *id) {
     if (set->start[256] == 0) return 0;
-    const char *pool = t->added_pool.p;
+    const char *pool = t->added_pool.s;
     for (size_t i = from; i < n; i++) {
         uint8_t c = (uint8_t)s[i];
         const Added *best = NULL;
@@ -1172,7 +1144,7 @@ static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, si
         while (i < n && (uint8_t)s[i] < 0xCC) i++;
     if (!t->nfc || i == n) { *out = s; *outn = n; return 0; }
     Buf *b = &t->nfc_buf;
-    b->n = 0;
+    b->len = 0;
     size_t done = 0;
     while (i < n) {
         size_t lo = i, hi = i;
@@ -1200,8 +1172,8 @@ static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, si
         while (i < n && (uint8_t)s[i] < 0xCC) i++;
     }
     buf_put(b, s + done, n - done);
-    *out = b->p;
-    *outn = b->n;
+    *out = b->s;
+    *outn = b->len;
     return 0;
 }
 
@@ -1273,7 +1245,7 @@ int tokenizer_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **ou
     char *buf = xmalloc(total + 1);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        memcpy(buf + k, t->dec_pool.p + t->dec_off[ids[i]], t->dec_len[ids[i]]);
+        memcpy(buf + k, t->dec_pool.s + t->dec_off[ids[i]], t->dec_len[ids[i]]);
         k += t->dec_len[ids[i]];
     }
     buf[k] = 0;

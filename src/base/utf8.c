@@ -1,5 +1,5 @@
 // utf8.c — see utf8.h.
-#include "tok/utf8.h"
+#include "base/utf8.h"
 
 #include <string.h>
 
@@ -41,5 +41,27 @@ size_t utf8_check(const uint8_t *s, size_t n, const char **why) {
         }
         i += need + 1;
     }
+    return n;
+}
+
+size_t utf8_decode(const uint8_t *s, uint32_t *cp) {
+    if (s[0] < 0x80) { *cp = s[0]; return 1; }
+    if (s[0] < 0xE0) { *cp = (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F); return 2; }
+    if (s[0] < 0xF0) { *cp = (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F); return 3; }
+    *cp = (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+    return 4;
+}
+
+int utf8_decode_checked(const unsigned char *p, uint32_t *cp) {
+    int n = p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : p[0] >= 0xe0 && p[0] < 0xf0 ? 3 : p[0] >= 0xf0 && p[0] < 0xf5 ? 4 : 0;
+    if (n == 0) return 0;
+    uint32_t c = p[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;  // also stops at a NUL
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c < 0xe000))) || (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+        return 0;
+    *cp = c;
     return n;
 }

@@ -1,0 +1,24 @@
+// utf8.h — UTF-8: the well-formedness check shared by the tokenizer and the
+// GGUF vocabulary import (both hand text to Hugging Face tokenizers, which
+// takes only UTF-8), and the decoders of one code point.
+#ifndef TRIT_UTF8_H
+#define TRIT_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Returns n when s[0..n) is well-formed UTF-8 (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), otherwise the offset of the first byte
+// of the first ill-formed sequence, with *why saying what is wrong.
+size_t utf8_check(const uint8_t *s, size_t n, const char **why);
+
+// Decodes one code point of text already known to be well-formed UTF-8;
+// returns its length (1..4).
+size_t utf8_decode(const uint8_t *s, uint32_t *cp);
+
+// Decodes one multi-byte sequence at p, checking it (the buffer must hold a
+// NUL or enough bytes); returns its length (2..4), or 0 when p[0] is ASCII or
+// the sequence is ill-formed (overlong, surrogate, above U+10FFFF, truncated).
+int utf8_decode_checked(const unsigned char *p, uint32_t *cp);
+
+#endif
