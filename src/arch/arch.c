@@ -6,40 +6,29 @@
 
 #define MAT (TF_TERNARY | TF_DECAY)
 
-// Qwen3: Llama's block plus an RMSNorm over each head of q and k.
+// The rows both architectures share; Qwen3 adds an RMSNorm over each head of
+// q and k. HF and GGUF (llama.cpp) names side by side.
+#define EMBED {TK_EMBED, "model.embed_tokens.weight", "token_embd.weight", DIM_V, DIM_C, MAT}
+#define ATTN_NORM {TK_ATTN_NORM, "model.layers.%d.input_layernorm.weight", "blk.%d.attn_norm.weight", DIM_C, DIM_NONE, TF_LAYER}
+#define WQ {TK_WQ, "model.layers.%d.self_attn.q_proj.weight", "blk.%d.attn_q.weight", DIM_QD, DIM_C, TF_LAYER | MAT}
+#define WK {TK_WK, "model.layers.%d.self_attn.k_proj.weight", "blk.%d.attn_k.weight", DIM_KD, DIM_C, TF_LAYER | MAT}
+#define WV {TK_WV, "model.layers.%d.self_attn.v_proj.weight", "blk.%d.attn_v.weight", DIM_KD, DIM_C, TF_LAYER | MAT}
+#define Q_NORM {TK_Q_NORM, "model.layers.%d.self_attn.q_norm.weight", "blk.%d.attn_q_norm.weight", DIM_HD, DIM_NONE, TF_LAYER}
+#define K_NORM {TK_K_NORM, "model.layers.%d.self_attn.k_norm.weight", "blk.%d.attn_k_norm.weight", DIM_HD, DIM_NONE, TF_LAYER}
+#define WO {TK_WO, "model.layers.%d.self_attn.o_proj.weight", "blk.%d.attn_output.weight", DIM_C, DIM_QD, TF_LAYER | MAT}
+#define MLP_NORM {TK_MLP_NORM, "model.layers.%d.post_attention_layernorm.weight", "blk.%d.ffn_norm.weight", DIM_C, DIM_NONE, TF_LAYER}
+#define WGATE {TK_WGATE, "model.layers.%d.mlp.gate_proj.weight", "blk.%d.ffn_gate.weight", DIM_F, DIM_C, TF_LAYER | MAT}
+#define WUP {TK_WUP, "model.layers.%d.mlp.up_proj.weight", "blk.%d.ffn_up.weight", DIM_F, DIM_C, TF_LAYER | MAT}
+#define WDOWN {TK_WDOWN, "model.layers.%d.mlp.down_proj.weight", "blk.%d.ffn_down.weight", DIM_C, DIM_F, TF_LAYER | MAT}
+#define FINAL_NORM {TK_FINAL_NORM, "model.norm.weight", "output_norm.weight", DIM_C, DIM_NONE, 0}
+#define LM_HEAD {TK_LM_HEAD, "lm_head.weight", "output.weight", DIM_V, DIM_C, MAT | TF_UNTIED}
+
 static const ArchTensor qwen3_tensors[] = {
-    {TK_EMBED, "model.embed_tokens.weight", "token_embd.weight", DIM_V, DIM_C, MAT},
-    {TK_ATTN_NORM, "model.layers.%d.input_layernorm.weight", "blk.%d.attn_norm.weight", DIM_C, DIM_NONE, TF_LAYER},
-    {TK_WQ, "model.layers.%d.self_attn.q_proj.weight", "blk.%d.attn_q.weight", DIM_QD, DIM_C, TF_LAYER | MAT},
-    {TK_WK, "model.layers.%d.self_attn.k_proj.weight", "blk.%d.attn_k.weight", DIM_KD, DIM_C, TF_LAYER | MAT},
-    {TK_WV, "model.layers.%d.self_attn.v_proj.weight", "blk.%d.attn_v.weight", DIM_KD, DIM_C, TF_LAYER | MAT},
-    {TK_Q_NORM, "model.layers.%d.self_attn.q_norm.weight", "blk.%d.attn_q_norm.weight", DIM_HD, DIM_NONE, TF_LAYER},
-    {TK_K_NORM, "model.layers.%d.self_attn.k_norm.weight", "blk.%d.attn_k_norm.weight", DIM_HD, DIM_NONE, TF_LAYER},
-    {TK_WO, "model.layers.%d.self_attn.o_proj.weight", "blk.%d.attn_output.weight", DIM_C, DIM_QD, TF_LAYER | MAT},
-    {TK_MLP_NORM, "model.layers.%d.post_attention_layernorm.weight", "blk.%d.ffn_norm.weight", DIM_C, DIM_NONE,
-     TF_LAYER},
-    {TK_WGATE, "model.layers.%d.mlp.gate_proj.weight", "blk.%d.ffn_gate.weight", DIM_F, DIM_C, TF_LAYER | MAT},
-    {TK_WUP, "model.layers.%d.mlp.up_proj.weight", "blk.%d.ffn_up.weight", DIM_F, DIM_C, TF_LAYER | MAT},
-    {TK_WDOWN, "model.layers.%d.mlp.down_proj.weight", "blk.%d.ffn_down.weight", DIM_C, DIM_F, TF_LAYER | MAT},
-    {TK_FINAL_NORM, "model.norm.weight", "output_norm.weight", DIM_C, DIM_NONE, 0},
-    {TK_LM_HEAD, "lm_head.weight", "output.weight", DIM_V, DIM_C, MAT | TF_UNTIED},
+    EMBED, ATTN_NORM, WQ, WK, WV, Q_NORM, K_NORM, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
 };
 
-// Llama: the same names, no head norms.
 static const ArchTensor llama_tensors[] = {
-    {TK_EMBED, "model.embed_tokens.weight", "token_embd.weight", DIM_V, DIM_C, MAT},
-    {TK_ATTN_NORM, "model.layers.%d.input_layernorm.weight", "blk.%d.attn_norm.weight", DIM_C, DIM_NONE, TF_LAYER},
-    {TK_WQ, "model.layers.%d.self_attn.q_proj.weight", "blk.%d.attn_q.weight", DIM_QD, DIM_C, TF_LAYER | MAT},
-    {TK_WK, "model.layers.%d.self_attn.k_proj.weight", "blk.%d.attn_k.weight", DIM_KD, DIM_C, TF_LAYER | MAT},
-    {TK_WV, "model.layers.%d.self_attn.v_proj.weight", "blk.%d.attn_v.weight", DIM_KD, DIM_C, TF_LAYER | MAT},
-    {TK_WO, "model.layers.%d.self_attn.o_proj.weight", "blk.%d.attn_output.weight", DIM_C, DIM_QD, TF_LAYER | MAT},
-    {TK_MLP_NORM, "model.layers.%d.post_attention_layernorm.weight", "blk.%d.ffn_norm.weight", DIM_C, DIM_NONE,
-     TF_LAYER},
-    {TK_WGATE, "model.layers.%d.mlp.gate_proj.weight", "blk.%d.ffn_gate.weight", DIM_F, DIM_C, TF_LAYER | MAT},
-    {TK_WUP, "model.layers.%d.mlp.up_proj.weight", "blk.%d.ffn_up.weight", DIM_F, DIM_C, TF_LAYER | MAT},
-    {TK_WDOWN, "model.layers.%d.mlp.down_proj.weight", "blk.%d.ffn_down.weight", DIM_C, DIM_F, TF_LAYER | MAT},
-    {TK_FINAL_NORM, "model.norm.weight", "output_norm.weight", DIM_C, DIM_NONE, 0},
-    {TK_LM_HEAD, "lm_head.weight", "output.weight", DIM_V, DIM_C, MAT | TF_UNTIED},
+    EMBED, ATTN_NORM, WQ, WK, WV, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
 };
 
 #define N(a) (int)(sizeof a / sizeof a[0])

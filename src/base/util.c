@@ -290,3 +290,25 @@ float *carve_floats(const FloatPart *parts, size_t count, size_t *total) {
     if (total) *total = n;
     return mem;
 }
+
+static int cmp_span(const void *x, const void *y) {
+    const Span *a = x, *b = y;
+    if (a->begin != b->begin) return a->begin < b->begin ? -1 : 1;
+    if (a->end != b->end) return a->end < b->end ? -1 : 1;
+    return 0;
+}
+
+int spans_overlap(Span *s, int n, int *a, int *b) {
+    qsort(s, (size_t)n, sizeof *s, cmp_span);
+    int max_i = -1;  // the non-empty span reaching furthest so far
+    for (int i = 0; i < n; i++) {
+        if (s[i].begin == s[i].end) continue;
+        if (max_i >= 0 && s[i].begin < s[max_i].end) {
+            *a = s[max_i].idx;
+            *b = s[i].idx;
+            return 1;
+        }
+        if (max_i < 0 || s[i].end > s[max_i].end) max_i = i;
+    }
+    return 0;
+}

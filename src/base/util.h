@@ -36,6 +36,15 @@ typedef struct {
 } FloatPart;
 float *carve_floats(const FloatPart *parts, size_t count, size_t *total);
 
+// Byte ranges [begin, end) of the tensors of a file, for the overlap check
+// both model-file readers make. spans_overlap sorts s and returns 1 with the
+// idx of two overlapping non-empty ranges in *a, *b (a starts first), else 0.
+typedef struct {
+    uint64_t begin, end;
+    int idx;
+} Span;
+int spans_overlap(Span *s, int n, int *a, int *b);
+
 // Reads a whole file into a NUL-terminated buffer. Returns NULL and sets err
 // (naming the path) on failure.
 char *read_file(const char *path, size_t *len, char *err);

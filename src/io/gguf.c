@@ -185,14 +185,6 @@ static int sort_names(Named *v, int n, int *idx) {
     return dup;
 }
 
-typedef struct { uint64_t begin, end; int idx; } Span;
-
-static int cmp_span(const void *x, const void *y) {
-    const Span *a = x, *b = y;
-    if (a->begin != b->begin) return a->begin < b->begin ? -1 : 1;
-    if (a->end != b->end) return a->end < b->end ? -1 : 1;
-    return 0;
-}
 
 // ---------------------------------------------------------------------------
 // Tensor infos
@@ -356,18 +348,14 @@ static int parse(GgufFile *g, char *err) {
     Span *sp = xmalloc(sizeof *sp * (n_tensors ? (size_t)n_tensors : 1));
     for (int i = 0; i < g->n_tensors; i++)
         sp[i] = (Span){g->tensors[i].offset, g->tensors[i].offset + g->tensors[i].nbytes, i};
-    qsort(sp, (size_t)g->n_tensors, sizeof *sp, cmp_span);
-    int rc = 0, max_i = -1;
-    for (int i = 0; i < g->n_tensors && rc == 0; i++) {
-        if (sp[i].begin == sp[i].end) continue;
-        if (max_i >= 0 && sp[i].begin < sp[max_i].end) {
-            const Span *a = &sp[max_i], *b = &sp[i];
-            rc = set_err(err, "%s: tensors '%.150s' and '%.150s' overlap (data [%llu, %llu) and [%llu, %llu))",
-                         g->name, g->tensors[a->idx].name, g->tensors[b->idx].name,
-                         (unsigned long long)(g->data_offset + a->begin), (unsigned long long)(g->data_offset + a->end),
-                         (unsigned long long)(g->data_offset + b->begin), (unsigned long long)(g->data_offset + b->end));
-        }
-        if (max_i < 0 || sp[i].end > sp[max_i].end) max_i = i;
+    int rc = 0, ia, ib;
+    if (spans_overlap(sp, g->n_tensors, &ia, &ib)) {
+        const GgufTensor *a = &g->tensors[ia], *b = &g->tensors[ib];
+        rc = set_err(err, "%s: tensors '%.150s' and '%.150s' overlap (data [%llu, %llu) and [%llu, %llu))", g->name,
+                     a->name, b->name, (unsigned long long)(g->data_offset + a->offset),
+                     (unsigned long long)(g->data_offset + a->offset + a->nbytes),
+                     (unsigned long long)(g->data_offset + b->offset),
+                     (unsigned long long)(g->data_offset + b->offset + b->nbytes));
     }
     free(sp);
     return rc;

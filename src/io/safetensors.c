@@ -59,14 +59,6 @@ static int cmp_tensor_name(const void *x, const void *y) {
     return strcmp(((const StTensor *)x)->name, ((const StTensor *)y)->name);
 }
 
-typedef struct { uint64_t begin, end; int idx; } Span;
-
-static int cmp_span(const void *x, const void *y) {
-    const Span *a = x, *b = y;
-    if (a->begin != b->begin) return a->begin < b->begin ? -1 : 1;
-    if (a->end != b->end) return a->end < b->end ? -1 : 1;
-    return 0;
-}
 
 // A JSON number that is a whole number in [0, 2^53).
 static int json_uint(const cJSON *j, uint64_t *out) {
@@ -224,18 +216,12 @@ int st_parse(StArchive *a, const uint8_t *buf, size_t len, int file, const char 
             spans[i].end = spans[i].begin + ts[i].nbytes;
             spans[i].idx = i;
         }
-        qsort(spans, (size_t)nt, sizeof *spans, cmp_span);
-        uint64_t max_end = 0;
-        int max_i = -1;  // index into spans of the span reaching furthest so far
-        for (int i = 0; i < nt && rc == 0; i++) {
-            if (spans[i].begin == spans[i].end) continue;
-            if (max_i >= 0 && spans[i].begin < max_end)
-                rc = set_err(err, "%s: tensors '%.150s' and '%.150s' overlap (data_offsets [%llu, %llu] and [%llu, %llu])",
-                             name, ts[spans[max_i].idx].name, ts[spans[i].idx].name,
-                             (unsigned long long)spans[max_i].begin, (unsigned long long)spans[max_i].end,
-                             (unsigned long long)spans[i].begin, (unsigned long long)spans[i].end);
-            if (spans[i].end > max_end) { max_end = spans[i].end; max_i = i; }
-        }
+        int ia, ib;
+        if (spans_overlap(spans, nt, &ia, &ib))
+            rc = set_err(err, "%s: tensors '%.150s' and '%.150s' overlap (data_offsets [%llu, %llu] and [%llu, %llu])",
+                         name, ts[ia].name, ts[ib].name, (unsigned long long)(ts[ia].data - data),
+                         (unsigned long long)(ts[ia].data - data + ts[ia].nbytes), (unsigned long long)(ts[ib].data - data),
+                         (unsigned long long)(ts[ib].data - data + ts[ib].nbytes));
     }
     free(spans);
     if (rc != 0) {
