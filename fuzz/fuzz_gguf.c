@@ -7,10 +7,13 @@
 //
 //   make fuzz && build-fuzz/fuzz_gguf -max_total_time=60 build-fuzz/corpus-gguf fuzz/seeds/gguf
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/gguf.h"
+#include "io/gguf_import.h"
+#include "tok/tokenizer.h"
 #include "base/util.h"
 
 #define MAX_DEQUANT (1 << 20)  // weights; larger tensors are checked but not converted
@@ -91,6 +94,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)gguf_get_u32(&g, "general.alignment", &u32, err);
         (void)gguf_get_f32(&g, "llama.rope.freq_base", &f32, err);
         if (gguf_get_str(&g, "general.architecture", &s, &n, err) == 0) touch(s, n);
+        // What `trit import` reads before the weights: the config, then the
+        // tokenizer files, which trit's own tokenizer must then load.
+        ModelConfig c;
+        char *tj, *cj;
+        size_t tl, cl;
+        if (gguf_config(&g, &c, err) == 0 && gguf_tokenizer_files(&g, &c, &tj, &tl, &cj, &cl, err) == 0) {
+            Tokenizer *tok = tokenizer_load_json(tj, tl, "fuzz tokenizer.json", err);
+            if (!tok) {
+                fprintf(stderr, "import wrote a tokenizer.json trit cannot load: %s\n", err);
+                abort();
+            }
+            tokenizer_free(tok);
+            free(tj);
+            free(cj);
+        }
         static float *out;  // one buffer for the whole run
         if (!out) out = malloc(sizeof(float) * MAX_DEQUANT);
         for (int i = 0; i < gguf_n_tensors(&g) && out; i++) {

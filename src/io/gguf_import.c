@@ -199,9 +199,8 @@ static char *kv_strdup(const GgufFile *g, const char *key, char *err) {
     return out;
 }
 
-// tokenizer.json and tokenizer_config.json texts from tokenizer.ggml.*.
-static int build_tokenizer(const GgufFile *g, const ModelConfig *c, char **tok_json, size_t *tok_len, char **cfg_json,
-                           size_t *cfg_len, char *err) {
+int gguf_tokenizer_files(const GgufFile *g, const ModelConfig *c, char **tok_json, size_t *tok_len, char **cfg_json,
+                         size_t *cfg_len, char *err) {
     GgufVocab v = {0};
     const char **tokens = NULL, **merges = NULL;
     size_t *tok_lens = NULL, *merge_lens = NULL;
@@ -303,7 +302,7 @@ int gguf_import(const char *gguf_path, const char *out_dir, const char *torch_dt
     int rc = -1;
     double t0 = now_seconds();
     if (gguf_config(&g, &c, err) || check_tensors(&g, &c, err) ||
-        build_tokenizer(&g, &c, &tok, &tok_len, &tcfg, &tcfg_len, err))
+        gguf_tokenizer_files(&g, &c, &tok, &tok_len, &tcfg, &tcfg_len, err))
         goto done;
     snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", torch_dtype);
     if (model_alloc(&m, &c, err) || load_weights(&g, &m, err)) goto done;

@@ -19,6 +19,12 @@
 // trit runs.
 int gguf_config(const GgufFile *g, ModelConfig *c, char *err);
 
+// The tokenizer.json and tokenizer_config.json texts (malloc'd) that
+// tokenizer.ggml.* and tokenizer.chat_template describe, for the model c.
+// -1 with err naming the file and the problem (both NULL then).
+int gguf_tokenizer_files(const GgufFile *g, const ModelConfig *c, char **tok_json, size_t *tok_len, char **cfg_json,
+                         size_t *cfg_len, char *err);
+
 // Writes the checkpoint into out_dir, atomically: everything goes to a
 // temporary sibling directory that is renamed to out_dir only once complete
 // (out_dir must not exist, or be an empty directory). torch_dtype is
