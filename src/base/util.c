@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -311,4 +312,34 @@ int spans_overlap(Span *s, int n, int *a, int *b) {
         if (max_i < 0 || s[i].end > s[max_i].end) max_i = i;
     }
     return 0;
+}
+
+int map_file(const char *path, const void **map, size_t *len, char *err) {
+    *map = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return set_err(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return set_err(err, "%s: not a regular file", path);
+    }
+    *len = (size_t)st.st_size;
+    if (*len == 0) {  // mmap refuses a length of 0
+        close(fd);
+        return 0;
+    }
+    void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (m == MAP_FAILED) {
+        *len = 0;
+        return set_err(err, "%s: cannot mmap: %s", path, strerror(e));
+    }
+    *map = m;
+    return 0;
+}
+
+void unmap_file(const void *map, size_t len) {
+    if (map && len) munmap((void *)map, len);
 }

@@ -45,6 +45,12 @@ typedef struct {
 } Span;
 int spans_overlap(Span *s, int n, int *a, int *b);
 
+// Maps a regular file read-only (the model readers' untrusted input).
+// Returns 0 with *map and *len (an empty file: *map NULL, nothing mapped),
+// or -1 with err naming the path. Release with unmap_file.
+int map_file(const char *path, const void **map, size_t *len, char *err);
+void unmap_file(const void *map, size_t len);
+
 // Reads a whole file into a NUL-terminated buffer. Returns NULL and sets err
 // (naming the path) on failure.
 char *read_file(const char *path, size_t *len, char *err);

@@ -9,15 +9,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "io/gguf.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/util.h"
 
@@ -381,22 +376,10 @@ int gguf_open_mem(GgufFile *g, const void *data, size_t len, const char *name, c
 
 int gguf_open(GgufFile *g, const char *path, char *err) {
     memset(g, 0, sizeof *g);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return set_err(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return set_err(err, "%s: not a regular file", path);
-    }
-    if (st.st_size == 0) {
-        close(fd);
-        return set_err(err, "%s: empty file (0 bytes), not a GGUF file", path);
-    }
-    size_t len = (size_t)st.st_size;
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (map == MAP_FAILED) return set_err(err, "%s: cannot mmap: %s", path, strerror(e));
+    const void *map;
+    size_t len;
+    if (map_file(path, &map, &len, err)) return -1;
+    if (len == 0) return set_err(err, "%s: empty file (0 bytes), not a GGUF file", path);
     return open_common(g, map, len, 1, path, err);
 }
 
@@ -410,7 +393,7 @@ void gguf_close(GgufFile *g) {
     for (int i = 0; i < g->n_tensors; i++) free(g->tensors[i].name);
     free(g->tensors);
     free(g->tensor_sorted);
-    if (g->mapped && g->base) munmap((void *)g->base, g->size);
+    if (g->mapped) unmap_file(g->base, g->size);
     free(g->name);
     memset(g, 0, sizeof *g);
 }

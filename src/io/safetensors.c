@@ -10,14 +10,11 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,7 +264,7 @@ const StTensor *st_find(const StArchive *a, const char *name) {
 
 void st_close(StArchive *a) {
     for (int i = 0; i < a->nfiles; i++) {
-        if (a->maps && a->maps[i] && a->sizes[i]) munmap(a->maps[i], a->sizes[i]);
+        if (a->maps) unmap_file(a->maps[i], a->sizes[i]);
         if (a->paths) free(a->paths[i]);
     }
     free(a->paths);
@@ -279,22 +276,14 @@ void st_close(StArchive *a) {
 
 // Maps `path` and parses it as file a->nfiles of the archive.
 static int add_file(StArchive *a, const char *path, char *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return set_err(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return set_err(err, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)st.st_size;
+    const void *cmap;
+    size_t len;
+    if (map_file(path, &cmap, &len, err)) return -1;
     if (len < 8) {
-        close(fd);
+        unmap_file(cmap, len);
         return set_err(err, "%s: %zu bytes, too short to be a safetensors file (needs at least 8)", path, len);
     }
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (map == MAP_FAILED) return set_err(err, "%s: cannot mmap: %s", path, strerror(e));
+    void *map = (void *)cmap;  // the archive keeps it to unmap at st_close
     int idx = a->nfiles;
     a->paths = xrealloc(a->paths, sizeof *a->paths * (size_t)(idx + 1));
     a->maps = xrealloc(a->maps, sizeof *a->maps * (size_t)(idx + 1));
