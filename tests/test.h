@@ -7,6 +7,7 @@
 #define TRIT_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,18 @@ static inline const char *test_data_dir(const char *what) {
     }
     fclose(f);
     return d;
+}
+
+// Token id sequences, for the tokenizer tests: equality, and the first ids
+// of one in a failure message.
+static inline int ids_equal(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
+    return na == nb && (na == 0 || !memcmp(a, b, na * sizeof *a));
+}
+
+static inline void print_ids(const char *label, const int32_t *ids, size_t n) {
+    fprintf(stderr, "  %s:", label);
+    for (size_t i = 0; i < n && i < 64; i++) fprintf(stderr, " %d", ids[i]);
+    fprintf(stderr, "%s\n", n > 64 ? " ..." : "");
 }
 
 static inline int test_finish(const char *name) {

@@ -109,16 +109,6 @@ static Tokenizer *load_generated(const GgufVocab *v, const char *what, const cha
     return t;
 }
 
-static int ids_equal(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
-    return na == nb && (na == 0 || !memcmp(a, b, na * sizeof *a));
-}
-
-static void print_ids(const char *label, const int32_t *ids, size_t n) {
-    fprintf(stderr, "  %s:", label);
-    for (size_t i = 0; i < n && i < 48; i++) fprintf(stderr, " %d", ids[i]);
-    fprintf(stderr, "%s\n", n > 48 ? " ..." : "");
-}
-
 static void check_ids(Tokenizer *t, const char *what, const char *s, size_t len, const int32_t *want, size_t nwant) {
     char err[ERR_LEN] = "";
     int32_t *ids = NULL;

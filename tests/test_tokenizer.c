@@ -104,16 +104,6 @@ static char *replace(const char *s, const char *from, const char *to) {
     return r;
 }
 
-static int ids_equal(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
-    return na == nb && (na == 0 || !memcmp(a, b, na * sizeof *a));
-}
-
-static void print_ids(const char *label, const int32_t *ids, size_t n) {
-    fprintf(stderr, "  %s:", label);
-    for (size_t i = 0; i < n && i < 64; i++) fprintf(stderr, " %d", ids[i]);
-    fprintf(stderr, "%s\n", n > 64 ? " ..." : "");
-}
-
 // Encodes s and compares with the expected ids; then decodes and compares
 // with `decoded` (NULL: the input itself).
 static void check_encode(Tokenizer *t, const char *what, const char *s, size_t len, const int32_t *want, size_t nwant,
