@@ -33,8 +33,8 @@ static const ArchTensor llama_tensors[] = {
 
 #define N(a) (int)(sizeof a / sizeof a[0])
 static const Arch archs[] = {
-    {ARCH_QWEN3, "qwen3", "Qwen3ForCausalLM", "qwen3", qwen3_tensors, N(qwen3_tensors)},
-    {ARCH_LLAMA, "llama", "LlamaForCausalLM", "llama", llama_tensors, N(llama_tensors)},
+    {ARCH_QWEN3, "qwen3", "Qwen3ForCausalLM", "qwen3", qwen3_tensors, N(qwen3_tensors), 32768},
+    {ARCH_LLAMA, "llama", "LlamaForCausalLM", "llama", llama_tensors, N(llama_tensors), 2048},
 };
 
 const Arch *arch_get(ModelArch id) {

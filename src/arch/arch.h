@@ -61,6 +61,7 @@ typedef struct {
     const char *gguf_arch;   // GGUF general.architecture
     const ArchTensor *tensors;  // in buffer order (see TensorKind)
     int n_tensors;
+    int default_context;     // max_position_embeddings when a config does not say (transformers' default)
 } Arch;
 
 const Arch *arch_get(ModelArch id);

@@ -206,7 +206,7 @@ static int parse_root(ModelConfig *c, const cJSON *root, const char *name, char 
     // LlamaConfig reads a null head_dim as hidden / heads; Qwen3 has no such rule.
     j = get(root, "head_dim");
     if (!(llama && cJSON_IsNull(j)) && get_int(root, "head_dim", 1, &c->head_dim, NULL, name, err)) return -1;
-    c->max_position_embeddings = llama ? 2048 : 32768;
+    c->max_position_embeddings = arch->default_context;
     if (get_int(root, "max_position_embeddings", 1, &c->max_position_embeddings, NULL, name, err)) return -1;
 
     double eps = 1e-6;

@@ -65,7 +65,7 @@ int gguf_config(const GgufFile *g, ModelConfig *c, char *err) {
         return -1;
     c->num_key_value_heads = c->num_attention_heads;
     c->head_dim = c->hidden_size / c->num_attention_heads;
-    c->max_position_embeddings = A[0] == 'l' ? 2048 : 32768;
+    c->max_position_embeddings = arch->default_context;
     if (arch_u32(g, A, "attention.head_count_kv", 0, &c->num_key_value_heads, err) ||
         arch_u32(g, A, "attention.key_length", 0, &c->head_dim, err) ||
         arch_u32(g, A, "context_length", 0, &c->max_position_embeddings, err))
