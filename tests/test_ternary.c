@@ -31,6 +31,7 @@ static void check_projection(TernaryScale mode, int group) {
             double a = fabs(w[g * group + i]);
             s = mode == SCALE_ABSMEAN ? s + a / group : fmax(s, a);
         }
+        s = f16_to_f32(f32_to_f16((float)s));  // the scale every packed format stores
         for (int i = 0; i < group; i++) {
             double x = w[g * group + i], t = s > 0 ? fmax(-1, fmin(1, nearbyint(x / s))) : 0;
             float want = (float)t * (float)s;
@@ -83,5 +84,15 @@ int main(void) {
     float h[2] = {1.0f, 3.0f}, hq[2];  // absmean 2: 0.5 -> 0 (even), 1.5 -> 2 -> 1
     ternary_project(hq, h, 1, 2, 2, SCALE_ABSMEAN);
     CHECK(hq[0] == 0 && hq[1] == 2, "half to even: %g %g", hq[0], hq[1]);
+    // The scale is rounded to fp16 before t is chosen: absmean 0.1 becomes
+    // 0.0999755859375, and 0.05 / that is just above one half, so t = 1
+    // (with the float32 scale 0.05 / 0.1 is one half and rounds to 0).
+    float f[2] = {0.05f, 0.15f}, fq[2];
+    ternary_project(fq, f, 1, 2, 2, SCALE_ABSMEAN);
+    CHECK(fq[0] == 0.0999755859375f && fq[1] == 0.0999755859375f, "fp16 scale: %.10g %.10g", fq[0], fq[1]);
+    // A scale beyond fp16's range is clamped to 65504 instead of infinity.
+    float big[2] = {1e6f, -1e6f}, bq[2];
+    ternary_project(bq, big, 1, 2, 2, SCALE_ABSMAX);
+    CHECK(bq[0] == 65504.0f && bq[1] == -65504.0f, "clamped scale: %g %g", bq[0], bq[1]);
     return test_finish("test_ternary");
 }

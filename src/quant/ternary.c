@@ -12,15 +12,24 @@ int ternary_check_shape(const char *name, int64_t cols, int group, char *err) {
     return 0;
 }
 
+// The largest finite fp16 value: a larger scale is clamped to it rather
+// than turned into an infinity (t then saturates at +-1, as for any w > s).
+#define F16_MAX 65504.0
+
 static float group_scale(const float *w, int n, TernaryScale mode) {
     // Summed in double: the scale is then the same whatever the group size.
     double s = 0.0;
-    if (mode == SCALE_ABSMAX) {
+    if (mode == SCALE_ABSMAX)
         for (int i = 0; i < n; i++) s = fmax(s, fabs((double)w[i]));
-        return (float)s;
+    else {
+        for (int i = 0; i < n; i++) s += fabs((double)w[i]);
+        s /= n;
     }
-    for (int i = 0; i < n; i++) s += fabs((double)w[i]);
-    return (float)(s / n);
+    if (s > F16_MAX) s = F16_MAX;
+    // Rounded to fp16 (through float32, as torch's .float().half() does),
+    // the precision every packed format stores the scale in: training,
+    // verify and export then agree bit for bit.
+    return f16_to_f32(f32_to_f16((float)s));
 }
 
 void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int group, TernaryScale mode) {

@@ -3,8 +3,11 @@
 // A weight matrix W[rows][cols] is cut into groups of `group` consecutive
 // weights along the input dimension (each row holds cols/group groups). Each
 // group g gets one scale s_g and ternary values t in {-1, 0, +1}:
-//     s_g = mean(|W_g|)  (absmean, BitNet b1.58)   or  max(|W_g|)  (absmax)
-//     t   = clamp(round(W / s_g), -1, 1)            (round half to even)
+//     s_g = fp16(mean(|W_g|))  (absmean, BitNet b1.58)   or  fp16(max(|W_g|))  (absmax)
+//     t   = clamp(round(W / s_g), -1, 1)                  (round half to even)
+// where fp16() rounds to the nearest IEEE half (ties to even; above 65504
+// clamped to it): the GGUF ternary types (Q2_0, TQ1_0, TQ2_0) store each
+// scale as fp16, so a model trained with these scales exports losslessly.
 // and the forward pass uses t * s_g. Training keeps W in fp32 and passes the
 // gradient of t * s_g straight through to W (the straight-through estimator),
 // so there is no backward function here: dW = d(t*s).

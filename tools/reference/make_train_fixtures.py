@@ -53,11 +53,12 @@ def model_class(v):
 
 def ternary(w, group):
     """t*s per group of `group` consecutive weights of each row. The scale is
-    the mean of |w| computed in float64 and rounded to float32 (as trit does),
-    so both sides round the same scale; then w/s is a float32 division."""
+    the mean of |w| computed in float64, rounded to float32 and then to fp16
+    (clamped to its largest finite value) as trit does, since the packed GGUF
+    types store it so; then w/s is a float32 division."""
     rows, cols = w.shape
     g = w.reshape(rows, cols // group, group)
-    s = g.double().abs().mean(-1, keepdim=True).float()
+    s = g.double().abs().mean(-1, keepdim=True).float().clamp(max=65504.0).half().float()
     t = torch.where(s > 0, torch.clamp(torch.round(g / torch.where(s > 0, s, torch.ones_like(s))), -1, 1),
                     torch.zeros_like(g))
     return (t * s).reshape(rows, cols)
