@@ -13,7 +13,7 @@
 #include "commands.h"
 #include "infer/chat.h"
 #include "infer/decode.h"
-#include "model/model.h"
+#include "infer/source.h"
 #include "tok/tokenizer.h"
 #include "base/util.h"
 
@@ -26,7 +26,10 @@ static void usage(FILE *f) {
             "time with a KV cache, printing the text as it comes. Stops at an end-of-sequence\n"
             "token (config eos_token_id, <|im_end|>, <|endoftext|>) or after N tokens. Timings\n"
             "go to stderr.\n\n"
-            "  --model DIR        HF-layout checkpoint (config.json + *.safetensors)\n"
+            "  --model DIR        HF-layout checkpoint (config.json + *.safetensors), run in fp32,\n"
+            "                     or a GGUF file (trit export), run on its packed blocks\n"
+            "  --pack TYPE        pack DIR's exactly ternary weights at load and run them packed\n"
+            "                     (auto: TQ2_0 where it holds the model losslessly, else Q2_0)\n"
             "  --prompt TEXT      the prompt (UTF-8)\n"
             "  --max-tokens N     generate at most N tokens (default 128)\n"
             "  --temperature T    softmax temperature (default 0.8; 0 = greedy)\n"
@@ -35,9 +38,9 @@ static void usage(FILE *f) {
             "  --seed S           sampling seed (default: from the clock; printed on stderr)\n"
             "  --greedy           always the most likely token (same as --temperature 0)\n"
             "  --chat             the prompt as a user message in the model's ChatML chat template\n"
-            "                     (DIR/tokenizer_config.json; with its default system message, if any):\n"
+            "                     (DIR/tokenizer_config.json or the GGUF's; with its default system message):\n"
             "                     <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
-            "  --tokenizer PATH   tokenizer.json or its directory (default: DIR/tokenizer.json)\n");
+            "  --tokenizer PATH   tokenizer.json or its directory (default: the model's own)\n");
 }
 
 // How many of the n pending bytes can be written without splitting a UTF-8
@@ -92,7 +95,7 @@ static int print_token(int32_t id, void *user) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *v;
+    const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *pack = NULL, *v;
     long max_tokens = 128, top_k = 40;
     double temperature = 0.8, top_p = 0.95;
     uint64_t seed = 0;
@@ -103,6 +106,7 @@ int cmd_generate(int argc, char **argv) {
         if (!strcmp(a, "--model")) { if (!(model_dir = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--prompt")) { if (!(prompt = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--tokenizer")) { if (!(tok_path = arg_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--pack")) { if (!(pack = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--greedy")) greedy = 1;
         else if (!strcmp(a, "--chat")) chat = 1;
         else if (!strcmp(a, "--max-tokens")) {
@@ -139,14 +143,15 @@ int cmd_generate(int argc, char **argv) {
     }
 
     char err[ERR_LEN];
-    Tokenizer *tok = tokenizer_load_for(tok_path, model_dir, err);
-    if (!tok) die("%s", err);
+    ModelSource src;
+    double t0 = now_seconds();
+    if (source_open(&src, model_dir, pack, tok_path, err)) die("%s", err);
+    fprintf(stderr, "loaded %s: %s weights, %.1f MB in %.2f s\n", model_dir, ggml_type_find(src.w.layers[0].wq.type)->name,
+            1e-6 * (double)weights_bytes(&src.w), now_seconds() - t0);
+    Tokenizer *tok = src.tok;
     char *text;
     if (chat) {
-        char *tmpl;
-        if (chat_template_load(model_dir, &tmpl, err)) die("%s", err);
-        if (!(text = chat_format(tmpl, tok, prompt, err))) die("%s", err);
-        free(tmpl);
+        if (!(text = chat_format(src.chat_template, tok, prompt, err))) die("%s", err);
     } else {
         text = xstrdup(prompt);
     }
@@ -155,11 +160,7 @@ int cmd_generate(int argc, char **argv) {
     if (tokenizer_encode(tok, text, strlen(text), &ids, &n_prompt, err)) die("prompt: %s", err);
     free(text);
 
-    Model m;
-    double t0 = now_seconds();
-    if (model_load(&m, model_dir, err)) die("%s", err);
-    fprintf(stderr, "loaded %s: %zu parameters in %.2f s\n", model_dir, m.n_params, now_seconds() - t0);
-    const ModelConfig *c = &m.config;
+    const ModelConfig *c = &src.w.config;
     for (size_t i = 0; i < n_prompt; i++)
         if (ids[i] >= c->vocab_size)
             die("prompt token %d is outside the model's vocabulary of %d", (int)ids[i], c->vocab_size);
@@ -183,7 +184,7 @@ int cmd_generate(int argc, char **argv) {
                        .vocab_limit = tokenizer_vocab_size(tok)};
     Printer pr = {.tok = tok};
     DecodeStats st;
-    if (decode_generate(&m, ids, n_prompt, &o, print_token, &pr, &st, err)) die("%s", err);
+    if (decode_generate(&src.w, ids, n_prompt, &o, print_token, &pr, &st, err)) die("%s", err);
     if (pr.out.len) fwrite(pr.out.buf, 1, pr.out.len, stdout);  // an incomplete character at the very end
     if (isatty(fileno(stdout))) fputc('\n', stdout);
     fflush(stdout);
@@ -197,7 +198,6 @@ int cmd_generate(int argc, char **argv) {
             st.n_steps ? 1e3 * st.t_decode / st.n_steps : 0.0,
             st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
     free(ids);
-    model_free(&m);
-    tokenizer_free(tok);
+    source_close(&src);
     return 0;
 }

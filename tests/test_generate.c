@@ -54,6 +54,8 @@ static void check_model(const char *name, int T) {
     make_tokens(tok, T, V, 42);
     float *full = xmalloc(sizeof(float) * (size_t)T * V), *lg = xmalloc(sizeof(float) * V);
     model_forward(&m, &m.params, tok, NULL, 1, T, 0, full, NULL);
+    ModelWeights mw;
+    weights_view(&mw, &m, &m.params);
 
     KVCache kv;
     rc = kvcache_init(&kv, &m.config, T, err);
@@ -70,11 +72,11 @@ static void check_model(const char *name, int T) {
     for (int ip = 0; ip < 4; ip++) {
         const int P = Ps[ip];
         kvcache_reset(&kv);
-        ok_a &= generate_forward(&kv, &m.params, tok, P, 0, lg, err) == 0;
+        ok_a &= generate_forward(&kv, &mw, tok, P, 0, lg, err) == 0;
         double e = max_abs_diff(lg, full + (size_t)(P - 1) * V, V);
         err_a = e > err_a ? e : err_a;
         for (int t = P; t < T; t++) {
-            ok_a &= generate_forward(&kv, &m.params, tok + t, 1, t, lg, err) == 0;
+            ok_a &= generate_forward(&kv, &mw, tok + t, 1, t, lg, err) == 0;
             e = max_abs_diff(lg, full + (size_t)t * V, V);
             err_a = e > err_a ? e : err_a;
         }
@@ -88,10 +90,10 @@ static void check_model(const char *name, int T) {
     // cached keys, causal inside the block.
     double err_c = 0;
     kvcache_reset(&kv);
-    int ok_c = generate_forward(&kv, &m.params, tok, 5, 0, lg, err) == 0;
+    int ok_c = generate_forward(&kv, &mw, tok, 5, 0, lg, err) == 0;
     for (int p = 5; p < T; p += 3) {
         int n = p + 3 <= T ? 3 : T - p;
-        ok_c &= generate_forward(&kv, &m.params, tok + p, n, p, lg, err) == 0;
+        ok_c &= generate_forward(&kv, &mw, tok + p, n, p, lg, err) == 0;
         double e = max_abs_diff(lg, full + (size_t)(p + n - 1) * V, V);
         err_c = e > err_c ? e : err_c;
     }
@@ -103,8 +105,8 @@ static void check_model(const char *name, int T) {
     if (T > 4) {
         float *rows = xmalloc(sizeof(float) * 4 * (size_t)V);
         kvcache_reset(&kv);
-        int ok_r = generate_forward(&kv, &m.params, tok, T - 4, 0, NULL, err) == 0 &&
-                   generate_forward_logits(&kv, &m.params, tok + T - 4, 4, T - 4, rows, 1, err) == 0;
+        int ok_r = generate_forward(&kv, &mw, tok, T - 4, 0, NULL, err) == 0 &&
+                   generate_forward_logits(&kv, &mw, tok + T - 4, 4, T - 4, rows, 1, err) == 0;
         double er = max_abs_diff(rows, full + (size_t)(T - 4) * V, 4 * (size_t)V);
         CHECK(ok_r && er <= TOL, "%s: all-rows logits vs full forward, max |logit diff| %.3g (%s)", name, er,
               ok_r ? "ok" : err);
@@ -117,11 +119,11 @@ static void check_model(const char *name, int T) {
     const size_t cache_n = L * (size_t)T * KD;
     float *k1 = xmalloc(sizeof(float) * cache_n), *v1 = xmalloc(sizeof(float) * cache_n);
     kvcache_reset(&kv);
-    int ok_b = generate_forward(&kv, &m.params, tok, T, 0, lg1, err) == 0;
+    int ok_b = generate_forward(&kv, &mw, tok, T, 0, lg1, err) == 0;
     memcpy(k1, kv.k, sizeof(float) * cache_n);
     memcpy(v1, kv.v, sizeof(float) * cache_n);
     kvcache_reset(&kv);
-    for (int t = 0; t < T; t++) ok_b &= generate_forward(&kv, &m.params, tok + t, 1, t, lg, err) == 0;
+    for (int t = 0; t < T; t++) ok_b &= generate_forward(&kv, &mw, tok + t, 1, t, lg, err) == 0;
     double eb = max_abs_diff(lg, lg1, V), ek = max_abs_diff(kv.k, k1, cache_n), ev = max_abs_diff(kv.v, v1, cache_n);
     CHECK(ok_b, "%s: %s", name, err);
     CHECK(eb <= TOL, "%s: one prefill vs token by token, max |logit diff| %.3g", name, eb);
@@ -135,16 +137,19 @@ static void check_model(const char *name, int T) {
     memcpy(copy, m.params_memory, sizeof(float) * m.n_params);
     ParamTensors w2;
     model_point_params(&m, copy, &w2);
+    ModelWeights mw2;
+    weights_view(&mw2, &m, &w2);
     kvcache_reset(&kv);
-    generate_forward(&kv, &w2, tok, T, 0, lg, err);
+    generate_forward(&kv, &mw2, tok, T, 0, lg, err);
     CHECK(memcmp(lg, lg1, sizeof(float) * V) == 0, "%s: logits through a copied ParamTensors differ", name);
     // ... and zeroing the copy's LM head changes them (the copy is used).
     if (!m.config.tie_word_embeddings) {
         memset(w2.lm_head, 0, sizeof(float) * (size_t)V * m.config.hidden_size);
         kvcache_reset(&kv);
-        generate_forward(&kv, &w2, tok, T, 0, lg, err);
+        generate_forward(&kv, &mw2, tok, T, 0, lg, err);
         CHECK(max_abs_diff(lg, lg1, V) > 0.0 && lg[0] == 0.0f, "%s: w's lm_head not used", name);
     }
+    weights_free(&mw2);
     free(copy);
 
     // (c) greedy generation with the cache = argmax of the full forward
@@ -154,10 +159,10 @@ static void check_model(const char *name, int T) {
     for (int run = 0; run < 2; run++) {
         int32_t *g = run ? gen2 : gen1;
         kvcache_reset(&kv);
-        generate_forward(&kv, &m.params, tok, NP, 0, lg, err);
+        generate_forward(&kv, &mw, tok, NP, 0, lg, err);
         for (int i = 0; i < NG; i++) {
             g[i] = sample_argmax(lg, V);
-            if (i + 1 < NG) generate_forward(&kv, &m.params, &g[i], 1, NP + i, lg, err);
+            if (i + 1 < NG) generate_forward(&kv, &mw, &g[i], 1, NP + i, lg, err);
         }
     }
     memcpy(seq, tok, sizeof(int32_t) * NP);
@@ -180,6 +185,7 @@ done:
     free(tok);
     free(full);
     free(lg);
+    weights_free(&mw);
     model_free(&m);
 }
 
@@ -198,36 +204,39 @@ static void check_limits(void) {
           "cache beyond max_position_embeddings accepted (%s)", err);
     CHECK(kvcache_init(&kv, &m.config, 0, err) == -1, "cache of 0 positions accepted");
     if (kvcache_init(&kv, &m.config, MP, err)) { CHECK(0, "%s", err); model_free(&m); return; }
+    ModelWeights mw;
+    weights_view(&mw, &m, &m.params);
     int32_t *tok = xmalloc(sizeof(int32_t) * (MP + 1));
     make_tokens(tok, MP + 1, V, 7);
     float *lg = xmalloc(sizeof(float) * V);
-    CHECK(generate_forward(&kv, &m.params, tok, MP + 1, 0, lg, err) == -1 && strstr(err, "max_position_embeddings"),
+    CHECK(generate_forward(&kv, &mw, tok, MP + 1, 0, lg, err) == -1 && strstr(err, "max_position_embeddings"),
           "prefill of max_position_embeddings + 1 tokens accepted (%s)", err);
     CHECK(kv.len == 0, "failed call changed the cache length");
-    CHECK(generate_forward(&kv, &m.params, tok, MP - 1, 0, lg, err) == 0, "%s", err);
-    CHECK(generate_forward(&kv, &m.params, tok + MP - 1, 1, MP - 1, lg, err) == 0, "last position: %s", err);
+    CHECK(generate_forward(&kv, &mw, tok, MP - 1, 0, lg, err) == 0, "%s", err);
+    CHECK(generate_forward(&kv, &mw, tok + MP - 1, 1, MP - 1, lg, err) == 0, "last position: %s", err);
     err[0] = 0;
-    CHECK(generate_forward(&kv, &m.params, tok + MP, 1, MP, lg, err) == -1 && strstr(err, "max_position_embeddings"),
+    CHECK(generate_forward(&kv, &mw, tok + MP, 1, MP, lg, err) == -1 && strstr(err, "max_position_embeddings"),
           "decode at position max_position_embeddings accepted (%s)", err);
     CHECK(kv.len == MP, "failed decode changed the cache length");
     kvcache_free(&kv);
 
     // A smaller cache, bad positions and ids.
     kvcache_init(&kv, &m.config, 4, err);
-    generate_forward(&kv, &m.params, tok, 4, 0, lg, err);
-    CHECK(generate_forward(&kv, &m.params, tok, 1, 4, lg, err) == -1 && strstr(err, "KV cache"), "cache overflow: %s",
+    generate_forward(&kv, &mw, tok, 4, 0, lg, err);
+    CHECK(generate_forward(&kv, &mw, tok, 1, 4, lg, err) == -1 && strstr(err, "KV cache"), "cache overflow: %s",
           err);
-    CHECK(generate_forward(&kv, &m.params, tok, 1, 5, lg, err) == -1, "gap in positions accepted");
-    CHECK(generate_forward(&kv, &m.params, tok, 0, 0, lg, err) == -1, "n = 0 accepted");
+    CHECK(generate_forward(&kv, &mw, tok, 1, 5, lg, err) == -1, "gap in positions accepted");
+    CHECK(generate_forward(&kv, &mw, tok, 0, 0, lg, err) == -1, "n = 0 accepted");
     int32_t bad[2] = {0, V};
-    CHECK(generate_forward(&kv, &m.params, bad, 2, 0, lg, err) == -1 && strstr(err, "vocabulary"), "id V accepted");
+    CHECK(generate_forward(&kv, &mw, bad, 2, 0, lg, err) == -1 && strstr(err, "vocabulary"), "id V accepted");
     bad[1] = -1;
-    CHECK(generate_forward(&kv, &m.params, bad, 2, 0, lg, err) == -1, "id -1 accepted");
+    CHECK(generate_forward(&kv, &mw, bad, 2, 0, lg, err) == -1, "id -1 accepted");
     // Rewinding is allowed: position 2 again after 4 were filled.
-    CHECK(generate_forward(&kv, &m.params, tok + 2, 1, 2, lg, err) == 0 && kv.len == 3, "rewind: %s", err);
+    CHECK(generate_forward(&kv, &mw, tok + 2, 1, 2, lg, err) == 0 && kv.len == 3, "rewind: %s", err);
     kvcache_free(&kv);
     free(tok);
     free(lg);
+    weights_free(&mw);
     model_free(&m);
 }
 

@@ -653,7 +653,8 @@ static void test_lm_head(void) {
     float *losses = xmalloc(sizeof(float) * BT), *losses_fwd = xmalloc(sizeof(float) * BT);
     size_t count = 0, count_fwd = 0;
     double total = lm_head_loss_backward(dx, dW, losses, x, w, tg, BT, C, V, dloss, 0, &count);
-    double total_fwd = lm_head_loss_forward(losses_fwd, NULL, x, w, tg, BT, C, V, &count_fwd);
+    const WTensor wt = wt_f32(w, V, C);
+    double total_fwd = lm_head_loss_forward(losses_fwd, NULL, x, &wt, tg, BT, C, V, &count_fwd);
 
     LmCtx c = {BT, C, V, tg, to_double(x, (size_t)BT * C), to_double(w, (size_t)V * C), NULL, 1.0 / (double)count_ref,
                xmalloc(sizeof(double) * BT), xmalloc(sizeof(double) * BT), xmalloc(sizeof(double) * V)};

@@ -136,7 +136,8 @@ static void test_lm_head_loss(void) {
     int32_t *tg = xmalloc(4 * BT);
     for (int i = 0; i < BT; i++) tg[i] = i % 7 == 3 ? -1 : (int32_t)((unsigned)(i * 7919) % (unsigned)V);
     size_t count;
-    double total = lm_head_loss_forward(losses, logits, x, w, tg, BT, C, V, &count);
+    const WTensor wt = wt_f32(w, V, C);
+    double total = lm_head_loss_forward(losses, logits, x, &wt, tg, BT, C, V, &count);
     double ref_total = 0, max_err = 0, max_lerr = 0;
     size_t ref_count = 0;
     for (int i = 0; i < BT; i++) {

@@ -8,9 +8,9 @@
 #include "infer/generate.h"
 #include "infer/sample.h"
 
-int decode_generate(Model *m, const int32_t *prompt, size_t n_prompt, const DecodeOptions *o, DecodeTokenFn fn,
+int decode_generate(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, const DecodeOptions *o, DecodeTokenFn fn,
                     void *user, DecodeStats *st, char *err) {
-    const ModelConfig *c = &m->config;
+    const ModelConfig *c = &w->config;
     const int V = c->vocab_size;
     *st = (DecodeStats){.n_prompt = n_prompt, .stop = "max-tokens"};
     if (n_prompt == 0) return set_err(err, "the prompt encodes to no tokens");
@@ -31,7 +31,7 @@ int decode_generate(Model *m, const int32_t *prompt, size_t n_prompt, const Deco
     float *logits = xmalloc(sizeof(float) * (size_t)V);
     int rc = 0;
     double t0 = now_seconds();
-    if (generate_forward(&kv, &m->params, prompt, (int)n_prompt, 0, logits, err)) { rc = -1; goto done; }
+    if (generate_forward(&kv, w, prompt, (int)n_prompt, 0, logits, err)) { rc = -1; goto done; }
     st->t_prefill = now_seconds() - t0;
 
     const double t_start = now_seconds();
@@ -48,7 +48,7 @@ int decode_generate(Model *m, const int32_t *prompt, size_t n_prompt, const Deco
         if (st->n_generated == o->max_tokens) break;
         if (pos >= c->max_position_embeddings) { st->stop = "context full (max_position_embeddings)"; break; }
         t0 = now_seconds();
-        if (generate_forward(&kv, &m->params, &next, 1, pos, logits, err)) { rc = -1; goto done; }
+        if (generate_forward(&kv, w, &next, 1, pos, logits, err)) { rc = -1; goto done; }
         st->t_decode += now_seconds() - t0;
         st->n_steps++;
         pos++;

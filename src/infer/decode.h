@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/model.h"
+#include "model/weights.h"
 
 typedef struct {
     long max_tokens;      // generate at most this many (0: none)
@@ -32,10 +32,10 @@ typedef struct {
 // Called with each generated token; a non-zero return stops the loop.
 typedef int (*DecodeTokenFn)(int32_t id, void *user);
 
-// Generates from prompt[0..n_prompt) with the model's own weights. Returns
+// Generates from prompt[0..n_prompt) with the weights w (any storage type). Returns
 // 0, or -1 with err (empty prompt, a token outside the vocabulary, a prompt
 // longer than the context, bad sampling settings).
-int decode_generate(Model *m, const int32_t *prompt, size_t n_prompt, const DecodeOptions *o, DecodeTokenFn fn,
+int decode_generate(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, const DecodeOptions *o, DecodeTokenFn fn,
                     void *user, DecodeStats *st, char *err);
 
 #endif

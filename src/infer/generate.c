@@ -62,7 +62,7 @@ static void scratch_reserve(KVCache *kv, int n) {
     kv->cap = n;
 }
 
-int generate_forward_logits(KVCache *kv, const ParamTensors *w, const int32_t *tokens, int n, int pos,
+int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos,
                             float *logits, int all_rows, char *err) {
     const ModelConfig *c = &kv->config;
     if (n < 1) return set_err(err, "generate_forward: no tokens (n = %d)", n);
@@ -78,14 +78,11 @@ int generate_forward_logits(KVCache *kv, const ParamTensors *w, const int32_t *t
             return set_err(err, "token id %d is outside the vocabulary [0, %d)", (int)tokens[i], c->vocab_size);
     scratch_reserve(kv, n);
 
-    const int C = c->hidden_size, HD = c->head_dim, V = c->vocab_size, L = c->num_hidden_layers;
+    const int C = c->hidden_size, HD = c->head_dim, L = c->num_hidden_layers;
     const int KD = c->num_key_value_heads * HD, half = HD / 2;
-    const WTensor embed = wt_f32(w->embed, V, C), head = wt_f32(w->lm_head, V, C);
-    embedding_lookup(kv->x, tokens, n, &embed);
+    embedding_lookup(kv->x, tokens, n, &w->embed);
     for (int l = 0; l < L; l++) {
         float *kl = kv->k + (size_t)l * kv->max_T * KD, *vl = kv->v + (size_t)l * kv->max_T * KD;
-        LayerWeights lw;
-        layer_weights(c, w, l, &lw);
         // One layer's scratch; the new keys/values go straight into the
         // cache, the residual stream is updated in place, nothing is saved.
         BlockBufs b = {.ln1 = kv->ln, .q_raw = kv->q_raw, .k_raw = kv->k_raw, .q = kv->q,
@@ -93,18 +90,18 @@ int generate_forward_logits(KVCache *kv, const ParamTensors *w, const int32_t *t
                        .mid = kv->x, .ln2 = kv->ln, .gate = kv->gate, .up = kv->up, .h = kv->h, .tmp = kv->tmp};
         const BlockCtx ctx = {.B = 1, .T = n, .pos = pos, .cos = kv->rope_cos + (size_t)pos * half,
                               .sin = kv->rope_sin + (size_t)pos * half, .k_all = kl, .v_all = vl};
-        block_forward(c, &lw, kv->x, kv->x, &b, &ctx);
+        block_forward(c, &w->layers[l], kv->x, kv->x, &b, &ctx);
     }
     kv->len = pos + n;
     if (logits) {  // final norm and LM head on the rows asked for
         const int first = all_rows ? 0 : n - 1, rows = n - first;
         rmsnorm_forward(kv->ln, NULL, kv->x + (size_t)first * C, w->final_norm, rows, C, c->rms_norm_eps);
-        linear_forward(logits, kv->ln, &head, rows);
+        linear_forward(logits, kv->ln, &w->lm_head, rows);
     }
     return 0;
 }
 
-int generate_forward(KVCache *kv, const ParamTensors *w, const int32_t *tokens, int n, int pos, float *logits,
+int generate_forward(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos, float *logits,
                      char *err) {
     return generate_forward_logits(kv, w, tokens, n, pos, logits, 0, err);
 }

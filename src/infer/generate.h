@@ -7,15 +7,15 @@
 // attention reads the cached keys/values of positions 0..pos-1 plus the new
 // block (causal inside it). Only the last position's logits are computed.
 //
-// The weights come in as a `const ParamTensors *` (normally &m->params; a
-// ternary forward copy laid out the same way works unchanged).
+// The weights come in as a ModelWeights (src/model/weights.h): fp32 views of
+// a model's parameters, or packed ternary blocks.
 #ifndef TRIT_GENERATE_H
 #define TRIT_GENERATE_H
 
 #include <stdint.h>
 
 #include "io/config.h"
-#include "model/model.h"
+#include "model/weights.h"
 
 typedef struct {
     ModelConfig config;
@@ -43,11 +43,11 @@ static inline void kvcache_reset(KVCache *kv) { kv->len = 0; }
 // logits[V] (may be NULL). Requires 1 <= n, 0 <= pos <= kv->len and
 // pos + n <= kv->max_T; tokens must be in [0, V). On error (-1, err set) the
 // cache is unchanged. On success kv->len = pos + n.
-int generate_forward(KVCache *kv, const ParamTensors *w, const int32_t *tokens, int n, int pos, float *logits,
+int generate_forward(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos, float *logits,
                      char *err);
 // The same; with all_rows the logits of every new position go to
 // logits[n][V] (verifying several drafted tokens at once needs them).
-int generate_forward_logits(KVCache *kv, const ParamTensors *w, const int32_t *tokens, int n, int pos,
+int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos,
                             float *logits, int all_rows, char *err);
 
 #endif

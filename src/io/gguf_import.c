@@ -110,9 +110,7 @@ int gguf_config(const GgufFile *g, ModelConfig *c, char *err) {
     return config_validate(c, g->name, err);
 }
 
-// Checks that the file holds exactly the tensors of the config's table, with
-// their shapes and a type trit can dequantize.
-static int check_tensors(const GgufFile *g, const ModelConfig *c, char *err) {
+int gguf_check_tensors(const GgufFile *g, const ModelConfig *c, char *err) {
     const Arch *arch = arch_get(c->arch);
     char name[96];
     for (int i = 0; i < arch->n_tensors; i++) {
@@ -140,19 +138,17 @@ static int check_tensors(const GgufFile *g, const ModelConfig *c, char *err) {
     return 0;
 }
 
-// llama.cpp's converter reorders the rows of each head of Llama's q_proj and
-// k_proj from HF's rotate-half layout (pairs (j, j + HD/2)) to interleaved
-// pairs (2j, 2j + 1): GGUF row 2j + i of a head is HF row i·HD/2 + j. This
-// puts them back. rows = heads · HD, each of `cols` weights.
-static void unpermute_rows(float *w, int heads, int HD, int64_t cols) {
-    float *tmp = xmalloc(sizeof(float) * (size_t)HD * (size_t)cols);
+void llama_rotary_rows(void *w, int heads, int HD, size_t row_bytes, int to_gguf) {
+    uint8_t *tmp = xmalloc((size_t)HD * row_bytes);
     const int half = HD / 2;
     for (int h = 0; h < heads; h++) {
-        float *head = w + (size_t)h * HD * cols;
+        uint8_t *head = (uint8_t *)w + (size_t)h * HD * row_bytes;
         for (int i = 0; i < 2; i++)
-            for (int j = 0; j < half; j++)
-                memcpy(tmp + ((size_t)i * half + j) * cols, head + ((size_t)2 * j + i) * cols, sizeof(float) * cols);
-        memcpy(head, tmp, sizeof(float) * (size_t)HD * cols);
+            for (int j = 0; j < half; j++) {
+                const size_t hf = (size_t)i * half + j, gg = (size_t)2 * j + i;
+                memcpy(tmp + (to_gguf ? gg : hf) * row_bytes, head + (to_gguf ? hf : gg) * row_bytes, row_bytes);
+            }
+        memcpy(head, tmp, (size_t)HD * row_bytes);
     }
     free(tmp);
 }
@@ -167,8 +163,8 @@ static int load_weights(const GgufFile *g, Model *m, char *err) {
         float *dst = m->params_memory + ti->offset;
         if (gguf_tensor_to_f32(gguf_find_tensor(g, name), dst, err)) return -1;
         if (c->arch == ARCH_LLAMA && (ti->kind == TK_WQ || ti->kind == TK_WK))
-            unpermute_rows(dst, ti->kind == TK_WQ ? c->num_attention_heads : c->num_key_value_heads, c->head_dim,
-                           ti->cols);
+            llama_rotary_rows(dst, ti->kind == TK_WQ ? c->num_attention_heads : c->num_key_value_heads, c->head_dim,
+                              sizeof(float) * (size_t)ti->cols, 0);
     }
     return 0;
 }
@@ -301,7 +297,7 @@ int gguf_import(const char *gguf_path, const char *out_dir, const char *torch_dt
     size_t tok_len = 0, tcfg_len = 0;
     int rc = -1;
     double t0 = now_seconds();
-    if (gguf_config(&g, &c, err) || check_tensors(&g, &c, err) ||
+    if (gguf_config(&g, &c, err) || gguf_check_tensors(&g, &c, err) ||
         gguf_tokenizer_files(&g, &c, &tok, &tok_len, &tcfg, &tcfg_len, err))
         goto done;
     snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", torch_dtype);

@@ -2,22 +2,33 @@
 #include "kernels/linear.h"
 
 #include <cblas.h>
+#include <string.h>
 
 #include "kernels/ops.h"
 
+size_t wt_row_bytes(const WTensor *W) {
+    const GgmlType *t = ggml_type_find(W->type);
+    return (size_t)(W->cols / t->block_size) * (size_t)t->type_size;
+}
+
+size_t wt_bytes(const WTensor *W) { return wt_row_bytes(W) * (size_t)W->rows; }
+
+int wt_type_supported(uint32_t type) { return type == GGML_TYPE_F32; }  // INTEGRATE: || qmatmul_supported(type)
+
 void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
-    switch (W->type) {
-    case WT_F32:
-        if (n == 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, W->rows, W->cols, 1.0f, W->data, W->cols, inp, 1, 0.0f, out, 1);
-        else
-            matmul_forward(out, inp, W->data, n, W->rows, W->cols);
-        break;
-    }
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, W->rows, W->cols, 1.0f, W->data, W->cols, inp, 1, 0.0f, out, 1);
+    else
+        matmul_forward(out, inp, W->data, n, W->rows, W->cols);
 }
 
 void embedding_lookup(float *out, const int32_t *tokens, int n, const WTensor *E) {
-    switch (E->type) {
-    case WT_F32: embedding_forward(out, tokens, E->data, n, E->cols); break;
+    if (E->type == GGML_TYPE_F32) {
+        embedding_forward(out, tokens, E->data, n, E->cols);
+        return;
     }
+    const GgmlType *t = ggml_type_find(E->type);
+    const size_t rb = wt_row_bytes(E);
+    for (int i = 0; i < n; i++)
+        t->to_float((const uint8_t *)E->data + (size_t)tokens[i] * rb, out + (size_t)i * E->cols, E->cols);
 }

@@ -1,36 +1,46 @@
 // linear.h — weight tensors that carry their storage type, and the one
 // type-dispatched matrix product every forward pass goes through.
 //
-// A WTensor is a row-major matrix W[rows][cols] as HF stores it (out, in).
-// Today the only storage is fp32 (the latent weights, or their ternary
-// projection t·s as fp32 during training); bf16 and packed ternary blocks
-// are new WType values with their own kernels behind linear_forward, so
-// the transformer block does not change when they arrive.
+// A WTensor is a row-major matrix W[rows][cols] as HF stores it (out, in),
+// in any ggml storage type (the ids of src/quant/ggml_types.h): fp32 (the
+// latent weights, or their ternary projection t·s during training), or
+// packed blocks as a GGUF file holds them (Q2_0, TQ2_0, TQ1_0 for ternary
+// matrices; F16 / Q8_0 for an embedding kept apart). A row of `cols` weights
+// is cols / block_size blocks, rows back to back, never expanded to fp32:
+// the products run on the blocks (src/kernels/qmatmul.h).
 #ifndef TRIT_LINEAR_H
 #define TRIT_LINEAR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-typedef enum { WT_F32 } WType;
+#include "quant/ggml_types.h"
 
 typedef struct {
-    WType type;
+    uint32_t type;  // GGML_TYPE_*
     const void *data;
     int rows, cols;
 } WTensor;
 
 static inline WTensor wt_f32(const float *data, int rows, int cols) {
-    return (WTensor){.type = WT_F32, .data = data, .rows = rows, .cols = cols};
+    return (WTensor){.type = GGML_TYPE_F32, .data = data, .rows = rows, .cols = cols};
 }
 
-// out[n][rows] = inp[n][cols] · W^T. One row (a decode step) is a
+// Bytes of one row / of the whole matrix in its storage type.
+size_t wt_row_bytes(const WTensor *W);
+size_t wt_bytes(const WTensor *W);
+
+// Whether linear_forward and embedding_lookup run weights of this type.
+int wt_type_supported(uint32_t type);
+
+// out[n][rows] = inp[n][cols] · W^T. fp32: one row (a decode step) is a
 // matrix-vector product: OpenBLAS's sgemv streams W about 2.5x faster than
 // its sgemm does with one row (measured single-threaded, N=3072 K=1024:
-// 0.81 vs 2.56 ms).
+// 0.81 vs 2.56 ms). Packed types: qmatmul (activations quantized to int8).
 void linear_forward(float *out, const float *inp, const WTensor *W, int n);
 
 // out[i][:] = E[tokens[i]][:] for i < n: the embedding lookup, from any
-// storage type. Token ids must be in [0, E->rows).
+// storage type (a packed row is dequantized). Token ids must be in [0, E->rows).
 void embedding_lookup(float *out, const int32_t *tokens, int n, const WTensor *E);
 
 #endif

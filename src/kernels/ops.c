@@ -12,6 +12,7 @@
 
 #include "base/util.h"
 #include "base/vmath.h"
+#include "kernels/linear.h"
 
 void matmul_forward(float *out, const float *inp, const float *W, int M, int N, int K) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, W, K, 0.0f, out, N);
@@ -214,7 +215,7 @@ int lm_head_chunk_rows(int V) {
     return rows < 1 ? 1 : rows > 256 ? 256 : (int)rows;
 }
 
-double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const float *Wh,
+double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const WTensor *Wh,
                             const int32_t *targets, int BT, int C, int V, size_t *count) {
     int rows = lm_head_chunk_rows(V);
     float *buf = xmalloc_aligned(sizeof(float) * (size_t)rows * V);
@@ -222,7 +223,7 @@ double lm_head_loss_forward(float *losses, float *logits_out, const float *x, co
     size_t counted = 0;
     for (int r0 = 0; r0 < BT; r0 += rows) {
         int n = r0 + rows <= BT ? rows : BT - r0;
-        matmul_forward(buf, x + (size_t)r0 * C, Wh, n, V, C);
+        linear_forward(buf, x + (size_t)r0 * C, Wh, n);
         if (logits_out) memcpy(logits_out + (size_t)r0 * V, buf, sizeof(float) * (size_t)n * V);
 #pragma omp parallel for reduction(+ : total, counted)
         for (int r = 0; r < n; r++) {

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/linear.h"
+
 // out[M][N] = inp[M][K] · W[N][K]^T   (BLAS sgemm, NT)
 void matmul_forward(float *out, const float *inp, const float *W, int M, int N, int K);
 
@@ -58,12 +60,13 @@ extern size_t lm_head_chunk_floats;
 int lm_head_chunk_rows(int V);
 
 // LM head + cross-entropy, computed in chunks of rows so that the BT×V
-// logits never exist at once. x[BT][C] (after the final norm), Wh[V][C].
+// logits never exist at once. x[BT][C] (after the final norm), Wh[V][C]
+// in any storage type linear_forward runs.
 // losses[bt] = -log softmax(x·Wh^T)[targets[bt]] (rows with target < 0 get 0
 // and are not counted). If logits_out is not NULL the full logits are copied
 // there (tests and small models only). Returns the summed loss over counted
 // rows; *count receives their number.
-double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const float *Wh,
+double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const WTensor *Wh,
                             const int32_t *targets, int BT, int C, int V, size_t *count);
 
 #endif

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "model/weights.h"
 
-int eval_perplexity(Model *m, const ParamTensors *w, const int32_t *ids, size_t n, int seq_len, int batch,
+int eval_perplexity(Model *m, const ModelWeights *w, const int32_t *ids, size_t n, int seq_len, int batch,
                     size_t max_tokens, int progress, EvalResult *r, char *err) {
-    if (!w) w = &m->params;
     memset(r, 0, sizeof *r);
     const ModelConfig *c = &m->config;
     if (seq_len < 1 || batch < 1) return set_err(err, "seq-len and batch-size must be at least 1");
@@ -39,7 +39,7 @@ int eval_perplexity(Model *m, const ParamTensors *w, const int32_t *ids, size_t 
             memcpy(y + (size_t)i * t, ids + pos + (size_t)i * t + 1, sizeof(int32_t) * t);
         }
         size_t counted = 0;
-        double mean = model_forward(m, w, x, y, b, (int)t, 0, NULL, &counted);
+        double mean = model_forward_weights(m, w, x, y, b, (int)t, 0, NULL, &counted);
         if (!isfinite(mean)) {
             free(x); free(y);
             return set_err(err, "the loss is not finite (%g) in the window at token %zu", mean, pos);

@@ -10,6 +10,7 @@
 #include "kernels/linear.h"
 #include "kernels/ops.h"
 #include "model/block.h"
+#include "model/weights.h"
 #include "kernels/ops_backward.h"
 #include "io/safetensors.h"
 #include "base/hash.h"
@@ -69,6 +70,14 @@ int model_alloc(Model *m, const ModelConfig *c, char *err) {
     }
     m->params_memory = mem;
     model_point_params(m, m->params_memory, &m->params);
+    return 0;
+}
+
+int model_init_shell(Model *m, const ModelConfig *c, char *err) {
+    memset(m, 0, sizeof *m);
+    if (config_validate(c, "config", err) != 0) return -1;
+    m->config = *c;
+    build_layout(m);
     return 0;
 }
 
@@ -229,30 +238,30 @@ static float *resid_at(const Model *m, int l, int train) {
 
 // Runs the embedding, every layer and the final norm; `train` keeps every
 // layer's activations. The result is in m->acts.lnf.
-static void forward_layers(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T, int train) {
+static void forward_layers(Model *m, const ModelWeights *w, const int32_t *tokens, int B, int T, int train) {
     acts_alloc(m, B, T, train);
     const ModelConfig *c = &m->config;
     Activations *a = &m->acts;
     const int C = c->hidden_size, L = c->num_hidden_layers;
-    const WTensor embed = wt_f32(w->embed, c->vocab_size, C);
     const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
-    embedding_lookup(a->resid, tokens, B * T, &embed);
+    embedding_lookup(a->resid, tokens, B * T, &w->embed);
     for (int l = 0; l < L; l++) {
-        LayerWeights lw;
         BlockBufs b;
-        layer_weights(c, w, l, &lw);
         layer_bufs(m, train ? (size_t)l : 0, &b);
-        block_forward(c, &lw, resid_at(m, l + 1, train), resid_at(m, l, train), &b, &ctx);
+        block_forward(c, &w->layers[l], resid_at(m, l + 1, train), resid_at(m, l, train), &b, &ctx);
     }
     rmsnorm_forward(a->lnf, a->rstdf, resid_at(m, L, train), w->final_norm, B * T, C, c->rms_norm_eps);
 }
 
 void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
-    forward_layers(m, w, tokens, B, T, 1);
+    ModelWeights mw;
+    weights_view(&mw, m, w);
+    forward_layers(m, &mw, tokens, B, T, 1);
+    weights_free(&mw);
 }
 
-double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
-                     int B, int T, int train, float *logits_out, size_t *count) {
+double model_forward_weights(Model *m, const ModelWeights *w, const int32_t *tokens, const int32_t *targets, int B,
+                             int T, int train, float *logits_out, size_t *count) {
     forward_layers(m, w, tokens, B, T, train);
     Activations *a = &m->acts;
     const int BT = B * T, C = m->config.hidden_size, V = m->config.vocab_size;
@@ -262,11 +271,20 @@ double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, con
         for (int i = 0; i < BT; i++) no_targets[i] = -1;
     }
     size_t n = 0;
-    double sum = lm_head_loss_forward(a->losses, logits_out, a->lnf, w->lm_head, targets ? targets : no_targets,
+    double sum = lm_head_loss_forward(a->losses, logits_out, a->lnf, &w->lm_head, targets ? targets : no_targets,
                                       BT, C, V, &n);
     free(no_targets);
     if (count) *count = n;
     return n ? sum / (double)n : 0.0;
+}
+
+double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
+                     int B, int T, int train, float *logits_out, size_t *count) {
+    ModelWeights mw;
+    weights_view(&mw, m, w);
+    double loss = model_forward_weights(m, &mw, tokens, targets, B, T, train, logits_out, count);
+    weights_free(&mw);
+    return loss;
 }
 
 // ---------------------------------------------------------------------------

@@ -114,6 +114,9 @@ typedef struct {
 // Allocates parameters (uninitialised) for a validated config and builds the
 // tensor list. Returns 0, or -1 with err.
 int model_alloc(Model *m, const ModelConfig *c, char *err);
+// A model without parameters: the config, tensor list and (lazily) the
+// activations, for running weights held elsewhere (a packed ModelWeights).
+int model_init_shell(Model *m, const ModelConfig *c, char *err);
 // Reads config.json and the safetensors checkpoint in `dir` (any of
 // bf16/fp16/fp32, single file or sharded). Shapes must match the config.
 int model_load(Model *m, const char *dir, char *err);
@@ -135,6 +138,12 @@ void model_point_params(const Model *m, float *memory, ParamTensors *w);
 // layer's activations for the backward pass.
 double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
                      int B, int T, int train, float *logits_out, size_t *count);
+
+// The same with weights of any storage type (a packed model; the model m
+// then only provides the config and the activations: see model_init_shell).
+struct ModelWeights;
+double model_forward_weights(Model *m, const struct ModelWeights *w, const int32_t *tokens, const int32_t *targets,
+                             int B, int T, int train, float *logits_out, size_t *count);
 
 // The forward pass up to the final norm, keeping every layer's activations:
 // the first half of a training step (the LM head and the loss are computed

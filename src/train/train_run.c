@@ -10,6 +10,7 @@
 
 #include "train/data.h"
 #include "model/eval.h"
+#include "model/weights.h"
 #include "base/plot.h"
 #include "tok/tokenizer.h"
 #include "base/util.h"
@@ -62,8 +63,11 @@ static int truncate_log(const char *path, long step, char *err) {
 static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const ParamTensors *w, double *loss,
                     double *ppl, char *err) {
     EvalResult r;
-    if (eval_perplexity(t->model, w, val->ids, val->n, j->seq_len, j->batch_size, j->eval_tokens, 0, &r, err))
-        return -1;
+    ModelWeights mw;
+    weights_view(&mw, t->model, w);
+    int rc = eval_perplexity(t->model, &mw, val->ids, val->n, j->seq_len, j->batch_size, j->eval_tokens, 0, &r, err);
+    weights_free(&mw);
+    if (rc) return -1;
     *loss = r.nll_sum / (double)r.n_predicted;
     *ppl = r.ppl;
     return 0;

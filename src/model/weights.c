@@ -1,0 +1,192 @@
+// weights.c — the inference weights; see weights.h.
+#include "model/weights.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "base/util.h"
+#include "io/gguf_import.h"
+
+// The WTensor of tensor kind k, layer l, in a set of per-kind base pointers
+// (fp32 slabs, or packed slabs): per-layer kinds are (L, rows, cols) slabs.
+static WTensor kind_tensor(const ModelConfig *c, const ArchTensor *e, const void *base, uint32_t type, int l) {
+    WTensor t = {.type = type, .data = base, .rows = (int)arch_dim(c, e->rows), .cols = (int)arch_dim(c, e->cols)};
+    if (e->flags & TF_LAYER) t.data = (const uint8_t *)base + (size_t)l * wt_bytes(&t);
+    return t;
+}
+
+// Fills embed/head/final_norm/layers from one base pointer and storage type
+// per kind. Kinds the architecture lacks have a NULL base.
+void weights_assemble(ModelWeights *mw, const void *const base[TK_COUNT], const uint32_t type[TK_COUNT]) {
+    const ModelConfig *c = &mw->config;
+    const Arch *a = arch_get(c->arch);
+    const int L = c->num_hidden_layers;
+    mw->layers = xcalloc((size_t)L, sizeof(LayerWeights));
+    mw->embed = kind_tensor(c, arch_tensor(a, TK_EMBED), base[TK_EMBED], type[TK_EMBED], 0);
+    mw->lm_head = c->tie_word_embeddings ? mw->embed
+                                         : kind_tensor(c, arch_tensor(a, TK_LM_HEAD), base[TK_LM_HEAD], type[TK_LM_HEAD], 0);
+    mw->final_norm = base[TK_FINAL_NORM];
+    const size_t C = c->hidden_size, HD = c->head_dim;
+    for (int l = 0; l < L; l++) {
+        LayerWeights *w = &mw->layers[l];
+#define MAT(field, kind) w->field = kind_tensor(c, arch_tensor(a, kind), base[kind], type[kind], l)
+        MAT(wq, TK_WQ); MAT(wk, TK_WK); MAT(wv, TK_WV); MAT(wo, TK_WO);
+        MAT(wgate, TK_WGATE); MAT(wup, TK_WUP); MAT(wdown, TK_WDOWN);
+#undef MAT
+        w->attn_norm = (const float *)base[TK_ATTN_NORM] + (size_t)l * C;
+        w->mlp_norm = (const float *)base[TK_MLP_NORM] + (size_t)l * C;
+        w->q_norm = base[TK_Q_NORM] ? (const float *)base[TK_Q_NORM] + (size_t)l * HD : NULL;
+        w->k_norm = base[TK_K_NORM] ? (const float *)base[TK_K_NORM] + (size_t)l * HD : NULL;
+    }
+}
+
+void weights_view(ModelWeights *mw, const Model *m, const ParamTensors *w) {
+    memset(mw, 0, sizeof *mw);
+    mw->config = m->config;
+    const void *base[TK_COUNT];
+    uint32_t type[TK_COUNT];
+    for (int k = 0; k < TK_COUNT; k++) {
+        base[k] = w->k[k];
+        type[k] = GGML_TYPE_F32;
+    }
+    weights_assemble(mw, base, type);
+}
+
+int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
+    memset(mw, 0, sizeof *mw);
+    GgufFile *g = xcalloc(1, sizeof *g);
+    if (gguf_open(g, path, err) != 0) {
+        free(g);
+        return -1;
+    }
+    mw->file = g;
+    ModelConfig *c = &mw->config;
+    if (gguf_config(g, c, err) != 0 || gguf_check_tensors(g, c, err) != 0) goto fail;
+    const Arch *a = arch_get(c->arch);
+    const void *base[TK_COUNT] = {0};
+    uint32_t type[TK_COUNT];
+    size_t copy_bytes = 0;  // Llama q/k, reordered into a copy
+    char name[96];
+    // Each kind's layers must share one type (they are one slab view); the
+    // slab is the file's tensors when they lie back to back, else a copy.
+    for (int k = 0; k < TK_COUNT; k++) {
+        type[k] = GGML_TYPE_F32;
+        const ArchTensor *e = arch_tensor(a, k);
+        if (!e || !arch_tensor_present(e, c)) continue;
+        arch_gguf_name(e, 0, name, sizeof name);
+        const GgufTensor *t0 = gguf_find_tensor(g, name);
+        type[k] = t0->type;
+        const int is_matrix = e->cols != DIM_NONE;
+        if (is_matrix ? !wt_type_supported(t0->type) : t0->type != GGML_TYPE_F32) {
+            set_err(err, "%s: tensor '%s' is %s, which trit cannot run%s", path, name, t0->tt->name,
+                    is_matrix ? " (it runs F32, Q2_0, TQ1_0, TQ2_0, F16 and Q8_0 matrices)" : " (norms must be F32)");
+            goto fail;
+        }
+        const int L = (e->flags & TF_LAYER) ? c->num_hidden_layers : 1;
+        int contiguous = !(c->arch == ARCH_LLAMA && (k == TK_WQ || k == TK_WK));
+        for (int l = 1; l < L; l++) {
+            arch_gguf_name(e, l, name, sizeof name);
+            const GgufTensor *t = gguf_find_tensor(g, name);
+            if (t->type != t0->type) {
+                set_err(err, "%s: tensor '%s' is %s but layer 0's is %s; trit runs one type per tensor kind", path,
+                        name, t->tt->name, t0->tt->name);
+                goto fail;
+            }
+            contiguous &= t->data == t0->data + (size_t)l * t0->nbytes;
+        }
+        if (contiguous) base[k] = t0->data;
+        else copy_bytes += ((size_t)L * t0->nbytes + 63) & ~(size_t)63;
+    }
+    uint8_t *copy = copy_bytes ? xmalloc_aligned(copy_bytes) : NULL;
+    mw->blocks = copy;
+    for (int k = 0; k < TK_COUNT; k++) {
+        const ArchTensor *e = arch_tensor(a, k);
+        if (!e || !arch_tensor_present(e, c) || base[k]) continue;
+        const int L = (e->flags & TF_LAYER) ? c->num_hidden_layers : 1;
+        size_t nb = 0;
+        for (int l = 0; l < L; l++) {
+            arch_gguf_name(e, l, name, sizeof name);
+            const GgufTensor *t = gguf_find_tensor(g, name);
+            memcpy(copy + (size_t)l * t->nbytes, t->data, t->nbytes);
+            if (c->arch == ARCH_LLAMA && (k == TK_WQ || k == TK_WK))
+                llama_rotary_rows(copy + (size_t)l * t->nbytes,
+                                  k == TK_WQ ? c->num_attention_heads : c->num_key_value_heads, c->head_dim,
+                                  t->nbytes / (size_t)t->ne[1], 0);
+            nb = t->nbytes;
+        }
+        base[k] = copy;
+        copy += ((size_t)L * nb + 63) & ~(size_t)63;
+    }
+    if (c->tie_word_embeddings) {
+        base[TK_LM_HEAD] = base[TK_EMBED];
+        type[TK_LM_HEAD] = type[TK_EMBED];
+    }
+    weights_assemble(mw, base, type);
+    return 0;
+fail:
+    weights_free(mw);
+    return -1;
+}
+
+size_t weights_bytes(const ModelWeights *mw) {
+    const ModelConfig *c = &mw->config;
+    size_t n = wt_bytes(&mw->embed) + (c->tie_word_embeddings ? 0 : wt_bytes(&mw->lm_head));
+    n += sizeof(float) * (size_t)c->hidden_size * (2 * (size_t)c->num_hidden_layers + 1);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const LayerWeights *w = &mw->layers[l];
+        n += wt_bytes(&w->wq) + wt_bytes(&w->wk) + wt_bytes(&w->wv) + wt_bytes(&w->wo) + wt_bytes(&w->wgate) +
+             wt_bytes(&w->wup) + wt_bytes(&w->wdown);
+        if (w->q_norm) n += sizeof(float) * 2 * (size_t)c->head_dim;
+    }
+    return n;
+}
+
+void weights_free(ModelWeights *mw) {
+    if (mw->model) model_free(mw->model);
+    free(mw->model);
+    free(mw->layers);
+    free(mw->blocks);
+    free(mw->norms);
+    if (mw->file) gguf_close(mw->file);
+    free(mw->file);
+    memset(mw, 0, sizeof *mw);
+}
+
+int weights_type_by_name(const char *name, uint32_t *type) {
+    char up[16];
+    size_t n = strlen(name);
+    if (n >= sizeof up) return -1;
+    for (size_t i = 0; i <= n; i++) up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    const GgmlType *t = ggml_type_find_name(up);
+    if (!t) return -1;
+    *type = t->id;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int weights_open(ModelWeights *mw, const char *path, const char *pack, char *err) {
+    memset(mw, 0, sizeof *mw);
+    if (!is_directory(path) && ends_with(path, ".gguf")) {
+        if (pack) return set_err(err, "%s is a GGUF file, already packed: --pack is for HF directories", path);
+        return weights_load_gguf(mw, path, err);
+    }
+    Model *m = xcalloc(1, sizeof *m);
+    if (model_load(m, path, err) != 0) {
+        free(m);
+        return -1;
+    }
+    if (!pack) {
+        weights_view(mw, m, &m->params);
+        mw->model = m;
+        return 0;
+    }
+    int rc = set_err(err, "INTEGRATE: packing %s", pack);
+    model_free(m);
+    free(m);
+    return rc;
+}

@@ -1,0 +1,72 @@
+// weights.h — the weights an inference pass runs on, in any storage type.
+//
+// Training holds the model as one flat fp32 buffer (ParamTensors); a run
+// from a GGUF file, or from an HF directory packed at load, holds packed
+// ternary blocks instead and never expands them. ModelWeights is the one
+// view both give the forward passes (eval, the KV-cache decode): every
+// matrix a WTensor of its own type, the norms fp32.
+#ifndef TRIT_WEIGHTS_H
+#define TRIT_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/config.h"
+#include "io/gguf.h"
+#include "model/block.h"
+#include "model/model.h"
+
+typedef struct ModelWeights {
+    ModelConfig config;
+    WTensor embed, lm_head;   // lm_head == embed (same data) when tied
+    const float *final_norm;
+    LayerWeights *layers;     // [num_hidden_layers]
+    // What the views point into, owned: packed blocks, fp32 norms, or a
+    // mapped GGUF file (any of them NULL).
+    void *blocks;
+    float *norms;
+    GgufFile *file;
+    Model *model;             // the fp32 model views point into
+} ModelWeights;
+
+// fp32 views of a flat parameter set laid out like m's (the model's own
+// weights, or a ternary forward copy); nothing is copied, w must outlive it.
+void weights_view(ModelWeights *mw, const Model *m, const ParamTensors *w);
+
+// Packs an exactly ternary fp32 model: every ternary matrix but the
+// embedding / head into `type` (Q2_0, TQ2_0, TQ1_0, or F32 to keep it),
+// the embedding (and an untied head) into `embed_type` (those, or F16).
+// Norms are copied, so m may be freed afterwards. -1 with err naming the
+// first tensor a format cannot hold losslessly (F16 and F32 never refuse:
+// an fp16 scale times t is an fp16 value).
+int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed_type, char *err);
+
+// Opens a GGUF model for running: the config from its KVs, every tensor
+// checked against the architecture's table and mapped in place (Llama's
+// q/k rows, permuted by the GGUF convention, are copied back into HF order).
+// -1 with err when a tensor is missing, misshapen or of a type trit cannot
+// run.
+int weights_load_gguf(ModelWeights *mw, const char *path, char *err);
+
+// Fills embed / lm_head / final_norm / layers from one base pointer and one
+// storage type per tensor kind (per-layer kinds: (L, rows, cols) slabs; a
+// NULL base for kinds the architecture lacks). For the constructors above.
+void weights_assemble(ModelWeights *mw, const void *const base[TK_COUNT], const uint32_t type[TK_COUNT]);
+
+// Opens what `trit eval` / `trit generate --model PATH` run: a GGUF file
+// (weights_load_gguf), or an HF directory loaded in fp32 and, when `pack`
+// is not NULL, packed at load ("q2_0", "tq2_0", "tq1_0", or "auto": TQ2_0
+// where every matrix fits it losslessly, else Q2_0) with the embedding
+// packed the same way, the fp32 copy freed. -1 with err.
+int weights_open(ModelWeights *mw, const char *path, const char *pack, char *err);
+
+// The ggml type a --pack / --type name means ("q2_0", "TQ2_0", "f16", ...,
+// case-insensitive); 0 with *type set, or -1.
+int weights_type_by_name(const char *name, uint32_t *type);
+
+// Resident bytes of the weights (what a decode step streams).
+size_t weights_bytes(const ModelWeights *mw);
+
+void weights_free(ModelWeights *mw);
+
+#endif
