@@ -253,8 +253,60 @@ static void q6_k_to_float(const void *src, float *out, int64_t n) {
     }
 }
 
-// In id order. TQ1_0, TQ2_0 and Q2_0 (the packed ternary formats) have their
-// layouts fixed above but no dequantizer yet.
+// Packed ternary. A code c stands for the weight (c - 1) * d, computed as
+// gguf-py does: the int8 c - 1 converted to float, times d (one product).
+
+// TQ1_0: five base-3 digits per byte of qs, four per byte of qh (times 3 once
+// more, so that they too start at the top). Digit n of byte b is the top of
+// b * 3^n (mod 256): ((uint8_t)(b * 3^n) * 3) >> 8. Element order:
+// qs[m], m < 32: elements m + 32n; qs[32 + m], m < 16: 160 + m + 16n;
+// qh[j]: 240 + j + 4n.
+static inline int trit(uint8_t b, int n) {
+    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+    uint8_t q = (uint8_t)(b * pow3[n]);
+    return (q * 3) >> 8;
+}
+
+static void tq1_0_to_float(const void *src, float *out, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / GGML_QK_K; i++, b += sizeof(GgmlBlockTQ1_0), out += GGML_QK_K) {
+        float d = half(FIELD(GgmlBlockTQ1_0, b, d));
+        const uint8_t *qs = FIELD(GgmlBlockTQ1_0, b, qs), *qh = FIELD(GgmlBlockTQ1_0, b, qh);
+        for (int t = 0; t < 5; t++) {
+            for (int m = 0; m < 32; m++) out[m + 32 * t] = d * (float)(trit(qs[m], t) - 1);
+            for (int m = 0; m < 16; m++) out[160 + m + 16 * t] = d * (float)(trit(qs[32 + m], t) - 1);
+        }
+        for (int t = 0; t < 4; t++)
+            for (int j = 0; j < 4; j++) out[240 + j + 4 * t] = d * (float)(trit(qh[j], t) - 1);
+    }
+}
+
+// TQ2_0: in each 32-byte half h, bits 2n..2n+1 of qs[32h + m] are the code of
+// element 128h + 32n + m.
+static void tq2_0_to_float(const void *src, float *out, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / GGML_QK_K; i++, b += sizeof(GgmlBlockTQ2_0), out += GGML_QK_K) {
+        float d = half(FIELD(GgmlBlockTQ2_0, b, d));
+        const uint8_t *qs = FIELD(GgmlBlockTQ2_0, b, qs);
+        for (int e = 0; e < GGML_QK_K; e++) {
+            int h = e / 128, t = (e % 128) / 32, m = e % 32;
+            out[e] = d * (float)(((qs[32 * h + m] >> (2 * t)) & 3) - 1);
+        }
+    }
+}
+
+// Q2_0: element j in bits 2(j%4)..2(j%4)+1 of qs[j/4]. Not in gguf-py; the
+// same product (c - 1) * d as TQ2_0.
+static void q2_0_to_float(const void *src, float *out, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / GGML_QK2_0; i++, b += sizeof(GgmlBlockQ2_0), out += GGML_QK2_0) {
+        float d = half(FIELD(GgmlBlockQ2_0, b, d));
+        const uint8_t *qs = FIELD(GgmlBlockQ2_0, b, qs);
+        for (int j = 0; j < GGML_QK2_0; j++) out[j] = d * (float)(((qs[j / 4] >> (2 * (j % 4))) & 3) - 1);
+    }
+}
+
+// In id order.
 static const GgmlType types[] = {
     {GGML_TYPE_F32, "F32", 1, 4, f32_to_float},
     {GGML_TYPE_F16, "F16", 1, 2, f16_to_float},
@@ -269,9 +321,9 @@ static const GgmlType types[] = {
     {GGML_TYPE_Q5_K, "Q5_K", GGML_QK_K, sizeof(GgmlBlockQ5_K), q5_k_to_float},
     {GGML_TYPE_Q6_K, "Q6_K", GGML_QK_K, sizeof(GgmlBlockQ6_K), q6_k_to_float},
     {GGML_TYPE_BF16, "BF16", 1, 2, bf16_to_float},
-    {GGML_TYPE_TQ1_0, "TQ1_0", GGML_QK_K, sizeof(GgmlBlockTQ1_0), NULL},
-    {GGML_TYPE_TQ2_0, "TQ2_0", GGML_QK_K, sizeof(GgmlBlockTQ2_0), NULL},
-    {GGML_TYPE_Q2_0, "Q2_0", GGML_QK2_0, sizeof(GgmlBlockQ2_0), NULL},
+    {GGML_TYPE_TQ1_0, "TQ1_0", GGML_QK_K, sizeof(GgmlBlockTQ1_0), tq1_0_to_float},
+    {GGML_TYPE_TQ2_0, "TQ2_0", GGML_QK_K, sizeof(GgmlBlockTQ2_0), tq2_0_to_float},
+    {GGML_TYPE_Q2_0, "Q2_0", GGML_QK2_0, sizeof(GgmlBlockQ2_0), q2_0_to_float},
 };
 #define N_TYPES ((int)(sizeof types / sizeof types[0]))
 

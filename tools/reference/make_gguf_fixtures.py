@@ -3,12 +3,16 @@
 
 Writes into tests/fixtures/gguf/ (read by tests/test_gguf.c):
 
-  dequant.bin   for each of the 13 dequantizable ggml types, random blocks and
+  dequant.bin   for each of the 15 ggml types that both trit and gguf-py
+                dequantize (TQ1_0 and TQ2_0 included), random blocks and
                 gguf.quants.dequantize(blocks) (numpy, float32). Block bytes are
                 random except the fp16 scale fields (d, m, dmin), which are set
                 to finite values (mostly 2^-14..1, plus 0, -0, subnormals and
                 65504) so no NaN/Inf appears; F16/BF16/F32 values are random
-                finite bit patterns (subnormals and zeros included).
+                finite bit patterns (subnormals and zeros included). Random
+                TQ1_0 bytes include the values above 242 that no quantizer
+                writes, random TQ2_0 bytes the unused code 3: dequantization
+                must agree on those too.
                 Layout, little-endian:
                   "TRITGQ01", u32 n_types, then per type
                   u32 ggml type id, u32 n_weights, u32 n_bytes,
@@ -56,9 +60,12 @@ SEED = 20261201
 SCALE_FIELDS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
+    T.TQ1_0: [52], T.TQ2_0: [64],
 }
 TYPES = [T.F32, T.F16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0,
          T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K, T.BF16]
+# Appended after TYPES, so the random blocks of the older types stay as they were.
+DEQUANT_TYPES = TYPES + [T.TQ1_0, T.TQ2_0]
 
 
 def finite_scales(rng, n):
@@ -96,8 +103,8 @@ def random_blocks(rng, qtype, n_blocks):
 
 def write_dequant(out):
     rng = np.random.default_rng(SEED)
-    parts = [b"TRITGQ01", struct.pack("<I", len(TYPES))]
-    for qt in TYPES:
+    parts = [b"TRITGQ01", struct.pack("<I", len(DEQUANT_TYPES))]
+    for qt in DEQUANT_TYPES:
         block_size, _ = gguf.GGML_QUANT_SIZES[qt]
         n_blocks = {1: 2048, 32: 64, 256: 8}[block_size]
         blocks = random_blocks(rng, qt, n_blocks)
