@@ -50,11 +50,11 @@
 #include "base/util.h"
 #include "base/utf8.h"
 
-// llama.cpp's Qwen2 and Llama-3 regexes, as it applies them.
-static const char QWEN2_REGEX[] =
+// llama.cpp's Qwen2 and Llama-3 regexes, as it applies them (see gguf_vocab.h).
+const char GGUF_QWEN2_REGEX[] =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
     "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char LLAMA3_REGEX[] =
+const char GGUF_LLAMA3_REGEX[] =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
     "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
@@ -71,8 +71,8 @@ typedef struct {
 
 static const PreTokenizer PRE_TOKENIZERS[] = {
     {"smollm starcoder refact command-r codeshell exaone minerva-7b mellum2", 1, NULL, 0, 0},
-    {"qwen2 deepseek-r1-qwen kormo f2llmv2 megrez", 0, QWEN2_REGEX, 0, 0},
-    {"llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 jina-v5-nano", 0, LLAMA3_REGEX, 1, 1},
+    {"qwen2 deepseek-r1-qwen kormo f2llmv2 megrez", 0, GGUF_QWEN2_REGEX, 0, 0},
+    {"llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 jina-v5-nano", 0, GGUF_LLAMA3_REGEX, 1, 1},
     {"gpt-2 phi-2 gigachat a.x-4.0 mellum exaone4 mpt olmo jais trillion granite-docling", 0, NULL, 0, 0},
 };
 #define N_PRE_TOKENIZERS (sizeof PRE_TOKENIZERS / sizeof PRE_TOKENIZERS[0])
@@ -266,9 +266,7 @@ static cJSON *pre_tokenizer_json(const PreTokenizer *p, const char *missing) {
     return seq;
 }
 
-// The GPT-2 byte-to-unicode table: printable Latin-1 bytes stand for
-// themselves, the other 68 get U+0100 and up, in byte order.
-static void byte_chars(unsigned cp[256]) {
+void gguf_byte_chars(unsigned cp[256]) {
     unsigned next = 256;
     for (int b = 0; b < 256; b++) {
         int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
@@ -281,7 +279,7 @@ static char *missing_bytes_class(const TokenMap *m) {
     unsigned cp[256];
     char buf[256 * 10 + 3];
     size_t k = 0;
-    byte_chars(cp);
+    gguf_byte_chars(cp);
     buf[k++] = '[';
     for (int b = 0; b < 256; b++) {
         char s[2];

@@ -25,6 +25,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// llama.cpp's Qwen2 and Llama-3 split regexes, as it applies them (its
+// contractions are '[sS]|'[tT]|... where HF's tokenizer.json has
+// (?i:'s|'t|...)). The export (tok/gguf_vocab_export.h) recognises them.
+extern const char GGUF_QWEN2_REGEX[];
+extern const char GGUF_LLAMA3_REGEX[];
+
+// The GPT-2 byte-to-unicode table that byte-level BPE spells bytes with:
+// printable Latin-1 bytes stand for themselves, the other 68 get U+0100 and
+// up, in byte order.
+void gguf_byte_chars(unsigned cp[256]);
+
 // llama.cpp's token types (tokenizer.ggml.token_type).
 enum {
     GGUF_TOKEN_NORMAL = 1,
