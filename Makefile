@@ -2,7 +2,10 @@
 # `make san` runs the tests under ASan + UBSan, `make fuzz` builds the
 # libFuzzer targets (clang), `make bench` runs the benchmarks.
 CC      ?= cc
-ARCH    ?= -march=native
+# x86-64-v3 (AVX2, FMA, F16C): one binary for every machine since Haswell /
+# Zen 1. The packed-weight kernels that use more (AVX-512) are compiled with
+# their own flags and chosen at run time (src/kernels/qmatmul.c).
+ARCH    ?= -march=x86-64-v3
 OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -g
 # OpenBLAS built for OpenMP (Debian's libopenblas-openmp-dev), so that BLAS
@@ -19,8 +22,8 @@ LDLIBS  += -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lpcre2-8 -lutf8proc 
 BUILD   ?= build
 DATA    ?= $(abspath ../shared/data)
 
-LIB_SRC  := $(sort $(wildcard src/*/*.c))
-LIB_HDR  := $(wildcard src/*/*.h)
+LIB_SRC  := $(sort $(wildcard src/*/*.c src/kernels/cpu/*.c))
+LIB_HDR  := $(wildcard src/*/*.h src/kernels/cpu/*.h)
 APP_SRC  := $(sort $(wildcard apps/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
@@ -30,9 +33,16 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/%)
 .PHONY: all test san fuzz bench clean
 all: $(BUILD)/trit
 
+# Per-file instruction sets: a *_avx2.c / *_avx512.c file is compiled for
+# that ISA and only called after a cpuid check. fp-contract=off because the
+# kernels must round exactly as their plain-C reference (no fused multiply-add).
+AVX2_FLAGS   := -mavx2 -mfma -mf16c -ffp-contract=off
+AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512dq
+isa_flags     = $(if $(findstring _avx512.c,$1),$(AVX512_FLAGS),$(if $(findstring _avx2.c,$1),$(AVX2_FLAGS)))
+
 $(BUILD)/src/%.o: src/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(call isa_flags,$<) -c $< -o $@
 $(BUILD)/apps/%.o: apps/%.c $(LIB_HDR) $(wildcard apps/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -53,12 +63,17 @@ san:
 	$(MAKE) test BUILD=build-san \
 	  OPT="-O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
-FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+# The library is compiled per file (each with its ISA flags) with the
+# sanitizers and fuzzer coverage, then linked into every target.
+FUZZ_SRC   := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_FLAGS := -std=c11 -O1 -g -D_GNU_SOURCE -Isrc -I$(BLAS_INC) -fopenmp
+FUZZ_OBJ   := $(LIB_SRC:src/%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR)
-	mkdir -p build-fuzz
-	clang -std=c11 -O1 -g -D_GNU_SOURCE -Isrc -I$(BLAS_INC) -fopenmp -fsanitize=fuzzer,address,undefined \
-	  $< $(LIB_SRC) $(LDLIBS) -o $@
+build-fuzz/obj/%.o: src/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined $(call isa_flags,$<) -c $< -o $@
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) $(LIB_HDR)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_OBJ) $(LDLIBS) -o $@
 
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/%)

@@ -1,0 +1,17 @@
+// qdot_avx2.c — the kernels of qdot_x86.h for AVX2 (built with -mavx2 -mfma
+// -mf16c, called only when cpuid says so). 32 products are summed by
+// vpmaddubsw into 16-bit pairs, which cannot saturate: a pair is at most
+// 2 * 3 * 127 = 762 and a GEMM block adds 16 of them (12192 < 32767); one
+// vpmaddwd against ones then widens the pairs of each dword to int32.
+#include <immintrin.h>
+
+typedef __m256i QXAcc;
+#define QX_ZERO() _mm256_setzero_si256()
+#define QX_DOT(acc, u8, s8) _mm256_add_epi16((acc), _mm256_maddubs_epi16((u8), (s8)))
+#define QX_I32(acc) _mm256_madd_epi16((acc), _mm256_set1_epi16(1))
+#define QX_GEMM_W 4  // 4 x 2 accumulators + 2 activation vectors + 1 broadcast: 11 of 16 registers
+#define QX_GEMM_G 2
+#define QX_ISA qisa_avx2
+#define QX_NAME "avx2"
+
+#include "kernels/cpu/qdot_x86.h"

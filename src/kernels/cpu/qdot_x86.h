@@ -1,0 +1,254 @@
+// qdot_x86.h — the SIMD kernels, written once for AVX2 and AVX-512 VNNI and
+// compiled twice: qdot_avx2.c and qdot_avx512.c include this file after
+// defining
+//   QXAcc, QX_ZERO()          an integer accumulator and its zero
+//   QX_DOT(acc, u8, s8)       acc plus the products of 32 unsigned weight
+//                             codes and 32 signed activations
+//   QX_I32(acc)               the int32 lanes: lane l = the sum of every
+//                             product of bytes 4l..4l+3 that went in
+//   QX_GEMM_W, QX_GEMM_G      GEMM tile: weight rows x groups of 8 activation
+//                             rows (what the register file holds)
+//   QX_ISA, QX_NAME           the exported table and its name.
+// Everything else is AVX2 (+ F16C); the difference between the two files is
+// how 32 byte products are summed (vpmaddubsw + vpmaddwd against one
+// vpdpbusd) and how many registers a tile may use.
+//
+// Both kernels run the per-output sequence of qkernels.h on 8 outputs at a
+// time, one per 32-bit float lane:
+//  - GEMV (one activation row): 8 weight rows. Per activation block each row
+//    leaves 8 int32 partial sums; hsum8 folds the 8 rows' vectors into one
+//    vector of 8 row totals (21 shuffles and adds for 8 rows), and the float
+//    update runs lane-wise: lane r is weight row r.
+//  - GEMM: QX_GEMM_W weight rows against groups of 8 activation rows stored
+//    interleaved (qact.h lanes = 8): 4 codes of one weight row, broadcast,
+//    meet 4 values of 8 activation rows, so every int32 lane is one output
+//    and no horizontal sums are needed. Each weight row is decoded once per
+//    tile into a byte buffer and reused for every activation row.
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "kernels/cpu/qkernels.h"
+#include "quant/ggml_types.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+// --- decoders: one block to its codes (values 0..3), in the order of its
+// activations (qact.h QOrder); `code` is 32-byte aligned -------------------
+
+// Q2_0: 16 bytes, weight 4i + p in bits 2p of byte i. Shifting the whole
+// 16 bytes by 2p and masking gives plane p (weights p, 4 + p, ...): the
+// planes order, two planes per 256-bit register.
+ALWAYS_INLINE void dec_q2_0(const uint8_t *b, uint8_t *code) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b + offsetof(GgmlBlockQ2_0, qs))));
+    __m256i p01 = _mm256_srlv_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2));
+    __m256i p23 = _mm256_srlv_epi32(x, _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6));
+    _mm256_store_si256((__m256i *)code, _mm256_and_si256(p01, m3));
+    _mm256_store_si256((__m256i *)(code + 32), _mm256_and_si256(p23, m3));
+}
+
+// TQ2_0: bits 2t of the 32 bytes of half h are weights 128h + 32t + m, so
+// one shift per t gives 32 consecutive weights: natural order.
+ALWAYS_INLINE void dec_tq2_0(const uint8_t *b, uint8_t *code) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(b + 32 * h));
+        _mm256_store_si256((__m256i *)(code + 128 * h), _mm256_and_si256(x, m3));
+        _mm256_store_si256((__m256i *)(code + 128 * h + 32), _mm256_and_si256(_mm256_srli_epi16(x, 2), m3));
+        _mm256_store_si256((__m256i *)(code + 128 * h + 64), _mm256_and_si256(_mm256_srli_epi16(x, 4), m3));
+        _mm256_store_si256((__m256i *)(code + 128 * h + 96), _mm256_and_si256(_mm256_srli_epi16(x, 6), m3));
+    }
+}
+
+// floor(3x / 256) per byte, the top base-3 digit of x: with y = x - 1
+// (saturating), avg(y, avg(y, 0)) is about 3y / 4 and its top two bits are
+// the digit, exactly for all 256 x (ggml's TQ1_0 trick; the - 1 fixes
+// x = 85, 170, 255).
+ALWAYS_INLINE __m256i top_trit(__m256i x) {
+    __m256i y = _mm256_subs_epu8(x, _mm256_set1_epi8(1));
+    __m256i t = _mm256_avg_epu8(y, _mm256_avg_epu8(y, _mm256_setzero_si256()));
+    return _mm256_and_si256(_mm256_srli_epi16(t, 6), _mm256_set1_epi8(3));
+}
+
+ALWAYS_INLINE __m256i times3(__m256i x) { return _mm256_add_epi8(_mm256_add_epi8(x, x), x); }
+
+// TQ1_0: digit n of a byte is top_trit(byte * 3^n mod 256). qs[0..32) give
+// weights 32n + m; qs[32..48) (low half of y) weights 160 + 16n + m; qh,
+// repeated in the four dwords of y's high half, weights 240 + 4n + j, taken
+// from dword n of digit n. Natural order.
+ALWAYS_INLINE void dec_tq1_0(const uint8_t *b, uint8_t *code) {
+    uint32_t qh;
+    memcpy(&qh, b + offsetof(GgmlBlockTQ1_0, qh), 4);
+    __m256i x = _mm256_loadu_si256((const __m256i *)b);
+    __m256i y = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b + 32))),
+                                        _mm_set1_epi32((int)qh), 1);
+    __m256i ty[5];
+    for (int n = 0; n < 5; n++) {
+        _mm256_store_si256((__m256i *)(code + 32 * n), top_trit(x));
+        ty[n] = top_trit(y);
+        _mm_store_si128((__m128i *)(code + 160 + 16 * n), _mm256_castsi256_si128(ty[n]));
+        x = times3(x);
+        y = times3(y);
+    }
+    __m256i h = _mm256_blend_epi32(_mm256_blend_epi32(_mm256_blend_epi32(ty[0], ty[1], 0x20), ty[2], 0x40), ty[3], 0x80);
+    _mm_store_si128((__m128i *)(code + 240), _mm256_extracti128_si256(h, 1));
+}
+
+ALWAYS_INLINE uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+// The weight type as the kernels see it.
+typedef void (*Decoder)(const uint8_t *block, uint8_t *code);
+typedef struct {
+    Decoder decode;
+    int qk, ts, d_off;  // weights and bytes per block, offset of the fp16 scale
+} WType8;
+
+// --- GEMV ---------------------------------------------------------------
+
+#define GEMV_ROWS 8
+
+// Lane r of the result = the sum of the 8 lanes of v[r].
+ALWAYS_INLINE __m256i hsum8(const __m256i v[GEMV_ROWS]) {
+    __m256i s[4], u[2];
+    for (int k = 0; k < 4; k++)  // [a0+a2, b0+b2, a1+a3, b1+b3] per 128-bit half
+        s[k] = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2 * k], v[2 * k + 1]),
+                                _mm256_unpackhi_epi32(v[2 * k], v[2 * k + 1]));
+    for (int k = 0; k < 2; k++)  // [a, b, c, d] per half
+        u[k] = _mm256_add_epi32(_mm256_unpacklo_epi64(s[2 * k], s[2 * k + 1]),
+                                _mm256_unpackhi_epi64(s[2 * k], s[2 * k + 1]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u[0], u[1], 0x20), _mm256_permute2x128_si256(u[0], u[1], 0x31));
+}
+
+ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t *W, int r0, int r1) {
+    const int nwb = a->cols / t.qk, bpw = t.qk / QA_BLOCK;
+    const size_t row_bytes = (size_t)nwb * t.ts;
+    _Alignas(32) uint8_t code[GEMV_ROWS][GGML_QK_K];
+    for (int r = r0; r < r1; r += GEMV_ROWS) {
+        const uint8_t *w[GEMV_ROWS];  // rows past r1 repeat the last one
+        for (int k = 0; k < GEMV_ROWS; k++) w[k] = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes;
+        __m256 acc = _mm256_setzero_ps();
+        for (int wb = 0; wb < nwb; wb++) {
+            _Alignas(16) uint16_t h[GEMV_ROWS];
+            for (int k = 0; k < GEMV_ROWS; k++) {
+                const uint8_t *blk = w[k] + (size_t)wb * t.ts;
+                t.decode(blk, code[k]);
+                h[k] = rd16(blk + t.d_off);
+            }
+            __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)h));
+            for (int j = 0; j < bpw; j++) {
+                const int b = wb * bpw + j;
+                const int8_t *q = a->q + (size_t)b * QA_BLOCK;
+                __m256i q0 = _mm256_load_si256((const __m256i *)q), q1 = _mm256_load_si256((const __m256i *)(q + 32));
+                __m256i s[GEMV_ROWS];
+                for (int k = 0; k < GEMV_ROWS; k++) {
+                    const uint8_t *c = code[k] + j * QA_BLOCK;
+                    QXAcc x = QX_DOT(QX_ZERO(), _mm256_load_si256((const __m256i *)c), q0);
+                    s[k] = QX_I32(QX_DOT(x, _mm256_load_si256((const __m256i *)(c + 32)), q1));
+                }
+                __m256i isum = _mm256_sub_epi32(hsum8(s), _mm256_set1_epi32(a->sum[b]));
+                __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a->d[b])), _mm256_cvtepi32_ps(isum));
+                acc = _mm256_add_ps(acc, p);
+            }
+        }
+        if (r1 - r >= GEMV_ROWS) {
+            _mm256_storeu_ps(out + r, acc);
+        } else {
+            _Alignas(32) float tmp[GEMV_ROWS];
+            _mm256_store_ps(tmp, acc);
+            memcpy(out + r, tmp, sizeof(float) * (size_t)(r1 - r));
+        }
+    }
+}
+
+// --- GEMM ---------------------------------------------------------------
+
+// Weight rows r..r+QX_GEMM_W (codes: QX_GEMM_W rows of cols bytes, dw: their
+// block scales) against activation groups g..g+G: out rows 8g.. , columns r..
+ALWAYS_INLINE void gemm_tile(const int G, WType8 t, const uint8_t *code, const float *dw, const QAct *a, int g,
+                             float *out, int ldo, int r, int r1) {
+    const int cols = a->cols, nb = cols / QA_BLOCK, nwb = cols / t.qk, bpw = t.qk / QA_BLOCK;
+    __m256 accf[QX_GEMM_G][QX_GEMM_W];
+    for (int gg = 0; gg < G; gg++)
+        for (int w = 0; w < QX_GEMM_W; w++) accf[gg][w] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        QXAcc acc[QX_GEMM_G][QX_GEMM_W];
+        for (int gg = 0; gg < G; gg++)
+            for (int w = 0; w < QX_GEMM_W; w++) acc[gg][w] = QX_ZERO();
+        // Group g + gg, block b: 16 chunks of (8 rows x 4 values).
+        const int8_t *qa = a->q + (size_t)g * QGEMM_LANES * cols + (size_t)b * QA_BLOCK * QGEMM_LANES;
+        for (int c = 0; c < QA_BLOCK / 4; c++) {
+            __m256i av[QX_GEMM_G];
+            for (int gg = 0; gg < G; gg++)
+                av[gg] = _mm256_load_si256((const __m256i *)(qa + (size_t)gg * QGEMM_LANES * cols + 32 * c));
+            for (int w = 0; w < QX_GEMM_W; w++) {
+                int32_t four;
+                memcpy(&four, code + (size_t)w * cols + b * QA_BLOCK + 4 * c, 4);
+                __m256i wv = _mm256_set1_epi32(four);
+                for (int gg = 0; gg < G; gg++) acc[gg][w] = QX_DOT(acc[gg][w], wv, av[gg]);
+            }
+        }
+        for (int gg = 0; gg < G; gg++) {
+            const size_t s = ((size_t)(g + gg) * nb + b) * QGEMM_LANES;
+            __m256i sum = _mm256_load_si256((const __m256i *)(a->sum + s));
+            __m256 d = _mm256_load_ps(a->d + s);
+            for (int w = 0; w < QX_GEMM_W; w++) {
+                __m256i isum = _mm256_sub_epi32(QX_I32(acc[gg][w]), sum);
+                __m256 p = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(dw[w * nwb + b / bpw]), d), _mm256_cvtepi32_ps(isum));
+                accf[gg][w] = _mm256_add_ps(accf[gg][w], p);
+            }
+        }
+    }
+    for (int gg = 0; gg < G; gg++)
+        for (int w = 0; w < QX_GEMM_W && r + w < r1; w++) {
+            _Alignas(32) float tmp[QGEMM_LANES];
+            _mm256_store_ps(tmp, accf[gg][w]);
+            for (int l = 0; l < QGEMM_LANES && (g + gg) * QGEMM_LANES + l < a->n; l++)
+                out[(size_t)((g + gg) * QGEMM_LANES + l) * ldo + r + w] = tmp[l];
+        }
+}
+
+ALWAYS_INLINE void gemm_rows(WType8 t, float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) {
+    const int cols = a->cols, nwb = cols / t.qk, groups = (a->n + QGEMM_LANES - 1) / QGEMM_LANES;
+    const size_t row_bytes = (size_t)nwb * t.ts;
+    uint8_t *code = xmalloc_aligned((size_t)QX_GEMM_W * cols);
+    float *dw = xmalloc(sizeof(float) * QX_GEMM_W * (size_t)nwb);
+    for (int r = r0; r < r1; r += QX_GEMM_W) {
+        for (int w = 0; w < QX_GEMM_W; w++) {
+            const uint8_t *row = W + (size_t)(r + w < r1 ? r + w : r1 - 1) * row_bytes;
+            for (int wb = 0; wb < nwb; wb++) {
+                const uint8_t *blk = row + (size_t)wb * t.ts;
+                t.decode(blk, code + (size_t)w * cols + (size_t)wb * t.qk);
+                dw[w * nwb + wb] = _cvtsh_ss(rd16(blk + t.d_off));
+            }
+        }
+        int g = 0;
+        for (; g + QX_GEMM_G <= groups; g += QX_GEMM_G) gemm_tile(QX_GEMM_G, t, code, dw, a, g, out, ldo, r, r1);
+        for (; g < groups; g++) gemm_tile(1, t, code, dw, a, g, out, ldo, r, r1);
+    }
+    free(code);
+    free(dw);
+}
+
+// --- the table ------------------------------------------------------------
+
+#define QX_TYPE(name, qk, block)                                                                     \
+    static const WType8 wt_##name = {dec_##name, qk, sizeof(block), offsetof(block, d)};             \
+    static void gemv_##name(float *out, const QAct *a, const uint8_t *W, int r0, int r1) {          \
+        gemv_rows(wt_##name, out, a, W, r0, r1);                                                     \
+    }                                                                                                \
+    static void gemm_##name(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) { \
+        gemm_rows(wt_##name, out, ldo, a, W, r0, r1);                                                \
+    }
+QX_TYPE(q2_0, GGML_QK2_0, GgmlBlockQ2_0)
+QX_TYPE(tq1_0, GGML_QK_K, GgmlBlockTQ1_0)
+QX_TYPE(tq2_0, GGML_QK_K, GgmlBlockTQ2_0)
+
+const QIsa QX_ISA = {
+    .name = QX_NAME,
+    .gemm_lanes = QGEMM_LANES,
+    .q2_0 = {gemv_q2_0, gemm_q2_0},
+    .tq1_0 = {gemv_tq1_0, gemm_tq1_0},
+    .tq2_0 = {gemv_tq2_0, gemm_tq2_0},
+};

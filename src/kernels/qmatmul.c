@@ -1,0 +1,96 @@
+// qmatmul.c — see qmatmul.h: the choice of kernel set, the activation
+// quantization, and the split of the rows over threads.
+#include "kernels/qmatmul.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "kernels/cpu/qact.h"
+#include "kernels/cpu/qkernels.h"
+#include "quant/ggml_types.h"
+
+// Rows per parallel work item. Every output is computed whole inside one
+// item, so the split changes nothing but the speed: GEMV items are long
+// enough to stream the weights in order, GEMM items are a few tiles.
+#define GEMV_CHUNK 64
+#define GEMM_CHUNK 32
+
+static const QIsa *const all_isas[] = {&qisa_avx512, &qisa_avx2, &qisa_ref};  // best first
+
+static int cpu_runs(const QIsa *k) {
+    __builtin_cpu_init();
+    // F16C is not asked for (clang cannot): every CPU with AVX2 has it, and
+    // x86-64-v3 includes it.
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == &qisa_avx2) return avx2;
+    if (k == &qisa_avx512)
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vnni");
+    return 1;
+}
+
+static const QIsa *isa_named(const char *name) {
+    for (size_t i = 0; i < sizeof all_isas / sizeof all_isas[0]; i++)
+        if (!strcmp(all_isas[i]->name, name)) return all_isas[i];
+    return NULL;
+}
+
+static const QIsa *isa_best(void) {
+    for (size_t i = 0;; i++)
+        if (cpu_runs(all_isas[i])) return all_isas[i];
+}
+
+static _Atomic(const QIsa *) current;
+
+// Chosen on first use. Two threads may both choose; they store the same.
+static const QIsa *isa(void) {
+    const QIsa *k = atomic_load(&current);
+    if (k) return k;
+    const char *env = getenv("TRIT_QKERNELS");
+    k = env ? isa_named(env) : NULL;
+    if (!k || !cpu_runs(k)) k = isa_best();
+    atomic_store(&current, k);
+    return k;
+}
+
+int qkernels_force(const char *name) {
+    const QIsa *k = strcmp(name, "auto") ? isa_named(name) : isa_best();
+    if (!k || !cpu_runs(k)) return -1;
+    atomic_store(&current, k);
+    return 0;
+}
+
+const char *qkernels_name(void) { return isa()->name; }
+
+static const QTypeKernels *type_kernels(const QIsa *k, uint32_t type) {
+    switch (type) {
+    case GGML_TYPE_Q2_0: return &k->q2_0;
+    case GGML_TYPE_TQ1_0: return &k->tq1_0;
+    case GGML_TYPE_TQ2_0: return &k->tq2_0;
+    default: return NULL;
+    }
+}
+
+int qmatmul_supported(uint32_t type) { return type_kernels(&qisa_ref, type) != NULL; }
+
+void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n) {
+    const QIsa *k = isa();
+    const QTypeKernels *t = type_kernels(k, type);
+    const GgmlType *gt = ggml_type_find(type);
+    if (!t || cols % gt->block_size || cols % QA_BLOCK || rows < 0 || n < 1)
+        die("qmatmul: unsupported weight type %u or shape %d x %d (n %d)", type, rows, cols, n);
+    QAct a;
+    qact_quantize(&a, inp, n, cols, type == GGML_TYPE_Q2_0 ? QORDER_PLANES : QORDER_NATURAL,
+                  n == 1 ? 1 : k->gemm_lanes);
+    const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK, nchunks = (rows + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < nchunks; c++) {
+        int r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        if (n == 1) t->gemv(out, &a, W, r0, r1);
+        else t->gemm(out, rows, &a, W, r0, r1);
+    }
+    qact_free(&a);
+}
