@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "base/buf.h"
 #include "commands.h"
 #include "infer/chat.h"
 #include "infer/decode.h"
+#include "infer/generate.h"
 #include "infer/source.h"
 #include "tok/tokenizer.h"
 #include "base/util.h"
@@ -40,7 +42,11 @@ static void usage(FILE *f) {
             "  --chat             the prompt as a user message in the model's ChatML chat template\n"
             "                     (DIR/tokenizer_config.json or the GGUF's; with its default system message):\n"
             "                     <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
-            "  --tokenizer PATH   tokenizer.json or its directory (default: the model's own)\n");
+            "  --tokenizer PATH   tokenizer.json or its directory (default: the model's own)\n"
+            "  --logits FILE      also write the prompt's logits, every position (float32,\n"
+            "                     n_prompt x vocab_size, little-endian), for comparisons\n"
+            "  --json             print one JSON object instead of the text: prompt_ids, ids\n"
+            "                     (generated), text (generated), stop\n");
 }
 
 // How many of the n pending bytes can be written without splitting a UTF-8
@@ -81,11 +87,19 @@ static void out_bytes(Utf8Out *o, const char *s, size_t n) {
 typedef struct {
     Tokenizer *tok;
     Utf8Out out;
+    int json;            // collect ids for one JSON object instead of streaming text
+    int32_t *ids;
+    size_t n, cap;
 } Printer;
 
-// Streams each token's text as it comes.
+// Streams each token's text as it comes (or keeps its id, for --json).
 static int print_token(int32_t id, void *user) {
     Printer *p = user;
+    if (p->json) {
+        if (p->n == p->cap) p->ids = xrealloc(p->ids, sizeof(int32_t) * (p->cap = p->cap ? 2 * p->cap : 64));
+        p->ids[p->n++] = id;
+        return 0;
+    }
     char *piece, err[ERR_LEN];
     size_t plen;
     if (tokenizer_decode(p->tok, &id, 1, &piece, &plen, err)) die("%s", err);
@@ -94,12 +108,55 @@ static int print_token(int32_t id, void *user) {
     return 0;
 }
 
+// The logits of every prompt position, as one raw float32 file.
+static int write_prompt_logits(const ModelWeights *w, const int32_t *ids, size_t n, const char *path, char *err) {
+    const ModelConfig *c = &w->config;
+    if (n > (size_t)c->max_position_embeddings)
+        return set_err(err, "the prompt has %zu tokens; the model's max_position_embeddings is %d", n,
+                       c->max_position_embeddings);
+    KVCache kv;
+    if (kvcache_init(&kv, c, (int)n, err)) return -1;
+    float *lg = xmalloc(sizeof(float) * n * (size_t)c->vocab_size);
+    int rc = generate_forward_logits(&kv, w, ids, (int)n, 0, lg, 1, err);
+    if (rc == 0) rc = write_file_atomic(path, lg, sizeof(float) * n * (size_t)c->vocab_size, err);
+    free(lg);
+    kvcache_free(&kv);
+    return rc;
+}
+
+static void json_ids(Buf *b, const char *key, const int32_t *ids, size_t n) {
+    buf_printf(b, "\"%s\": [", key);
+    for (size_t i = 0; i < n; i++) buf_printf(b, i ? ", %d" : "%d", (int)ids[i]);
+    buf_puts(b, "]");
+}
+
+// {"prompt_ids": [...], "ids": [...], "text": "...", "stop": "..."} on one line.
+static void print_json(const Tokenizer *tok, const int32_t *prompt, size_t n_prompt, const Printer *p,
+                       const char *stop) {
+    char *text, err[ERR_LEN];
+    size_t len;
+    if (tokenizer_decode(tok, p->ids, p->n, &text, &len, err)) die("%s", err);
+    Buf b = {0};
+    buf_puts(&b, "{");
+    json_ids(&b, "prompt_ids", prompt, n_prompt);
+    buf_puts(&b, ", ");
+    json_ids(&b, "ids", p->ids, p->n);
+    buf_puts(&b, ", \"text\": ");
+    buf_json_str(&b, text, 0);
+    buf_puts(&b, ", \"stop\": ");
+    buf_json_str(&b, stop, 0);
+    buf_puts(&b, "}\n");
+    fwrite(b.s, 1, b.len, stdout);
+    free(b.s);
+    free(text);
+}
+
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *pack = NULL, *v;
+    const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *pack = NULL, *logits_path = NULL, *v;
     long max_tokens = 128, top_k = 40;
     double temperature = 0.8, top_p = 0.95;
     uint64_t seed = 0;
-    int have_seed = 0, greedy = 0, chat = 0;
+    int have_seed = 0, greedy = 0, chat = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -107,8 +164,10 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--prompt")) { if (!(prompt = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--tokenizer")) { if (!(tok_path = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--pack")) { if (!(pack = arg_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--logits")) { if (!(logits_path = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--greedy")) greedy = 1;
         else if (!strcmp(a, "--chat")) chat = 1;
+        else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--max-tokens")) {
             if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 0, 1L << 30, &max_tokens)) return 2;
         } else if (!strcmp(a, "--temperature")) {
@@ -182,11 +241,13 @@ int cmd_generate(int argc, char **argv) {
     DecodeOptions o = {.max_tokens = max_tokens, .temperature = (float)temperature, .top_k = (int)top_k,
                        .top_p = (float)top_p, .seed = seed, .eos = eos, .n_eos = n_eos,
                        .vocab_limit = tokenizer_vocab_size(tok)};
-    Printer pr = {.tok = tok};
+    if (logits_path && write_prompt_logits(&src.w, ids, n_prompt, logits_path, err)) die("%s", err);
+    Printer pr = {.tok = tok, .json = json};
     DecodeStats st;
     if (decode_generate(&src.w, ids, n_prompt, &o, print_token, &pr, &st, err)) die("%s", err);
     if (pr.out.len) fwrite(pr.out.buf, 1, pr.out.len, stdout);  // an incomplete character at the very end
-    if (isatty(fileno(stdout))) fputc('\n', stdout);
+    if (json) print_json(tok, ids, n_prompt, &pr, st.stop);
+    else if (isatty(fileno(stdout))) fputc('\n', stdout);
     fflush(stdout);
     fprintf(stderr,
             "\nprompt tokens:    %zu\n"
@@ -198,6 +259,7 @@ int cmd_generate(int argc, char **argv) {
             st.n_steps ? 1e3 * st.t_decode / st.n_steps : 0.0,
             st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
     free(ids);
+    free(pr.ids);
     source_close(&src);
     return 0;
 }

@@ -12,5 +12,6 @@ int cmd_train(int argc, char **argv);     // apps/cmd_train.c
 int cmd_verify(int argc, char **argv);    // apps/cmd_verify.c
 int cmd_generate(int argc, char **argv);  // apps/cmd_generate.c
 int cmd_import(int argc, char **argv);    // apps/cmd_import.c
+int cmd_export(int argc, char **argv);    // apps/cmd_export.c
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "kernels/qmatmul.h"
 
 size_t wt_row_bytes(const WTensor *W) {
     const GgmlType *t = ggml_type_find(W->type);
@@ -13,9 +14,13 @@ size_t wt_row_bytes(const WTensor *W) {
 
 size_t wt_bytes(const WTensor *W) { return wt_row_bytes(W) * (size_t)W->rows; }
 
-int wt_type_supported(uint32_t type) { return type == GGML_TYPE_F32; }  // INTEGRATE: || qmatmul_supported(type)
+int wt_type_supported(uint32_t type) { return type == GGML_TYPE_F32 || qmatmul_supported(type); }
 
 void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
+    if (W->type != GGML_TYPE_F32) {
+        qmatmul(out, inp, W->data, W->type, W->rows, W->cols, n);
+        return;
+    }
     if (n == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, W->rows, W->cols, 1.0f, W->data, W->cols, inp, 1, 0.0f, out, 1);
     else

@@ -41,6 +41,13 @@ void weights_view(ModelWeights *mw, const Model *m, const ParamTensors *w);
 // an fp16 scale times t is an fp16 value).
 int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed_type, char *err);
 
+// Converts rows x cols fp32 values to `type` (dst: rows of whole blocks):
+// F32, F16 and BF16 by rounding (F16 holds any fp16 scale times t exactly;
+// BF16 does not), the ternary types Q2_0 / TQ2_0 / TQ1_0 losslessly or not
+// at all: -1 with *bad_row = the first row that is not exactly ternary with
+// one fp16 scale per block.
+int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols, void *dst, int64_t *bad_row);
+
 // Opens a GGUF model for running: the config from its KVs, every tensor
 // checked against the architecture's table and mapped in place (Llama's
 // q/k rows, permuted by the GGUF convention, are copied back into HF order).

@@ -48,7 +48,7 @@ void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int g
             // decisions are bit-identical to the torch reference's w / s.
             float t = nearbyintf(wg[i] / s);  // default rounding: half to even, as torch.round
             t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
-            qg[i] = t * s;
+            qg[i] = t * s + 0.0f;  // + 0: a zero is +0.0, as a packed zero decodes, never -0.0
         }
     }
 }

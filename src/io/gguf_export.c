@@ -1,0 +1,189 @@
+// gguf_export.c — see gguf_export.h.
+#include "io/gguf_export.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "base/util.h"
+#include "io/gguf.h"
+#include "io/gguf_import.h"
+#include "io/gguf_write.h"
+#include "model/model.h"
+#include "model/weights.h"
+#include "quant/ggml_types.h"
+#include "tok/gguf_vocab_export.h"
+
+// ggml's quantization version, required by llama.cpp when a tensor is quantized.
+#define GGML_QNT_VERSION 2
+
+static int is_ternary_type(uint32_t t) {
+    return t == GGML_TYPE_Q2_0 || t == GGML_TYPE_TQ2_0 || t == GGML_TYPE_TQ1_0;
+}
+
+static int add_arch_keys(GgufWriter *w, const ModelConfig *c, int quantized, char *err) {
+    const char *A = arch_get(c->arch)->gguf_arch;
+    char k[128];
+#define KEY(name) (snprintf(k, sizeof k, "%s.%s", A, name), k)
+    if (gguf_add_str(w, "general.architecture", A, strlen(A), err) ||
+        gguf_add_str(w, "general.name", "trit", 4, err) ||
+        (quantized && gguf_add_u32(w, "general.quantization_version", GGML_QNT_VERSION, err)) ||
+        gguf_add_u32(w, KEY("context_length"), (uint32_t)c->max_position_embeddings, err) ||
+        gguf_add_u32(w, KEY("embedding_length"), (uint32_t)c->hidden_size, err) ||
+        gguf_add_u32(w, KEY("block_count"), (uint32_t)c->num_hidden_layers, err) ||
+        gguf_add_u32(w, KEY("feed_forward_length"), (uint32_t)c->intermediate_size, err) ||
+        gguf_add_u32(w, KEY("attention.head_count"), (uint32_t)c->num_attention_heads, err) ||
+        gguf_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->num_key_value_heads, err) ||
+        gguf_add_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim, err) ||
+        gguf_add_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim, err) ||
+        gguf_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->rms_norm_eps, err) ||
+        gguf_add_f32(w, KEY("rope.freq_base"), (float)c->rope_theta, err) ||
+        gguf_add_u32(w, KEY("rope.dimension_count"), (uint32_t)c->head_dim, err) ||
+        gguf_add_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size, err))
+        return -1;
+#undef KEY
+    return 0;
+}
+
+// Whether every ternary matrix of m converts to `type` losslessly; else the
+// first that does not, by name and row, in err.
+static int fits(const Model *m, uint32_t type, char *err) {
+    const GgmlType *t = ggml_type_find(type);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (!ti->matrix) continue;
+        if (ti->cols % t->block_size)
+            return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name,
+                           (long long)ti->cols, t->name, t->block_size);
+        size_t rb = (size_t)(ti->cols / t->block_size) * t->type_size;
+        void *tmp = xmalloc(rb * (size_t)ti->rows);
+        int64_t bad;
+        int rc = weights_convert(type, m->params_memory + ti->offset, ti->rows, ti->cols, tmp, &bad);
+        free(tmp);
+        if (rc)
+            return set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights",
+                           ti->name, (long long)bad, t->block_size);
+    }
+    return 0;
+}
+
+// The type each tensor is written in.
+static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o) {
+    if (!ti->matrix) return GGML_TYPE_F32;
+    return ti->kind == TK_EMBED || ti->kind == TK_LM_HEAD ? o->embed_type : o->type;
+}
+
+// Reads the written file back: every tensor dequantized equals the model's
+// fp32 values (q/k rows back in HF order) bit for bit, for the lossless types.
+static int check_written(const char *path, const Model *m, const ExportOptions *o, ExportReport *r, char *err) {
+    GgufFile g;
+    if (gguf_open(&g, path, err)) return -1;
+    const Arch *a = arch_get(m->config.arch);
+    char name[96];
+    int rc = 0;
+    r->file_bytes = g.size;
+    for (int i = 0; i < m->n_tensors && rc == 0; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        arch_gguf_name(arch_tensor(a, ti->kind), ti->layer, name, sizeof name);
+        const GgufTensor *t = gguf_find_tensor(&g, name);
+        const size_t n = (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
+        float *x = xmalloc(sizeof(float) * n);
+        rc = gguf_tensor_to_f32(t, x, err);
+        if (rc == 0 && m->config.arch == ARCH_LLAMA && (ti->kind == TK_WQ || ti->kind == TK_WK))
+            llama_rotary_rows(x, ti->kind == TK_WQ ? m->config.num_attention_heads : m->config.num_key_value_heads,
+                              m->config.head_dim, sizeof(float) * (size_t)ti->cols, 0);
+        // Equal in value: a -0.0 in the model reads back as +0.0 from a
+        // packed zero, which no product can tell apart.
+        int same = rc == 0;
+        for (size_t j = 0; j < n && same; j++) same = x[j] == m->params_memory[ti->offset + j];
+        r->n_lossless += same;
+        uint32_t ty = tensor_type(ti, o);
+        if (rc == 0 && !same && (ty == GGML_TYPE_F32 || is_ternary_type(ty)))
+            rc = set_err(err, "%s: tensor '%s' read back differs from the model (a bug in trit's writer)", path, name);
+        free(x);
+    }
+    gguf_close(&g);
+    return rc;
+}
+
+int gguf_export(const char *model_dir, const char *out_path, const ExportOptions *opt, ExportReport *r, char *err) {
+    memset(r, 0, sizeof *r);
+    Model m;
+    if (model_load(&m, model_dir, err)) return -1;
+    const ModelConfig *c = &m.config;
+    ExportOptions o = *opt;
+    int rc = -1;
+    GgufWriter *w = NULL;
+    void **data = xcalloc((size_t)m.n_tensors, sizeof(void *));
+    if (c->rope_scaling.type != ROPE_DEFAULT) {
+        set_err(err, "%s: llama3 RoPE scaling needs llama.cpp's rope_freqs tensor, which trit does not write yet",
+                model_dir);
+        goto done;
+    }
+    if (o.type == EXPORT_AUTO) {
+        char e2[ERR_LEN];
+        if (fits(&m, GGML_TYPE_TQ2_0, e2) == 0) o.type = GGML_TYPE_TQ2_0;
+        else if (fits(&m, GGML_TYPE_Q2_0, err) == 0) o.type = GGML_TYPE_Q2_0;
+        else {
+            char e1[ERR_LEN];
+            snprintf(e1, sizeof e1, "%s", err);
+            set_err(err, "%s holds no ternary format losslessly (TQ2_0: %s; Q2_0: %s); `trit verify %s` says what "
+                    "it is, `--type f16|bf16|f32` writes it unpacked", model_dir, e2, e1, model_dir);
+            goto done;
+        }
+    }
+    if (o.embed_type == EXPORT_AUTO) o.embed_type = o.type;
+    r->type = o.type;
+    r->embed_type = o.embed_type;
+    w = gguf_writer_new();
+    const int quantized = is_ternary_type(o.type) || is_ternary_type(o.embed_type);
+    if (add_arch_keys(w, c, quantized, err) || gguf_write_tokenizer(w, model_dir, c->vocab_size, err)) goto done;
+    const Arch *a = arch_get(c->arch);
+    char name[96];
+    uint64_t matrix_bytes = 0, matrix_weights = 0;
+    for (int i = 0; i < m.n_tensors; i++) {
+        const TensorInfo *ti = &m.tensors[i];
+        const uint32_t ty = tensor_type(ti, &o);
+        const GgmlType *t = ggml_type_find(ty);
+        const int64_t cols = ti->cols ? ti->cols : ti->rows, rows = ti->cols ? ti->rows : 1;
+        arch_gguf_name(arch_tensor(a, ti->kind), ti->layer, name, sizeof name);
+        if (cols % t->block_size) {
+            set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name, (long long)cols, t->name,
+                    t->block_size);
+            goto done;
+        }
+        const size_t rb = (size_t)(cols / t->block_size) * t->type_size;
+        data[i] = xmalloc_aligned(rb * (size_t)rows);
+        int64_t bad;
+        if (weights_convert(ty, m.params_memory + ti->offset, rows, cols, data[i], &bad)) {
+            set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights, so %s "
+                    "cannot hold it losslessly; `trit verify %s` says which formats can", ti->name, (long long)bad,
+                    t->block_size, t->name, model_dir);
+            goto done;
+        }
+        if (c->arch == ARCH_LLAMA && (ti->kind == TK_WQ || ti->kind == TK_WK))
+            llama_rotary_rows(data[i], ti->kind == TK_WQ ? c->num_attention_heads : c->num_key_value_heads,
+                              c->head_dim, rb, 1);
+        const int64_t ne[2] = {cols, rows};
+        if (gguf_add_tensor(w, name, ty, ti->cols ? 2 : 1, ne, data[i], err)) goto done;
+        if (ti->matrix) {
+            matrix_bytes += rb * (uint64_t)rows;
+            matrix_weights += (uint64_t)rows * (uint64_t)cols;
+        }
+    }
+    if (gguf_writer_write(w, out_path, err)) goto done;
+    r->n_tensors = m.n_tensors;
+    r->bits_per_weight = matrix_weights ? 8.0 * (double)matrix_bytes / (double)matrix_weights : 0.0;
+    if (check_written(out_path, &m, &o, r, err)) {
+        remove(out_path);
+        goto done;
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < m.n_tensors; i++) free(data[i]);
+    free(data);
+    gguf_writer_free(w);
+    model_free(&m);
+    return rc;
+}
