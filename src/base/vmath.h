@@ -26,7 +26,10 @@ static inline float vexpf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * z + r + 1.0f;
-    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};  // 2^n, n in [-126, 127]
+    // 2^n, n in [-126, 127]. A NaN x leaves n NaN, whose int conversion is
+    // undefined: the comparison sends it to -126, and p keeps the NaN.
+    const float nb = n > -126.0f ? n : -126.0f;
+    union { int32_t i; float f; } scale = {.i = ((int32_t)nb + 127) << 23};
     return p * scale.f;
 }
 
