@@ -7,18 +7,24 @@
 
 #include "args.h"
 #include "commands.h"
+#include "io/gguf.h"
+#include "io/gguf_export.h"
+#include "io/gguf_import.h"
 #include "model/model.h"
 #include "quant/ternary.h"
 #include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: trit verify DIR [--group-size N] [--quiet]\n\n"
+            "usage: trit verify DIR|FILE.gguf [--group-size N] [--quiet]\n\n"
             "Checks that every linear layer and the embedding / LM head of the checkpoint in DIR\n"
+            "(or of a GGUF file, its packed blocks dequantized)\n"
             "hold only 0 and +-s, with one s per group of N consecutive input weights, bit for bit.\n"
             "Prints each tensor's shares of -1 / 0 / +1 and the totals; exits 0 only if every\n"
             "tensor passes, naming those that fail. N defaults to the group size recorded by\n"
-            "`trit train` in config.json (\"trit_quantization\": \"ternary g128 ...\"), else 128.\n");
+            "`trit train` in config.json (\"trit_quantization\": \"ternary g128 ...\"), else 128;\n"
+            "for a GGUF file, the block size of its ternary type (Q2_0 64, TQ1_0 / TQ2_0 256).\n"
+            "For DIR it then names the GGUF formats that hold the model losslessly (trit export).\n");
 }
 
 // The group size `trit train` wrote into config.json, or 0.
@@ -34,6 +40,34 @@ static int recorded_group_size(const char *dir) {
     cJSON_Delete(j);
     free(text);
     return g;
+}
+
+// The block size of a GGUF file's ternary matrices (its first q projection's
+// type), 0 when they are not a ternary type, -1 with err.
+static long gguf_block_group(const char *path, char *err) {
+    GgufFile g;
+    if (gguf_open(&g, path, err)) return -1;
+    const GgufTensor *t = gguf_find_tensor(&g, "blk.0.attn_q.weight");
+    long b = t && (t->type == GGML_TYPE_Q2_0 || t->type == GGML_TYPE_TQ2_0 || t->type == GGML_TYPE_TQ1_0)
+                 ? t->tt->block_size : 0;
+    if (t) printf("%s: matrices %s\n", path, t->tt->name);
+    gguf_close(&g);
+    return b;
+}
+
+// Which packed formats hold the (verified) model losslessly, and why not the others.
+static void report_formats(const Model *m) {
+    static const uint32_t types[] = {GGML_TYPE_TQ2_0, GGML_TYPE_TQ1_0, GGML_TYPE_Q2_0};
+    char err[ERR_LEN], ok[64] = "";
+    for (int i = 0; i < 3; i++) {
+        const char *name = ggml_type_find(types[i])->name;
+        if (gguf_export_fits(m, types[i], err) == 0)
+            snprintf(ok + strlen(ok), sizeof ok - strlen(ok), "%s%s", ok[0] ? ", " : "", name);
+        else
+            printf("export: not %s: %s\n", name, err);
+    }
+    if (ok[0]) printf("export: lossless as %s (trit export)\n", ok);
+    else printf("export: no packed format holds this model losslessly; trit export --type f32 writes it as it is\n");
 }
 
 int cmd_verify(int argc, char **argv) {
@@ -58,11 +92,18 @@ int cmd_verify(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (!group) group = recorded_group_size(dir);
-    if (!group) group = 128;
     char err[ERR_LEN];
     Model m;
-    if (model_load(&m, dir, err)) die("%s", err);
+    const int is_gguf = !is_directory(dir);
+    if (is_gguf) {
+        if (!group) group = gguf_block_group(dir, err);
+        if (group < 0) die("%s", err);
+        if (gguf_load_model(dir, &m, err)) die("%s", err);
+    } else {
+        if (model_load(&m, dir, err)) die("%s", err);
+        if (!group) group = recorded_group_size(dir);
+    }
+    if (!group) group = 128;
     TernaryCounts total = {0};
     int checked = 0, failed = 0, skipped = 0;
     if (!quiet) printf("%-52s %14s %7s %7s %7s  %s\n", "tensor", "shape", "-1", "0", "+1", "status");
@@ -98,6 +139,7 @@ int cmd_verify(int argc, char **argv) {
     if (n > 0)
         printf("total: %.2f%% -1, %.2f%% 0, %.2f%% +1 over %.0f weights\n", 100 * total.neg / n, 100 * total.zero / n,
                100 * total.pos / n, n);
+    if (!is_gguf && failed == 0) report_formats(&m);
     model_free(&m);
     return failed ? 1 : 0;
 }

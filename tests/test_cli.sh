@@ -25,7 +25,7 @@ expect() {
 
 expect 0 "usage: trit" "$BIN" --help
 expect 2 "unknown command" "$BIN" frobnicate
-for c in init info import tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
+for c in init info import export tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
 expect 2 "needs" "$BIN" eval --model "$FIX/tiny_tied_fp32"
 expect 2 "not a whole number" "$BIN" eval --model x --data y --seq-len 12abc
 
@@ -105,12 +105,43 @@ JSON
         echo "SKIP test_cli full-disk part: cannot mount a tmpfs here"
     fi
     expect 1 "does not divide" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/o2" --seq-len 16 --group-size 24
+    # Export: group 16 fits no packed format; a group-64 model is Q2_0, and
+    # the GGUF runs in trit (eval, generate) as DIR packed at load does.
+    expect 1 "holds no ternary format" "$BIN" export --model "$T/out" --out "$T/x.gguf"
+    sed 's/"hidden_size": 32/"hidden_size": 64/; s/"intermediate_size": 64/"intermediate_size": 128/; s/"head_dim": 16/"head_dim": 32/' "$T/cfg.json" > "$T/cfg64.json"
+    expect 0 "wrote" "$BIN" init --config "$T/cfg64.json" --out "$T/m64" --seed 3 --tokenizer "$TOK"
+    expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/q" --steps 2 --warmup 1 \
+        --seq-len 16 --group-size 64 --eval-tokens 32
+    expect 0 "lossless as Q2_0" "$BIN" verify "$T/q"
+    expect 1 "not whole TQ2_0 blocks" "$BIN" export --model "$T/q" --out "$T/x.gguf" --type tq2_0
+    [ ! -e "$T/x.gguf" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a refused export left a file"; }
+    expect 2 "must be auto" "$BIN" export --model "$T/q" --out "$T/x.gguf" --type q4_k
+    expect 0 "13 of 13 tensors equal" "$BIN" export --model "$T/q" --out "$T/q.gguf"
+    expect 0 "matrices Q2_0" "$BIN" verify "$T/q.gguf"
+    expect 0 "8 passed, 0 failed" "$BIN" verify "$T/q.gguf"
+    expect 0 "^ppl [0-9]" "$BIN" eval --model "$T/q.gguf" --data "$T/val.txt" --seq-len 32
+    "$BIN" generate --model "$T/q.gguf" --prompt "The" --max-tokens 6 --greedy --json > "$T/g1.json" 2>/dev/null
+    "$BIN" generate --model "$T/q" --pack auto --prompt "The" --max-tokens 6 --greedy --json > "$T/g2.json" 2>/dev/null
+    if grep -q '"ids": \[[0-9]' "$T/g1.json" && cmp -s "$T/g1.json" "$T/g2.json"; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL: generate from the GGUF and from DIR --pack auto differ"; cat "$T/g1.json" "$T/g2.json"; fi
+    expect 1 "is a GGUF file" "$BIN" generate --model "$T/q.gguf" --pack auto --prompt "The"
+    expect 1 "not whole TQ2_0 blocks" "$BIN" generate --model "$T/q" --pack tq2_0 --prompt "The"
+    head -c 300000 "$T/q.gguf" > "$T/trunc.gguf"
+    expect 1 "trunc.gguf: .*past the end" "$BIN" generate --model "$T/trunc.gguf" --prompt "The"
+    expect 1 "trunc.gguf" "$BIN" verify "$T/trunc.gguf"
 else
     if [ "${CI:-}" = true ]; then
         echo "FAIL test_cli: CI=true and the shared data is missing at $DATA"; fail=$((fail + 1))
     else
         echo "SKIP test_cli tokenizer/model part: needs the shared data at $DATA (set TRIT_DATA)"
     fi
+fi
+# A GGUF whose matrices trit's runtime does not run: one clear error.
+SMOL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ -f "$SMOL" ]; then
+    expect 1 "which trit cannot run" "$BIN" generate --model "$SMOL" --prompt "Hi" --max-tokens 1
+elif [ "${CI:-}" = true ]; then
+    echo "FAIL test_cli: CI=true and $SMOL is missing (scripts/fetch-smollm2.sh)"; fail=$((fail + 1))
 fi
 echo "test_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

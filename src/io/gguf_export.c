@@ -46,9 +46,7 @@ static int add_arch_keys(GgufWriter *w, const ModelConfig *c, int quantized, cha
     return 0;
 }
 
-// Whether every ternary matrix of m converts to `type` losslessly; else the
-// first that does not, by name and row, in err.
-static int fits(const Model *m, uint32_t type, char *err) {
+int gguf_export_fits(const Model *m, uint32_t type, char *err) {
     const GgmlType *t = ggml_type_find(type);
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
@@ -123,8 +121,8 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     }
     if (o.type == EXPORT_AUTO) {
         char e2[ERR_LEN];
-        if (fits(&m, GGML_TYPE_TQ2_0, e2) == 0) o.type = GGML_TYPE_TQ2_0;
-        else if (fits(&m, GGML_TYPE_Q2_0, err) == 0) o.type = GGML_TYPE_Q2_0;
+        if (gguf_export_fits(&m, GGML_TYPE_TQ2_0, e2) == 0) o.type = GGML_TYPE_TQ2_0;
+        else if (gguf_export_fits(&m, GGML_TYPE_Q2_0, err) == 0) o.type = GGML_TYPE_Q2_0;
         else {
             char e1[ERR_LEN];
             snprintf(e1, sizeof e1, "%s", err);

@@ -36,6 +36,12 @@ typedef struct {
     double bits_per_weight;     // of the matrices (embedding included), from their bytes
 } ExportReport;
 
+// Whether every ternary matrix of m converts to the packed `type` (Q2_0,
+// TQ2_0, TQ1_0) losslessly; else -1 with the first that does not (tensor and
+// row) in err. What `trit verify` reports and export's auto choice tries.
+struct Model;
+int gguf_export_fits(const struct Model *m, uint32_t type, char *err);
+
 // Writes model_dir's model to out_path atomically (nothing at out_path on
 // failure). -1 with err: a model no format holds losslessly (names the
 // tensor, row and what would work), an unsupported model (llama3 RoPE

@@ -263,6 +263,17 @@ done:
     return rc;
 }
 
+int gguf_load_model(const char *path, Model *m, char *err) {
+    memset(m, 0, sizeof *m);
+    GgufFile g;
+    if (gguf_open(&g, path, err)) return -1;
+    ModelConfig c;
+    int rc = gguf_config(&g, &c, err) || gguf_check_tensors(&g, &c, err) || model_alloc(m, &c, err) ? -1 : 0;
+    if (rc == 0 && (rc = load_weights(&g, m, err)) != 0) model_free(m);
+    gguf_close(&g);
+    return rc;
+}
+
 // Removes a directory we created and the files in it (no subdirectories).
 static void remove_tmp_dir(const char *dir) {
     static const char *const files[] = {"config.json", "model.safetensors", "model.safetensors.index.json",

@@ -23,6 +23,11 @@ int gguf_config(const GgufFile *g, ModelConfig *c, char *err);
 // their shapes and a type trit can dequantize.
 int gguf_check_tensors(const GgufFile *g, const ModelConfig *c, char *err);
 
+// The whole model of a GGUF file dequantized into a Model (fp32), q/k rows
+// in HF order: what `trit verify FILE.gguf` checks. -1 with err.
+struct Model;
+int gguf_load_model(const char *path, struct Model *m, char *err);
+
 // llama.cpp's converter reorders the rows of each head of Llama's q_proj and
 // k_proj from HF's rotate-half layout (pairs (j, j + HD/2)) to interleaved
 // pairs (2j, 2j + 1): GGUF row 2j + i of a head is HF row i·HD/2 + j.

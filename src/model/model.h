@@ -100,7 +100,7 @@ typedef struct {
     int BT;          // rows it was allocated for
 } GradScratch;
 
-typedef struct {
+typedef struct Model {
     ModelConfig config;
     ParamTensors params;
     float *params_memory;  // the flat buffer

@@ -13,14 +13,16 @@ and each export type that holds it:
    the prompt as trit does; its logits over the prompt are compared with the
    exact fp32 t*s model's (trit generate --logits on DIR, which equals
    transformers' within 1e-4, see test_model): relative L2 error per
-   position. llama.cpp quantizes activations to int8 (Q8_0 / Q8_K), so the
+   position, of logits centred on their row mean. llama.cpp quantizes activations to int8 (Q8_0 / Q8_K), so the
    error is not zero; it must stay below half of what a wrong export gives:
    controls written here as fp32 models with half the group scales doubled,
    and with Llama's q/k rotary order not undone (or applied to Qwen3).
-4. Greedy continuation of --new-tokens tokens: llama.cpp's equals trit's,
-   both from the same GGUF (trit's packed runtime) and from DIR (fp32), or
-   the first divergence is reported with the logit margin there (a failure
-   with --strict-greedy).
+4. trit's own packed runtime on the same file (trit generate --logits on
+   F.gguf) is held to the same bound.
+5. Greedy continuation of --new-tokens tokens: llama.cpp's against trit's
+   from DIR (the exact fp32 model; with --strict-greedy a divergence fails)
+   and from F.gguf (trit's packed runtime: two int8 activation schemes, so a
+   divergence at a near tie is reported with llama.cpp's top-2 margin there).
 
 Usage: check_llama_cpp.py --trit build/trit --work DIR MODEL_DIR...
        [--types auto,q2_0,tq1_0,...] [--prompt TEXT] [--new-tokens 32] [--strict-greedy]
@@ -146,6 +148,10 @@ def write_control(model_dir, out_dir, how):
 
 
 def rel_l2(a, b):
+    """Relative L2 distance per position of logits centred on their mean (a
+    shift common to a row changes no probability, and would hide the rest)."""
+    a = a - a.mean(-1, keepdims=True)
+    b = b - b.mean(-1, keepdims=True)
     return np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)
 
 
@@ -247,7 +253,7 @@ def check_model(args, model_dir, work):
                 m = margins[d] if d < len(margins) else float("nan")
                 msg = "%s %s: greedy: llama.cpp and %s diverge at token %d of %d (llama.cpp's top-2 margin there " \
                       "%.4f)" % (name, spec, label, d, len(lgen), m)
-                if args.strict_greedy:
+                if args.strict_greedy and model == model_dir:
                     fail(msg)
                 else:
                     print("    " + msg)
