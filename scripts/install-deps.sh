@@ -9,4 +9,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential make time libopenblas-openmp-dev libpcre2-dev libutf8proc-dev libcjson-dev \
-    clang libclang-rt-dev libomp-dev python3 python3-pip >/dev/null
+    clang libclang-rt-dev libomp-dev python3 python3-pip cmake >/dev/null
