@@ -13,5 +13,6 @@ int cmd_verify(int argc, char **argv);    // apps/cmd_verify.c
 int cmd_generate(int argc, char **argv);  // apps/cmd_generate.c
 int cmd_import(int argc, char **argv);    // apps/cmd_import.c
 int cmd_export(int argc, char **argv);    // apps/cmd_export.c
+int cmd_quantize(int argc, char **argv);  // apps/cmd_quantize.c
 
 #endif

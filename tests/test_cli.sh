@@ -25,7 +25,7 @@ expect() {
 
 expect 0 "usage: trit" "$BIN" --help
 expect 2 "unknown command" "$BIN" frobnicate
-for c in init info import export tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
+for c in init info import quantize export tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
 expect 2 "needs" "$BIN" eval --model "$FIX/tiny_tied_fp32"
 expect 2 "not a whole number" "$BIN" eval --model x --data y --seq-len 12abc
 

@@ -11,6 +11,7 @@
 #include "kernels/ops.h"
 #include "model/block.h"
 #include "model/weights.h"
+#include "quant/ternary.h"
 #include "kernels/ops_backward.h"
 #include "io/safetensors.h"
 #include "base/hash.h"
@@ -140,6 +141,17 @@ int model_save(const Model *m, const char *dir, const char *quantization_note, c
     rc = config_save(&m->config, cfg, quantization_note, err);
     free(cfg);
     return rc;
+}
+
+int model_project_ternary(Model *m, int group, TernaryScale mode, char *err) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, group, err)) return -1;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *t = &m->tensors[i];
+        float *p = m->params_memory + t->offset;
+        if (t->matrix) ternary_project(p, p, t->rows, t->cols, group, mode);
+    }
+    return 0;
 }
 
 // ---------------------------------------------------------------------------

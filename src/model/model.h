@@ -15,6 +15,7 @@
 
 #include "arch/arch.h"
 #include "io/config.h"
+#include "quant/ternary.h"
 
 // One pointer per tensor kind (src/arch/arch.h), by name or by kind: k[TK_WQ]
 // is wq. Kinds the architecture lacks (Llama's q/k norms) are NULL.
@@ -123,6 +124,10 @@ int model_load(Model *m, const char *dir, char *err);
 // Random weights as transformers initialises Qwen3: N(0, 0.02) matrices, norm
 // weights 1. Deterministic for a given seed, independent of thread count.
 void model_init_random(Model *m, uint64_t seed);
+// Replaces every ternary matrix by its projection t·s (src/quant/ternary.h):
+// a model "ternary straight after conversion". -1 with err when the group
+// does not divide a row (nothing changed then).
+int model_project_ternary(Model *m, int group, TernaryScale mode, char *err);
 // Writes config.json + safetensors in the config's torch_dtype.
 int model_save(const Model *m, const char *dir, const char *quantization_note, char *err);
 void model_free(Model *m);

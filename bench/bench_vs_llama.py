@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""trit's packed runtime against stock llama.cpp (llama-cpp-python 0.3.36) on
+the same GGUF files, same threads, one run (make bench; not a test).
+
+For each GGUF: decode tok/s (greedy continuation of a short prompt, 64
+tokens), prompt tok/s (a 512-token prompt, one batch), resident memory of
+the whole process after both, and decode as a percentage of the
+memory-bandwidth bound: bytes one decode step reads (every weight once, the
+tied embedding in full as the LM head; KV cache and activations left out)
+over the read bandwidth measured in this run (build/bench_membw).
+llama.cpp runs with its defaults for speed (f16 KV cache, its own threads
+set to the same count); trit with its f32 KV cache.
+
+Usage: bench_vs_llama.py --trit build/trit --membw build/bench_membw --text FILE GGUF...
+       [--threads 2] [--decode 64] [--prompt-tokens 512]
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+
+def llama_child(path, threads, prompt_ids, n_decode):
+    """Runs in a fresh process: returns prompt tok/s, decode tok/s, max RSS (bytes)."""
+    import llama_cpp
+    llm = llama_cpp.Llama(model_path=path, n_ctx=len(prompt_ids) + n_decode + 8, n_batch=len(prompt_ids),
+                          n_ubatch=len(prompt_ids), n_threads=threads, n_threads_batch=threads, verbose=False,
+                          flash_attn=False)
+    llm.eval(prompt_ids[:8])  # warm-up: pages in the weights
+    llm.reset()
+    t = time.perf_counter()
+    llm.eval(prompt_ids)
+    t_prompt = time.perf_counter() - t
+    llm.reset()
+    llm.eval(prompt_ids[:8])
+    nxt = int(llm.scores[llm.n_tokens - 1].argmax())
+    t = time.perf_counter()
+    for _ in range(n_decode):
+        llm.eval([nxt])
+        nxt = int(llm.scores[llm.n_tokens - 1].argmax())
+    t_decode = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return len(prompt_ids) / t_prompt, n_decode / t_decode, rss
+
+
+def run_llama(path, threads, prompt_ids, n_decode):
+    code = ("import json, sys; sys.path.insert(0, %r); import bench_vs_llama as b; "
+            "print(json.dumps(b.llama_child(%r, %d, %r, %d)))" % (os.path.dirname(os.path.abspath(__file__)), path,
+                                                                  threads, prompt_ids, n_decode))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_trit(trit, path, threads, prompt_text, n_decode):
+    """trit generate twice: the long prompt (prefill tok/s) and a short one (decode tok/s)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+
+    def gen(prompt, n):
+        r = subprocess.run(["/usr/bin/time", "-f", "maxrss %M", trit, "generate", "--model", path, "--prompt", prompt,
+                            "--max-tokens", str(n), "--greedy"], capture_output=True, text=True, env=env, check=True)
+        return r.stderr
+
+    err = gen(prompt_text, 1)
+    prefill = float(re.search(r"prefill:\s+([0-9.]+) tok/s", err).group(1))
+    n_prompt = int(re.search(r"prompt tokens:\s+(\d+)", err).group(1))
+    err = gen("The history of the city begins", n_decode + 1)
+    decode = float(re.search(r"decode:\s+([0-9.]+) tok/s", err).group(1))
+    rss = int(re.search(r"maxrss (\d+)", err).group(1)) * 1024
+    return prefill, decode, rss, n_prompt
+
+
+def step_bytes(path):
+    """Bytes of every matrix (the embedding counted once, as the LM head reads it)."""
+    import gguf
+    r = gguf.GGUFReader(path)
+    return sum(int(t.n_bytes) for t in r.tensors)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ggufs", nargs="+")
+    ap.add_argument("--trit", default="build/trit")
+    ap.add_argument("--membw", default="build/bench_membw")
+    ap.add_argument("--text", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--decode", type=int, default=64)
+    ap.add_argument("--prompt-tokens", type=int, default=512)
+    args = ap.parse_args()
+    import llama_cpp
+    with open(args.text, encoding="utf-8") as f:
+        text = f.read(20000)
+    bw = float(subprocess.run([args.membw], capture_output=True, text=True, check=True).stdout.split()[0])
+    print("read bandwidth (bench_membw, %d threads): %.1f GB/s" % (args.threads, bw))
+    print("%-26s %8s | %9s %9s %6s | %9s %9s %6s | %7s %7s | %s" % (
+        "model", "MB/step", "trit dec", "llama dec", "ratio", "trit pp", "llama pp", "ratio", "trit MB", "llama MB",
+        "trit decode / bound"))
+    for path in args.ggufs:
+        vocab = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+        ids = vocab.tokenize(text.encode(), add_bos=False)[:args.prompt_tokens]
+        prompt = vocab.detokenize(ids).decode("utf-8", errors="ignore")
+        ids = vocab.tokenize(prompt.encode(), add_bos=False)
+        del vocab
+        try:
+            nbytes = step_bytes(path)
+        except Exception:  # gguf-py 0.19 cannot read Q2_0 files: the file size is within a few KB
+            nbytes = os.path.getsize(path)
+        t_pp, t_dec, t_rss, n_prompt = run_trit(args.trit, path, args.threads, prompt, args.decode)
+        l_pp, l_dec, l_rss = run_llama(path, args.threads, ids, args.decode)
+        bound = bw * 1e9 / nbytes
+        print("%-26s %8.1f | %9.1f %9.1f %5.2fx | %9.1f %9.1f %5.2fx | %7.0f %7.0f | %.1f%% of %.0f tok/s" % (
+            os.path.basename(path), nbytes / 1e6, t_dec, l_dec, t_dec / l_dec, t_pp, l_pp, t_pp / l_pp, t_rss / 1e6,
+            l_rss / 1e6, 100 * t_dec / bound, bound))
+        if n_prompt != len(ids):
+            print("    (trit's prompt: %d tokens, llama.cpp's %d)" % (n_prompt, len(ids)))
+
+
+if __name__ == "__main__":
+    main()
