@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/gguf.h"
+#include "kernels/qmatmul.h"
 #include "io/gguf_import.h"
 #include "tok/tokenizer.h"
 #include "base/util.h"
@@ -127,6 +128,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int rc = gguf_tensor_to_f32(t, out, err);
             if ((rc == 0) != (t->tt->to_float != NULL)) abort();
             if (rc != 0 && strncmp(err, "fuzz: ", 6) != 0) abort();
+            // The packed kernels on the same bytes (any code, any scale,
+            // inf / NaN included): one row of activations, every ISA path
+            // the dispatch picked; the products must stay finite-or-not
+            // without reading outside the tensor (ASan checks that).
+            if (rc == 0 && t->n_dims == 2 && qmatmul_supported(t->type) && t->ne[0] <= 4096) {
+                static float x[4096], y[MAX_DEQUANT];
+                for (int k = 0; k < t->ne[0]; k++) x[k] = out[k] * 0.5f + (float)(k % 7) - 3.0f;
+                if (t->ne[1] <= MAX_DEQUANT) qmatmul(y, x, t->data, t->type, (int)t->ne[1], (int)t->ne[0], 1);
+            }
         }
     } else if (err[0] == 0 || strncmp(err, "fuzz: ", 6) != 0) {
         abort();  // every failure must name the file
