@@ -47,9 +47,12 @@ esac
 $TRIT train --model "$PARENT" $TOKARG --data "$TRAIN" --val "$VALID" --save-path runs/ternary \
     --group-size "$GROUP" --steps "$STEPS" --eval-every 50 --eval-tokens 16384 --checkpoint-every 50 --seed 1
 $TRIT verify runs/ternary --quiet
+# Packed for llama.cpp and for trit's own runtime: lossless, checked on read-back.
+$TRIT export --model runs/ternary --out runs/ternary.gguf
+$TRIT verify runs/ternary.gguf --quiet
 
 LIMIT=""; [ "$EVAL_TOKENS" -gt 0 ] && LIMIT="--max-tokens $EVAL_TOKENS"
-for m in "$PARENT" runs/ternary; do
+for m in "$PARENT" runs/ternary runs/ternary.gguf; do
     for d in "$VALID" "$TEST_RAW"; do
         printf '%s on %s: ' "$m" "$(basename "$d")"
         # shellcheck disable=SC2086
@@ -62,10 +65,15 @@ else
     PROMPTS="The game was released in|He was born in"
 fi
 echo "$PROMPTS" | tr '|' '\n' | while read -r p; do
-    for m in "$PARENT" runs/ternary; do
+    for m in "$PARENT" runs/ternary runs/ternary.gguf; do
         echo "== $m: $p"
         # shellcheck disable=SC2086
         $TRIT generate --model "$m" $TOKARG $CHAT --prompt "$p" --max-tokens 40 --greedy 2>/dev/null
         echo
     done
 done
+# Stock llama.cpp on the exported file, when llama-cpp-python is installed
+# (scripts/install-python-deps.sh): logits against the exact model, greedy text.
+if python3 -c "import llama_cpp, gguf, safetensors" 2>/dev/null; then
+    python3 tools/reference/check_llama_cpp.py --trit "$TRIT" --work runs/interop runs/ternary
+fi
