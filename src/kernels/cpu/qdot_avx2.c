@@ -7,7 +7,7 @@
 
 typedef __m256i QXAcc;
 #define QX_ZERO() _mm256_setzero_si256()
-#define QX_DOT(acc, u8, s8) _mm256_add_epi16((acc), _mm256_maddubs_epi16((u8), (s8)))
+#define QX_DOT(acc, u8, s8) _mm256_add_epi16(_mm256_maddubs_epi16((u8), (s8)), (acc))
 #define QX_I32(acc) _mm256_madd_epi16((acc), _mm256_set1_epi16(1))
 #define QX_GEMM_W 4  // 4 x 2 accumulators + 2 activation vectors + 1 broadcast: 11 of 16 registers
 #define QX_GEMM_G 2

@@ -17,7 +17,7 @@
 // time, one per 32-bit float lane:
 //  - GEMV (one activation row): 8 weight rows. Per activation block each row
 //    leaves 8 int32 partial sums; hsum8 folds the 8 rows' vectors into one
-//    vector of 8 row totals (21 shuffles and adds for 8 rows), and the float
+//    vector of 8 row totals (15 instructions for 8 rows), and the float
 //    update runs lane-wise: lane r is weight row r.
 //  - GEMM: QX_GEMM_W weight rows against groups of 8 activation rows stored
 //    interleaved (qact.h lanes = 8): 4 codes of one weight row, broadcast,
@@ -96,28 +96,56 @@ ALWAYS_INLINE void dec_tq1_0(const uint8_t *b, uint8_t *code) {
     _mm_store_si128((__m128i *)(code + 240), _mm256_extracti128_si256(h, 1));
 }
 
+// The codes of activation block j of a block straight into two registers,
+// for GEMV, which uses each code once (no trip through memory). TQ1_0 has
+// none: its base-3 digits come out 32 or 16 at a time in an order that does
+// not split into 64-blocks cheaply, so GEMV decodes it whole.
+ALWAYS_INLINE void codes_q2_0(const uint8_t *b, int j, __m256i *c0, __m256i *c1) {
+    (void)j;  // one activation block per Q2_0 block
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b + offsetof(GgmlBlockQ2_0, qs))));
+    *c0 = _mm256_and_si256(_mm256_srlv_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2)), m3);
+    *c1 = _mm256_and_si256(_mm256_srlv_epi32(x, _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6)), m3);
+}
+
+ALWAYS_INLINE void codes_tq2_0(const uint8_t *b, int j, __m256i *c0, __m256i *c1) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256i x = _mm256_loadu_si256((const __m256i *)(b + 32 * (j / 2)));
+    if (j % 2) x = _mm256_srli_epi16(x, 4);
+    *c0 = _mm256_and_si256(x, m3);
+    *c1 = _mm256_and_si256(_mm256_srli_epi16(x, 2), m3);
+}
+
 ALWAYS_INLINE uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 // The weight type as the kernels see it.
 typedef void (*Decoder)(const uint8_t *block, uint8_t *code);
+typedef void (*Codes)(const uint8_t *block, int j, __m256i *c0, __m256i *c1);
 typedef struct {
-    Decoder decode;
+    Decoder decode;     // a whole block into a buffer (GEMM; GEMV without `codes`)
+    Codes codes;        // NULL: GEMV decodes through a buffer too
     int qk, ts, d_off;  // weights and bytes per block, offset of the fp16 scale
 } WType8;
 
 // --- GEMV ---------------------------------------------------------------
 
 #define GEMV_ROWS 8
+#define PREFETCH_TILES 2
 
-// Lane r of the result = the sum of the 8 lanes of v[r].
+// Lane r of the result = the sum of the 8 int32 lanes of v[r]. Every lane
+// and every partial sum fits in int16 (a lane sums at most 8 products of a
+// code <= 3 and |q| <= 127: 3048; a whole block at most 24384), so the tree
+// alternates vpackssdw (two rows into one register, no saturation) with
+// vpmaddwd against ones (adjacent pairs summed, back to int32): 15
+// instructions for 8 rows, half of them on the multiply ports rather than
+// the shuffle ports.
 ALWAYS_INLINE __m256i hsum8(const __m256i v[GEMV_ROWS]) {
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i s[4], u[2];
-    for (int k = 0; k < 4; k++)  // [a0+a2, b0+b2, a1+a3, b1+b3] per 128-bit half
-        s[k] = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2 * k], v[2 * k + 1]),
-                                _mm256_unpackhi_epi32(v[2 * k], v[2 * k + 1]));
+    for (int k = 0; k < 4; k++)  // [a01, a23, b01, b23] per 128-bit half
+        s[k] = _mm256_madd_epi16(_mm256_packs_epi32(v[2 * k], v[2 * k + 1]), ones);
     for (int k = 0; k < 2; k++)  // [a, b, c, d] per half
-        u[k] = _mm256_add_epi32(_mm256_unpacklo_epi64(s[2 * k], s[2 * k + 1]),
-                                _mm256_unpackhi_epi64(s[2 * k], s[2 * k + 1]));
+        u[k] = _mm256_madd_epi16(_mm256_packs_epi32(s[2 * k], s[2 * k + 1]), ones);
     return _mm256_add_epi32(_mm256_permute2x128_si256(u[0], u[1], 0x20), _mm256_permute2x128_si256(u[0], u[1], 0x31));
 }
 
@@ -125,6 +153,7 @@ ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t 
     const int nwb = a->cols / t.qk, bpw = t.qk / QA_BLOCK;
     const size_t row_bytes = (size_t)nwb * t.ts;
     _Alignas(32) uint8_t code[GEMV_ROWS][GGML_QK_K];
+    const size_t ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
     for (int r = r0; r < r1; r += GEMV_ROWS) {
         const uint8_t *w[GEMV_ROWS];  // rows past r1 repeat the last one
         for (int k = 0; k < GEMV_ROWS; k++) w[k] = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes;
@@ -133,19 +162,29 @@ ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t 
             _Alignas(16) uint16_t h[GEMV_ROWS];
             for (int k = 0; k < GEMV_ROWS; k++) {
                 const uint8_t *blk = w[k] + (size_t)wb * t.ts;
-                t.decode(blk, code[k]);
+                // The bytes PREFETCH_TILES tiles on, one request per block
+                // (blocks are about a cache line): the hardware prefetcher
+                // alone keeps too few DRAM reads in flight for 8 row streams.
+                _mm_prefetch((const char *)(blk + ahead), _MM_HINT_T0);
+                if (!t.codes) t.decode(blk, code[k]);
                 h[k] = rd16(blk + t.d_off);
             }
             __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)h));
+#pragma GCC unroll 4
             for (int j = 0; j < bpw; j++) {
                 const int b = wb * bpw + j;
                 const int8_t *q = a->q + (size_t)b * QA_BLOCK;
                 __m256i q0 = _mm256_load_si256((const __m256i *)q), q1 = _mm256_load_si256((const __m256i *)(q + 32));
                 __m256i s[GEMV_ROWS];
                 for (int k = 0; k < GEMV_ROWS; k++) {
-                    const uint8_t *c = code[k] + j * QA_BLOCK;
-                    QXAcc x = QX_DOT(QX_ZERO(), _mm256_load_si256((const __m256i *)c), q0);
-                    s[k] = QX_I32(QX_DOT(x, _mm256_load_si256((const __m256i *)(c + 32)), q1));
+                    __m256i c0, c1;
+                    if (t.codes) {
+                        t.codes(w[k] + (size_t)wb * t.ts, j, &c0, &c1);
+                    } else {
+                        c0 = _mm256_load_si256((const __m256i *)(code[k] + j * QA_BLOCK));
+                        c1 = _mm256_load_si256((const __m256i *)(code[k] + j * QA_BLOCK + 32));
+                    }
+                    s[k] = QX_I32(QX_DOT(QX_DOT(QX_ZERO(), c0, q0), c1, q1));
                 }
                 __m256i isum = _mm256_sub_epi32(hsum8(s), _mm256_set1_epi32(a->sum[b]));
                 __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a->d[b])), _mm256_cvtepi32_ps(isum));
@@ -233,17 +272,17 @@ ALWAYS_INLINE void gemm_rows(WType8 t, float *out, int ldo, const QAct *a, const
 
 // --- the table ------------------------------------------------------------
 
-#define QX_TYPE(name, qk, block)                                                                     \
-    static const WType8 wt_##name = {dec_##name, qk, sizeof(block), offsetof(block, d)};             \
+#define QX_TYPE(name, codes, qk, block)                                                              \
+    static const WType8 wt_##name = {dec_##name, codes, qk, sizeof(block), offsetof(block, d)};      \
     static void gemv_##name(float *out, const QAct *a, const uint8_t *W, int r0, int r1) {          \
         gemv_rows(wt_##name, out, a, W, r0, r1);                                                     \
     }                                                                                                \
     static void gemm_##name(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) { \
         gemm_rows(wt_##name, out, ldo, a, W, r0, r1);                                                \
     }
-QX_TYPE(q2_0, GGML_QK2_0, GgmlBlockQ2_0)
-QX_TYPE(tq1_0, GGML_QK_K, GgmlBlockTQ1_0)
-QX_TYPE(tq2_0, GGML_QK_K, GgmlBlockTQ2_0)
+QX_TYPE(q2_0, codes_q2_0, GGML_QK2_0, GgmlBlockQ2_0)
+QX_TYPE(tq1_0, NULL, GGML_QK_K, GgmlBlockTQ1_0)
+QX_TYPE(tq2_0, codes_tq2_0, GGML_QK_K, GgmlBlockTQ2_0)
 
 const QIsa QX_ISA = {
     .name = QX_NAME,
