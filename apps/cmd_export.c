@@ -13,7 +13,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: trit export --model DIR --out FILE.gguf [--type auto|q2_0|tq2_0|tq1_0|f16|bf16|f32]\n"
-            "                   [--embedding-type TYPE]\n\n"
+            "                   [--embedding-type auto|q2_0|tq2_0|tq1_0|f16|bf16|q8_0|f32]\n\n"
             "Writes the model as GGUF v3 (qwen3 or llama) with its tokenizer and chat template.\n"
             "Ternary matrices are packed losslessly: every block of 64 (Q2_0) or 256 (TQ2_0,\n"
             "TQ1_0) weights must hold only 0 and +-s with s an fp16 value, as `trit train` makes\n"
@@ -24,16 +24,18 @@ static void usage(FILE *f) {
             "  --type T              the matrices' format (default auto: TQ2_0 if it holds the\n"
             "                        model losslessly, else Q2_0); f16 / bf16 / f32 write any model\n"
             "  --embedding-type T    the token embedding / LM head (default: as --type; llama.cpp's\n"
-            "                        own converter keeps it f16)\n");
+            "                        own converter keeps it f16, which holds t*s exactly; bf16 and\n"
+            "                        q8_0 round it)\n");
 }
 
-static int parse_type(const char *flag, const char *v, uint32_t *type) {
+static int parse_type(const char *flag, const char *v, int embed, uint32_t *type) {
     if (!strcmp(v, "auto")) { *type = EXPORT_AUTO; return 0; }
     if (weights_type_by_name(v, type) == 0 &&
         (*type == GGML_TYPE_Q2_0 || *type == GGML_TYPE_TQ2_0 || *type == GGML_TYPE_TQ1_0 || *type == GGML_TYPE_F16 ||
-         *type == GGML_TYPE_BF16 || *type == GGML_TYPE_F32))
+         *type == GGML_TYPE_BF16 || *type == GGML_TYPE_F32 || (*type == GGML_TYPE_Q8_0 && embed)))
         return 0;
-    fprintf(stderr, "trit: error: %s must be auto, q2_0, tq2_0, tq1_0, f16, bf16 or f32, not '%s'\n", flag, v);
+    fprintf(stderr, "trit: error: %s must be auto, q2_0, tq2_0, tq1_0, f16, bf16%s or f32, not '%s'\n", flag,
+            embed ? ", q8_0" : "", v);
     return -1;
 }
 
@@ -46,9 +48,9 @@ int cmd_export(int argc, char **argv) {
         if (!strcmp(a, "--model")) { if (!(model = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--out")) { if (!(out = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--type")) {
-            if (!(v = arg_value(argc, argv, &i)) || parse_type(a, v, &o.type)) return 2;
+            if (!(v = arg_value(argc, argv, &i)) || parse_type(a, v, 0, &o.type)) return 2;
         } else if (!strcmp(a, "--embedding-type")) {
-            if (!(v = arg_value(argc, argv, &i)) || parse_type(a, v, &o.embed_type)) return 2;
+            if (!(v = arg_value(argc, argv, &i)) || parse_type(a, v, 1, &o.embed_type)) return 2;
         } else {
             fprintf(stderr, "trit: error: export: unknown argument '%s'\n", a);
             usage(stderr);

@@ -38,7 +38,7 @@ run_check() {  # types model
     if python3 tools/reference/check_llama_cpp.py --trit "$BIN" --work "$T/work" --types "$1" --strict-greedy "$2"; then
         pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: check_llama_cpp $1 $2"; fi
 }
-run_check auto,tq1_0,q2_0,auto+f16 "$T/qwen3_g256"
+run_check auto,tq1_0,q2_0,auto+f16,auto+q8_0 "$T/qwen3_g256"
 run_check auto,auto+f16 "$T/llama_g64"
 # A format that cannot hold the model is refused, and nothing is written.
 if "$BIN" export --model "$T/llama_g64" --out "$T/x.gguf" --type tq2_0 2>"$T/err" ||

@@ -135,7 +135,7 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     r->type = o.type;
     r->embed_type = o.embed_type;
     w = gguf_writer_new();
-    const int quantized = is_ternary_type(o.type) || is_ternary_type(o.embed_type);
+    const int quantized = is_ternary_type(o.type) || is_ternary_type(o.embed_type) || o.embed_type == GGML_TYPE_Q8_0;
     if (add_arch_keys(w, c, quantized, err) || gguf_write_tokenizer(w, model_dir, c->vocab_size, err)) goto done;
     const Arch *a = arch_get(c->arch);
     char name[96];

@@ -42,8 +42,8 @@ void weights_view(ModelWeights *mw, const Model *m, const ParamTensors *w);
 int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed_type, char *err);
 
 // Converts rows x cols fp32 values to `type` (dst: rows of whole blocks):
-// F32, F16 and BF16 by rounding (F16 holds any fp16 scale times t exactly;
-// BF16 does not), the ternary types Q2_0 / TQ2_0 / TQ1_0 losslessly or not
+// F32, F16, BF16 and Q8_0 by rounding (F16 holds any fp16 scale times t
+// exactly; BF16 and Q8_0 do not), the ternary types Q2_0 / TQ2_0 / TQ1_0 losslessly or not
 // at all: -1 with *bad_row = the first row that is not exactly ternary with
 // one fp16 scale per block.
 int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols, void *dst, int64_t *bad_row);

@@ -1,5 +1,6 @@
 // weights_pack.c — an exactly ternary fp32 model packed into GGUF block
 // types for running; see weights.h.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,19 @@
 // The storage a ternary kind gets under (type, embed_type).
 static uint32_t kind_type(TensorKind k, uint32_t type, uint32_t embed_type) {
     return k == TK_EMBED || k == TK_LM_HEAD ? embed_type : type;
+}
+
+// Q8_0 as ggml's quantize_row_q8_0_ref: per 32 weights d = max|x| / 127
+// (stored fp16), q = round(x / d). Lossy (the user's --embedding-type q8_0).
+static void quantize_q8_0(const float *x, int64_t n, uint8_t *y) {
+    for (int64_t b = 0; b < n / 32; b++, x += 32, y += sizeof(GgmlBlockQ8_0)) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t h = f32_to_f16(d);
+        memcpy(y, &h, 2);
+        for (int i = 0; i < 32; i++) y[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+    }
 }
 
 int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols, void *dst, int64_t *bad_row) {
@@ -29,6 +43,7 @@ int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols,
                 uint16_t h = type == GGML_TYPE_F16 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]);
                 memcpy(y + 2 * i, &h, 2);
             }
+        else if (type == GGML_TYPE_Q8_0) quantize_q8_0(x, cols, y);
         else if (ternary_pack(type, x, cols, y, &blk) != 0) bad = 1;
     }
     if (!bad) return 0;
