@@ -10,10 +10,11 @@
 //    zero and non-finite blocks, the interleaved and planes layouts.
 //  - qmatmul's reference path against an independent computation from the
 //    packed ternary values (bit for bit), and against the fp32 product of the
-//    dequantized weights (within the int8 activation error).
-//  - every SIMD path this CPU runs against the reference, bit for bit, on
-//    random raw blocks (codes 3, every TQ1_0 byte value, zero and negative
-//    scales) and odd shapes: rows not a multiple of any tile, n = 1..9 and
+//    dequantized weights (within the int8 activation error); Q8_0 and F16
+//    against their defined sequences written out from the raw blocks.
+//  - every SIMD path this CPU runs against the reference, bit for bit, for
+//    all five weight types, on random raw blocks (codes 3, every TQ1_0 byte
+//    value, Q8_0's -128, zero and negative scales) and odd shapes: rows not a multiple of any tile, n = 1..9 and
 //    a few larger, the shortest and longer rows; one row of an n-row product
 //    equals the 1-row product; 1 thread equals 2 threads.
 #include <math.h>
@@ -300,12 +301,63 @@ static void test_ref(void) {
     free(x); free(tq); free(got); free(want);
 }
 
+static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks);
+
+// Q8_0 and F16 on the reference path, against the sequences of
+// qkernels.h written out here from the raw blocks.
+static void test_ref_q8_f16(void) {
+    qkernels_force("ref");
+    const int rows = 11, cols = 320, n = 2;
+    float *x = xmalloc(sizeof(float) * n * cols), *got = xmalloc(sizeof(float) * n * rows);
+    activations(x, n, cols);
+    const GgmlType *q8 = ggml_type_find(GGML_TYPE_Q8_0), *f16 = ggml_type_find(GGML_TYPE_F16);
+    uint8_t *W8 = xmalloc((size_t)rows * cols / 32 * q8->type_size), *W16 = xmalloc((size_t)rows * cols * 2);
+    random_weights(q8, W8, (size_t)rows * cols / 32);
+    random_weights(f16, W16, (size_t)rows * cols);
+    int bad8 = 0, bad16 = 0;
+    qmatmul(got, x, W8, GGML_TYPE_Q8_0, rows, cols, n);
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < rows; r++) {
+            float acc = 0.0f;
+            for (int b = 0; b < cols / 64; b++) {
+                const float *xb = x + (size_t)i * cols + b * 64;
+                float m = 0;
+                for (int k = 0; k < 64; k++) m = fmaxf(m, fabsf(xb[k]));
+                float d = m / 127.0f;
+                for (int h = 0; h < 2; h++) {
+                    const uint8_t *blk = W8 + ((size_t)r * cols / 32 + 2 * b + h) * q8->type_size;
+                    int32_t isum = 0;
+                    for (int k = 0; k < 32; k++)
+                        isum += (int8_t)blk[2 + k] * (d > 0 ? (int)nearbyintf(xb[32 * h + k] / d) : 0);
+                    float p = (f16_to_f32((uint16_t)(blk[0] | blk[1] << 8)) * d) * (float)isum;
+                    acc = acc + p;
+                }
+            }
+            bad8 += f2u(acc) != f2u(got[i * rows + r]);
+        }
+    qmatmul(got, x, W16, GGML_TYPE_F16, rows, cols, n);
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < rows; r++) {
+            float s[8] = {0};
+            for (int k = 0; k < cols; k++) {
+                const uint8_t *w = W16 + ((size_t)r * cols + k) * 2;
+                s[k % 8] = fmaf(f16_to_f32((uint16_t)(w[0] | w[1] << 8)), x[(size_t)i * cols + k], s[k % 8]);
+            }
+            float want = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+            bad16 += f2u(want) != f2u(got[i * rows + r]);
+        }
+    CHECK(bad8 == 0, "Q8_0: %d outputs differ from the per-32 integer sums scaled in order", bad8);
+    CHECK(bad16 == 0, "F16: %d outputs differ from 8 fused partial sums folded as defined", bad16);
+    free(x); free(got); free(W8); free(W16);
+}
+
 // ---------------------------------------------------------------------------
 // qmatmul: SIMD paths against the reference
 
-// Random raw blocks: any byte, fp16 scales finite (some zero, some negative).
+// Random raw blocks: any byte (Q8_0: -128 included), fp16 scales finite
+// (some zero, some negative); F16: finite values of the same kind.
 static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks) {
-    size_t doff = t->id == GGML_TYPE_Q2_0 ? 0 : (size_t)t->type_size - 2;
+    size_t doff = t->id == GGML_TYPE_TQ1_0 || t->id == GGML_TYPE_TQ2_0 ? (size_t)t->type_size - 2 : 0;
     for (size_t k = 0; k < nblocks; k++) {
         uint8_t *b = W + k * t->type_size;
         for (int i = 0; i < t->type_size; i++) b[i] = (uint8_t)(t->id == GGML_TYPE_TQ1_0 ? (k * 7 + i) : rnd(256));
@@ -316,10 +368,12 @@ static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks) {
 }
 
 static const char *const PATHS[] = {"avx2", "avx512"};
+static const uint32_t ALL_TYPES[] = {GGML_TYPE_Q2_0, GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_Q8_0, GGML_TYPE_F16};
 
 static void test_paths(void) {
     static const int shapes[][3] = {
-        // rows, blocks per row (of 256: cols = 256 * k; Q2_0 uses 64 * k too), n
+        // rows, blocks per row (of 256: cols = 256 * k; types with blocks
+        // of at most 64 also run cols = 64 * (2k - 1)), n
         {1, 1, 1}, {7, 1, 2}, {8, 2, 3}, {9, 3, 4}, {17, 1, 5}, {33, 2, 6}, {70, 4, 7}, {5, 2, 8}, {40, 3, 9},
         {65, 1, 16}, {23, 2, 17}, {130, 1, 1}, {67, 12, 1}, {50, 4, 33},
     };
@@ -328,11 +382,11 @@ static void test_paths(void) {
             fprintf(stderr, "SKIP %s: this CPU does not run it\n", PATHS[p]);
             continue;
         }
-        for (int ti = 0; ti < NTYPES; ti++) {
-            const GgmlType *t = ggml_type_find(TYPES[ti]);
+        for (size_t ti = 0; ti < sizeof ALL_TYPES / sizeof ALL_TYPES[0]; ti++) {
+            const GgmlType *t = ggml_type_find(ALL_TYPES[ti]);
             int bad = 0, bad_row = 0, bad_thr = 0, runs = 0;
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-                for (int q2 = 0; q2 < (t->id == GGML_TYPE_Q2_0 ? 2 : 1); q2++) {
+                for (int q2 = 0; q2 < (t->block_size <= 64 ? 2 : 1); q2++) {
                     const int rows = shapes[s][0], n = shapes[s][2];
                     const int cols = q2 ? 64 * (2 * shapes[s][1] - 1) : 256 * shapes[s][1];
                     size_t nblocks = (size_t)rows * cols / t->block_size;
@@ -389,7 +443,9 @@ static void test_special(void) {
     }
     CHECK(qkernels_force("sse9") == -1 && qkernels_force("auto") == 0, "unknown paths are refused");
     CHECK(qmatmul_supported(GGML_TYPE_Q2_0) && qmatmul_supported(GGML_TYPE_TQ1_0) && qmatmul_supported(GGML_TYPE_TQ2_0) &&
-          !qmatmul_supported(GGML_TYPE_Q4_0) && !qmatmul_supported(GGML_TYPE_F32), "qmatmul_supported");
+              qmatmul_supported(GGML_TYPE_Q8_0) && qmatmul_supported(GGML_TYPE_F16) &&
+              !qmatmul_supported(GGML_TYPE_Q4_0) && !qmatmul_supported(GGML_TYPE_F32),
+          "qmatmul_supported");
     free(W);
 }
 
@@ -399,6 +455,7 @@ int main(void) {
     test_pack();
     test_qact();
     test_ref();
+    test_ref_q8_f16();
     test_paths();
     test_special();
     printf("kernels: %s\n", qkernels_name());

@@ -70,18 +70,34 @@ static const QTypeKernels *type_kernels(const QIsa *k, uint32_t type) {
     case GGML_TYPE_Q2_0: return &k->q2_0;
     case GGML_TYPE_TQ1_0: return &k->tq1_0;
     case GGML_TYPE_TQ2_0: return &k->tq2_0;
+    case GGML_TYPE_Q8_0: return &k->q8_0;
     default: return NULL;
     }
 }
 
-int qmatmul_supported(uint32_t type) { return type_kernels(&qisa_ref, type) != NULL; }
+int qmatmul_supported(uint32_t type) { return type == GGML_TYPE_F16 || type_kernels(&qisa_ref, type) != NULL; }
+
+// F16: no activation quantization, the same split of rows.
+static void qmatmul_f16(const QF16Kernels *f, float *out, const float *inp, const void *W, int rows, int cols, int n) {
+    const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK, nchunks = (rows + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < nchunks; c++) {
+        int r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        if (n == 1) f->gemv(out, inp, cols, W, r0, r1);
+        else f->gemm(out, rows, inp, n, cols, W, r0, r1);
+    }
+}
 
 void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n) {
     const QIsa *k = isa();
     const QTypeKernels *t = type_kernels(k, type);
     const GgmlType *gt = ggml_type_find(type);
-    if (!t || cols % gt->block_size || cols % QA_BLOCK || rows < 0 || n < 1)
+    if ((!t && type != GGML_TYPE_F16) || cols <= 0 || cols % QA_BLOCK || cols % gt->block_size || rows < 0 || n < 1)
         die("qmatmul: unsupported weight type %u or shape %d x %d (n %d)", type, rows, cols, n);
+    if (!t) {
+        qmatmul_f16(&k->f16, out, inp, W, rows, cols, n);
+        return;
+    }
     QAct a;
     qact_quantize(&a, inp, n, cols, type == GGML_TYPE_Q2_0 ? QORDER_PLANES : QORDER_NATURAL,
                   n == 1 ? 1 : k->gemm_lanes);

@@ -27,7 +27,9 @@
 // A type that qmatmul_supported rejects is a programming error (abort).
 void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n);
 
-// 1 for the types qmatmul takes: Q2_0, TQ1_0, TQ2_0.
+// 1 for the types qmatmul takes: Q2_0, TQ1_0, TQ2_0 and, for embeddings /
+// LM heads kept at higher precision, Q8_0 (int8 against the same activation
+// blocks) and F16 (fp32 activations, no quantization).
 int qmatmul_supported(uint32_t type);
 
 // Forces the kernel set: "ref", "avx2", "avx512", or "auto" (the best this

@@ -11,6 +11,7 @@
 typedef __m256i QXAcc;
 #define QX_ZERO() _mm256_setzero_si256()
 #define QX_DOT(acc, u8, s8) _mm256_dpbusd_epi32((acc), (u8), (s8))
+#define QX_DOT32(acc, u8, s8) _mm256_dpbusd_epi32((acc), (u8), (s8))
 #define QX_I32(acc) (acc)
 #define QX_GEMM_W 8  // 8 x 2 accumulators + 2 activation vectors + 1 broadcast: 19 of 32 registers
 #define QX_GEMM_G 2

@@ -1,5 +1,6 @@
 // qdot_ref.c — the reference kernels: plain C, one output at a time, in the
 // order that qkernels.h defines. The SIMD paths are tested against these.
+#include <math.h>
 #include <stddef.h>
 
 #include "base/util.h"
@@ -87,10 +88,53 @@ REF_TYPE(q2_0, GGML_QK2_0, GgmlBlockQ2_0)
 REF_TYPE(tq1_0, GGML_QK_K, GgmlBlockTQ1_0)
 REF_TYPE(tq2_0, GGML_QK_K, GgmlBlockTQ2_0)
 
+// Q8_0: two 32-weight blocks per activation block, each its own scale.
+static float row_dot_q8_0(const uint8_t *w, const QAct *a, int i) {
+    const int nb = a->cols / QA_BLOCK;
+    const int8_t *q = a->q + (size_t)i * a->cols;
+    float acc = 0.0f;
+    for (int b = 0; b < nb; b++)
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *blk = w + (size_t)(2 * b + h) * sizeof(GgmlBlockQ8_0);
+            const int8_t *qs = (const int8_t *)(blk + offsetof(GgmlBlockQ8_0, qs));
+            int32_t isum = 0;
+            for (int k = 0; k < GGML_QK; k++) isum += qs[k] * q[b * QA_BLOCK + h * GGML_QK + k];
+            acc += (rd_half(blk) * a->d[(size_t)i * nb + b]) * (float)isum;
+        }
+    return acc;
+}
+
+static void gemm_q8_0(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) {
+    const size_t row_bytes = (size_t)(a->cols / GGML_QK) * sizeof(GgmlBlockQ8_0);
+    for (int r = r0; r < r1; r++)
+        for (int i = 0; i < a->n; i++) out[(size_t)i * ldo + r] = row_dot_q8_0(W + r * row_bytes, a, i);
+}
+
+static void gemv_q8_0(float *out, const QAct *a, const uint8_t *W, int r0, int r1) { gemm_q8_0(out, 0, a, W, r0, r1); }
+
+// F16: eight fused partial sums, folded as one 8-lane register folds.
+static float row_dot_f16(const uint8_t *w, const float *x, int cols) {
+    float s[8] = {0};
+    for (int k = 0; k < cols; k++) s[k % 8] = fmaf(rd_half(w + 2 * k), x[k], s[k % 8]);
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    for (int r = r0; r < r1; r++)
+        for (int i = 0; i < n; i++)
+            out[(size_t)i * ldo + r] = row_dot_f16(W + (size_t)r * cols * 2, x + (size_t)i * cols, cols);
+}
+
+static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    gemm_f16(out, 0, x, 1, cols, W, r0, r1);
+}
+
 const QIsa qisa_ref = {
     .name = "ref",
     .gemm_lanes = 1,
     .q2_0 = {gemv_q2_0, gemm_q2_0},
     .tq1_0 = {gemv_tq1_0, gemm_tq1_0},
     .tq2_0 = {gemv_tq2_0, gemm_tq2_0},
+    .q8_0 = {gemv_q8_0, gemm_q8_0},
+    .f16 = {gemv_f16, gemm_f16},
 };

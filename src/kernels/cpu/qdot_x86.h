@@ -6,6 +6,8 @@
 //                             codes and 32 signed activations
 //   QX_I32(acc)               the int32 lanes: lane l = the sum of every
 //                             product of bytes 4l..4l+3 that went in
+//   QX_DOT32(acc, u8, s8)     the same into int32 lanes straight away, for
+//                             Q8_0's products, too large to sum in int16
 //   QX_GEMM_W, QX_GEMM_G      GEMM tile: weight rows x groups of 8 activation
 //                             rows (what the register file holds)
 //   QX_ISA, QX_NAME           the exported table and its name.
@@ -116,6 +118,16 @@ ALWAYS_INLINE void codes_tq2_0(const uint8_t *b, int j, __m256i *c0, __m256i *c1
     *c1 = _mm256_and_si256(_mm256_srli_epi16(x, 2), m3);
 }
 
+// Q8_0: the int8 weights as they are (dot_signed takes them signed).
+ALWAYS_INLINE void dec_q8_0(const uint8_t *b, uint8_t *code) {
+    _mm256_store_si256((__m256i *)code, _mm256_loadu_si256((const __m256i *)(b + offsetof(GgmlBlockQ8_0, qs))));
+}
+
+// Signed weights w against signed activations q with the unsigned x signed
+// byte products: |w| * (q * sign(w)). |w| <= 128 (vpabsb of -128 is 128 as
+// an unsigned byte), so a pair of products stays within int16 (32512).
+ALWAYS_INLINE __m256i sign_q(__m256i q, __m256i w) { return _mm256_sign_epi8(q, w); }
+
 ALWAYS_INLINE uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 // The weight type as the kernels see it.
@@ -125,6 +137,7 @@ typedef struct {
     Decoder decode;     // a whole block into a buffer (GEMM; GEMV without `codes`)
     Codes codes;        // NULL: GEMV decodes through a buffer too
     int qk, ts, d_off;  // weights and bytes per block, offset of the fp16 scale
+    int q8;             // Q8_0: signed int8 weights, two blocks per activation block
 } WType8;
 
 // --- GEMV ---------------------------------------------------------------
@@ -147,6 +160,17 @@ ALWAYS_INLINE __m256i hsum8(const __m256i v[GEMV_ROWS]) {
     for (int k = 0; k < 2; k++)  // [a, b, c, d] per half
         u[k] = _mm256_madd_epi16(_mm256_packs_epi32(s[2 * k], s[2 * k + 1]), ones);
     return _mm256_add_epi32(_mm256_permute2x128_si256(u[0], u[1], 0x20), _mm256_permute2x128_si256(u[0], u[1], 0x31));
+}
+
+// out[r .. min(r + 8, r1)) from the lanes of v.
+ALWAYS_INLINE void store_rows(float *out, int r, int r1, __m256 v) {
+    if (r1 - r >= GEMV_ROWS) {
+        _mm256_storeu_ps(out + r, v);
+    } else {
+        _Alignas(32) float tmp[GEMV_ROWS];
+        _mm256_store_ps(tmp, v);
+        memcpy(out + r, tmp, sizeof(float) * (size_t)(r1 - r));
+    }
 }
 
 ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t *W, int r0, int r1) {
@@ -191,13 +215,7 @@ ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t 
                 acc = _mm256_add_ps(acc, p);
             }
         }
-        if (r1 - r >= GEMV_ROWS) {
-            _mm256_storeu_ps(out + r, acc);
-        } else {
-            _Alignas(32) float tmp[GEMV_ROWS];
-            _mm256_store_ps(tmp, acc);
-            memcpy(out + r, tmp, sizeof(float) * (size_t)(r1 - r));
-        }
+        store_rows(out, r, r1, acc);
     }
 }
 
@@ -207,35 +225,45 @@ ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t 
 // block scales) against activation groups g..g+G: out rows 8g.. , columns r..
 ALWAYS_INLINE void gemm_tile(const int G, WType8 t, const uint8_t *code, const float *dw, const QAct *a, int g,
                              float *out, int ldo, int r, int r1) {
-    const int cols = a->cols, nb = cols / QA_BLOCK, nwb = cols / t.qk, bpw = t.qk / QA_BLOCK;
+    const int cols = a->cols, nb = cols / QA_BLOCK, nwb = cols / t.qk;
+    // Parts of an activation block with their own weight scale (Q8_0: 2).
+    const int parts = t.q8 ? QA_BLOCK / t.qk : 1, chunks = QA_BLOCK / 4 / parts;
     __m256 accf[QX_GEMM_G][QX_GEMM_W];
     for (int gg = 0; gg < G; gg++)
         for (int w = 0; w < QX_GEMM_W; w++) accf[gg][w] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        QXAcc acc[QX_GEMM_G][QX_GEMM_W];
-        for (int gg = 0; gg < G; gg++)
-            for (int w = 0; w < QX_GEMM_W; w++) acc[gg][w] = QX_ZERO();
-        // Group g + gg, block b: 16 chunks of (8 rows x 4 values).
-        const int8_t *qa = a->q + (size_t)g * QGEMM_LANES * cols + (size_t)b * QA_BLOCK * QGEMM_LANES;
-        for (int c = 0; c < QA_BLOCK / 4; c++) {
-            __m256i av[QX_GEMM_G];
+        for (int part = 0; part < parts; part++) {
+            QXAcc acc[QX_GEMM_G][QX_GEMM_W];
             for (int gg = 0; gg < G; gg++)
-                av[gg] = _mm256_load_si256((const __m256i *)(qa + (size_t)gg * QGEMM_LANES * cols + 32 * c));
-            for (int w = 0; w < QX_GEMM_W; w++) {
-                int32_t four;
-                memcpy(&four, code + (size_t)w * cols + b * QA_BLOCK + 4 * c, 4);
-                __m256i wv = _mm256_set1_epi32(four);
-                for (int gg = 0; gg < G; gg++) acc[gg][w] = QX_DOT(acc[gg][w], wv, av[gg]);
+                for (int w = 0; w < QX_GEMM_W; w++) acc[gg][w] = QX_ZERO();
+            // Group g + gg, block b: 16 chunks of (8 rows x 4 values).
+            const int8_t *qa = a->q + (size_t)g * QGEMM_LANES * cols + (size_t)b * QA_BLOCK * QGEMM_LANES;
+            for (int c = part * chunks; c < (part + 1) * chunks; c++) {
+                __m256i av[QX_GEMM_G];
+                for (int gg = 0; gg < G; gg++)
+                    av[gg] = _mm256_load_si256((const __m256i *)(qa + (size_t)gg * QGEMM_LANES * cols + 32 * c));
+                for (int w = 0; w < QX_GEMM_W; w++) {
+                    int32_t four;
+                    memcpy(&four, code + (size_t)w * cols + b * QA_BLOCK + 4 * c, 4);
+                    __m256i wv = _mm256_set1_epi32(four);
+                    if (t.q8) {
+                        __m256i u = _mm256_abs_epi8(wv);
+                        for (int gg = 0; gg < G; gg++) acc[gg][w] = QX_DOT32(acc[gg][w], u, sign_q(av[gg], wv));
+                    } else {
+                        for (int gg = 0; gg < G; gg++) acc[gg][w] = QX_DOT(acc[gg][w], wv, av[gg]);
+                    }
+                }
             }
-        }
-        for (int gg = 0; gg < G; gg++) {
-            const size_t s = ((size_t)(g + gg) * nb + b) * QGEMM_LANES;
-            __m256i sum = _mm256_load_si256((const __m256i *)(a->sum + s));
-            __m256 d = _mm256_load_ps(a->d + s);
-            for (int w = 0; w < QX_GEMM_W; w++) {
-                __m256i isum = _mm256_sub_epi32(QX_I32(acc[gg][w]), sum);
-                __m256 p = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(dw[w * nwb + b / bpw]), d), _mm256_cvtepi32_ps(isum));
-                accf[gg][w] = _mm256_add_ps(accf[gg][w], p);
+            for (int gg = 0; gg < G; gg++) {
+                const size_t s = ((size_t)(g + gg) * nb + b) * QGEMM_LANES;
+                __m256i sum = _mm256_load_si256((const __m256i *)(a->sum + s));
+                __m256 d = _mm256_load_ps(a->d + s);
+                for (int w = 0; w < QX_GEMM_W; w++) {
+                    __m256i isum = t.q8 ? acc[gg][w] : _mm256_sub_epi32(QX_I32(acc[gg][w]), sum);
+                    float dwp = dw[w * nwb + (t.q8 ? parts * b + part : b / (t.qk / QA_BLOCK))];
+                    __m256 p = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(dwp), d), _mm256_cvtepi32_ps(isum));
+                    accf[gg][w] = _mm256_add_ps(accf[gg][w], p);
+                }
             }
         }
     }
@@ -270,10 +298,117 @@ ALWAYS_INLINE void gemm_rows(WType8 t, float *out, int ldo, const QAct *a, const
     free(dw);
 }
 
+// --- Q8_0 GEMV -------------------------------------------------------------
+
+// Lane r = the sum of the 8 int32 lanes of v[r], for Q8_0, whose lanes (four
+// products of up to 128 * 127) do not fit the int16 tree of hsum8: unpack and
+// add, 21 instructions for 8 rows.
+ALWAYS_INLINE __m256i hsum8_i32(const __m256i v[GEMV_ROWS]) {
+    __m256i s[4], u[2];
+    for (int k = 0; k < 4; k++)  // [a0+a2, b0+b2, a1+a3, b1+b3] per 128-bit half
+        s[k] = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2 * k], v[2 * k + 1]),
+                                _mm256_unpackhi_epi32(v[2 * k], v[2 * k + 1]));
+    for (int k = 0; k < 2; k++)  // [a, b, c, d] per half
+        u[k] = _mm256_add_epi32(_mm256_unpacklo_epi64(s[2 * k], s[2 * k + 1]),
+                                _mm256_unpackhi_epi64(s[2 * k], s[2 * k + 1]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u[0], u[1], 0x20), _mm256_permute2x128_si256(u[0], u[1], 0x31));
+}
+
+static void gemv_q8_0(float *out, const QAct *a, const uint8_t *W, int r0, int r1) {
+    const int nb = a->cols / QA_BLOCK;
+    const size_t ts = sizeof(GgmlBlockQ8_0), row_bytes = (size_t)(a->cols / GGML_QK) * ts;
+    const size_t ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
+    for (int r = r0; r < r1; r += GEMV_ROWS) {
+        const uint8_t *w[GEMV_ROWS];
+        for (int k = 0; k < GEMV_ROWS; k++) w[k] = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes;
+        __m256 acc = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            const int8_t *q = a->q + (size_t)b * QA_BLOCK;
+            for (int h = 0; h < 2; h++) {
+                __m256i qh = _mm256_load_si256((const __m256i *)(q + GGML_QK * h)), s[GEMV_ROWS];
+                _Alignas(16) uint16_t hd[GEMV_ROWS];
+                for (int k = 0; k < GEMV_ROWS; k++) {
+                    const uint8_t *blk = w[k] + (size_t)(2 * b + h) * ts;
+                    _mm_prefetch((const char *)(blk + ahead), _MM_HINT_T0);
+                    hd[k] = rd16(blk);
+                    __m256i x = _mm256_loadu_si256((const __m256i *)(blk + offsetof(GgmlBlockQ8_0, qs)));
+                    s[k] = QX_I32(QX_DOT(QX_ZERO(), _mm256_abs_epi8(x), sign_q(qh, x)));
+                }
+                __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)hd));
+                __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a->d[b])), _mm256_cvtepi32_ps(hsum8_i32(s)));
+                acc = _mm256_add_ps(acc, p);
+            }
+        }
+        store_rows(out, r, r1, acc);
+    }
+}
+
+// --- F16 ------------------------------------------------------------------
+
+// ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) of the 8 lanes.
+ALWAYS_INLINE float fold8(__m256 s) {
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    const size_t row_bytes = (size_t)cols * 2, ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
+    for (int r = r0; r < r1; r += GEMV_ROWS) {
+        const uint8_t *w[GEMV_ROWS];
+        for (int k = 0; k < GEMV_ROWS; k++) w[k] = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes;
+        __m256 s[GEMV_ROWS];
+        for (int k = 0; k < GEMV_ROWS; k++) s[k] = _mm256_setzero_ps();
+        for (int c = 0; c < cols; c += 8) {
+            __m256 xv = _mm256_loadu_ps(x + c);
+            for (int k = 0; k < GEMV_ROWS; k++) {
+                if (c % 32 == 0) _mm_prefetch((const char *)(w[k] + 2 * c + ahead), _MM_HINT_T0);
+                __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w[k] + 2 * c)));
+                s[k] = _mm256_fmadd_ps(wv, xv, s[k]);
+            }
+        }
+        for (int k = 0; k < GEMV_ROWS && r + k < r1; k++) out[r + k] = fold8(s[k]);
+    }
+}
+
+// QX_GEMM_W weight rows, converted to fp32 once, against two activation rows
+// at a time.
+ALWAYS_INLINE void f16_tile(const int J, const float *wf, const float *x, int i, int cols, float *out, int ldo, int r,
+                            int r1) {
+    __m256 s[2][QX_GEMM_W];
+    for (int j = 0; j < J; j++)
+        for (int w = 0; w < QX_GEMM_W; w++) s[j][w] = _mm256_setzero_ps();
+    for (int c = 0; c < cols; c += 8) {
+        __m256 xv[2];
+        for (int j = 0; j < J; j++) xv[j] = _mm256_loadu_ps(x + (size_t)(i + j) * cols + c);
+        for (int w = 0; w < QX_GEMM_W; w++) {
+            __m256 wv = _mm256_load_ps(wf + (size_t)w * cols + c);
+            for (int j = 0; j < J; j++) s[j][w] = _mm256_fmadd_ps(wv, xv[j], s[j][w]);
+        }
+    }
+    for (int j = 0; j < J; j++)
+        for (int w = 0; w < QX_GEMM_W && r + w < r1; w++) out[(size_t)(i + j) * ldo + r + w] = fold8(s[j][w]);
+}
+
+static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    float *wf = xmalloc_aligned(sizeof(float) * QX_GEMM_W * (size_t)cols);
+    for (int r = r0; r < r1; r += QX_GEMM_W) {
+        for (int w = 0; w < QX_GEMM_W; w++) {
+            const uint8_t *row = W + (size_t)(r + w < r1 ? r + w : r1 - 1) * cols * 2;
+            for (int c = 0; c < cols; c += 8)
+                _mm256_store_ps(wf + (size_t)w * cols + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * c))));
+        }
+        int i = 0;
+        for (; i + 2 <= n; i += 2) f16_tile(2, wf, x, i, cols, out, ldo, r, r1);
+        if (i < n) f16_tile(1, wf, x, i, cols, out, ldo, r, r1);
+    }
+    free(wf);
+}
+
 // --- the table ------------------------------------------------------------
 
 #define QX_TYPE(name, codes, qk, block)                                                              \
-    static const WType8 wt_##name = {dec_##name, codes, qk, sizeof(block), offsetof(block, d)};      \
+    static const WType8 wt_##name = {dec_##name, codes, qk, sizeof(block), offsetof(block, d), 0};   \
     static void gemv_##name(float *out, const QAct *a, const uint8_t *W, int r0, int r1) {          \
         gemv_rows(wt_##name, out, a, W, r0, r1);                                                     \
     }                                                                                                \
@@ -284,10 +419,17 @@ QX_TYPE(q2_0, codes_q2_0, GGML_QK2_0, GgmlBlockQ2_0)
 QX_TYPE(tq1_0, NULL, GGML_QK_K, GgmlBlockTQ1_0)
 QX_TYPE(tq2_0, codes_tq2_0, GGML_QK_K, GgmlBlockTQ2_0)
 
+static const WType8 wt_q8_0 = {dec_q8_0, NULL, GGML_QK, sizeof(GgmlBlockQ8_0), offsetof(GgmlBlockQ8_0, d), 1};
+static void gemm_q8_0(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) {
+    gemm_rows(wt_q8_0, out, ldo, a, W, r0, r1);
+}
+
 const QIsa QX_ISA = {
     .name = QX_NAME,
     .gemm_lanes = QGEMM_LANES,
     .q2_0 = {gemv_q2_0, gemm_q2_0},
     .tq1_0 = {gemv_tq1_0, gemm_tq1_0},
     .tq2_0 = {gemv_tq2_0, gemm_tq2_0},
+    .q8_0 = {gemv_q8_0, gemm_q8_0},
+    .f16 = {gemv_f16, gemm_f16},
 };

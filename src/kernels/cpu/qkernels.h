@@ -2,16 +2,27 @@
 // per instruction set (ref, AVX2, AVX-512 VNNI), one entry per weight type.
 //
 // Every path of a type computes, for each output, the same thing in the
-// same order, so all paths agree bit for bit (tests/test_quant.c):
+// same order, so all paths agree bit for bit (tests/test_quant.c). For the
+// packed types against int8 activation blocks (qact.h):
 //     acc = 0.0f
 //     for each activation block b (QA_BLOCK values, in column order):
-//         isum = Σ code_k q_k - offset * sum_b        (exact int32)
-//         acc  = acc + (dw * d_b) * (float)isum       (two products, one add,
-//                                                      never fused)
-// with dw the fp16 scale of the weight block that holds b. Only the integer
-// sums are free to be taken in any order; the SIMD kernels reach lane-level
+//         for each weight block part p that b covers (Q8_0: two halves of
+//         32; the others: one, b itself or a quarter of a 256-block):
+//             isum = Σ w_k q_k over p                      (exact int32)
+//             acc  = acc + (dw_p * d_b) * (float)isum      (two products,
+//                                                           one add, never fused)
+// with dw_p the fp16 scale of the weight block holding p, and w_k the
+// weight's integer (t = code - 1 for the ternary types, taken as
+// Σ code q - sum_b; the int8 itself for Q8_0). Only the integer sums are
+// free to be taken in any order; the SIMD kernels reach lane-level
 // parallelism by running that same sequence for 8 outputs at once (8 weight
 // rows in GEMV, 8 activation rows in GEMM), never by reassociating it.
+//
+// F16 weights meet fp32 activations directly (no quantization; the
+// embedding / LM head of files that keep it unquantized): per output, 8
+// partial sums s_l, s_l = fma(w_k, x_k, s_l) for k = l mod 8 in column
+// order, then ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) — the order
+// in which one 8-lane register folds its halves.
 #ifndef TRIT_QKERNELS_H
 #define TRIT_QKERNELS_H
 
@@ -31,10 +42,17 @@ typedef struct {
     void (*gemm)(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1);
 } QTypeKernels;
 
+// F16: the same shapes, fp32 activations x[n][cols].
+typedef struct {
+    void (*gemv)(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1);
+    void (*gemm)(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1);
+} QF16Kernels;
+
 typedef struct {
     const char *name;  // "ref", "avx2", "avx512"
     int gemm_lanes;    // the `lanes` its gemm wants its activations in
-    QTypeKernels q2_0, tq1_0, tq2_0;
+    QTypeKernels q2_0, tq1_0, tq2_0, q8_0;
+    QF16Kernels f16;
 } QIsa;
 
 extern const QIsa qisa_ref, qisa_avx2, qisa_avx512;
