@@ -88,12 +88,15 @@ static void qmatmul_f16(const QF16Kernels *f, float *out, const float *inp, cons
     }
 }
 
+int qmatmul_shape_ok(uint32_t type, int cols) {
+    return qmatmul_supported(type) && cols > 0 && cols % QA_BLOCK == 0 && cols % ggml_type_find(type)->block_size == 0;
+}
+
 void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n) {
+    if (!qmatmul_shape_ok(type, cols) || rows < 0 || n < 1)
+        die("qmatmul: unsupported weight type %u or shape %d x %d (n %d)", type, rows, cols, n);
     const QIsa *k = isa();
     const QTypeKernels *t = type_kernels(k, type);
-    const GgmlType *gt = ggml_type_find(type);
-    if ((!t && type != GGML_TYPE_F16) || cols <= 0 || cols % QA_BLOCK || cols % gt->block_size || rows < 0 || n < 1)
-        die("qmatmul: unsupported weight type %u or shape %d x %d (n %d)", type, rows, cols, n);
     if (!t) {
         qmatmul_f16(&k->f16, out, inp, W, rows, cols, n);
         return;

@@ -31,6 +31,9 @@ void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int row
 // LM heads kept at higher precision, Q8_0 (int8 against the same activation
 // blocks) and F16 (fp32 activations, no quantization).
 int qmatmul_supported(uint32_t type);
+// 1 when qmatmul takes rows of `cols` weights of `type`: a supported type
+// and cols a positive multiple of 64 and of the type's block size.
+int qmatmul_shape_ok(uint32_t type, int cols);
 
 // Forces the kernel set: "ref", "avx2", "avx512", or "auto" (the best this
 // CPU runs). Returns 0, or -1 (nothing changed) when the CPU lacks the
