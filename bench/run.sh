@@ -31,6 +31,9 @@ bench/bench_generate.sh "$OUT/qwen3-0.6b-random" "$BUILD/trit"
 echo "== packed ternary kernels (bench_qmatmul), each ISA path against fp32 OpenBLAS"
 "$BUILD/bench_qmatmul"
 
+echo "== qmatmul: packed-weight products vs fp32 OpenBLAS, Qwen3-0.6B shapes"
+"$BUILD/bench_qmatmul" 3
+
 echo "== packed ternary models: trit vs llama.cpp (llama-cpp-python), same GGUF, 2 threads"
 # The Qwen3-0.6B shape projected to ternary (groups of 256: TQ2_0 and Q2_0
 # both hold it), and SmolLM2-135M-Instruct projected at groups of 64 (Q2_0;

@@ -17,8 +17,12 @@
 //    value, Q8_0's -128, zero and negative scales) and odd shapes: rows not a multiple of any tile, n = 1..9 and
 //    a few larger, the shortest and longer rows; one row of an n-row product
 //    equals the 1-row product; 1 thread equals 2 threads.
+//  - TRIT_QKERNELS chooses the path; an unknown name falls back to the best.
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,7 +453,30 @@ static void test_special(void) {
     free(W);
 }
 
-int main(void) {
+// TRIT_QKERNELS picks the path at first use: this binary run again with
+// it set and --kernels prints the name it got.
+static void test_env(void) {
+    static const char *const names[] = {"ref", "avx2", "bogus"};
+    for (int i = 0; i < 3; i++) {
+        char cmd[256], got[64] = "";
+        snprintf(cmd, sizeof cmd, "TRIT_QKERNELS=%s /proc/%d/exe --kernels", names[i], (int)getpid());
+        FILE *f = popen(cmd, "r");
+        if (f) {
+            if (!fgets(got, sizeof got, f)) got[0] = 0;
+            pclose(f);
+        }
+        got[strcspn(got, "\n")] = 0;
+        int ok = i == 0 ? !strcmp(got, "ref") : i == 1 ? !strcmp(got, "avx2") || qkernels_force("avx2") != 0
+                                                       : strcmp(got, "bogus") && got[0];
+        CHECK(ok, "TRIT_QKERNELS=%s gives '%s'", names[i], got);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--kernels")) {
+        printf("%s\n", qkernels_name());
+        return 0;
+    }
     omp_set_num_threads(2);
     test_q2_0_dequant();
     test_pack();
@@ -458,6 +485,8 @@ int main(void) {
     test_ref_q8_f16();
     test_paths();
     test_special();
+    test_env();
+    qkernels_force("auto");
     printf("kernels: %s\n", qkernels_name());
     return test_finish("test_quant");
 }

@@ -26,6 +26,9 @@
 //    meet 4 values of 8 activation rows, so every int32 lane is one output
 //    and no horizontal sums are needed. Each weight row is decoded once per
 //    tile into a byte buffer and reused for every activation row.
+//  - F16 is plain fp32 arithmetic: lane l of a row's register is its partial
+//    sum s_l, folded once at the end of the row; GEMM converts a tile of
+//    weight rows to fp32 once and runs two activation rows against it.
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
