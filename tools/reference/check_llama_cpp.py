@@ -13,10 +13,11 @@ and each export type that holds it:
    the prompt as trit does; its logits over the prompt are compared with the
    exact fp32 t*s model's (trit generate --logits on DIR, which equals
    transformers' within 1e-4, see test_model): relative L2 error per
-   position, of logits centred on their row mean. llama.cpp quantizes activations to int8 (Q8_0 / Q8_K), so the
-   error is not zero; it must stay below half of what a wrong export gives:
-   controls written here as fp32 models with half the group scales doubled,
-   and with Llama's q/k rotary order not undone (or applied to Qwen3).
+   position, of logits centred on their row mean. llama.cpp quantizes
+   activations to int8 (Q8_0 / Q8_K), so the error is not zero; it must stay
+   below 5 % and below half of what a wrong export gives: controls written
+   here as fp32 models with half the group scales doubled (and, printed, with
+   the q/k rotary order wrong).
 4. trit's own packed runtime on the same file (trit generate --logits on
    F.gguf) is held to the same bound.
 5. Greedy continuation of --new-tokens tokens: llama.cpp's against trit's
@@ -199,7 +200,12 @@ def check_model(args, model_dir, work):
         cpath = os.path.join(work, name + ".control.f32")
         trit_generate(args.trit, cdir, args.prompt, 1, cpath)
         control_err[how] = float(rel_l2(np.fromfile(cpath, dtype=np.float32).reshape(len(ids), V), exact).mean())
-    bound = 0.5 * min(control_err.values())
+    # The bound: below half of what doubled scales give, and below 5 % (the
+    # int8 activations of llama.cpp cost 2.4-3.2 % on real models). A wrong
+    # q/k order shows only where attention is sharp (not in barely trained
+    # models): that control is printed, and the order itself is checked
+    # exactly by gguf-py on TQ files and by trit's read-back.
+    bound = min(0.5 * control_err["scale"], 0.05)
     print("%s: controls (wrong export) give rel. L2 logit error %s; llama.cpp must stay below %.4f" %
           (name, ", ".join("%s %.4f" % kv for kv in control_err.items()), bound))
     for spec in args.types.split(","):
@@ -243,20 +249,25 @@ def check_model(args, model_dir, work):
             fail("%s %s: trit's packed logits are %.4f from the exact model's (bound %.4f)" % (name, spec, terr.mean(),
                                                                                             bound))
         eos = {cfg.get("eos_token_id")} - {None}
+        # The noise of llama.cpp's logits: the spread of their difference to
+        # the exact ones over the prompt. A greedy divergence where llama.cpp's
+        # top two are closer than 4 of it is a near tie that noise explains.
+        diff = (lg - lg.mean(-1, keepdims=True)) - (exact - exact.mean(-1, keepdims=True))
+        noise = float(diff.std())
         lgen, margins = llama_greedy(llm, ids, args.new_tokens, eos)
         for label, model in (("trit fp32 (DIR)", model_dir), ("trit packed (GGUF)", path)):
             tgen = trit_generate(args.trit, model, args.prompt, args.new_tokens)["ids"]
             d = first_divergence(lgen, tgen)
             if d is None:
                 print("    greedy %d tokens: llama.cpp == %s" % (len(lgen), label))
+                continue
+            m = margins[d] if d < len(margins) else float("nan")
+            msg = "%s %s: greedy: llama.cpp and %s diverge at token %d of %d (llama.cpp's top-2 margin there " \
+                  "%.4f, its logit noise %.4f)" % (name, spec, label, d, len(lgen), m, noise)
+            if args.strict_greedy and model == model_dir and not m < 4 * noise:
+                fail(msg)
             else:
-                m = margins[d] if d < len(margins) else float("nan")
-                msg = "%s %s: greedy: llama.cpp and %s diverge at token %d of %d (llama.cpp's top-2 margin there " \
-                      "%.4f)" % (name, spec, label, d, len(lgen), m)
-                if args.strict_greedy and model == model_dir:
-                    fail(msg)
-                else:
-                    print("    " + msg)
+                print("    " + msg + ("" if m < 4 * noise else " - not a near tie"))
         del llm
 
 
