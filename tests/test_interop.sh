@@ -13,6 +13,10 @@ BIN=${TRIT_BIN:-build/trit}
 DATA=${TRIT_DATA:-../shared/data}
 TOK="$DATA/qwen3-tokenizer"
 cd "$(dirname "$0")/.."
+if [ "${TRIT_SAN:-}" = 1 ]; then
+    echo "test_interop: runs in make test only (under make san, test_cli covers export and the packed runtime)"
+    echo "test_interop: 0 passed, 0 failed"; exit 0
+fi
 if ! python3 -c "import llama_cpp, gguf, safetensors, numpy" 2>/dev/null || [ ! -d "$TOK" ]; then
     if [ "${CI:-}" = true ]; then
         echo "FAIL test_interop: CI=true and llama-cpp-python / gguf / the shared data are missing"
