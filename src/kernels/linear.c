@@ -14,7 +14,7 @@ size_t wt_row_bytes(const WTensor *W) {
 
 size_t wt_bytes(const WTensor *W) { return wt_row_bytes(W) * (size_t)W->rows; }
 
-int wt_type_supported(uint32_t type) { return type == GGML_TYPE_F32 || qmatmul_supported(type); }
+int wt_supported(uint32_t type, int cols) { return type == GGML_TYPE_F32 || qmatmul_shape_ok(type, cols); }
 
 void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
     if (W->type != GGML_TYPE_F32) {

@@ -30,8 +30,9 @@ static inline WTensor wt_f32(const float *data, int rows, int cols) {
 size_t wt_row_bytes(const WTensor *W);
 size_t wt_bytes(const WTensor *W);
 
-// Whether linear_forward and embedding_lookup run weights of this type.
-int wt_type_supported(uint32_t type);
+// Whether linear_forward and embedding_lookup run weights of this type with
+// rows of `cols` weights (packed types: whole activation blocks of 64).
+int wt_supported(uint32_t type, int cols);
 
 // out[n][rows] = inp[n][cols] · W^T. fp32: one row (a decode step) is a
 // matrix-vector product: OpenBLAS's sgemv streams W about 2.5x faster than

@@ -78,9 +78,11 @@ int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
         const GgufTensor *t0 = gguf_find_tensor(g, name);
         type[k] = t0->type;
         const int is_matrix = e->cols != DIM_NONE;
-        if (is_matrix ? !wt_type_supported(t0->type) : t0->type != GGML_TYPE_F32) {
-            set_err(err, "%s: tensor '%s' is %s, which trit cannot run%s", path, name, t0->tt->name,
-                    is_matrix ? " (it runs F32, Q2_0, TQ1_0, TQ2_0, F16 and Q8_0 matrices)" : " (norms must be F32)");
+        if (is_matrix ? !wt_supported(t0->type, (int)t0->ne[0]) : t0->type != GGML_TYPE_F32) {
+            set_err(err, "%s: tensor '%s' is %s with rows of %lld, which trit cannot run%s", path, name, t0->tt->name,
+                    (long long)t0->ne[0],
+                    is_matrix ? " (it runs F32, and Q2_0, TQ1_0, TQ2_0, F16, Q8_0 with rows of whole 64-blocks)"
+                              : " (norms must be F32)");
             goto fail;
         }
         const int L = (e->flags & TF_LAYER) ? c->num_hidden_layers : 1;
