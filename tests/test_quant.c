@@ -350,6 +350,19 @@ static void test_ref_q8_f16(void) {
             float want = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
             bad16 += f2u(want) != f2u(got[i * rows + r]);
         }
+    float *W32 = xmalloc(sizeof(float) * rows * cols);
+    random_weights(ggml_type_find(GGML_TYPE_F32), (uint8_t *)W32, (size_t)rows * cols);
+    int bad32 = 0;
+    qmatmul(got, x, W32, GGML_TYPE_F32, rows, cols, n);
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < rows; r++) {
+            float s[8] = {0};
+            for (int k = 0; k < cols; k++) s[k % 8] = fmaf(W32[(size_t)r * cols + k], x[(size_t)i * cols + k], s[k % 8]);
+            float want = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+            bad32 += f2u(want) != f2u(got[i * rows + r]);
+        }
+    free(W32);
+    CHECK(bad32 == 0, "F32: %d outputs differ from 8 fused partial sums folded as defined", bad32);
     CHECK(bad8 == 0, "Q8_0: %d outputs differ from the per-32 integer sums scaled in order", bad8);
     CHECK(bad16 == 0, "F16: %d outputs differ from 8 fused partial sums folded as defined", bad16);
     free(x); free(got); free(W8); free(W16);
@@ -362,7 +375,11 @@ static void test_ref_q8_f16(void) {
 // (some zero, some negative); F16: finite values of the same kind.
 static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks) {
     size_t doff = t->id == GGML_TYPE_TQ1_0 || t->id == GGML_TYPE_TQ2_0 ? (size_t)t->type_size - 2 : 0;
-    for (size_t k = 0; k < nblocks; k++) {
+    for (size_t k = 0; k < nblocks && t->id == GGML_TYPE_F32; k++) {
+        float f = (float)((int)rnd(2001) - 1000) / 997.0f;
+        memcpy(W + 4 * k, &f, 4);
+    }
+    for (size_t k = 0; k < nblocks && t->id != GGML_TYPE_F32; k++) {
         uint8_t *b = W + k * t->type_size;
         for (int i = 0; i < t->type_size; i++) b[i] = (uint8_t)(t->id == GGML_TYPE_TQ1_0 ? (k * 7 + i) : rnd(256));
         uint16_t h = k % 11 == 5 ? 0 : (uint16_t)(0x2000 + rnd(0x2400) + (rnd(2) << 15));  // ~2^-7 .. 2^2
@@ -372,7 +389,8 @@ static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks) {
 }
 
 static const char *const PATHS[] = {"avx2", "avx512"};
-static const uint32_t ALL_TYPES[] = {GGML_TYPE_Q2_0, GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_Q8_0, GGML_TYPE_F16};
+static const uint32_t ALL_TYPES[] = {GGML_TYPE_Q2_0, GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_Q8_0, GGML_TYPE_F16,
+                                     GGML_TYPE_F32};
 
 static void test_paths(void) {
     static const int shapes[][3] = {
@@ -448,7 +466,8 @@ static void test_special(void) {
     CHECK(qkernels_force("sse9") == -1 && qkernels_force("auto") == 0, "unknown paths are refused");
     CHECK(qmatmul_supported(GGML_TYPE_Q2_0) && qmatmul_supported(GGML_TYPE_TQ1_0) && qmatmul_supported(GGML_TYPE_TQ2_0) &&
               qmatmul_supported(GGML_TYPE_Q8_0) && qmatmul_supported(GGML_TYPE_F16) &&
-              !qmatmul_supported(GGML_TYPE_Q4_0) && !qmatmul_supported(GGML_TYPE_F32),
+              qmatmul_supported(GGML_TYPE_F32) && !qmatmul_supported(GGML_TYPE_Q4_0) &&
+              qmatmul_shape_ok(GGML_TYPE_F32, 8) && !qmatmul_shape_ok(GGML_TYPE_F32, 12),
           "qmatmul_supported");
     free(W);
 }

@@ -1,7 +1,6 @@
 // linear.c — see linear.h.
 #include "kernels/linear.h"
 
-#include <cblas.h>
 #include <string.h>
 
 #include "kernels/ops.h"
@@ -21,8 +20,8 @@ void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
         qmatmul(out, inp, W->data, W->type, W->rows, W->cols, n);
         return;
     }
-    if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, W->rows, W->cols, 1.0f, W->data, W->cols, inp, 1, 0.0f, out, 1);
+    if (n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(GGML_TYPE_F32, W->cols))
+        qmatmul(out, inp, W->data, GGML_TYPE_F32, W->rows, W->cols, n);
     else
         matmul_forward(out, inp, W->data, n, W->rows, W->cols);
 }

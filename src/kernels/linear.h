@@ -34,10 +34,16 @@ size_t wt_bytes(const WTensor *W);
 // rows of `cols` weights (packed types: whole activation blocks of 64).
 int wt_supported(uint32_t type, int cols);
 
-// out[n][rows] = inp[n][cols] · W^T. fp32: one row (a decode step) is a
-// matrix-vector product: OpenBLAS's sgemv streams W about 2.5x faster than
-// its sgemm does with one row (measured single-threaded, N=3072 K=1024:
-// 0.81 vs 2.56 ms). Packed types: qmatmul (activations quantized to int8).
+// Up to this many rows, an fp32 product runs qmatmul's F32 kernels: every
+// output summed in one fixed order, so a row's result is the same bit for
+// bit whether it is computed alone (a decode step) or with up to 63 others
+// (a speculative draft verified in one pass, a step of several beams). More
+// rows (prefill, eval, training) go to OpenBLAS's sgemm.
+#define LINEAR_DECODE_ROWS 64
+
+// out[n][rows] = inp[n][cols] · W^T. fp32: see LINEAR_DECODE_ROWS (cols not
+// a multiple of 8 always take sgemm). Packed types: qmatmul (activations
+// quantized to int8, row-independent at any n).
 void linear_forward(float *out, const float *inp, const WTensor *W, int n);
 
 // out[i][:] = E[tokens[i]][:] for i < n: the embedding lookup, from any

@@ -150,25 +150,43 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
     }
 }
 
-void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos, int NH,
-                              int NKV, int HD) {
+void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
+                              const int *parent, int n_seq, int NH, int NKV, int HD) {
     const int KD = NKV * HD, group = NH / NKV;
+    const size_t stride = (size_t)n_seq * KD;  // floats between two positions of one sequence
     const float scale = 1.0f / sqrtf((float)HD);
     // One thread for small work (a decode step of a tiny model): a parallel
     // region costs more than it saves there.
     const double work = (double)n * NH * (pos + n) * HD;
 #pragma omp parallel if (work > 65536.0)
     {
-        float *s = xmalloc(sizeof(float) * (size_t)(pos + n));
+        float *s = xmalloc(sizeof(float) * (size_t)(pos + n + 1));
+        int *key = xmalloc(sizeof(int) * (size_t)(pos + n + 1));
 #pragma omp for collapse(2) schedule(static)
         for (int i = 0; i < n; i++)
             for (int h = 0; h < NH; h++) {
-                const int T = pos + i + 1;
+                // The positions row i sees, in increasing order: the cached
+                // prefix, then (one sequence) the new rows on its chain.
+                int T = 0;
+                if (n_seq > 1) {
+                    for (int j = 0; j <= pos; j++) key[T++] = j;
+                } else {
+                    for (int j = 0; j < pos; j++) key[T++] = j;
+                    if (!parent) {
+                        for (int j = 0; j <= i; j++) key[T++] = pos + j;
+                    } else {
+                        int d = 0;
+                        for (int a = i; a >= 0; a = parent[a]) d++;
+                        T += d;
+                        for (int a = i, t = T - 1; a >= 0; a = parent[a], t--) key[t] = pos + a;
+                    }
+                }
                 const float *qi = q + ((size_t)i * NH + h) * HD;
-                const float *kb = k + (size_t)(h / group) * HD, *vb = v + (size_t)(h / group) * HD;
+                const size_t seq = n_seq > 1 ? (size_t)i * KD : 0;
+                const float *kb = k + seq + (size_t)(h / group) * HD, *vb = v + seq + (size_t)(h / group) * HD;
                 float mx = -FLT_MAX;
                 for (int j = 0; j < T; j++) {
-                    const float *kj = kb + (size_t)j * KD;
+                    const float *kj = kb + (size_t)key[j] * stride;
                     float d = 0.0f;
 #pragma omp simd reduction(+ : d)
                     for (int e = 0; e < HD; e++) d += qi[e] * kj[e];
@@ -184,13 +202,14 @@ void attention_forward_cached(float *out, const float *q, const float *k, const 
                 float *o = out + ((size_t)i * NH + h) * HD;
                 memset(o, 0, sizeof(float) * HD);
                 for (int j = 0; j < T; j++) {
-                    const float *vj = vb + (size_t)j * KD, p = s[j];
+                    const float *vj = vb + (size_t)key[j] * stride, p = s[j];
 #pragma omp simd
                     for (int e = 0; e < HD; e++) o[e] += p * vj[e];
                 }
                 const float inv = 1.0f / sum;
                 for (int e = 0; e < HD; e++) o[e] *= inv;
             }
+        free(key);
         free(s);
     }
 }

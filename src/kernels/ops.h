@@ -39,12 +39,20 @@ void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int NH, int NKV, int HD);
 
-// Attention of n new queries (positions pos..pos+n-1) against the cached
-// keys/values of positions 0..pos+n-1 of one sequence, causal: query i sees
-// keys j <= pos + i. q[n][NH][HD], k,v[>= pos+n][NKV][HD] -> out[n][NH][HD].
+// Attention of n new queries against cached keys/values. One sequence
+// (n_seq == 1): the queries are at cache positions pos..pos+n-1 and query i
+// sees the keys 0..pos-1 and, among the new ones, with parent == NULL every
+// j <= i (causal), else its chain i, parent[i], parent[parent[i]], ... (a
+// draft tree: parent[i] < i, -1 for a root). n_seq > 1 sequences
+// interleaved, one new query each (n == n_seq): query i is sequence i at
+// position pos and sees that sequence's keys 0..pos; position p of sequence
+// s is k[p][s][NKV][HD]. q[n][NH][HD] -> out[n][NH][HD].
+// Every query visits its keys in increasing position order with the same
+// arithmetic, so a row's result does not depend on the other rows: a draft
+// token verified inside a tree equals the same token decoded alone.
 // Scores are kept whole per (query, head): pos + n floats a thread.
-void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos, int NH,
-                              int NKV, int HD);
+void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
+                              const int *parent, int n_seq, int NH, int NKV, int HD);
 
 // h = silu(gate) * up, elementwise over n values.
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n);

@@ -75,10 +75,12 @@ static const QTypeKernels *type_kernels(const QIsa *k, uint32_t type) {
     }
 }
 
-int qmatmul_supported(uint32_t type) { return type == GGML_TYPE_F16 || type_kernels(&qisa_ref, type) != NULL; }
+int qmatmul_supported(uint32_t type) {
+    return type == GGML_TYPE_F16 || type == GGML_TYPE_F32 || type_kernels(&qisa_ref, type) != NULL;
+}
 
-// F16: no activation quantization, the same split of rows.
-static void qmatmul_f16(const QF16Kernels *f, float *out, const float *inp, const void *W, int rows, int cols, int n) {
+// F16 and F32: no activation quantization, the same split of rows.
+static void qmatmul_float(const QFloatKernels *f, float *out, const float *inp, const void *W, int rows, int cols, int n) {
     const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK, nchunks = (rows + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < nchunks; c++) {
@@ -89,6 +91,7 @@ static void qmatmul_f16(const QF16Kernels *f, float *out, const float *inp, cons
 }
 
 int qmatmul_shape_ok(uint32_t type, int cols) {
+    if (type == GGML_TYPE_F16 || type == GGML_TYPE_F32) return cols > 0 && cols % 8 == 0;
     return qmatmul_supported(type) && cols > 0 && cols % QA_BLOCK == 0 && cols % ggml_type_find(type)->block_size == 0;
 }
 
@@ -98,7 +101,7 @@ void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int row
     const QIsa *k = isa();
     const QTypeKernels *t = type_kernels(k, type);
     if (!t) {
-        qmatmul_f16(&k->f16, out, inp, W, rows, cols, n);
+        qmatmul_float(type == GGML_TYPE_F16 ? &k->f16 : &k->f32, out, inp, W, rows, cols, n);
         return;
     }
     QAct a;

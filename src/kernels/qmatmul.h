@@ -22,17 +22,19 @@
 // out[i][r] = sum_k inp[i][k] * W[r][k] for i < n, r < rows. W is `rows`
 // rows of packed blocks of ggml type `type` (rows * cols / block_size *
 // type_size bytes, row-major, any alignment); cols must be a multiple of the
-// type's block size and of 64. n == 1 streams the weights once (decode);
+// type's block size and of 64 (F16, F32: of 8). n == 1 streams the weights once (decode);
 // n > 1 reuses each decoded weight block for many activation rows (prefill).
 // A type that qmatmul_supported rejects is a programming error (abort).
 void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n);
 
 // 1 for the types qmatmul takes: Q2_0, TQ1_0, TQ2_0 and, for embeddings /
 // LM heads kept at higher precision, Q8_0 (int8 against the same activation
-// blocks) and F16 (fp32 activations, no quantization).
+// blocks) and F16 (fp32 activations, no quantization); F32 for the
+// decode-sized products of fp32 models (kernels/linear.h), in the F16 order.
 int qmatmul_supported(uint32_t type);
 // 1 when qmatmul takes rows of `cols` weights of `type`: a supported type
-// and cols a positive multiple of 64 and of the type's block size.
+// and cols a positive multiple of 64 and of the type's block size (F16 and
+// F32: of 8).
 int qmatmul_shape_ok(uint32_t type, int cols);
 
 // Forces the kernel set: "ref", "avx2", "avx512", or "auto" (the best this

@@ -53,10 +53,11 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
     if (w->k_norm) rmsnorm_forward(b->k, b->rstd_k, b->k_raw, w->k_norm, n * NKV, HD, eps);
     rope_forward(b->q, ctx->cos, ctx->sin, B, T, NH, HD);
     rope_forward(b->k, ctx->cos, ctx->sin, B, T, NKV, HD);
-    if (ctx->pos == 0)
+    if (!ctx->k_all)
         attention_forward(b->att, b->lse, b->q, b->k, b->v, B, T, NH, NKV, HD);
     else
-        attention_forward_cached(b->att, b->q, ctx->k_all, ctx->v_all, T, ctx->pos, NH, NKV, HD);
+        attention_forward_cached(b->att, b->q, ctx->k_all, ctx->v_all, n, ctx->pos, ctx->parent,
+                                 ctx->n_seq > 1 ? ctx->n_seq : 1, NH, NKV, HD);
     linear_forward(b->tmp, b->att, &w->wo, n);
     residual_forward(b->mid, x, b->tmp, (size_t)n * C);
 

@@ -42,15 +42,20 @@ typedef struct {
     float *tmp;        // (n, max(C, F))
 } BlockBufs;
 
-// How attention sees the sequence. pos = 0: the block is a whole sequence
-// (B of them), plain causal attention over it. pos > 0 (B = 1): rows are
-// positions pos..pos+T-1 and attend to k_all/v_all[0..pos+T) of the cache,
-// into which b->k, b->v point at position pos. cos/sin are the RoPE tables
-// from position pos on.
+// How attention sees the sequence. k_all == NULL: the block is a whole
+// sequence (B of them), plain causal attention over it (training, eval, a
+// prefill from position 0). Otherwise the rows attend to a KV cache, into
+// which b->k, b->v point at position pos (kernels/ops.h
+// attention_forward_cached): B = 1 sequence, rows at positions pos..pos+T-1
+// (causal, or a draft tree with `parent`); or B = n_seq interleaved
+// sequences, T = 1 row each at position pos (beam search). cos/sin are the
+// RoPE tables of the rows' positions, row t at cos + t * HD/2.
 typedef struct {
     int B, T, pos;
     const float *cos, *sin;
     const float *k_all, *v_all;
+    const int *parent;  // draft tree: parent of each row (-1: a root), NULL: causal
+    int n_seq;          // > 1: interleaved sequences in the cache
 } BlockCtx;
 
 void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, const float *x, BlockBufs *b,

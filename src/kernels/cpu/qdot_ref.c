@@ -2,6 +2,7 @@
 // order that qkernels.h defines. The SIMD paths are tested against these.
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "base/util.h"
 #include "kernels/cpu/qkernels.h"
@@ -129,6 +130,26 @@ static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int
     gemm_f16(out, 0, x, 1, cols, W, r0, r1);
 }
 
+static float row_dot_f32(const uint8_t *w, const float *x, int cols) {
+    float s[8] = {0};
+    for (int k = 0; k < cols; k++) {
+        float wk;
+        memcpy(&wk, w + 4 * (size_t)k, 4);  // rows may sit at any address
+        s[k % 8] = fmaf(wk, x[k], s[k % 8]);
+    }
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    for (int r = r0; r < r1; r++)
+        for (int i = 0; i < n; i++)
+            out[(size_t)i * ldo + r] = row_dot_f32(W + (size_t)r * cols * 4, x + (size_t)i * cols, cols);
+}
+
+static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    gemm_f32(out, 0, x, 1, cols, W, r0, r1);
+}
+
 const QIsa qisa_ref = {
     .name = "ref",
     .gemm_lanes = 1,
@@ -137,4 +158,5 @@ const QIsa qisa_ref = {
     .tq2_0 = {gemv_tq2_0, gemm_tq2_0},
     .q8_0 = {gemv_q8_0, gemm_q8_0},
     .f16 = {gemv_f16, gemm_f16},
+    .f32 = {gemv_f32, gemm_f32},
 };

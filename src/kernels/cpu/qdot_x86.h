@@ -408,6 +408,57 @@ static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const
     free(wf);
 }
 
+// --- F32 ------------------------------------------------------------------
+// The F16 order with fp32 weights: decode-sized products of fp32 models
+// (kernels/linear.h), where a row's result must not depend on how many rows
+// share the call.
+
+static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    const size_t row_bytes = (size_t)cols * 4, ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
+    for (int r = r0; r < r1; r += GEMV_ROWS) {
+        const float *w[GEMV_ROWS];
+        for (int k = 0; k < GEMV_ROWS; k++) w[k] = (const float *)(W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes);
+        __m256 s[GEMV_ROWS];
+        for (int k = 0; k < GEMV_ROWS; k++) s[k] = _mm256_setzero_ps();
+        for (int c = 0; c < cols; c += 8) {
+            __m256 xv = _mm256_loadu_ps(x + c);
+            for (int k = 0; k < GEMV_ROWS; k++) {
+                if (c % 16 == 0) _mm_prefetch((const char *)(w[k] + c) + ahead, _MM_HINT_T0);
+                s[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + c), xv, s[k]);
+            }
+        }
+        for (int k = 0; k < GEMV_ROWS && r + k < r1; k++) out[r + k] = fold8(s[k]);
+    }
+}
+
+// QX_GEMM_W weight rows against two activation rows at a time.
+ALWAYS_INLINE void f32_tile(const int J, const float *const *w, const float *x, int i, int cols, float *out, int ldo,
+                            int r, int r1) {
+    __m256 s[2][QX_GEMM_W];
+    for (int j = 0; j < J; j++)
+        for (int k = 0; k < QX_GEMM_W; k++) s[j][k] = _mm256_setzero_ps();
+    for (int c = 0; c < cols; c += 8) {
+        __m256 xv[2];
+        for (int j = 0; j < J; j++) xv[j] = _mm256_loadu_ps(x + (size_t)(i + j) * cols + c);
+        for (int k = 0; k < QX_GEMM_W; k++) {
+            __m256 wv = _mm256_loadu_ps(w[k] + c);
+            for (int j = 0; j < J; j++) s[j][k] = _mm256_fmadd_ps(wv, xv[j], s[j][k]);
+        }
+    }
+    for (int j = 0; j < J; j++)
+        for (int k = 0; k < QX_GEMM_W && r + k < r1; k++) out[(size_t)(i + j) * ldo + r + k] = fold8(s[j][k]);
+}
+
+static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    for (int r = r0; r < r1; r += QX_GEMM_W) {
+        const float *w[QX_GEMM_W];
+        for (int k = 0; k < QX_GEMM_W; k++) w[k] = (const float *)W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols;
+        int i = 0;
+        for (; i + 2 <= n; i += 2) f32_tile(2, w, x, i, cols, out, ldo, r, r1);
+        if (i < n) f32_tile(1, w, x, i, cols, out, ldo, r, r1);
+    }
+}
+
 // --- the table ------------------------------------------------------------
 
 #define QX_TYPE(name, codes, qk, block)                                                              \
@@ -435,4 +486,5 @@ const QIsa QX_ISA = {
     .tq2_0 = {gemv_tq2_0, gemm_tq2_0},
     .q8_0 = {gemv_q8_0, gemm_q8_0},
     .f16 = {gemv_f16, gemm_f16},
+    .f32 = {gemv_f32, gemm_f32},
 };

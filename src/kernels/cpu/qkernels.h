@@ -42,17 +42,17 @@ typedef struct {
     void (*gemm)(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1);
 } QTypeKernels;
 
-// F16: the same shapes, fp32 activations x[n][cols].
+// F16 and F32: the same shapes, fp32 activations x[n][cols].
 typedef struct {
     void (*gemv)(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1);
     void (*gemm)(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1);
-} QF16Kernels;
+} QFloatKernels;
 
 typedef struct {
     const char *name;  // "ref", "avx2", "avx512"
     int gemm_lanes;    // the `lanes` its gemm wants its activations in
     QTypeKernels q2_0, tq1_0, tq2_0, q8_0;
-    QF16Kernels f16;
+    QFloatKernels f16, f32;
 } QIsa;
 
 extern const QIsa qisa_ref, qisa_avx2, qisa_avx512;
