@@ -12,10 +12,12 @@
 #include "args.h"
 #include "base/buf.h"
 #include "commands.h"
+#include "infer/beam.h"
 #include "infer/chat.h"
 #include "infer/decode.h"
 #include "infer/generate.h"
 #include "infer/source.h"
+#include "infer/spec.h"
 #include "tok/tokenizer.h"
 #include "base/util.h"
 
@@ -46,7 +48,21 @@ static void usage(FILE *f) {
             "  --logits FILE      also write the prompt's logits, every position (float32,\n"
             "                     n_prompt x vocab_size, little-endian), for comparisons\n"
             "  --json             print one JSON object instead of the text: prompt_ids, ids\n"
-            "                     (generated), text (generated), stop\n");
+            "                     (generated), text (generated), stop; with beams, one per sequence,\n"
+            "                     with its score\n\n"
+            "Beam search (transformers' generate(num_beams=N, do_sample=False) semantics):\n"
+            "  --num-beams N      N beams decoded together (default 1: greedy or sampling)\n"
+            "  --length-penalty X finished beams score sum_logprobs / length^X (default 1)\n"
+            "  --early-stopping true|false|never   when to stop (default false)\n"
+            "  --num-return-sequences K           the K best finished beams (default 1)\n\n"
+            "Speculative decoding (the output is the target's own: identical when greedy,\n"
+            "distributed as the target's sampler otherwise):\n"
+            "  --draft DIR|FILE.gguf|lookup   a draft model with the same tokenizer, or prompt\n"
+            "                     lookup (continuations of the text's own earlier n-grams)\n"
+            "  --draft-pack TYPE  pack the draft DIR's ternary weights at load (as --pack)\n"
+            "  --draft-tokens K   tokens drafted per branch (default 4)\n"
+            "  --draft-tree W     W branches under the last token, verified in one pass\n"
+            "                     (default 1: a chain; trees need greedy decoding)\n");
 }
 
 // How many of the n pending bytes can be written without splitting a UTF-8
@@ -130,33 +146,76 @@ static void json_ids(Buf *b, const char *key, const int32_t *ids, size_t n) {
     buf_puts(b, "]");
 }
 
-// {"prompt_ids": [...], "ids": [...], "text": "...", "stop": "..."} on one line.
-static void print_json(const Tokenizer *tok, const int32_t *prompt, size_t n_prompt, const Printer *p,
-                       const char *stop) {
+// {"prompt_ids": [...], "ids": [...], "text": "...", "stop": "..."[, "score": S]} on one line.
+static void print_json(const Tokenizer *tok, const int32_t *prompt, size_t n_prompt, const int32_t *ids, size_t n,
+                       const char *stop, const float *score) {
     char *text, err[ERR_LEN];
     size_t len;
-    if (tokenizer_decode(tok, p->ids, p->n, &text, &len, err)) die("%s", err);
+    if (tokenizer_decode(tok, ids, n, &text, &len, err)) die("%s", err);
     Buf b = {0};
     buf_puts(&b, "{");
     json_ids(&b, "prompt_ids", prompt, n_prompt);
     buf_puts(&b, ", ");
-    json_ids(&b, "ids", p->ids, p->n);
+    json_ids(&b, "ids", ids, n);
     buf_puts(&b, ", \"text\": ");
     buf_json_str(&b, text, 0);
     buf_puts(&b, ", \"stop\": ");
     buf_json_str(&b, stop, 0);
+    if (score) buf_printf(&b, ", \"score\": %.9g", (double)*score);
     buf_puts(&b, "}\n");
     fwrite(b.s, 1, b.len, stdout);
     free(b.s);
     free(text);
 }
 
+// Beam search: every returned sequence, best first.
+static void run_beams(const ModelSource *src, const int32_t *ids, size_t n_prompt, const BeamOptions *bo, int json) {
+    char err[ERR_LEN];
+    BeamResult r;
+    if (beam_search(&src->w, ids, n_prompt, bo, &r, err)) die("%s", err);
+    for (int i = 0; i < r.n_hyp; i++) {
+        const BeamHyp *h = &r.hyp[i];
+        const char *stop = h->eos ? "eos" : "max-tokens";
+        if (json) {
+            print_json(src->tok, ids, n_prompt, h->ids, (size_t)h->n, stop, &h->score);
+            continue;
+        }
+        char *text;
+        size_t len;
+        if (tokenizer_decode(src->tok, h->ids, (size_t)h->n, &text, &len, err)) die("%s", err);
+        if (r.n_hyp > 1) printf("--- beam %d (score %.6f, %d tokens, stop: %s)\n", i + 1, (double)h->score, h->n, stop);
+        fwrite(text, 1, len, stdout);
+        if (r.n_hyp > 1 || isatty(fileno(stdout))) fputc('\n', stdout);
+        free(text);
+    }
+    fflush(stdout);
+    fprintf(stderr,
+            "\nprompt tokens:    %zu\n"
+            "prefill:          %.1f tok/s (%.3f s)\n"
+            "beam search:      %d beams, %d steps of %d rows, %.2f ms a step\n",
+            n_prompt, (double)n_prompt / r.t_prefill, r.t_prefill, bo->num_beams, r.n_steps, bo->num_beams,
+            r.n_steps ? 1e3 * r.t_decode / r.n_steps : 0.0);
+    beam_result_free(&r);
+}
+
+static int parse_early(const char *v, int *out) {
+    if (!strcmp(v, "true")) *out = BEAM_EARLY_TRUE;
+    else if (!strcmp(v, "false")) *out = BEAM_EARLY_FALSE;
+    else if (!strcmp(v, "never")) *out = BEAM_EARLY_NEVER;
+    else {
+        fprintf(stderr, "trit: error: --early-stopping takes true, false or never, not '%s'\n", v);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *pack = NULL, *logits_path = NULL, *v;
-    long max_tokens = 128, top_k = 40;
-    double temperature = 0.8, top_p = 0.95;
+    const char *draft_path = NULL, *draft_pack = NULL;
+    long max_tokens = 128, top_k = 40, num_beams = 1, num_return = 1, draft_tokens = 4, draft_tree = 1;
+    double temperature = 0.8, top_p = 0.95, length_penalty = 1.0;
     uint64_t seed = 0;
-    int have_seed = 0, greedy = 0, chat = 0, json = 0;
+    int have_seed = 0, greedy = 0, chat = 0, json = 0, sampling_set = 0, early = BEAM_EARLY_FALSE, beam_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -165,17 +224,37 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--tokenizer")) { if (!(tok_path = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--pack")) { if (!(pack = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--logits")) { if (!(logits_path = arg_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--draft")) { if (!(draft_path = arg_value(argc, argv, &i))) return 2; }
+        else if (!strcmp(a, "--draft-pack")) { if (!(draft_pack = arg_value(argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--greedy")) greedy = 1;
         else if (!strcmp(a, "--chat")) chat = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--max-tokens")) {
             if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 0, 1L << 30, &max_tokens)) return 2;
+        } else if (!strcmp(a, "--num-beams")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, KV_MAX_SEQS, &num_beams)) return 2;
+        } else if (!strcmp(a, "--num-return-sequences")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, KV_MAX_SEQS, &num_return)) return 2;
+            beam_set = 1;
+        } else if (!strcmp(a, "--length-penalty")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, -100.0, 100.0, &length_penalty)) return 2;
+            beam_set = 1;
+        } else if (!strcmp(a, "--early-stopping")) {
+            if (!(v = arg_value(argc, argv, &i)) || parse_early(v, &early)) return 2;
+            beam_set = 1;
+        } else if (!strcmp(a, "--draft-tokens")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 32, &draft_tokens)) return 2;
+        } else if (!strcmp(a, "--draft-tree")) {
+            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 8, &draft_tree)) return 2;
         } else if (!strcmp(a, "--temperature")) {
             if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, 0.0, 1000.0, &temperature)) return 2;
+            sampling_set |= temperature > 0.0;
         } else if (!strcmp(a, "--top-k")) {
             if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 0, 1L << 30, &top_k)) return 2;
+            sampling_set = 1;
         } else if (!strcmp(a, "--top-p")) {
             if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, 0.0, 1.0, &top_p)) return 2;
+            sampling_set = 1;
             if (top_p <= 0.0) {
                 fprintf(stderr, "trit: error: --top-p must be > 0\n");
                 return 2;
@@ -195,6 +274,41 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     if (greedy) temperature = 0.0;
+    // Beam search is transformers' do_sample=False: no sampling, no draft.
+    if (num_beams > 1) {
+        if (sampling_set && !greedy) {
+            fprintf(stderr, "trit: error: beam search does not sample: drop --temperature/--top-k/--top-p "
+                            "(beam sampling is not supported)\n");
+            return 2;
+        }
+        if (draft_path) {
+            fprintf(stderr, "trit: error: --num-beams and --draft do not combine: speculative decoding runs greedy "
+                            "or sampled decoding of one sequence\n");
+            return 2;
+        }
+        if (num_return > num_beams) {
+            fprintf(stderr, "trit: error: --num-return-sequences %ld exceeds --num-beams %ld\n", num_return, num_beams);
+            return 2;
+        }
+        temperature = 0.0;
+    } else if (beam_set && (num_return > 1 || length_penalty != 1.0 || early != BEAM_EARLY_FALSE)) {
+        fprintf(stderr, "trit: error: --num-return-sequences, --length-penalty and --early-stopping need --num-beams >= 2\n");
+        return 2;
+    }
+    if (!draft_path && (draft_pack || draft_tokens != 4 || draft_tree != 1)) {
+        fprintf(stderr, "trit: error: --draft-tokens, --draft-tree and --draft-pack need --draft\n");
+        return 2;
+    }
+    if (draft_path && temperature > 0.0 && draft_tree > 1) {
+        fprintf(stderr, "trit: error: draft trees verify greedy decoding only (add --greedy, or draft a chain: "
+                        "--draft-tree 1)\n");
+        return 2;
+    }
+    if (draft_tree * draft_tokens + 1 > SPEC_MAX_NODES) {
+        fprintf(stderr, "trit: error: a draft tree of %ld x %ld tokens exceeds %d nodes\n", draft_tree, draft_tokens,
+                SPEC_MAX_NODES - 1);
+        return 2;
+    }
     if (!have_seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -242,22 +356,58 @@ int cmd_generate(int argc, char **argv) {
                        .top_p = (float)top_p, .seed = seed, .eos = eos, .n_eos = n_eos,
                        .vocab_limit = tokenizer_vocab_size(tok)};
     if (logits_path && write_prompt_logits(&src.w, ids, n_prompt, logits_path, err)) die("%s", err);
+    if (num_beams > 1) {
+        BeamOptions bo = {.num_beams = (int)num_beams, .length_penalty = (float)length_penalty,
+                          .early_stopping = early, .num_return = (int)num_return, .max_tokens = max_tokens,
+                          .eos = eos, .n_eos = n_eos, .vocab_limit = o.vocab_limit};
+        run_beams(&src, ids, n_prompt, &bo, json);
+        free(ids);
+        source_close(&src);
+        return 0;
+    }
+    ModelSource dsrc = {0};
+    SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
+    if (draft_path && strcmp(draft_path, "lookup")) {
+        if (source_open(&dsrc, draft_path, draft_pack, tok_path, err)) die("draft: %s", err);
+        if (tokenizer_hash(dsrc.tok) != tokenizer_hash(tok))
+            die("the draft model %s has another tokenizer than the target: speculative decoding needs the same one",
+                draft_path);
+        so.draft = &dsrc.w;
+        fprintf(stderr, "draft %s: %s weights, %.1f MB\n", draft_path, ggml_type_find(dsrc.w.layers[0].wq.type)->name,
+                1e-6 * (double)weights_bytes(&dsrc.w));
+    }
     Printer pr = {.tok = tok, .json = json};
     DecodeStats st;
-    if (decode_generate(&src.w, ids, n_prompt, &o, print_token, &pr, &st, err)) die("%s", err);
+    SpecStats ss;
+    if (draft_path) {
+        if (spec_generate(&src.w, ids, n_prompt, &o, &so, print_token, &pr, &ss, err)) die("%s", err);
+        st = ss.d;
+    } else if (decode_generate(&src.w, ids, n_prompt, &o, print_token, &pr, &st, err)) {
+        die("%s", err);
+    }
     if (pr.out.len) fwrite(pr.out.buf, 1, pr.out.len, stdout);  // an incomplete character at the very end
-    if (json) print_json(tok, ids, n_prompt, &pr, st.stop);
+    if (json) print_json(tok, ids, n_prompt, pr.ids, pr.n, st.stop, NULL);
     else if (isatty(fileno(stdout))) fputc('\n', stdout);
     fflush(stdout);
     fprintf(stderr,
             "\nprompt tokens:    %zu\n"
             "prefill:          %.1f tok/s (%.3f s)\n"
-            "generated tokens: %ld (stop: %s)\n"
-            "decode:           %.2f tok/s (%d forward steps, %.2f ms each; %.2f tok/s with sampling)\n",
-            n_prompt, (double)n_prompt / st.t_prefill, st.t_prefill, st.n_generated, st.stop,
-            st.n_steps ? (double)st.n_steps / st.t_decode : 0.0, st.n_steps,
-            st.n_steps ? 1e3 * st.t_decode / st.n_steps : 0.0,
-            st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
+            "generated tokens: %ld (stop: %s)\n",
+            n_prompt, (double)n_prompt / st.t_prefill, st.t_prefill, st.n_generated, st.stop);
+    if (draft_path)
+        fprintf(stderr,
+                "speculative:      %d target passes, %.2f tokens per pass; %ld of %ld drafted tokens accepted "
+                "(%.0f%%); draft %.3f s (%ld passes), verify %.3f s\n"
+                "decode:           %.2f tok/s\n",
+                st.n_steps, st.n_steps ? (double)(st.n_generated - 1) / st.n_steps : 0.0, ss.accepted, ss.drafted,
+                ss.drafted ? 100.0 * (double)ss.accepted / (double)ss.drafted : 0.0, ss.t_draft, ss.draft_passes,
+                ss.t_verify, st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
+    else
+        fprintf(stderr, "decode:           %.2f tok/s (%d forward steps, %.2f ms each; %.2f tok/s with sampling)\n",
+                st.n_steps ? (double)st.n_steps / st.t_decode : 0.0, st.n_steps,
+                st.n_steps ? 1e3 * st.t_decode / st.n_steps : 0.0,
+                st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
+    if (so.draft) source_close(&dsrc);
     free(ids);
     free(pr.ids);
     source_close(&src);

@@ -90,7 +90,8 @@ static int check_tokens(const ModelConfig *c, const int32_t *tokens, int n, char
 // on), then the final norm and LM head on rows [first, n) into logits.
 // rows_cos/sin: the RoPE tables of the rows; parent, n_seq: see BlockCtx.
 static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos,
-                         const float *rows_cos, const float *rows_sin, const int *parent, float *logits, int first) {
+                         const float *rows_cos, const float *rows_sin, const int *parent, int node0, float *logits,
+                         int first) {
     const ModelConfig *c = &kv->config;
     const int C = c->hidden_size, L = c->num_hidden_layers;
     const size_t P = kv_pos_floats(kv);
@@ -103,10 +104,11 @@ static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *toke
         // One layer's scratch; the new keys/values go straight into the
         // cache, the residual stream is updated in place, nothing is saved.
         BlockBufs b = {.ln1 = kv->ln, .q_raw = kv->q_raw, .k_raw = kv->k_raw, .q = kv->q,
-                       .k = kl + (size_t)pos * P, .v = vl + (size_t)pos * P, .att = kv->att, .lse = kv->lse,
+                       .k = kl + (size_t)(pos + node0) * P, .v = vl + (size_t)(pos + node0) * P, .att = kv->att, .lse = kv->lse,
                        .mid = kv->x, .ln2 = kv->ln, .gate = kv->gate, .up = kv->up, .h = kv->h, .tmp = kv->tmp};
         const BlockCtx ctx = {.B = S, .T = S > 1 ? 1 : n, .pos = pos, .cos = rows_cos, .sin = rows_sin,
-                              .k_all = fresh ? NULL : kl, .v_all = fresh ? NULL : vl, .parent = parent, .n_seq = S};
+                              .k_all = fresh ? NULL : kl, .v_all = fresh ? NULL : vl, .parent = parent, .first = node0,
+                              .n_seq = S};
         block_forward(c, &w->layers[l], kv->x, kv->x, &b, &ctx);
     }
     if (logits && first < n) {
@@ -131,7 +133,7 @@ int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *t
     if (check_tokens(c, tokens, n, err)) return -1;
     scratch_reserve(kv, n);
     const size_t half = (size_t)c->head_dim / 2;
-    forward_rows(kv, w, tokens, n, pos, kv->rope_cos + (size_t)pos * half, kv->rope_sin + (size_t)pos * half, NULL,
+    forward_rows(kv, w, tokens, n, pos, kv->rope_cos + (size_t)pos * half, kv->rope_sin + (size_t)pos * half, NULL, 0,
                  logits, all_rows ? 0 : n - 1);
     kv->len = pos + n;
     return 0;
@@ -143,29 +145,29 @@ int generate_forward(KVCache *kv, const ModelWeights *w, const int32_t *tokens, 
 }
 
 int generate_forward_tree(KVCache *kv, const ModelWeights *w, const int32_t *tokens, const int *parent, int n,
-                          float *logits, char *err) {
+                          int first, float *logits, char *err) {
     const ModelConfig *c = &kv->config;
-    const int pos = kv->len;
+    const int pos = kv->len, m = n - first;
     if (kv->n_seq != 1) return set_err(err, "generate_forward_tree: the cache holds %d sequences", kv->n_seq);
-    if (n < 1) return set_err(err, "generate_forward_tree: no tokens (n = %d)", n);
+    if (first < 0 || m < 1) return set_err(err, "generate_forward_tree: no new nodes (%d of %d)", m, n);
     if (pos < 1) return set_err(err, "generate_forward_tree: nothing is cached yet (prefill first)");
     if (pos + n > kv->max_T)
         return set_err(err, "a tree of %d nodes after %d positions exceeds the KV cache's %d", n, pos, kv->max_T);
     for (int i = 0; i < n; i++)
         if (parent[i] < -1 || parent[i] >= i)
             return set_err(err, "draft tree: node %d has parent %d (must be -1 or an earlier node)", i, parent[i]);
-    if (check_tokens(c, tokens, n, err)) return -1;
-    scratch_reserve(kv, n);
+    if (check_tokens(c, tokens + first, m, err)) return -1;
+    scratch_reserve(kv, m);
     // Node i sits at cache slot pos + i and at RoPE position pos + depth(i).
     const size_t half = (size_t)c->head_dim / 2;
-    float *cos_r = kv->row_cos, *sin_r = kv->row_cos + (size_t)n * half;
-    for (int i = 0; i < n; i++) {
+    float *cos_r = kv->row_cos, *sin_r = kv->row_cos + (size_t)m * half;
+    for (int i = 0; i < m; i++) {
         int depth = 0;
-        for (int a = parent[i]; a >= 0; a = parent[a]) depth++;
+        for (int a = parent[first + i]; a >= 0; a = parent[a]) depth++;
         memcpy(cos_r + (size_t)i * half, kv->rope_cos + (size_t)(pos + depth) * half, sizeof(float) * half);
         memcpy(sin_r + (size_t)i * half, kv->rope_sin + (size_t)(pos + depth) * half, sizeof(float) * half);
     }
-    forward_rows(kv, w, tokens, n, pos, cos_r, sin_r, parent, logits, 0);
+    forward_rows(kv, w, tokens + first, m, pos, cos_r, sin_r, parent, first, logits, 0);
     return 0;
 }
 
@@ -189,7 +191,7 @@ int generate_forward_seqs(KVCache *kv, const ModelWeights *w, const int32_t *tok
     if (check_tokens(c, tokens, S, err)) return -1;
     scratch_reserve(kv, S);
     const size_t half = (size_t)c->head_dim / 2;
-    forward_rows(kv, w, tokens, S, pos, kv->rope_cos + (size_t)pos * half, kv->rope_sin + (size_t)pos * half, NULL,
+    forward_rows(kv, w, tokens, S, pos, kv->rope_cos + (size_t)pos * half, kv->rope_sin + (size_t)pos * half, NULL, 0,
                  logits, 0);
     kv->len = pos + 1;
     return 0;

@@ -66,13 +66,16 @@ int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *t
 // A draft tree in one pass (one sequence): node i (token tokens[i], parent
 // parent[i] < i or -1 for a root) is written at cache slot kv->len + i, runs
 // at RoPE position kv->len + depth(i) and attends to positions 0..len-1 and
-// to its own ancestors and itself, nothing else; logits[n][V] are every
-// node's. A chain (parent[i] = i - 1) is exactly generate_forward_logits
-// with all_rows. Each node's logits equal, bit for bit, those of its path
-// decoded one token at a time. kv->len is unchanged: kvcache_commit_path
-// keeps the accepted nodes.
+// to its own ancestors and itself, nothing else. Nodes [0, first) were run
+// by an earlier call on the same tree (a drafter growing it level by
+// level); this call runs nodes [first, n) and writes their logits to
+// logits[n - first][V]. A chain (parent[i] = i - 1, first = 0) is exactly
+// generate_forward_logits with all_rows. Each node's logits equal, bit for
+// bit, those of its path decoded one token at a time (up to
+// LINEAR_DECODE_ROWS nodes a call for fp32 weights). kv->len is unchanged:
+// kvcache_commit_path keeps the accepted nodes.
 int generate_forward_tree(KVCache *kv, const ModelWeights *w, const int32_t *tokens, const int *parent, int n,
-                          float *logits, char *err);
+                          int first, float *logits, char *err);
 // Keeps nodes path[0..m) of the last tree (a root-to-node path: path[d] has
 // depth d) as positions len..len+m-1, compacting their keys/values there;
 // len += m. The rest of the tree is forgotten.

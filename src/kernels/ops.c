@@ -151,17 +151,18 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
 }
 
 void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
-                              const int *parent, int n_seq, int NH, int NKV, int HD) {
+                              const int *parent, int first, int n_seq, int NH, int NKV, int HD) {
     const int KD = NKV * HD, group = NH / NKV;
     const size_t stride = (size_t)n_seq * KD;  // floats between two positions of one sequence
     const float scale = 1.0f / sqrtf((float)HD);
     // One thread for small work (a decode step of a tiny model): a parallel
     // region costs more than it saves there.
-    const double work = (double)n * NH * (pos + n) * HD;
+    const int most = pos + first + n + 1;  // keys a query sees at most
+    const double work = (double)n * NH * most * HD;
 #pragma omp parallel if (work > 65536.0)
     {
-        float *s = xmalloc(sizeof(float) * (size_t)(pos + n + 1));
-        int *key = xmalloc(sizeof(int) * (size_t)(pos + n + 1));
+        float *s = xmalloc(sizeof(float) * (size_t)most);
+        int *key = xmalloc(sizeof(int) * (size_t)most);
 #pragma omp for collapse(2) schedule(static)
         for (int i = 0; i < n; i++)
             for (int h = 0; h < NH; h++) {
@@ -176,9 +177,9 @@ void attention_forward_cached(float *out, const float *q, const float *k, const 
                         for (int j = 0; j <= i; j++) key[T++] = pos + j;
                     } else {
                         int d = 0;
-                        for (int a = i; a >= 0; a = parent[a]) d++;
+                        for (int a = first + i; a >= 0; a = parent[a]) d++;
                         T += d;
-                        for (int a = i, t = T - 1; a >= 0; a = parent[a], t--) key[t] = pos + a;
+                        for (int a = first + i, t = T - 1; a >= 0; a = parent[a], t--) key[t] = pos + a;
                     }
                 }
                 const float *qi = q + ((size_t)i * NH + h) * HD;

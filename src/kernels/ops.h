@@ -42,8 +42,10 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
 // Attention of n new queries against cached keys/values. One sequence
 // (n_seq == 1): the queries are at cache positions pos..pos+n-1 and query i
 // sees the keys 0..pos-1 and, among the new ones, with parent == NULL every
-// j <= i (causal), else its chain i, parent[i], parent[parent[i]], ... (a
-// draft tree: parent[i] < i, -1 for a root). n_seq > 1 sequences
+// j <= i (causal), else query i is tree node first + i, at cache position
+// pos + first + i, and sees its chain of nodes a = first + i, parent[a],
+// parent[parent[a]], ... at positions pos + a (a draft tree: parent[a] < a,
+// -1 for a root; nodes below `first` were cached by an earlier call). n_seq > 1 sequences
 // interleaved, one new query each (n == n_seq): query i is sequence i at
 // position pos and sees that sequence's keys 0..pos; position p of sequence
 // s is k[p][s][NKV][HD]. q[n][NH][HD] -> out[n][NH][HD].
@@ -52,7 +54,7 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
 // token verified inside a tree equals the same token decoded alone.
 // Scores are kept whole per (query, head): pos + n floats a thread.
 void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
-                              const int *parent, int n_seq, int NH, int NKV, int HD);
+                              const int *parent, int first, int n_seq, int NH, int NKV, int HD);
 
 // h = silu(gate) * up, elementwise over n values.
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n);

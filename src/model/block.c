@@ -56,7 +56,7 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
     if (!ctx->k_all)
         attention_forward(b->att, b->lse, b->q, b->k, b->v, B, T, NH, NKV, HD);
     else
-        attention_forward_cached(b->att, b->q, ctx->k_all, ctx->v_all, n, ctx->pos, ctx->parent,
+        attention_forward_cached(b->att, b->q, ctx->k_all, ctx->v_all, n, ctx->pos, ctx->parent, ctx->first,
                                  ctx->n_seq > 1 ? ctx->n_seq : 1, NH, NKV, HD);
     linear_forward(b->tmp, b->att, &w->wo, n);
     residual_forward(b->mid, x, b->tmp, (size_t)n * C);

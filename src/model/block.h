@@ -47,14 +47,16 @@ typedef struct {
 // prefill from position 0). Otherwise the rows attend to a KV cache, into
 // which b->k, b->v point at position pos (kernels/ops.h
 // attention_forward_cached): B = 1 sequence, rows at positions pos..pos+T-1
-// (causal, or a draft tree with `parent`); or B = n_seq interleaved
+// (causal, or nodes first..first+T-1 of a draft tree with `parent`, b->k at
+// position pos + first); or B = n_seq interleaved
 // sequences, T = 1 row each at position pos (beam search). cos/sin are the
 // RoPE tables of the rows' positions, row t at cos + t * HD/2.
 typedef struct {
     int B, T, pos;
     const float *cos, *sin;
     const float *k_all, *v_all;
-    const int *parent;  // draft tree: parent of each row (-1: a root), NULL: causal
+    const int *parent;  // draft tree: parent of each node (-1: a root), NULL: causal
+    int first;          // draft tree: the first node these rows are
     int n_seq;          // > 1: interleaved sequences in the cache
 } BlockCtx;
 

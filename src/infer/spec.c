@@ -1,0 +1,349 @@
+// spec.c — speculative decoding; see spec.h.
+//
+// State between rounds: seq[0..n) holds the prompt and every emitted token;
+// the target's cache holds seq[0..n-1) (all but the last, the tree's root);
+// the draft model's cache holds a prefix of seq that it catches up on at the
+// start of the next round.
+#include "infer/spec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "infer/generate.h"
+#include "infer/sample.h"
+
+#define SPEC_MAX_DEPTH 32
+#define SPEC_MAX_WIDTH 8
+
+int spec_options_check(const SpecOptions *s, const ModelWeights *target, const DecodeOptions *o, char *err) {
+    if (s->draft_tokens < 1 || s->draft_tokens > SPEC_MAX_DEPTH)
+        return set_err(err, "--draft-tokens %d: must be in [1, %d]", s->draft_tokens, SPEC_MAX_DEPTH);
+    if (s->tree_width < 1 || s->tree_width > SPEC_MAX_WIDTH)
+        return set_err(err, "--draft-tree %d: must be in [1, %d]", s->tree_width, SPEC_MAX_WIDTH);
+    if (s->tree_width * s->draft_tokens + 1 > SPEC_MAX_NODES)
+        return set_err(err, "a draft tree of %d x %d tokens exceeds %d nodes", s->tree_width, s->draft_tokens,
+                       SPEC_MAX_NODES - 1);
+    if (o->temperature > 0.0f && s->tree_width > 1)
+        return set_err(err, "draft trees verify greedy decoding only; sampling drafts a chain (--draft-tree 1)");
+    if (s->draft && s->draft->config.vocab_size != target->config.vocab_size)
+        return set_err(err, "the draft model's vocabulary has %d entries, the target's %d: they must share a tokenizer",
+                       s->draft->config.vocab_size, target->config.vocab_size);
+    return 0;
+}
+
+int spec_tree_walk(const int32_t *tokens, const int *parent, int n, const int32_t *choice, int *path) {
+    int m = 0, u = 0;
+    path[m++] = 0;
+    for (;;) {
+        int next = -1;
+        for (int c = u + 1; c < n && next < 0; c++)
+            if (parent[c] == u && tokens[c] == choice[u]) next = c;
+        if (next < 0) return m;
+        path[m++] = u = next;
+    }
+}
+
+int spec_lookup(const int32_t *seq, int n, int max_out, int width, int32_t *out, int *len) {
+    for (int g = n - 1 < SPEC_LOOKUP_NGRAM ? n - 1 : SPEC_LOOKUP_NGRAM; g >= 1; g--) {
+        const int32_t *suf = seq + n - g;
+        int nb = 0;
+        for (int j = n - g - 1; j >= 0 && nb < width; j--) {  // most recent occurrence first
+            if (memcmp(seq + j, suf, sizeof(int32_t) * (size_t)g) != 0) continue;
+            const int from = j + g, k = n - from < max_out ? n - from : max_out;
+            int dup = 0;
+            for (int b = 0; b < nb; b++) dup |= out[(size_t)b * max_out] == seq[from];
+            if (dup) continue;
+            memcpy(out + (size_t)nb * max_out, seq + from, sizeof(int32_t) * (size_t)k);
+            len[nb++] = k;
+        }
+        if (nb) return nb;
+    }
+    return 0;
+}
+
+// The top w ids of logits[V] (w small), best first, ties to the lower id.
+static void top_ids(const float *x, int V, int w, int32_t *ids) {
+    for (int k = 0; k < w; k++) {
+        int32_t best = -1;
+        for (int i = 0; i < V; i++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++) taken |= ids[j] == i;
+            if (!taken && !isnan(x[i]) && (best < 0 || x[i] > x[best])) best = i;
+        }
+        ids[k] = best < 0 ? 0 : best;
+    }
+}
+
+// A draw from the (unnormalised, non-negative) weights p[V].
+static int32_t draw(const float *p, int V, uint64_t *rng) {
+    double total = 0.0;
+    for (int i = 0; i < V; i++) total += p[i];
+    const double u = sample_uniform(rng) * total;
+    double cum = 0.0;
+    int32_t last = 0;
+    for (int i = 0; i < V; i++) {
+        if (!(p[i] > 0.0f)) continue;
+        cum += p[i];
+        last = i;
+        if (u < cum) return i;
+    }
+    return last;
+}
+
+typedef struct {
+    const ModelWeights *target;
+    const DecodeOptions *o;
+    const SpecOptions *s;
+    int V;
+    int32_t *seq;
+    int n;
+    DecodeTokenFn fn;
+    void *user;
+    SpecStats *st;
+    // The draft model.
+    KVCache dkv;
+    Sampler dsm;
+    float *dlog, *q;  // draft logits (SPEC_MAX_NODES rows); the chain's q (SPEC_MAX_DEPTH rows)
+    int levels_fed;   // tree levels (below the root) the draft model ran this round
+} Spec;
+
+static void mask(const DecodeOptions *o, float *logits, int V) {
+    if (o->vocab_limit > 0)
+        for (int i = o->vocab_limit; i < V; i++) logits[i] = -INFINITY;
+}
+
+static int is_eos(const DecodeOptions *o, int32_t t) {
+    for (int i = 0; i < o->n_eos; i++)
+        if (o->eos[i] == t) return 1;
+    return 0;
+}
+
+// Emits t as the plain loop does. Returns 1 when generation ends.
+static int emit(Spec *g, int32_t t) {
+    if (is_eos(g->o, t)) {
+        g->st->d.stop = "eos";
+        return 1;
+    }
+    g->seq[g->n++] = t;
+    g->st->d.n_generated++;
+    if (g->fn && g->fn(t, g->user)) {
+        g->st->d.stop = "callback";
+        return 1;
+    }
+    return g->st->d.n_generated >= g->o->max_tokens;
+}
+
+// The draft model's proposal under the root tokens[0]: `width` first tokens,
+// each continued to `depth` levels, level-major (nodes 1..w are level 1, the
+// next w level 2, ...). Returns the number of nodes (root included).
+static int draft_model(Spec *g, int32_t *tokens, int *parent, int room, char *err) {
+    const int V = g->V, sampling = g->o->temperature > 0.0f;
+    KVCache *kv = &g->dkv;
+    // Catch up on the committed tokens up to the root.
+    const int from = kv->len;
+    double t0 = now_seconds();
+    g->levels_fed = 0;
+    if (generate_forward_logits(kv, g->s->draft, g->seq + from, g->n - from, from, g->dlog, 0, err)) return -1;
+    g->st->draft_passes++;
+    const int w = g->s->tree_width, space = kv->max_T - kv->len;
+    int depth = g->s->draft_tokens;
+    if (depth * w > room - 1) depth = (room - 1) / w;
+    while (depth > 0 && (depth - 1) * w > space) depth--;  // the draft's own cache bounds the levels it runs
+    int nn = 1;
+    float *lg = g->dlog;
+    if (depth < 1) goto out;
+    for (int lv = 1; lv <= depth; lv++) {
+        const int prev0 = lv == 1 ? 0 : 1 + (lv - 2) * w;  // the level these logits belong to
+        for (int b = 0; b < w; b++) {
+            const int par = lv == 1 ? 0 : prev0 + b;
+            float *row = lg + (size_t)(lv == 1 ? 0 : b) * V;
+            mask(g->o, row, V);
+            int32_t t;
+            if (lv == 1 && w > 1) {
+                if (b == 0) top_ids(row, V, w, tokens + 1);
+                t = tokens[1 + b];
+            } else if (sampling) {
+                float *q = g->q + (size_t)(lv - 1) * V;
+                sampler_distribution(&g->dsm, row, q);
+                t = draw(q, V, &g->dsm.rng);
+            } else {
+                t = sample_argmax(row, V);
+            }
+            tokens[nn] = t;
+            parent[nn++] = par;
+        }
+        if (lv == depth) break;
+        // Run this level in the draft's tree (its nodes are the target's
+        // minus the root): logits of the next level.
+        int dpar[SPEC_MAX_NODES];
+        for (int i = 1; i < nn; i++) dpar[i - 1] = parent[i] - 1;
+        if (generate_forward_tree(kv, g->s->draft, tokens + 1, dpar, nn - 1, nn - 1 - w, g->dlog, err)) return -1;
+        g->st->draft_passes++;
+        g->levels_fed = lv;
+        lg = g->dlog;
+    }
+out:
+    g->st->t_draft += now_seconds() - t0;
+    return nn;
+}
+
+// A lookup proposal: branch-major chains under the root.
+static int draft_lookup(Spec *g, int32_t *tokens, int *parent, int room) {
+    int32_t out[SPEC_MAX_WIDTH * SPEC_MAX_DEPTH];
+    int len[SPEC_MAX_WIDTH];
+    const int K = g->s->draft_tokens;
+    double t0 = now_seconds();
+    const int nb = spec_lookup(g->seq, g->n, K, g->s->tree_width, out, len);
+    int nn = 1;
+    for (int b = 0; b < nb; b++)
+        for (int k = 0; k < len[b] && nn < room; k++) {
+            tokens[nn] = out[b * K + k];
+            parent[nn] = k == 0 ? 0 : nn - 1;
+            nn++;
+        }
+    g->st->t_draft += now_seconds() - t0;
+    return nn;
+}
+
+// One round of sampling over a chain: returns the accepted length m (root
+// included) and emits; *stop when generation ended.
+static int sample_chain(Spec *g, Sampler *tsm, uint64_t *rng, const int32_t *tokens, int nn, float *tlog, float *p,
+                        int *stop) {
+    const int V = g->V;
+    for (int i = 0; i < nn; i++) {
+        float *row = tlog + (size_t)i * V;
+        mask(g->o, row, V);
+        sampler_distribution(tsm, row, p);
+        if (i == nn - 1) {  // every draft kept: a bonus token from p
+            *stop = emit(g, draw(p, V, rng));
+            return nn;
+        }
+        const int32_t d = tokens[i + 1];
+        const float qd = g->s->draft ? g->q[(size_t)i * V + d] : 1.0f;
+        if (sample_uniform(rng) * qd < p[d]) {
+            g->st->accepted++;
+            if ((*stop = emit(g, d))) return i + 2;
+            continue;
+        }
+        // Rejected: the residual max(0, p - q).
+        if (g->s->draft) {
+            const float *q = g->q + (size_t)i * V;
+            for (int v = 0; v < V; v++) p[v] = p[v] > q[v] ? p[v] - q[v] : 0.0f;
+        } else {
+            p[d] = 0.0f;
+        }
+        *stop = emit(g, draw(p, V, rng));
+        return i + 1;
+    }
+    return nn;
+}
+
+int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_prompt, const DecodeOptions *o,
+                  const SpecOptions *s, DecodeTokenFn fn, void *user, SpecStats *st, char *err) {
+    const ModelConfig *c = &target->config;
+    const int V = c->vocab_size;
+    memset(st, 0, sizeof *st);
+    st->d = (DecodeStats){.n_prompt = n_prompt, .stop = "max-tokens"};
+    if (spec_options_check(s, target, o, err)) return -1;
+    if (n_prompt == 0) return set_err(err, "the prompt encodes to no tokens");
+    if (n_prompt > (size_t)c->max_position_embeddings)
+        return set_err(err, "the prompt has %zu tokens; the model's max_position_embeddings is %d", n_prompt,
+                       c->max_position_embeddings);
+    if (o->max_tokens < 1) return 0;
+    const int P = (int)n_prompt;
+    // Room for the whole output plus one tree, within the context.
+    long want = (long)P + o->max_tokens - 1 + SPEC_MAX_NODES;
+    const int max_T = want < c->max_position_embeddings ? (int)want : c->max_position_embeddings;
+    Spec g = {.target = target, .o = o, .s = s, .V = V, .fn = fn, .user = user, .st = st};
+    KVCache tkv;
+    Sampler tsm;
+    if (kvcache_init(&tkv, c, max_T, err)) return -1;
+    if (sampler_init(&tsm, V, o->temperature, o->top_k, o->top_p, o->seed, err)) {
+        kvcache_free(&tkv);
+        return -1;
+    }
+    int rc = 0;
+    if (s->draft) {
+        const int dmax = s->draft->config.max_position_embeddings;
+        if (kvcache_init(&g.dkv, &s->draft->config, max_T < dmax ? max_T : dmax, err) ||
+            sampler_init(&g.dsm, V, o->temperature, o->top_k, o->top_p, o->seed ^ 0x9e3779b97f4a7c15ull, err)) {
+            kvcache_free(&g.dkv);
+            sampler_free(&tsm);
+            kvcache_free(&tkv);
+            return -1;
+        }
+        g.dlog = xmalloc(sizeof(float) * (size_t)SPEC_MAX_NODES * V);
+        g.q = xmalloc(sizeof(float) * (size_t)SPEC_MAX_DEPTH * V);
+    }
+    uint64_t rng = o->seed ^ 0xd1b54a32d192ed03ull;  // acceptance and residual draws
+    g.seq = xmalloc(sizeof(int32_t) * ((size_t)P + (size_t)o->max_tokens + 1));
+    memcpy(g.seq, prompt, sizeof(int32_t) * (size_t)P);
+    g.n = P;
+    float *tlog = xmalloc(sizeof(float) * (size_t)SPEC_MAX_NODES * V), *p = xmalloc(sizeof(float) * (size_t)V);
+    int32_t choice[SPEC_MAX_NODES], tokens[SPEC_MAX_NODES];
+    int parent[SPEC_MAX_NODES], path[SPEC_MAX_NODES];
+
+    // The prefill and the first token, exactly as decode_generate.
+    double t0 = now_seconds();
+    if (generate_forward(&tkv, target, prompt, P, 0, tlog, err)) { rc = -1; goto done; }
+    st->d.t_prefill = now_seconds() - t0;
+    const double t_start = now_seconds();
+    mask(o, tlog, V);
+    int stop = emit(&g, sampler_sample(&tsm, tlog));
+    while (!stop) {
+        if (g.n - 1 >= c->max_position_embeddings) { st->d.stop = "context full (max_position_embeddings)"; break; }
+        const int room = tkv.max_T - tkv.len < SPEC_MAX_NODES ? tkv.max_T - tkv.len : SPEC_MAX_NODES;
+        tokens[0] = g.seq[g.n - 1];
+        parent[0] = -1;
+        int nn = 1;
+        if (room > 1) nn = s->draft ? draft_model(&g, tokens, parent, room, err) : draft_lookup(&g, tokens, parent, room);
+        if (nn < 0) { rc = -1; goto done; }
+        st->drafted += nn - 1;
+        t0 = now_seconds();
+        if (generate_forward_tree(&tkv, target, tokens, parent, nn, 0, tlog, err)) { rc = -1; goto done; }
+        st->t_verify += now_seconds() - t0;
+        st->d.n_steps++;
+        int m;
+        if (o->temperature > 0.0f) {
+            m = sample_chain(&g, &tsm, &rng, tokens, nn, tlog, p, &stop);
+        } else {
+            for (int u = 0; u < nn; u++) {
+                mask(o, tlog + (size_t)u * V, V);
+                choice[u] = sample_argmax(tlog + (size_t)u * V, V);
+            }
+            m = spec_tree_walk(tokens, parent, nn, choice, path);
+            for (int d = 1; d < m && !stop; d++) {
+                st->accepted++;
+                stop = emit(&g, tokens[path[d]]);
+            }
+            if (!stop) stop = emit(&g, choice[path[m - 1]]);
+        }
+        if (o->temperature > 0.0f)
+            for (int d = 0; d < m; d++) path[d] = d;
+        kvcache_commit_path(&tkv, path, m);
+        if (s->draft) {
+            // The draft cache keeps the accepted nodes it ran (levels up to
+            // levels_fed), renumbered as its tree (the target's minus the root).
+            int dpath[SPEC_MAX_NODES], dm = 0;
+            for (int d = 1; d < m && d <= g.levels_fed; d++) dpath[dm++] = path[d] - 1;
+            kvcache_commit_path(&g.dkv, dpath, dm);
+        }
+    }
+    st->d.t_decode = st->t_verify;
+    st->d.t_total = now_seconds() - t_start;
+done:
+    free(tlog);
+    free(p);
+    free(g.seq);
+    free(g.dlog);
+    free(g.q);
+    if (s->draft) {
+        sampler_free(&g.dsm);
+        kvcache_free(&g.dkv);
+    }
+    sampler_free(&tsm);
+    kvcache_free(&tkv);
+    return rc;
+}
