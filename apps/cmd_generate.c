@@ -369,7 +369,7 @@ int cmd_generate(int argc, char **argv) {
     SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
     if (draft_path && strcmp(draft_path, "lookup")) {
         if (source_open(&dsrc, draft_path, draft_pack, tok_path, err)) die("draft: %s", err);
-        if (tokenizer_hash(dsrc.tok) != tokenizer_hash(tok))
+        if (!tokenizer_same_vocab(dsrc.tok, tok))
             die("the draft model %s has another tokenizer than the target: speculative decoding needs the same one",
                 draft_path);
         so.draft = &dsrc.w;

@@ -126,6 +126,39 @@ JSON
         fail=$((fail + 1)); echo "FAIL: generate from the GGUF and from DIR --pack auto differ"; cat "$T/g1.json" "$T/g2.json"; fi
     expect 1 "is a GGUF file" "$BIN" generate --model "$T/q.gguf" --pack auto --prompt "The"
     expect 1 "not whole TQ2_0 blocks" "$BIN" generate --model "$T/q" --pack tq2_0 --prompt "The"
+    # Speculative decoding: the same ids as plain greedy decoding, whatever
+    # drafts (prompt lookup, the packed GGUF, the fp32 DIR as a tree).
+    PR="the cat sat on the mat and the cat sat on the"
+    "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 24 --greedy --json > "$T/s0.json" 2>/dev/null
+    i=0
+    for d in "--draft lookup" "--draft $T/q.gguf --draft-tokens 3" "--draft $T/q --draft-tokens 2 --draft-tree 3"; do
+        i=$((i + 1))
+        # shellcheck disable=SC2086
+        "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 24 --greedy --json $d > "$T/s$i.json" 2>"$T/s$i.err"
+        if grep -q '"ids": \[[0-9]' "$T/s0.json" && cmp -s "$T/s0.json" "$T/s$i.json" && grep -q "tokens per pass" "$T/s$i.err"; then
+            pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: generate $d differs from plain greedy"; cat "$T/s0.json" "$T/s$i.json"; fi
+    done
+    expect 0 "tokens per pass" "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 8 --seed 3 --draft lookup
+    # Beam search: K JSON lines with scores, best first; one beam is greedy.
+    "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 6 --num-beams 4 --num-return-sequences 3 --json \
+        > "$T/b.json" 2>/dev/null
+    if [ "$(grep -c '"score": -' "$T/b.json")" -eq 3 ]; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL: beam search JSON"; cat "$T/b.json"; fi
+    "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 24 --num-beams 1 --greedy --json > "$T/b1.json" 2>/dev/null
+    cmp -s "$T/s0.json" "$T/b1.json" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --num-beams 1 is not greedy"; }
+    expect 0 "beam search: *4 beams" "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 4 --num-beams 4 \
+        --early-stopping never --length-penalty 0.5
+    # Bad combinations: usage errors (2), and a draft with another tokenizer (1).
+    expect 2 "num-beams" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 0
+    expect 2 "draft-tokens" "$BIN" generate --model "$T/q" --prompt "x" --draft lookup --draft-tokens 0
+    expect 2 "does not sample" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --temperature 0.7
+    expect 2 "do not combine" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --draft lookup
+    expect 2 "exceeds --num-beams" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --num-return-sequences 3
+    expect 2 "need --num-beams" "$BIN" generate --model "$T/q" --prompt "x" --num-return-sequences 2
+    expect 2 "true, false or never" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --early-stopping maybe
+    expect 2 "greedy decoding only" "$BIN" generate --model "$T/q" --prompt "x" --draft lookup --draft-tree 2
+    expect 2 "need --draft" "$BIN" generate --model "$T/q" --prompt "x" --draft-tokens 3
+    expect 1 "another tokenizer" "$BIN" generate --model "$T/q" --prompt "x" --draft "$T/imp" --greedy
     head -c 300000 "$T/q.gguf" > "$T/trunc.gguf"
     expect 1 "trunc.gguf: .*past the end" "$BIN" generate --model "$T/trunc.gguf" --prompt "The"
     expect 1 "trunc.gguf" "$BIN" verify "$T/trunc.gguf"

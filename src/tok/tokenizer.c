@@ -1265,6 +1265,20 @@ int tokenizer_token_id(const Tokenizer *t, const char *token) {
 
 uint64_t tokenizer_hash(const Tokenizer *t) { return t->hash; }
 
+int tokenizer_same_vocab(const Tokenizer *a, const Tokenizer *b) {
+    const int va = tokenizer_vocab_size(a), vb = tokenizer_vocab_size(b), V = va < vb ? va : vb;
+    for (int32_t id = 0; id < V; id++) {
+        char *sa = NULL, *sb = NULL, err[ERR_LEN];
+        size_t na = 0, nb = 0;
+        const int ra = tokenizer_decode(a, &id, 1, &sa, &na, err), rb = tokenizer_decode(b, &id, 1, &sb, &nb, err);
+        const int same = ra == rb && (ra != 0 || (na == nb && !memcmp(sa, sb, na)));
+        free(sa);
+        free(sb);
+        if (!same) return 0;
+    }
+    return 1;
+}
+
 char *tokenizer_path_for(const char *arg, const char *model_dir) {
     if (!arg) return path_join(model_dir, "tokenizer.json");
     return is_directory(arg) ? path_join(arg, "tokenizer.json") : xstrdup(arg);

@@ -40,5 +40,11 @@ int tokenizer_token_id(const Tokenizer *t, const char *token);  // -1 when absen
 // A 64-bit FNV-1a hash of the tokenizer.json bytes: identifies the tokenizer
 // in cached token files and checkpoints.
 uint64_t tokenizer_hash(const Tokenizer *t);
+// 1 when both map every id below the smaller of their vocabulary sizes to
+// the same bytes (the same vocabulary, whatever file it came from: a
+// tokenizer.json, or a GGUF's padded with [PAD] entries up to the model's
+// vocab_size): speculative decoding needs its draft and target to agree on
+// what an id means.
+int tokenizer_same_vocab(const Tokenizer *a, const Tokenizer *b);
 
 #endif
