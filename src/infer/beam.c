@@ -108,6 +108,7 @@ int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, c
     for (int b = 1; b < N; b++) memcpy(logits + (size_t)b * V, logits, sizeof(float) * V);
 
     for (int cur = 0;; cur++) {  // cur: tokens generated so far by every running beam
+        const double t_step = now_seconds();  // a step: selection, reorder, the N-row forward
         // Accumulated log-probabilities, flattened beam-major: N · V.
         for (int b = 0; b < N; b++) {
             float *lb = logits + (size_t)b * V;
@@ -186,12 +187,11 @@ int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, c
         if (!unsatisfied || (all_done && o->early_stopping == BEAM_EARLY_TRUE) || all_hit) break;
 
         kvcache_reorder(&kv, src);
-        t0 = now_seconds();
         if (generate_forward_seqs(&kv, w, next, logits, err)) {
             rc = -1;
             goto done;
         }
-        r->t_decode += now_seconds() - t0;
+        r->t_decode += now_seconds() - t_step;
         r->n_steps++;
     }
 

@@ -52,7 +52,8 @@ typedef struct {
     BeamHyp *hyp;  // num_return of them, best first
     int n_hyp;
     int n_steps;           // N-row decode passes after the prefill
-    double t_prefill, t_decode;
+    double t_prefill;
+    double t_decode;       // the steps: candidate selection, KV reorder and the N-row forward
 } BeamResult;
 
 // Returns 0, or -1 with err (bad options, an empty or too long prompt).

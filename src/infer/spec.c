@@ -145,6 +145,7 @@ static int draft_model(Spec *g, int32_t *tokens, int *parent, int room, char *er
     const int from = kv->len;
     double t0 = now_seconds();
     g->levels_fed = 0;
+    if (g->n >= kv->max_T) return 1;  // past the draft's own context: the target goes on alone
     if (generate_forward_logits(kv, g->s->draft, g->seq + from, g->n - from, from, g->dlog, 0, err)) return -1;
     g->st->draft_passes++;
     const int w = g->s->tree_width, space = kv->max_T - kv->len;

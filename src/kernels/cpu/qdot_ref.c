@@ -113,39 +113,35 @@ static void gemm_q8_0(float *out, int ldo, const QAct *a, const uint8_t *W, int 
 
 static void gemv_q8_0(float *out, const QAct *a, const uint8_t *W, int r0, int r1) { gemm_q8_0(out, 0, a, W, r0, r1); }
 
-// F16: eight fused partial sums, folded as one 8-lane register folds.
-static float row_dot_f16(const uint8_t *w, const float *x, int cols) {
+// F16 and F32: eight fused partial sums, folded as one 8-lane register folds.
+static float rd_f32(const uint8_t *p) {
+    float f;
+    memcpy(&f, p, 4);  // rows may sit at any address
+    return f;
+}
+
+static float row_dot_float(float (*rd)(const uint8_t *), int esize, const uint8_t *w, const float *x, int cols) {
     float s[8] = {0};
-    for (int k = 0; k < cols; k++) s[k % 8] = fmaf(rd_half(w + 2 * k), x[k], s[k % 8]);
+    for (int k = 0; k < cols; k++) s[k % 8] = fmaf(rd(w + (size_t)esize * k), x[k], s[k % 8]);
     return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+static void gemm_float(float (*rd)(const uint8_t *), int esize, float *out, int ldo, const float *x, int n, int cols,
+                       const uint8_t *W, int r0, int r1) {
+    for (int r = r0; r < r1; r++)
+        for (int i = 0; i < n; i++)
+            out[(size_t)i * ldo + r] = row_dot_float(rd, esize, W + (size_t)r * cols * esize, x + (size_t)i * cols, cols);
 }
 
 static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
-    for (int r = r0; r < r1; r++)
-        for (int i = 0; i < n; i++)
-            out[(size_t)i * ldo + r] = row_dot_f16(W + (size_t)r * cols * 2, x + (size_t)i * cols, cols);
+    gemm_float(rd_half, 2, out, ldo, x, n, cols, W, r0, r1);
 }
-
 static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
     gemm_f16(out, 0, x, 1, cols, W, r0, r1);
 }
-
-static float row_dot_f32(const uint8_t *w, const float *x, int cols) {
-    float s[8] = {0};
-    for (int k = 0; k < cols; k++) {
-        float wk;
-        memcpy(&wk, w + 4 * (size_t)k, 4);  // rows may sit at any address
-        s[k % 8] = fmaf(wk, x[k], s[k % 8]);
-    }
-    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
-}
-
 static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
-    for (int r = r0; r < r1; r++)
-        for (int i = 0; i < n; i++)
-            out[(size_t)i * ldo + r] = row_dot_f32(W + (size_t)r * cols * 4, x + (size_t)i * cols, cols);
+    gemm_float(rd_f32, 4, out, ldo, x, n, cols, W, r0, r1);
 }
-
 static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
     gemm_f32(out, 0, x, 1, cols, W, r0, r1);
 }

@@ -346,7 +346,7 @@ static void gemv_q8_0(float *out, const QAct *a, const uint8_t *W, int r0, int r
     }
 }
 
-// --- F16 ------------------------------------------------------------------
+// --- F16 and F32 ----------------------------------------------------------
 
 // ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) of the 8 lanes.
 ALWAYS_INLINE float fold8(__m256 s) {
@@ -355,8 +355,17 @@ ALWAYS_INLINE float fold8(__m256 s) {
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
-static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
-    const size_t row_bytes = (size_t)cols * 2, ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
+// Eight weights of a row from column c, as fp32.
+ALWAYS_INLINE __m256 load8_f16(const uint8_t *row, int c) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)c)));
+}
+ALWAYS_INLINE __m256 load8_f32(const uint8_t *row, int c) { return _mm256_loadu_ps((const float *)row + c); }
+
+// F16 and F32 share the kernels: esize bytes a weight, load8 (inlined, so
+// each type gets its own loop) reading them.
+ALWAYS_INLINE void gemv_float(const int esize, __m256 (*load8)(const uint8_t *, int), float *out, const float *x,
+                              int cols, const uint8_t *W, int r0, int r1) {
+    const size_t row_bytes = (size_t)cols * esize, ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
     for (int r = r0; r < r1; r += GEMV_ROWS) {
         const uint8_t *w[GEMV_ROWS];
         for (int k = 0; k < GEMV_ROWS; k++) w[k] = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes;
@@ -365,75 +374,17 @@ static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int
         for (int c = 0; c < cols; c += 8) {
             __m256 xv = _mm256_loadu_ps(x + c);
             for (int k = 0; k < GEMV_ROWS; k++) {
-                if (c % 32 == 0) _mm_prefetch((const char *)(w[k] + 2 * c + ahead), _MM_HINT_T0);
-                __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w[k] + 2 * c)));
-                s[k] = _mm256_fmadd_ps(wv, xv, s[k]);
+                if (c % (64 / esize) == 0) _mm_prefetch((const char *)(w[k] + (size_t)esize * c + ahead), _MM_HINT_T0);
+                s[k] = _mm256_fmadd_ps(load8(w[k], c), xv, s[k]);
             }
         }
         for (int k = 0; k < GEMV_ROWS && r + k < r1; k++) out[r + k] = fold8(s[k]);
     }
 }
 
-// QX_GEMM_W weight rows, converted to fp32 once, against two activation rows
-// at a time.
-ALWAYS_INLINE void f16_tile(const int J, const float *wf, const float *x, int i, int cols, float *out, int ldo, int r,
-                            int r1) {
-    __m256 s[2][QX_GEMM_W];
-    for (int j = 0; j < J; j++)
-        for (int w = 0; w < QX_GEMM_W; w++) s[j][w] = _mm256_setzero_ps();
-    for (int c = 0; c < cols; c += 8) {
-        __m256 xv[2];
-        for (int j = 0; j < J; j++) xv[j] = _mm256_loadu_ps(x + (size_t)(i + j) * cols + c);
-        for (int w = 0; w < QX_GEMM_W; w++) {
-            __m256 wv = _mm256_load_ps(wf + (size_t)w * cols + c);
-            for (int j = 0; j < J; j++) s[j][w] = _mm256_fmadd_ps(wv, xv[j], s[j][w]);
-        }
-    }
-    for (int j = 0; j < J; j++)
-        for (int w = 0; w < QX_GEMM_W && r + w < r1; w++) out[(size_t)(i + j) * ldo + r + w] = fold8(s[j][w]);
-}
-
-static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
-    float *wf = xmalloc_aligned(sizeof(float) * QX_GEMM_W * (size_t)cols);
-    for (int r = r0; r < r1; r += QX_GEMM_W) {
-        for (int w = 0; w < QX_GEMM_W; w++) {
-            const uint8_t *row = W + (size_t)(r + w < r1 ? r + w : r1 - 1) * cols * 2;
-            for (int c = 0; c < cols; c += 8)
-                _mm256_store_ps(wf + (size_t)w * cols + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * c))));
-        }
-        int i = 0;
-        for (; i + 2 <= n; i += 2) f16_tile(2, wf, x, i, cols, out, ldo, r, r1);
-        if (i < n) f16_tile(1, wf, x, i, cols, out, ldo, r, r1);
-    }
-    free(wf);
-}
-
-// --- F32 ------------------------------------------------------------------
-// The F16 order with fp32 weights: decode-sized products of fp32 models
-// (kernels/linear.h), where a row's result must not depend on how many rows
-// share the call.
-
-static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
-    const size_t row_bytes = (size_t)cols * 4, ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
-    for (int r = r0; r < r1; r += GEMV_ROWS) {
-        const float *w[GEMV_ROWS];
-        for (int k = 0; k < GEMV_ROWS; k++) w[k] = (const float *)(W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes);
-        __m256 s[GEMV_ROWS];
-        for (int k = 0; k < GEMV_ROWS; k++) s[k] = _mm256_setzero_ps();
-        for (int c = 0; c < cols; c += 8) {
-            __m256 xv = _mm256_loadu_ps(x + c);
-            for (int k = 0; k < GEMV_ROWS; k++) {
-                if (c % 16 == 0) _mm_prefetch((const char *)(w[k] + c) + ahead, _MM_HINT_T0);
-                s[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w[k] + c), xv, s[k]);
-            }
-        }
-        for (int k = 0; k < GEMV_ROWS && r + k < r1; k++) out[r + k] = fold8(s[k]);
-    }
-}
-
-// QX_GEMM_W weight rows against two activation rows at a time.
-ALWAYS_INLINE void f32_tile(const int J, const float *const *w, const float *x, int i, int cols, float *out, int ldo,
-                            int r, int r1) {
+// QX_GEMM_W weight rows (fp32) against two activation rows at a time.
+ALWAYS_INLINE void float_tile(const int J, const float *const *w, const float *x, int i, int cols, float *out,
+                              int ldo, int r, int r1) {
     __m256 s[2][QX_GEMM_W];
     for (int j = 0; j < J; j++)
         for (int k = 0; k < QX_GEMM_W; k++) s[j][k] = _mm256_setzero_ps();
@@ -449,13 +400,43 @@ ALWAYS_INLINE void f32_tile(const int J, const float *const *w, const float *x, 
         for (int k = 0; k < QX_GEMM_W && r + k < r1; k++) out[(size_t)(i + j) * ldo + r + k] = fold8(s[j][k]);
 }
 
+ALWAYS_INLINE void float_tiles(const float *const *w, float *out, int ldo, const float *x, int n, int cols, int r,
+                               int r1) {
+    int i = 0;
+    for (; i + 2 <= n; i += 2) float_tile(2, w, x, i, cols, out, ldo, r, r1);
+    if (i < n) float_tile(1, w, x, i, cols, out, ldo, r, r1);
+}
+
+static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    gemv_float(2, load8_f16, out, x, cols, W, r0, r1);
+}
+
+// Each tile's QX_GEMM_W weight rows are converted to fp32 once.
+static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    float *wf = xmalloc_aligned(sizeof(float) * QX_GEMM_W * (size_t)cols);
+    const float *w[QX_GEMM_W];
+    for (int k = 0; k < QX_GEMM_W; k++) w[k] = wf + (size_t)k * cols;
+    for (int r = r0; r < r1; r += QX_GEMM_W) {
+        for (int k = 0; k < QX_GEMM_W; k++) {
+            const uint8_t *row = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols * 2;
+            for (int c = 0; c < cols; c += 8) _mm256_store_ps(wf + (size_t)k * cols + c, load8_f16(row, c));
+        }
+        float_tiles(w, out, ldo, x, n, cols, r, r1);
+    }
+    free(wf);
+}
+
+// F32: the decode-sized products of fp32 models (kernels/linear.h), where a
+// row's result must not depend on how many rows share the call.
+static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    gemv_float(4, load8_f32, out, x, cols, W, r0, r1);
+}
+
 static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
     for (int r = r0; r < r1; r += QX_GEMM_W) {
         const float *w[QX_GEMM_W];
         for (int k = 0; k < QX_GEMM_W; k++) w[k] = (const float *)W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols;
-        int i = 0;
-        for (; i + 2 <= n; i += 2) f32_tile(2, w, x, i, cols, out, ldo, r, r1);
-        if (i < n) f32_tile(1, w, x, i, cols, out, ldo, r, r1);
+        float_tiles(w, out, ldo, x, n, cols, r, r1);
     }
 }
 
