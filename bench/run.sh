@@ -50,6 +50,12 @@ SMOL_GGUF=$(scripts/fetch-smollm2.sh)
 OMP_NUM_THREADS=2 python3 bench/bench_vs_llama.py --trit "$BUILD/trit" --membw "$BUILD/bench_membw" \
     --text "$DATA/wikitext-2-raw/wiki.test.raw" "$OUT/q06-tq2_0.gguf" "$OUT/q06-q2_0.gguf" "$OUT/smollm2-q2_0.gguf"
 
+echo "== beam search and speculative decoding: SmolLM2-135M (fp32) as the target"
+# The drafter here is the untrained ternary projection (what make bench can
+# build in seconds); the README's figures use a trained student:
+# python3 bench/bench_spec.py --target DIR --student STUDENT.gguf
+OMP_NUM_THREADS=2 python3 bench/bench_spec.py --trit "$BUILD/trit" --target "$OUT/smollm2" --student "$OUT/smollm2-q2_0.gguf"
+
 if [ -x bench/bench_tokenizer.sh ]; then
     echo "== tokenizer: WikiText-2 train (10.8 MB), trit vs HF tokenizers"
     bench/bench_tokenizer.sh "$BUILD/trit" "$DATA"

@@ -382,9 +382,11 @@ ALWAYS_INLINE void gemv_float(const int esize, __m256 (*load8)(const uint8_t *, 
     }
 }
 
-// QX_GEMM_W weight rows (fp32) against two activation rows at a time.
+// QX_GEMM_W weight rows (fp32) against two activation rows at a time. ahead
+// > 0: prefetch that many bytes past each weight row (the first pass over a
+// tile streamed from memory, as the GEMV does).
 ALWAYS_INLINE void float_tile(const int J, const float *const *w, const float *x, int i, int cols, float *out,
-                              int ldo, int r, int r1) {
+                              int ldo, int r, int r1, size_t ahead) {
     __m256 s[2][QX_GEMM_W];
     for (int j = 0; j < J; j++)
         for (int k = 0; k < QX_GEMM_W; k++) s[j][k] = _mm256_setzero_ps();
@@ -392,6 +394,7 @@ ALWAYS_INLINE void float_tile(const int J, const float *const *w, const float *x
         __m256 xv[2];
         for (int j = 0; j < J; j++) xv[j] = _mm256_loadu_ps(x + (size_t)(i + j) * cols + c);
         for (int k = 0; k < QX_GEMM_W; k++) {
+            if (ahead && c % 16 == 0) _mm_prefetch((const char *)(w[k] + c) + ahead, _MM_HINT_T0);
             __m256 wv = _mm256_loadu_ps(w[k] + c);
             for (int j = 0; j < J; j++) s[j][k] = _mm256_fmadd_ps(wv, xv[j], s[j][k]);
         }
@@ -401,10 +404,10 @@ ALWAYS_INLINE void float_tile(const int J, const float *const *w, const float *x
 }
 
 ALWAYS_INLINE void float_tiles(const float *const *w, float *out, int ldo, const float *x, int n, int cols, int r,
-                               int r1) {
+                               int r1, size_t ahead) {
     int i = 0;
-    for (; i + 2 <= n; i += 2) float_tile(2, w, x, i, cols, out, ldo, r, r1);
-    if (i < n) float_tile(1, w, x, i, cols, out, ldo, r, r1);
+    for (; i + 2 <= n; i += 2) float_tile(2, w, x, i, cols, out, ldo, r, r1, ahead);
+    if (i < n) float_tile(1, w, x, i, cols, out, ldo, r, r1, ahead);
 }
 
 static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
@@ -421,7 +424,7 @@ static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const
             const uint8_t *row = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols * 2;
             for (int c = 0; c < cols; c += 8) _mm256_store_ps(wf + (size_t)k * cols + c, load8_f16(row, c));
         }
-        float_tiles(w, out, ldo, x, n, cols, r, r1);
+        float_tiles(w, out, ldo, x, n, cols, r, r1, 0);
     }
     free(wf);
 }
@@ -433,10 +436,11 @@ static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int
 }
 
 static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    const size_t ahead = PREFETCH_TILES * QX_GEMM_W * (size_t)cols * 4;
     for (int r = r0; r < r1; r += QX_GEMM_W) {
         const float *w[QX_GEMM_W];
         for (int k = 0; k < QX_GEMM_W; k++) w[k] = (const float *)W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols;
-        float_tiles(w, out, ldo, x, n, cols, r, r1);
+        float_tiles(w, out, ldo, x, n, cols, r, r1, ahead);
     }
 }
 
