@@ -538,6 +538,7 @@ static void check_beams(const char *model) {
     CHECK(bad_score == 0, "%s: %d sequence scores off by more than 1e-4 (worst %.2e)", model, bad_score, worst);
     printf("%s: %d beam cases equal transformers' (worst score diff %.1e)\n", model, cases, worst);
     cJSON_Delete(j);
+    weights_free(&w);
     model_free(&m);
 }
 
