@@ -299,15 +299,14 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "trit: error: --draft-tokens, --draft-tree and --draft-pack need --draft\n");
         return 2;
     }
-    if (draft_path && temperature > 0.0 && draft_tree > 1) {
-        fprintf(stderr, "trit: error: draft trees verify greedy decoding only (add --greedy, or draft a chain: "
-                        "--draft-tree 1)\n");
-        return 2;
-    }
-    if (draft_tree * draft_tokens + 1 > SPEC_MAX_NODES) {
-        fprintf(stderr, "trit: error: a draft tree of %ld x %ld tokens exceeds %d nodes\n", draft_tree, draft_tokens,
-                SPEC_MAX_NODES - 1);
-        return 2;
+    if (draft_path) {  // the library's checks of the flags, as usage errors before loading anything
+        char uerr[ERR_LEN];
+        const SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
+        const DecodeOptions o = {.temperature = (float)temperature};
+        if (spec_options_check(&so, NULL, &o, uerr)) {
+            fprintf(stderr, "trit: error: %s\n", uerr);
+            return 2;
+        }
     }
     if (!have_seed) {
         struct timespec ts;

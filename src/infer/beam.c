@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "infer/decode.h"
 #include "infer/generate.h"
 
 #define PENALTY (-1.0e9f)
@@ -47,20 +48,13 @@ static void topk(const float *x, size_t n, int k, float *val, int *idx) {
 
 // In place: logits -> log-softmax (ids >= limit: -inf).
 static void log_softmax(float *x, int V, int limit) {
-    if (limit > 0)
-        for (int i = limit; i < V; i++) x[i] = -INFINITY;
+    decode_mask_vocab(x, V, limit);
     float mx = -INFINITY;
     for (int i = 0; i < V; i++) mx = x[i] > mx ? x[i] : mx;
     double sum = 0.0;
     for (int i = 0; i < V; i++) sum += exp((double)x[i] - mx);
     const float lse = mx + (float)log(sum);
     for (int i = 0; i < V; i++) x[i] -= lse;
-}
-
-static int is_eos(const BeamOptions *o, int32_t t) {
-    for (int i = 0; i < o->n_eos; i++)
-        if (o->eos[i] == t) return 1;
-    return 0;
 }
 
 int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, const BeamOptions *o, BeamResult *r,
@@ -122,7 +116,7 @@ int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, c
             const int32_t t = kidx[k] % V;
             memcpy(cand + (size_t)k * M, run + (size_t)b * M, sizeof(int32_t) * cur);
             cand[(size_t)k * M + cur] = t;
-            hits[k] = is_eos(o, t) || cur + 1 >= M;
+            hits[k] = decode_is_eos(o->eos, o->n_eos, t) || cur + 1 >= M;
             all_hit &= hits[k];
         }
         // The next running beams: the best N that did not finish.
@@ -201,7 +195,7 @@ int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, c
         BeamHyp *h = &r->hyp[i];
         const int32_t *s = fin + (size_t)i * M;
         h->n = fin_len[i];
-        h->eos = h->n > 0 && is_eos(o, s[h->n - 1]);
+        h->eos = h->n > 0 && decode_is_eos(o->eos, o->n_eos, s[h->n - 1]);
         h->n -= h->eos;
         h->ids = xmalloc(sizeof(int32_t) * (size_t)(h->n > 0 ? h->n : 1));
         memcpy(h->ids, s, sizeof(int32_t) * (size_t)h->n);

@@ -8,6 +8,17 @@
 #include "infer/generate.h"
 #include "infer/sample.h"
 
+int decode_is_eos(const int32_t *eos, int n, int32_t t) {
+    for (int i = 0; i < n; i++)
+        if (eos[i] == t) return 1;
+    return 0;
+}
+
+void decode_mask_vocab(float *logits, int V, int limit) {
+    if (limit > 0)
+        for (int i = limit; i < V; i++) logits[i] = -INFINITY;
+}
+
 int decode_generate(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, const DecodeOptions *o, DecodeTokenFn fn,
                     void *user, DecodeStats *st, char *err) {
     const ModelConfig *c = &w->config;
@@ -37,12 +48,9 @@ int decode_generate(const ModelWeights *w, const int32_t *prompt, size_t n_promp
     const double t_start = now_seconds();
     int pos = (int)n_prompt;
     while (st->n_generated < o->max_tokens) {
-        if (o->vocab_limit > 0)
-            for (int i = o->vocab_limit; i < V; i++) logits[i] = -INFINITY;
+        decode_mask_vocab(logits, V, o->vocab_limit);
         int32_t next = sampler_sample(&sm, logits);
-        int is_eos = 0;
-        for (int i = 0; i < o->n_eos; i++) is_eos |= next == o->eos[i];
-        if (is_eos) { st->stop = "eos"; break; }
+        if (decode_is_eos(o->eos, o->n_eos, next)) { st->stop = "eos"; break; }
         st->n_generated++;
         if (fn && fn(next, user)) { st->stop = "callback"; break; }
         if (st->n_generated == o->max_tokens) break;

@@ -29,6 +29,12 @@ typedef struct {
     double t_prefill, t_decode, t_total;  // seconds: prefill, decode forwards, whole loop after the prefill
 } DecodeStats;
 
+// Whether t is one of the n end-of-sequence ids eos[].
+int decode_is_eos(const int32_t *eos, int n, int32_t t);
+// logits[limit..V) = -inf when limit > 0: ids the tokenizer cannot decode
+// (the embedding's padding rows) are never produced.
+void decode_mask_vocab(float *logits, int V, int limit);
+
 // Called with each generated token; a non-zero return stops the loop.
 typedef int (*DecodeTokenFn)(int32_t id, void *user);
 

@@ -50,7 +50,6 @@ void kvcache_free(KVCache *kv) {
     free(kv->rope_cos);
     free(kv->rope_sin);
     free(kv->scratch);
-    free(kv->row_cos);
     memset(kv, 0, sizeof *kv);
 }
 
@@ -70,12 +69,10 @@ static void scratch_reserve(KVCache *kv, int n) {
     const FloatPart parts[] = {
         {&kv->x, R * C}, {&kv->ln, R * C}, {&kv->q_raw, R * QD}, {&kv->q, R * QD}, {&kv->k_raw, R * KD},
         {&kv->att, R * QD}, {&kv->lse, R * NH}, {&kv->tmp, R * (C > F ? C : F)}, {&kv->gate, R * F},
-        {&kv->up, R * F}, {&kv->h, R * F},
+        {&kv->up, R * F}, {&kv->h, R * F}, {&kv->row_cos, R * (size_t)c->head_dim},  // cos then sin, R x HD/2 each
     };
     free(kv->scratch);
     kv->scratch = carve_floats(parts, sizeof parts / sizeof parts[0], NULL);
-    free(kv->row_cos);
-    kv->row_cos = xmalloc_aligned(sizeof(float) * R * (size_t)c->head_dim);  // cos then sin, R x HD/2 each
     kv->cap = n;
 }
 

@@ -33,8 +33,8 @@ typedef struct {
     // Scratch of the forward pass, for up to `cap` rows (grown on demand).
     int cap;
     float *x, *ln, *q_raw, *q, *k_raw, *att, *lse, *tmp, *gate, *up, *h;
-    float *scratch;
     float *row_cos;    // (2, cap, HD/2): RoPE tables gathered for the nodes of a draft tree
+    float *scratch;    // the one allocation all of these point into
 } KVCache;
 
 // Allocates a cache for max_T positions of one sequence of the model `c`

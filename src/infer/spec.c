@@ -27,7 +27,7 @@ int spec_options_check(const SpecOptions *s, const ModelWeights *target, const D
                        SPEC_MAX_NODES - 1);
     if (o->temperature > 0.0f && s->tree_width > 1)
         return set_err(err, "draft trees verify greedy decoding only; sampling drafts a chain (--draft-tree 1)");
-    if (s->draft && s->draft->config.vocab_size != target->config.vocab_size)
+    if (target && s->draft && s->draft->config.vocab_size != target->config.vocab_size)
         return set_err(err, "the draft model's vocabulary has %d entries, the target's %d: they must share a tokenizer",
                        s->draft->config.vocab_size, target->config.vocab_size);
     return 0;
@@ -109,20 +109,9 @@ typedef struct {
     int levels_fed;   // tree levels (below the root) the draft model ran this round
 } Spec;
 
-static void mask(const DecodeOptions *o, float *logits, int V) {
-    if (o->vocab_limit > 0)
-        for (int i = o->vocab_limit; i < V; i++) logits[i] = -INFINITY;
-}
-
-static int is_eos(const DecodeOptions *o, int32_t t) {
-    for (int i = 0; i < o->n_eos; i++)
-        if (o->eos[i] == t) return 1;
-    return 0;
-}
-
 // Emits t as the plain loop does. Returns 1 when generation ends.
 static int emit(Spec *g, int32_t t) {
-    if (is_eos(g->o, t)) {
+    if (decode_is_eos(g->o->eos, g->o->n_eos, t)) {
         g->st->d.stop = "eos";
         return 1;
     }
@@ -160,7 +149,7 @@ static int draft_model(Spec *g, int32_t *tokens, int *parent, int room, char *er
         for (int b = 0; b < w; b++) {
             const int par = lv == 1 ? 0 : prev0 + b;
             float *row = lg + (size_t)(lv == 1 ? 0 : b) * V;
-            mask(g->o, row, V);
+            decode_mask_vocab(row, V, g->o->vocab_limit);
             int32_t t;
             if (lv == 1 && w > 1) {
                 if (b == 0) top_ids(row, V, w, tokens + 1);
@@ -215,7 +204,7 @@ static int sample_chain(Spec *g, Sampler *tsm, uint64_t *rng, const int32_t *tok
     const int V = g->V;
     for (int i = 0; i < nn; i++) {
         float *row = tlog + (size_t)i * V;
-        mask(g->o, row, V);
+        decode_mask_vocab(row, V, g->o->vocab_limit);
         sampler_distribution(tsm, row, p);
         if (i == nn - 1) {  // every draft kept: a bonus token from p
             *stop = emit(g, draw(p, V, rng));
@@ -291,7 +280,7 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
     if (generate_forward(&tkv, target, prompt, P, 0, tlog, err)) { rc = -1; goto done; }
     st->d.t_prefill = now_seconds() - t0;
     const double t_start = now_seconds();
-    mask(o, tlog, V);
+    decode_mask_vocab(tlog, V, o->vocab_limit);
     int stop = emit(&g, sampler_sample(&tsm, tlog));
     while (!stop) {
         if (g.n - 1 >= c->max_position_embeddings) { st->d.stop = "context full (max_position_embeddings)"; break; }
@@ -311,7 +300,7 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
             m = sample_chain(&g, &tsm, &rng, tokens, nn, tlog, p, &stop);
         } else {
             for (int u = 0; u < nn; u++) {
-                mask(o, tlog + (size_t)u * V, V);
+                decode_mask_vocab(tlog + (size_t)u * V, V, o->vocab_limit);
                 choice[u] = sample_argmax(tlog + (size_t)u * V, V);
             }
             m = spec_tree_walk(tokens, parent, nn, choice, path);

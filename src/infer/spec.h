@@ -50,7 +50,8 @@ typedef struct {
     double t_draft, t_verify;  // seconds in the drafter and in the target's passes
 } SpecStats;
 
-// Checks the options against the target (and the draft model's vocabulary).
+// Checks the options (depth, width, node budget, trees only when greedy)
+// and, given a target (may be NULL), the draft model's vocabulary against it.
 int spec_options_check(const SpecOptions *s, const ModelWeights *target, const DecodeOptions *o, char *err);
 
 // As decode_generate, drafting with s. Returns 0, or -1 with err.
