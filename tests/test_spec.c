@@ -440,16 +440,11 @@ static void check_chi2_power(void) {
 // (f) beam search against transformers.
 
 static cJSON *read_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = xmalloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    cJSON *j = cJSON_Parse(s);
+    char err[ERR_LEN];
+    size_t len;
+    char *s = read_file(path, &len, err);
+    if (!s) return NULL;
+    cJSON *j = cJSON_ParseWithLength(s, len);
     free(s);
     return j;
 }
