@@ -37,18 +37,31 @@ static void usage(FILE *f) {
         "  --eval-every N         validation interval in steps (50; 0 = start and end only)\n"
         "  --eval-tokens N        tokens per validation (0 = the whole file)\n"
         "  --checkpoint-every N   write OUT/ckpt-<step> every N steps and at the end (0 = never)\n"
-        "  --resume CKPT          continue from a checkpoint (same model, data and flags)\n");
+        "  --resume CKPT          continue from a checkpoint (same model, data and flags)\n\n"
+        "The recipe's levers:\n"
+        "  --distill              loss = A*CE + (1-A)*T^2*KL(teacher || student) over the whole\n"
+        "                         vocabulary; the teacher is the starting model in full precision,\n"
+        "                         frozen, run on the same batch\n"
+        "  --teacher DIR          another teacher with the same tokenizer (needs --distill)\n"
+        "  --distill-alpha A      weight of the cross-entropy, in [0, 1] (0: KL only)\n"
+        "  --distill-temp T       temperature of both softmaxes, > 0 (1)\n"
+        "  --quant-ramp N         gradual quantization: the forward uses (1-l)*W + l*(t*s), l rising\n"
+        "                         linearly from 0 to 1 over the first N steps (0 = ternary at once)\n"
+        "  --keep-embedding fp32|bf16\n"
+        "                         the embedding / LM head stay out of the ternary projection\n");
 }
 
 int cmd_train(int argc, char **argv) {
     TrainJob j;
     train_job_default(&j);
+    int distill_flag = 0;  // --distill-alpha or --distill-temp given
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         long lv;
         double dv;
         uint64_t uv;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--distill")) { j.cfg.distill = 1; continue; }
         if (strncmp(a, "--", 2) != 0 || !(v = arg_value(argc, argv, &i))) {
             if (!v && !strncmp(a, "--", 2)) return 2;
             fprintf(stderr, "trit: error: train: unexpected argument '%s'\n", a);
@@ -63,6 +76,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--save-path")) j.out_dir = v;
         else if (!strcmp(a, "--tokenizer")) j.tokenizer_path = v;
         else if (!strcmp(a, "--resume")) j.resume = v;
+        else if (!strcmp(a, "--teacher")) j.teacher_dir = v;
         LONG("--steps", 1, 100000000, j.cfg.steps)
         LONG("--batch-size", 0, 65536, j.batch_size)
         LONG("--seq-len", 0, 1 << 20, j.seq_len)
@@ -71,6 +85,13 @@ int cmd_train(int argc, char **argv) {
         LONG("--eval-every", 0, 100000000, j.eval_every)
         LONG("--checkpoint-every", 0, 100000000, j.checkpoint_every)
         LONG("--eval-tokens", 0, 1L << 40, j.eval_tokens)
+        LONG("--quant-ramp", 0, 100000000, j.cfg.quant_ramp)
+        else if (!strcmp(a, "--distill-alpha") || !strcmp(a, "--distill-temp")) {
+            // Ranges are checked with the rest of the recipe (trainer_init).
+            if (arg_double(a, v, -1e30, 1e30, &dv)) return 2;
+            *(a[10] == 'a' ? &j.cfg.distill_alpha : &j.cfg.distill_temp) = (float)dv;
+            distill_flag = 1;
+        }
         REAL("--lr", 0, 10, j.cfg.lr)
         REAL("--min-lr", 0, 10, j.cfg.min_lr)
         REAL("--weight-decay", 0, 10, j.cfg.weight_decay)
@@ -78,6 +99,11 @@ int cmd_train(int argc, char **argv) {
         REAL("--beta2", 0, 0.999999, j.cfg.beta2)
         REAL("--clip", 0, 1e9, j.cfg.clip)
         else if (!strcmp(a, "--seed")) { if (arg_u64(a, v, &uv)) return 2; j.seed = uv; }
+        else if (!strcmp(a, "--keep-embedding")) {
+            if (!strcmp(v, "fp32")) j.cfg.keep_embedding = KEEP_FP32;
+            else if (!strcmp(v, "bf16")) j.cfg.keep_embedding = KEEP_BF16;
+            else { fprintf(stderr, "trit: error: --keep-embedding must be fp32 or bf16, not '%s'\n", v); return 2; }
+        }
         else if (!strcmp(a, "--quant")) {
             if (!strcmp(v, "ternary")) j.cfg.quant = 1;
             else if (!strcmp(v, "none")) j.cfg.quant = 0;
@@ -97,6 +123,10 @@ int cmd_train(int argc, char **argv) {
     if (!j.model_dir || !j.data_path || !j.out_dir) {
         fprintf(stderr, "trit: error: train needs --model, --data and --save-path\n");
         usage(stderr);
+        return 2;
+    }
+    if ((j.teacher_dir || distill_flag) && !j.cfg.distill) {
+        fprintf(stderr, "trit: error: --teacher, --distill-alpha and --distill-temp need --distill\n");
         return 2;
     }
     char err[ERR_LEN];

@@ -1,6 +1,8 @@
 // test_train_ref.c — trit's training step against torch.
 //
-// Fixtures from tools/reference/make_train_fixtures.py: a tiny Qwen3 saved
+// Fixtures from tools/reference/make_train_fixtures.py (three of them with
+// distillation from the frozen start, a quantization ramp, or a kept
+// embedding in fp32 / bf16): a tiny Qwen3 or Llama saved
 // by transformers, the gradient torch computes for every parameter through
 // the straight-through ternary projection (group 32, absmean), and a run of
 // the recipe (AdamW, cosine schedule with warm-up, clipping at 1.0).
@@ -107,6 +109,17 @@ static void check_variant(const char *name) {
     c.steps = cJSON_GetObjectItem(recipe, "steps")->valueint;
     c.weight_decay = (float)cJSON_GetObjectItem(recipe, "weight_decay")->valuedouble;
     c.quant = strcmp(cJSON_GetObjectItem(recipe, "quant")->valuestring, "ternary") == 0;
+    // The distillation variants' levers (absent in the others).
+    const cJSON *alpha = cJSON_GetObjectItem(recipe, "distill_alpha"), *ramp = cJSON_GetObjectItem(recipe, "quant_ramp");
+    const cJSON *keep = cJSON_GetObjectItem(recipe, "keep_embedding");
+    if (cJSON_IsNumber(alpha)) {
+        c.distill = 1;
+        c.distill_alpha = (float)alpha->valuedouble;
+        c.distill_temp = (float)cJSON_GetObjectItem(recipe, "distill_temp")->valuedouble;
+    }
+    if (cJSON_IsNumber(ramp)) c.quant_ramp = ramp->valueint;
+    if (cJSON_IsString(keep))
+        c.keep_embedding = !strcmp(keep->valuestring, "bf16") ? KEEP_BF16 : !strcmp(keep->valuestring, "fp32") ? KEEP_FP32 : KEEP_NONE;
 
     Batches b;
     CHECK(read_batches(dir, &b) == 0 && b.steps == c.steps, "%s: batches.bin", name);
@@ -115,15 +128,24 @@ static void check_variant(const char *name) {
     CHECK(model_load(&m, path, err) == 0, "%s", err);
     Trainer t;
     CHECK(trainer_init(&t, &m, &c, err) == 0, "%s", err);
+    Model teacher = {0};  // the starting model, frozen
+    if (c.distill) {
+        CHECK(model_load(&teacher, path, err) == 0, "%s", err);
+        CHECK(trainer_set_teacher(&t, &teacher, err) == 0, "%s", err);
+    }
     int32_t *x = xmalloc(4 * (size_t)b.B * b.T), *y = xmalloc(4 * (size_t)b.B * b.T);
 
     // Gradients of every parameter on the first batch.
     split_batch(&b, 0, x, y);
-    trainer_project(&t);
+    trainer_project(&t, trainer_lambda(&c, 0));
     memset(t.grads, 0, sizeof(float) * m.n_params);
+    HeadTeacher ht = {0};
+    if (c.distill)
+        ht = (HeadTeacher){model_forward_features(&teacher, &teacher.params, x, b.B, b.T), teacher.params.lm_head,
+                           teacher.config.hidden_size, c.distill_alpha, c.distill_temp};
     model_forward_hidden(&m, &t.w, x, b.B, b.T);
     size_t count;
-    double loss0 = model_backward(&m, &t.w, &t.g, x, y, 1.0f, &count);
+    double loss0 = model_backward(&m, &t.w, &t.g, x, y, 1.0f, c.distill ? &ht : NULL, NULL, &count);
     double rel, abs_err;
     const char *worst = "";
     snprintf(path, sizeof path, "%s/grads.safetensors", dir);
@@ -156,6 +178,7 @@ static void check_variant(const char *name) {
            c.steps, worst_loss, worst_norm, abs_err);
     trainer_free(&t);
     model_free(&m);
+    if (teacher.params_memory) model_free(&teacher);
     free(x); free(y); free(b.tokens);
     cJSON_Delete(root);
 }
@@ -166,5 +189,8 @@ int main(void) {
     check_variant("untied_none");
     check_variant("llama_tied_ternary");
     check_variant("llama_untied_ternary");
+    check_variant("distill_ramp");
+    check_variant("llama_distill_keep_bf16");
+    check_variant("distill_keep_fp32");
     return test_finish("test_train_ref");
 }

@@ -255,52 +255,107 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 }
 
 
+// One row of the plain loss: the forward's cross-entropy (same exp, same
+// float sum: every term is ≤ 1), each exp kept in place to become the
+// softmax, then dlogits = (softmax − onehot)·dloss.
+static double ce_row(float *lg, int tgt, int V, float dloss) {
+    float mx = -FLT_MAX;
+    for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+    const float lt = lg[tgt];
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < V; i++) {
+        lg[i] = vexpf(lg[i] - mx);
+        sum += lg[i];
+    }
+    const double loss = log((double)sum) + mx - lt;
+    const float f = (float)((double)dloss / sum);  // the 1/sum folded into one factor
+#pragma omp simd
+    for (int i = 0; i < V; i++) lg[i] *= f;
+    lg[tgt] -= dloss;
+    return loss;
+}
+
+// One row of the distillation loss α·CE + (1 − α)·τ²·KL(p_t ‖ p_s), p = softmax(logits/τ):
+//   dlogits = dloss·[α·(softmax(z) − onehot) + (1 − α)·τ·(p_s − p_t)].
+// lg (student logits) becomes dlogits; tl (teacher logits) is only read.
+// Three passes: the maxima, the three normalisers, then KL and the gradient
+// together. *ce_out and *kl_out get the row's two terms.
+static double distill_row(float *lg, const float *tl, int tgt, int V, float dloss, float alpha, float tau,
+                          double *ce_out, double *kl_out) {
+    float mx = -FLT_MAX, mt = -FLT_MAX;
+    for (int i = 0; i < V; i++) {
+        mx = lg[i] > mx ? lg[i] : mx;
+        mt = tl[i] > mt ? tl[i] : mt;
+    }
+    const float it = 1.0f / tau;
+    float s1 = 0.0f, ss = 0.0f, st = 0.0f;
+#pragma omp simd reduction(+ : s1, ss, st)
+    for (int i = 0; i < V; i++) {
+        s1 += vexpf(lg[i] - mx);
+        ss += vexpf((lg[i] - mx) * it);
+        st += vexpf((tl[i] - mt) * it);
+    }
+    const double ce = log((double)s1) + mx - lg[tgt];
+    // log p_t − log p_s = a_t − a_s + (log ss − log st), with a = (logit − max)/τ.
+    const float dlog = (float)(log((double)ss) - log((double)st));
+    const float r1 = (float)(1.0 / s1), rs = (float)(1.0 / ss), rt = (float)(1.0 / st);
+    const float fa = dloss * alpha, fk = dloss * (1.0f - alpha) * tau;
+    float kl = 0.0f;
+#pragma omp simd reduction(+ : kl)
+    for (int i = 0; i < V; i++) {
+        const float as = (lg[i] - mx) * it, at = (tl[i] - mt) * it;
+        const float pt = vexpf(at) * rt, ps = vexpf(as) * rs;
+        kl += pt * (at - as + dlog);
+        lg[i] = fa * (vexpf(lg[i] - mx) * r1) + fk * (ps - pt);
+    }
+    lg[tgt] -= fa;
+    *ce_out = ce;
+    *kl_out = kl;
+    return alpha * ce + (1.0 - alpha) * (double)tau * tau * kl;
+}
+
 double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const float *Wh,
                              const int32_t *targets, int BT, int C, int V, float dloss, int chunk_rows,
-                             size_t *count) {
+                             const HeadTeacher *teacher, HeadLossSums *sums, size_t *count) {
     const int rows = chunk_rows > 0 ? chunk_rows : lm_head_chunk_rows(V);
     float *buf = xmalloc_aligned(sizeof(float) * (size_t)rows * V);  // logits, then dlogits
-    double *rl = xmalloc(sizeof(double) * (size_t)rows);             // row losses of the chunk
-    double total = 0.0;
+    float *tbuf = teacher ? xmalloc_aligned(sizeof(float) * (size_t)rows * V) : NULL;  // teacher logits
+    double *rl = xmalloc(sizeof(double) * (size_t)rows * 3);           // row loss, CE and KL of the chunk
+    double total = 0.0, ce_total = 0.0, kl_total = 0.0;
     size_t counted = 0;
     for (int r0 = 0; r0 < BT; r0 += rows) {
         const int n = r0 + rows <= BT ? rows : BT - r0;
         const float *xc = x + (size_t)r0 * C;
         sgemm_det(0, 1, n, V, C, 1.0f, xc, C, Wh, C, 0.0f, buf, V);  // logits = x·Wh^T
+        if (teacher)
+            sgemm_det(0, 1, n, V, teacher->C, 1.0f, teacher->x + (size_t)r0 * teacher->C, teacher->C, teacher->Wh,
+                      teacher->C, 0.0f, tbuf, V);
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < n; r++) {
             float *lg = buf + (size_t)r * V;
             const int tgt = targets[r0 + r];
             if (tgt < 0) {  // not scored: no loss, no gradient
                 memset(lg, 0, sizeof(float) * V);
-                rl[r] = -1.0;
+                rl[3 * r] = rl[3 * r + 1] = rl[3 * r + 2] = 0.0;
                 if (losses) losses[r0 + r] = 0.0f;
                 continue;
             }
-            // The forward's loss (same exp, same float sum: every term is
-            // ≤ 1), with each exp kept in place to become the softmax.
-            float mx = -FLT_MAX;
-            for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
-            const float lt = lg[tgt];
-            float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-            for (int i = 0; i < V; i++) {
-                lg[i] = vexpf(lg[i] - mx);
-                sum += lg[i];
+            double *o = rl + 3 * r;
+            if (teacher) {
+                o[0] = distill_row(lg, tbuf + (size_t)r * V, tgt, V, dloss, teacher->alpha, teacher->temp, &o[1], &o[2]);
+            } else {
+                o[0] = o[1] = ce_row(lg, tgt, V, dloss);
+                o[2] = 0.0;
             }
-            const double loss = log((double)sum) + mx - lt;
-            rl[r] = loss;
-            if (losses) losses[r0 + r] = (float)loss;
-            // dlogits = (softmax − onehot)·dloss; the 1/sum folded into one factor.
-            const float f = (float)((double)dloss / sum);
-#pragma omp simd
-            for (int i = 0; i < V; i++) lg[i] *= f;
-            lg[tgt] -= dloss;
+            if (losses) losses[r0 + r] = (float)o[0];
         }
         // Serial over rows in order: the summed loss does not depend on threads.
         for (int r = 0; r < n; r++) {
             if (targets[r0 + r] < 0) continue;
-            total += rl[r];
+            total += rl[3 * r];
+            ce_total += rl[3 * r + 1];
+            kl_total += rl[3 * r + 2];
             counted++;
         }
         // dx (=) dlogits·Wh  (n × C);  dWh (+=) dlogits^T·x  (V × C). The
@@ -309,7 +364,9 @@ double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *
         if (dWh) sgemm_det(1, 0, V, C, n, 1.0f, buf, V, xc, C, 1.0f, dWh, C);
     }
     free(buf);
+    free(tbuf);
     free(rl);
     if (count) *count = counted;
+    if (sums) *sums = (HeadLossSums){ce_total, kl_total};
     return total;
 }

@@ -108,8 +108,25 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 // read-modify-write of dWh, so training at a large V wants more rows per
 // chunk than the default: e.g. 256 rows at V = 151936 is 155 MB of logits
 // and 110/256 of the passes over the 622 MB head that the default 110 rows take.
+//
+// Distillation (teacher not NULL): the teacher's logits for the same rows are
+// computed chunk by chunk beside the student's (the teacher's final-norm
+// output x[BT][C] and head Wh[V][C], C its own width), and each counted row's
+// loss becomes α·CE + (1 − α)·τ²·KL(p_t ‖ p_s) with p = softmax(logits/τ)
+// over the whole vocabulary (Hinton's τ² keeps the gradient's scale when τ
+// changes). Its gradient: dlogits = dloss·[α·(softmax − onehot) + (1 − α)·τ·
+// (p_s − p_t)]. losses and the return value hold the combined loss; *sums
+// (may be NULL) gets Σ CE and Σ KL over the counted rows (KL 0 without a teacher).
+typedef struct {
+    const float *x, *Wh;  // the teacher's final-norm output (BT, C) and LM head (V, C)
+    int C;
+    float alpha, temp;    // α in [0, 1], τ > 0
+} HeadTeacher;
+
+typedef struct { double ce, kl; } HeadLossSums;
+
 double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const float *Wh,
                              const int32_t *targets, int BT, int C, int V, float dloss, int chunk_rows,
-                             size_t *count);
+                             const HeadTeacher *teacher, HeadLossSums *sums, size_t *count);
 
 #endif

@@ -272,6 +272,14 @@ void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens
     weights_free(&mw);
 }
 
+const float *model_forward_features(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
+    ModelWeights mw;
+    weights_view(&mw, m, w);
+    forward_layers(m, &mw, tokens, B, T, 0);
+    weights_free(&mw);
+    return m->acts.lnf;
+}
+
 double model_forward_weights(Model *m, const ModelWeights *w, const int32_t *tokens, const int32_t *targets, int B,
                              int T, int train, float *logits_out, size_t *count) {
     forward_layers(m, w, tokens, B, T, train);
@@ -324,7 +332,8 @@ static void scratch_alloc(Model *m, int BT) {
 #define TRAIN_HEAD_ROWS 256
 
 double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
-                      const int32_t *targets, float loss_scale, size_t *count) {
+                      const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,
+                      size_t *count) {
     const ModelConfig *c = &m->config;
     Activations *a = &m->acts;
     const int B = a->B, T = a->T, BT = B * T;
@@ -336,11 +345,14 @@ double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const in
     size_t n = 0;
     for (int i = 0; i < BT; i++) n += targets[i] >= 0;
     if (count) *count = n;
+    if (means) *means = (HeadLossSums){0.0, 0.0};
     if (n == 0) return 0.0;
 
     // LM head + loss, fused with their gradients: d lnf and d head.
+    HeadLossSums sums;
     double loss_sum = lm_head_loss_backward(d->dln, g->lm_head, a->losses, a->lnf, w->lm_head, targets, BT, C, V,
-                                            loss_scale / (float)n, TRAIN_HEAD_ROWS, NULL);
+                                            loss_scale / (float)n, TRAIN_HEAD_ROWS, teacher, &sums, NULL);
+    if (means) *means = (HeadLossSums){sums.ce / (double)n, sums.kl / (double)n};
     memset(d->dresid, 0, sizeof(float) * (size_t)BT * C);
     rmsnorm_backward(d->dresid, g->final_norm, d->dln, a->resid + (size_t)L * BT * C, w->final_norm, a->rstdf, BT, C);
 

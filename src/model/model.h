@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "arch/arch.h"
+#include "kernels/ops_backward.h"
 #include "io/config.h"
 #include "quant/ternary.h"
 
@@ -155,13 +156,24 @@ double model_forward_weights(Model *m, const struct ModelWeights *w, const int32
 // by model_backward, fused with their gradients).
 void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T);
 
+// The forward pass up to the final norm without keeping the layers'
+// activations (a distillation teacher's pass): returns the (B·T, C) final-norm
+// output, valid until the model's next forward.
+const float *model_forward_features(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T);
+
 // Backward pass after model_forward_hidden on the same tokens and weights w:
 // computes the mean cross-entropy over targets >= 0 (returned; their number
 // in *count) and ADDS the gradient of that mean, scaled by loss_scale, into
 // the parameter gradients g (zero them first; a tied head adds into g->embed).
 // With ternary weights, w is the projected copy and g the latent gradients
 // (straight-through estimator).
+//
+// Distillation: teacher (NULL for plain cross-entropy) holds the teacher's
+// final-norm output for the same tokens (model_forward_features) and its LM
+// head; the loss is then α·CE + (1 − α)·τ²·KL (ops_backward.h). *means (may
+// be NULL) gets the mean CE and the mean KL(teacher ‖ student) of the counted rows.
 double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
-                      const int32_t *targets, float loss_scale, size_t *count);
+                      const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,
+                      size_t *count);
 
 #endif

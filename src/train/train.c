@@ -24,6 +24,11 @@ void train_config_default(TrainConfig *c) {
     c->beta2 = 0.95f;
     c->eps = 1e-8f;
     c->clip = 1.0f;
+    c->quant_ramp = 0;
+    c->keep_embedding = KEEP_NONE;
+    c->distill = 0;
+    c->distill_alpha = 0.0f;
+    c->distill_temp = 1.0f;
 }
 
 int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
@@ -33,6 +38,14 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
     if (!(c->lr > 0) || !(c->min_lr >= 0) || c->min_lr > c->lr)
         return set_err(err, "need 0 <= --min-lr <= --lr and --lr > 0 (got %g, %g)", c->min_lr, c->lr);
     if (!(c->weight_decay >= 0)) return set_err(err, "--weight-decay must not be negative");
+    if (c->quant_ramp < 0 || c->quant_ramp > c->steps)
+        return set_err(err, "--quant-ramp %ld is longer than the run (--steps %ld)", c->quant_ramp, c->steps);
+    if (!c->quant && (c->quant_ramp || c->keep_embedding != KEEP_NONE))
+        return set_err(err, "--quant-ramp and --keep-embedding need ternary training (not --quant none)");
+    if (!(c->distill_alpha >= 0 && c->distill_alpha <= 1))
+        return set_err(err, "--distill-alpha must be in [0, 1] (got %g)", c->distill_alpha);
+    if (!(c->distill_temp > 0) || !isfinite(c->distill_temp))
+        return set_err(err, "--distill-temp must be positive (got %g)", c->distill_temp);
     if (c->quant) {
         for (int i = 0; i < m->n_tensors; i++)
             if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, c->group_size, err))
@@ -69,25 +82,62 @@ void trainer_free(Trainer *t) {
     memset(t, 0, sizeof *t);
 }
 
-void trainer_project(Trainer *t) {
+int trainer_set_teacher(Trainer *t, Model *teacher, char *err) {
+    if (teacher->config.vocab_size != t->model->config.vocab_size)
+        return set_err(err, "the teacher has %d vocabulary rows, the student %d: distillation needs the same "
+                       "vocabulary", teacher->config.vocab_size, t->model->config.vocab_size);
+    t->teacher = teacher;
+    t->teacher_hash = fnv1a64(teacher->params_memory, sizeof(float) * teacher->n_params);
+    return 0;
+}
+
+float trainer_lambda(const TrainConfig *c, long step) {
+    return c->quant_ramp > 0 && step < c->quant_ramp ? (float)step / (float)c->quant_ramp : 1.0f;
+}
+
+// The kept embedding / LM head (their one or two tensors).
+static int kept(const TrainConfig *c, const TensorInfo *ti) {
+    return c->keep_embedding != KEEP_NONE && (ti->kind == TK_EMBED || ti->kind == TK_LM_HEAD);
+}
+
+void trainer_project(Trainer *t, float lambda) {
     if (!t->cfg.quant) return;
     const Model *m = t->model;
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
         const float *src = m->params_memory + ti->offset;
         float *dst = t->fwd + ti->offset;
-        if (ti->matrix) ternary_project(dst, src, ti->rows, ti->cols, t->cfg.group_size, t->cfg.scale);
-        else memcpy(dst, src, sizeof(float) * (size_t)ti->rows);
+        const size_t n = (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
+        if (!ti->matrix || (kept(&t->cfg, ti) && t->cfg.keep_embedding == KEEP_FP32)) {
+            memcpy(dst, src, sizeof(float) * n);
+        } else if (kept(&t->cfg, ti)) {
+            for (size_t j = 0; j < n; j++) dst[j] = bf16_to_f32(f32_to_bf16(src[j]));
+        } else {
+            ternary_project(dst, src, ti->rows, ti->cols, t->cfg.group_size, t->cfg.scale);
+            if (lambda < 1.0f)
+                for (size_t j = 0; j < n; j++) dst[j] = (1.0f - lambda) * src[j] + lambda * dst[j];
+        }
     }
 }
 
 int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, StepStats *st, char *err) {
     Model *m = t->model;
     const long step = t->step;
-    trainer_project(t);
+    st->lambda = trainer_lambda(&t->cfg, step);
+    trainer_project(t, st->lambda);
     memset(t->grads, 0, sizeof(float) * m->n_params);
+    HeadTeacher ht, *teacher = NULL;
+    if (t->teacher) {
+        ht = (HeadTeacher){model_forward_features(t->teacher, &t->teacher->params, x, B, T),
+                           t->teacher->params.lm_head, t->teacher->config.hidden_size, t->cfg.distill_alpha,
+                           t->cfg.distill_temp};
+        teacher = &ht;
+    }
     model_forward_hidden(m, &t->w, x, B, T);
-    st->loss = model_backward(m, &t->w, &t->g, x, y, 1.0f, &st->tokens);
+    HeadLossSums parts;
+    st->loss = model_backward(m, &t->w, &t->g, x, y, 1.0f, teacher, &parts, &st->tokens);
+    st->ce = parts.ce;
+    st->kl = parts.kl;
     st->grad_norm = grad_global_norm(t->grads, m->n_params);
     st->lr = lr_cosine(step, t->cfg.steps, t->cfg.warmup, t->cfg.lr, t->cfg.min_lr);
     if (!isfinite(st->loss) || !isfinite(st->grad_norm))
@@ -104,7 +154,7 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
 // Checkpoints
 
 #define CKPT_MAGIC "TRITCKPT"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 
 typedef struct {
     char magic[8];
@@ -113,6 +163,10 @@ typedef struct {
     int32_t quant, group_size, scale, pad;
     int64_t steps, warmup;
     float lr, min_lr, weight_decay, beta1, beta2, eps, clip, pad2;
+    int64_t quant_ramp;
+    int32_t keep_embedding, distill;
+    float distill_alpha, distill_temp;
+    uint64_t teacher_hash;
 } CkptHeader;
 
 static uint64_t model_shape_hash(const Model *m) {
@@ -146,6 +200,12 @@ static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint
     h->beta2 = c->beta2;
     h->eps = c->eps;
     h->clip = c->clip;
+    h->quant_ramp = c->quant_ramp;
+    h->keep_embedding = (int32_t)c->keep_embedding;
+    h->distill = c->distill;
+    h->distill_alpha = c->distill_alpha;
+    h->distill_temp = c->distill_temp;
+    h->teacher_hash = t->teacher ? t->teacher_hash : 0;
 }
 
 static int remove_tree(const char *dir) {
@@ -231,10 +291,19 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
     }
     if (h.quant != want.quant || h.group_size != want.group_size || h.scale != want.scale || h.steps != want.steps ||
         h.warmup != want.warmup || h.lr != want.lr || h.min_lr != want.min_lr || h.weight_decay != want.weight_decay ||
-        h.beta1 != want.beta1 || h.beta2 != want.beta2 || h.eps != want.eps || h.clip != want.clip) {
+        h.beta1 != want.beta1 || h.beta2 != want.beta2 || h.eps != want.eps || h.clip != want.clip ||
+        h.quant_ramp != want.quant_ramp || h.keep_embedding != want.keep_embedding || h.distill != want.distill ||
+        h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp) {
         rc = set_err(err, "%s: the checkpoint was made with another recipe (quant %d, group %d, steps %lld, warmup "
-                     "%lld, lr %g, min-lr %g, weight-decay %g, clip %g); resume with the same flags", state, h.quant,
-                     h.group_size, (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr, h.weight_decay, h.clip);
+                     "%lld, lr %g, min-lr %g, weight-decay %g, clip %g, quant-ramp %lld, keep-embedding %d, distill "
+                     "%d, alpha %g, temp %g); resume with the same flags", state, h.quant, h.group_size,
+                     (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr, h.weight_decay, h.clip,
+                     (long long)h.quant_ramp, h.keep_embedding, h.distill, h.distill_alpha, h.distill_temp);
+        goto done;
+    }
+    if (h.teacher_hash != want.teacher_hash) {
+        rc = set_err(err, "%s: the checkpoint was distilled from another teacher; resume with the same --model "
+                     "and --teacher", state);
         goto done;
     }
     const size_t n = t->model->n_params;

@@ -2,10 +2,14 @@
 //
 // The model's parameter buffer holds the latent fp32 weights. Each step:
 //   1. project: fwd = t*s of every matrix (ternary.h), norms copied as they are
-//      (with --quant none, fwd is the latent buffer itself);
+//      (with --quant none, fwd is the latent buffer itself). During a
+//      quantization ramp of N steps fwd = (1 − λ)·W + λ·t*s, λ = step/N; a
+//      kept embedding / LM head is copied (fp32) or rounded to bf16;
 //   2. model_forward_hidden + model_backward with the fwd weights, adding the
 //      gradients into `grads` — the straight-through estimator: the gradient
-//      of t*s is used as the gradient of the latent weight;
+//      of fwd is used as the gradient of the latent weight (d fwd / dW is 1
+//      for every mix of W and t*s). With a teacher, its forward on the same
+//      tokens first, and the loss is α·CE + (1 − α)·τ²·KL(teacher ‖ student);
 //   3. global gradient norm (logged before clipping), stop on NaN/Inf, clip;
 //   4. AdamW with the cosine learning rate of this step.
 // grads, m, v and fwd have the parameter buffer's layout.
@@ -19,6 +23,10 @@
 #include "train/optim.h"
 #include "quant/ternary.h"
 
+// The embedding / LM head: projected like every matrix (default), or kept
+// out of the ternary projection in fp32 or bf16.
+typedef enum { KEEP_NONE = 0, KEEP_FP32 = 1, KEEP_BF16 = 2 } KeepEmbedding;
+
 typedef struct {
     int quant;           // 1: ternary (default), 0: full precision
     int group_size;      // 128
@@ -28,6 +36,11 @@ typedef struct {
     float weight_decay;  // 0.01 (matrices only)
     float beta1, beta2, eps;
     float clip;          // 1.0 (<= 0: no clipping)
+    long quant_ramp;     // 0: ternary from the first step; N: λ rises 0 -> 1 over N steps
+    KeepEmbedding keep_embedding;
+    int distill;         // 1: the loss includes KL to a teacher (trainer_set_teacher)
+    float distill_alpha; // weight of the cross-entropy (0: KL only)
+    float distill_temp;  // softmax temperature of both distributions (1)
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
@@ -41,10 +54,14 @@ typedef struct {
     ParamRange *ranges;    // one per tensor; matrices decay
     int n_ranges;
     long step;             // optimizer steps taken so far
+    Model *teacher;        // distillation teacher (not owned), or NULL
+    uint64_t teacher_hash; // of its weights, kept in checkpoints
 } Trainer;
 
 typedef struct {
-    double loss;           // mean cross-entropy of the batch (before the update)
+    double loss;           // mean training loss of the batch (before the update)
+    double ce, kl;         // its mean cross-entropy and KL to the teacher (0 without one)
+    float lambda;          // the quantization ramp's mix this step (1: fully ternary)
     double grad_norm;      // global norm before clipping
     float lr;
     size_t tokens;         // targets scored
@@ -56,8 +73,16 @@ typedef struct {
 int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err);
 void trainer_free(Trainer *t);
 
-// Writes the forward weights from the latent ones (t*s, or nothing to do).
-void trainer_project(Trainer *t);
+// Distillation: the frozen teacher whose logits the student learns (same
+// vocabulary size; the caller checks the tokenizer). Hashes its weights.
+int trainer_set_teacher(Trainer *t, Model *teacher, char *err);
+
+// The ramp's mix at optimizer step `step` (0-based): step/N, 1 from step N on.
+float trainer_lambda(const TrainConfig *c, long step);
+
+// Writes the forward weights from the latent ones with mix lambda
+// ((1 − λ)·W + λ·t*s; 1: the ternary model itself), or nothing to do.
+void trainer_project(Trainer *t, float lambda);
 
 // One step on x, y (B x T). Returns -1 with err when the loss or the gradient
 // norm is not finite; the weights are then left untouched.

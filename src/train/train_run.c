@@ -76,12 +76,17 @@ static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const P
 // Writes the trained model: the forward weights (t*s) in the HF layout.
 static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, char *err) {
     Model *m = t->model;
-    char note[256];
-    if (t->cfg.quant)
+    char note[320];
+    if (t->cfg.quant && t->cfg.keep_embedding == KEEP_NONE)
         snprintf(note, sizeof note, "ternary g%d %s: every linear layer and the embedding are t*s, t in {-1,0,1}, "
                  "one scale per group of %d input weights; norms full precision", t->cfg.group_size,
                  t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax", t->cfg.group_size);
-    trainer_project(t);
+    else if (t->cfg.quant)
+        snprintf(note, sizeof note, "ternary g%d %s, embedding %s: every linear layer is t*s, t in {-1,0,1}, one "
+                 "scale per group of %d input weights; the embedding / LM head and the norms are not ternary",
+                 t->cfg.group_size, t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax",
+                 t->cfg.keep_embedding == KEEP_BF16 ? "bf16" : "fp32", t->cfg.group_size);
+    trainer_project(t, 1.0f);
     float *latent = m->params_memory;
     m->params_memory = t->fwd;  // save what the forward uses
     int rc = model_save(m, j->out_dir, t->cfg.quant ? note : NULL, err);
@@ -97,11 +102,28 @@ static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, cha
     return rc;
 }
 
+// The distillation teacher: --teacher, or the starting model itself, in
+// full precision. Its tokenizer must be the student's vocabulary.
+static int load_teacher(const TrainJob *j, const Tokenizer *tok, Model *teacher, char *err) {
+    const char *dir = j->teacher_dir ? j->teacher_dir : j->model_dir;
+    if (j->teacher_dir) {
+        Tokenizer *tt = tokenizer_load_for(NULL, dir, err);
+        if (!tt) return -1;
+        int same = tokenizer_vocab_size(tt) == tokenizer_vocab_size(tok) && tokenizer_same_vocab(tt, tok);
+        tokenizer_free(tt);
+        if (!same)
+            return set_err(err, "--teacher %s: its tokenizer is not the student's (distillation compares the two "
+                           "models token by token, so both need the same vocabulary)", dir);
+    }
+    return model_load(teacher, dir, err);
+}
+
 int train_run(const TrainJob *j, char *err) {
     int rc = -1;
     Tokenizer *tok = NULL;
     Model m = {0};
     Trainer t = {0};
+    Model teacher = {0};
     TokenData train = {0}, val = {0};
     FILE *log = NULL;
     int32_t *x = NULL, *y = NULL;
@@ -131,6 +153,8 @@ int train_run(const TrainJob *j, char *err) {
     if (j->val_path && (data_load(&val, j->val_path, tok, cache, err) || data_check(&val, j->val_path, 1, err)))
         goto done;
     if (trainer_init(&t, &m, &j->cfg, err)) goto done;
+    if (j->cfg.distill && load_teacher(j, tok, &teacher, err)) goto done;
+    if (j->cfg.distill && trainer_set_teacher(&t, &teacher, err)) goto done;
 
     uint64_t rng = j->seed * 0x9e3779b97f4a7c15ull + 1;
     if (j->resume) {
@@ -142,10 +166,15 @@ int train_run(const TrainJob *j, char *err) {
         remove(log_path);
     }
     if (!(log = fopen(log_path, "a"))) { set_err(err, "%s: cannot open for writing", log_path); goto done; }
-    if (!j->quiet)
+    if (!j->quiet) {
         fprintf(stderr, "train: %zu tokens (%s)%s%s, model %zu parameters, %s, %ld steps of %d x %d\n", train.n,
                 j->data_path, val.n ? ", validation " : "", val.n ? j->val_path : "", m.n_params,
                 t.cfg.quant ? "ternary" : "full precision", t.cfg.steps, j->batch_size, j->seq_len);
+        if (t.teacher)
+            fprintf(stderr, "distillation from %s (%zu parameters): alpha %g, temperature %g\n",
+                    j->teacher_dir ? j->teacher_dir : j->model_dir, teacher.n_params, t.cfg.distill_alpha,
+                    t.cfg.distill_temp);
+    }
 
     double vloss, vppl;
     if (t.step == 0 && val.n) {
@@ -154,7 +183,7 @@ int train_run(const TrainJob *j, char *err) {
         log_line(log, "{\"step\":0,\"val_loss_parent\":%.6f,\"val_ppl_parent\":%.4f}", vloss, vppl);
         if (!j->quiet) fprintf(stderr, "validation before training: parent ppl %.3f", vppl);
         if (t.cfg.quant) {
-            trainer_project(&t);
+            trainer_project(&t, 1.0f);
             if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
             if (!j->quiet) fprintf(stderr, ", ternary straight after conversion ppl %.3f", vppl);
         }
@@ -179,15 +208,22 @@ int train_run(const TrainJob *j, char *err) {
         }
         double now = now_seconds(), tps = (double)B * T / (now - ts);
         double eta = (now - t0) / (double)(t.step - first) * (double)(t.cfg.steps - t.step);
+        char extra[128] = "";
+        if (t.teacher) snprintf(extra, sizeof extra, ",\"ce\":%.6f,\"kl\":%.6f", st.ce, st.kl);
+        if (t.cfg.quant_ramp)
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"lambda\":%.6g", st.lambda);
         log_line(log, "{\"step\":%ld,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.1f,"
-                      "\"elapsed_s\":%.2f}", t.step, st.loss, st.grad_norm, st.lr, tps, now - t0);
-        if (!j->quiet)
-            fprintf(stderr, "step %ld/%ld | loss %.4f | grad norm %.3f | lr %.3g | %.0f tok/s | ETA %d:%02d:%02d\n",
-                    t.step, t.cfg.steps, st.loss, st.grad_norm, st.lr, tps, (int)eta / 3600, ((int)eta / 60) % 60,
-                    (int)eta % 60);
+                      "\"elapsed_s\":%.2f%s}", t.step, st.loss, st.grad_norm, st.lr, tps, now - t0, extra);
+        if (!j->quiet) {
+            char parts[64] = "";
+            if (t.teacher) snprintf(parts, sizeof parts, " (ce %.4f, kl %.4f)", st.ce, st.kl);
+            fprintf(stderr, "step %ld/%ld | loss %.4f%s | grad norm %.3f | lr %.3g | %.0f tok/s | ETA %d:%02d:%02d\n",
+                    t.step, t.cfg.steps, st.loss, parts, st.grad_norm, st.lr, tps, (int)eta / 3600,
+                    ((int)eta / 60) % 60, (int)eta % 60);
+        }
         int last = t.step == t.cfg.steps;
         if (val.n && ((j->eval_every > 0 && t.step % j->eval_every == 0) || last)) {
-            trainer_project(&t);
+            trainer_project(&t, 1.0f);
             if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
             log_line(log, "{\"step\":%ld,\"val_loss\":%.6f,\"val_ppl\":%.4f}", t.step, vloss, vppl);
             if (!j->quiet) fprintf(stderr, "step %ld: validation ppl %.3f\n", t.step, vppl);
@@ -220,6 +256,7 @@ done:
     data_free(&train);
     data_free(&val);
     if (t.model) trainer_free(&t);
+    if (teacher.params_memory) model_free(&teacher);
     if (m.params_memory) model_free(&m);
     if (tok) tokenizer_free(tok);
     return rc;

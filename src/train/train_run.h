@@ -15,6 +15,7 @@ typedef struct {
     const char *out_dir;         // --save-path
     const char *tokenizer_path;  // NULL: model_dir/tokenizer.json
     const char *resume;          // a checkpoint directory, or NULL
+    const char *teacher_dir;     // --teacher (distillation; NULL: model_dir itself)
     TrainConfig cfg;
     int batch_size, seq_len;     // 2, 256
     uint64_t seed;               // data order

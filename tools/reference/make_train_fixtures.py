@@ -16,6 +16,10 @@ For each variant, tests/fixtures/train/<name>/ gets:
   grads.safetensors gradient of the mean loss of batch 0 for every parameter (HF names)
   trace.json        per step: loss, grad norm before clipping, lr; the recipe
   final.safetensors the latent weights after `steps` steps
+Distillation variants add a frozen teacher (the starting model in fp32) and
+the loss alpha*CE + (1 - alpha)*tau^2*KL(softmax(teacher/tau) || softmax(student/tau));
+some also ramp the quantization ((1 - lam)*W + lam*t*s, lam = step/N) or keep
+the embedding / LM head out of the projection (fp32, or rounded to bf16).
 Run: python3 tools/reference/make_train_fixtures.py   (needs torch, transformers, safetensors)
 """
 import json
@@ -44,6 +48,12 @@ VARIANTS = [
          rope=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                    original_max_position_embeddings=8)),
     dict(name="llama_untied_ternary", arch="llama", tie=False, quant=True, steps=RECIPE["steps"]),
+    # Distillation from the frozen starting model (the recipe's other levers too).
+    dict(name="distill_ramp", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.3, 2.0), ramp=4),
+    dict(name="llama_distill_keep_bf16", arch="llama", tie=False, quant=True, steps=RECIPE["steps"],
+         distill=(0.0, 1.0), keep="bf16"),
+    dict(name="distill_keep_fp32", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.5, 0.5), keep="fp32",
+         ramp=10),
 ]
 
 
@@ -68,12 +78,33 @@ def ste(w, group):
     return w + (ternary(w.detach(), group) - w).detach()
 
 
-def patch_ternary(model, group):
+def forward_weight(w, group, lam, keep):
+    """What trit's forward uses for the latent w: t*s, mixed (1 - lam)*w + lam*t*s
+    during a quantization ramp, or a kept embedding (w itself, or w rounded to
+    bf16). The gradient is the identity in every case (straight-through)."""
+    with torch.no_grad():
+        if keep == "fp32":
+            f = w.clone()
+        elif keep == "bf16":
+            f = w.to(torch.bfloat16).float()
+        else:
+            f = ternary(w, group)
+            if lam < 1.0:
+                f = (1.0 - lam) * w + lam * f
+    return f + (w - w.detach())
+
+
+def patch_ternary(model, group, state):
+    """state["lam"] is read at every forward; the embedding / LM head are kept
+    when state["keep"] is set."""
+    head = model.get_output_embeddings()
     for mod in model.modules():
         if isinstance(mod, torch.nn.Linear):
-            mod.forward = (lambda m: (lambda x: Fn.linear(x, ste(m.weight, group), m.bias)))(mod)
+            keep = state.get("keep") if mod is head else None
+            mod.forward = (lambda m, k: (lambda x: Fn.linear(
+                x, forward_weight(m.weight, group, state["lam"], k), m.bias)))(mod, keep)
     emb = model.model.embed_tokens
-    emb.forward = lambda ids: Fn.embedding(ids, ste(emb.weight, group))
+    emb.forward = lambda ids: Fn.embedding(ids, forward_weight(emb.weight, group, state["lam"], state.get("keep")))
 
 
 def build(v, seed):
@@ -126,8 +157,15 @@ def main():
         model = model_class(v).from_pretrained(os.path.join(d, "model"), dtype=torch.float32,
                                                  attn_implementation="eager")
         model.train()
+        state = dict(lam=1.0, keep=v.get("keep"))
         if v["quant"]:
-            patch_ternary(model, RECIPE["group_size"])
+            patch_ternary(model, RECIPE["group_size"], state)
+        teacher = None
+        if v.get("distill"):
+            teacher = model_class(v).from_pretrained(os.path.join(d, "model"), dtype=torch.float32,
+                                                       attn_implementation="eager").eval()
+            for p in teacher.parameters():
+                p.requires_grad_(False)
         params = named_params(model)
         decay = [p for n, p in params if "norm" not in n]
         no_decay = [p for n, p in params if "norm" in n]
@@ -145,9 +183,17 @@ def main():
             for group in opt.param_groups:
                 group["lr"] = lr
             opt.zero_grad()
+            state["lam"] = step / v["ramp"] if v.get("ramp") and step < v["ramp"] else 1.0
             x, y = batches[step, :, :T], batches[step, :, 1:]
-            logits = model(x).logits
-            loss = Fn.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+            logits = model(x).logits.reshape(-1, VOCAB)
+            loss = Fn.cross_entropy(logits, y.reshape(-1))
+            if teacher is not None:
+                # alpha*CE + (1 - alpha)*tau^2*KL(teacher || student), both at temperature tau.
+                alpha, tau = v["distill"]
+                with torch.no_grad():
+                    lt = Fn.log_softmax(teacher(x).logits.reshape(-1, VOCAB) / tau, -1)
+                kl = Fn.kl_div(Fn.log_softmax(logits / tau, -1), lt, log_target=True, reduction="batchmean")
+                loss = alpha * loss + (1 - alpha) * tau * tau * kl
             loss.backward()
             if step == 0:
                 save_file({n: p.grad.detach().contiguous() for n, p in params}, os.path.join(d, "grads.safetensors"))
@@ -158,7 +204,10 @@ def main():
         with open(os.path.join(d, "batches.bin"), "wb") as f:
             f.write(struct.pack("<5i", 0x54524954, 2, v["steps"], B, T))
             f.write(batches.numpy().astype("<i4").tobytes())
-        json.dump(dict(recipe=dict(RECIPE, steps=v["steps"], quant="ternary" if v["quant"] else "none"),
+        extra = dict(quant_ramp=v.get("ramp", 0), keep_embedding=v.get("keep", "none"))
+        if v.get("distill"):
+            extra.update(distill_alpha=v["distill"][0], distill_temp=v["distill"][1])
+        json.dump(dict(recipe=dict(RECIPE, steps=v["steps"], quant="ternary" if v["quant"] else "none", **extra),
                        trace=trace), open(os.path.join(d, "trace.json"), "w"), indent=1)
         print(v["name"], " ".join(f"{t['loss']:.4f}" for t in trace))
 
