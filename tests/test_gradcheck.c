@@ -722,6 +722,125 @@ static void test_lm_head(void) {
     free(c.W0); free(c.m); free(c.S); free(c.logits); free(dW1); free(dx7); free(dW7);
 }
 
+// ---------------------------------------------------------------------------
+// LM head with distillation: L = (1/count) Σ_r [α·CE_r + (1 − α)·τ²·KL(p_t,r ‖ p_s,r)],
+// p = softmax(logits/τ); the teacher's logits xt·Wt^T are inputs, not perturbed.
+
+typedef struct {
+    int BT, C, V, Ct;
+    const int32_t *tg;
+    double *x, *W, *tl;  // tl: the teacher's logits (BT, V), in double
+    double alpha, tau, inv_count;
+    double *z;           // scratch, V
+} DiCtx;
+
+static double di_row(DiCtx *c, int r, double *kl_out) {
+    const double *x = c->x + (size_t)r * c->C, *t = c->tl + (size_t)r * c->V;
+    double mx = -1e300, mt = -1e300, s1 = 0, ss = 0, st = 0;
+    for (int j = 0; j < c->V; j++) {
+        c->z[j] = dotd(x, c->W + (size_t)j * c->C, c->C);
+        mx = fmax(mx, c->z[j]);
+        mt = fmax(mt, t[j]);
+    }
+    for (int j = 0; j < c->V; j++) {
+        s1 += exp(c->z[j] - mx);
+        ss += exp((c->z[j] - mx) / c->tau);
+        st += exp((t[j] - mt) / c->tau);
+    }
+    double kl = 0;
+    for (int j = 0; j < c->V; j++) {
+        double lpt = (t[j] - mt) / c->tau - log(st), lps = (c->z[j] - mx) / c->tau - log(ss);
+        kl += exp(lpt) * (lpt - lps);
+    }
+    if (kl_out) *kl_out = kl;
+    double ce = mx + log(s1) - c->z[c->tg[r]];
+    return c->alpha * ce + (1 - c->alpha) * c->tau * c->tau * kl;
+}
+
+static double di_loss(void *vc, int which, size_t idx) {
+    DiCtx *c = vc;
+    if (which == 0 && idx != ALL) {  // x[r][:] reaches row r only
+        int r = (int)(idx / c->C);
+        return c->tg[r] < 0 ? 0.0 : di_row(c, r, NULL) * c->inv_count;
+    }
+    double L = 0;
+    for (int r = 0; r < c->BT; r++)
+        if (c->tg[r] >= 0) L += di_row(c, r, NULL);
+    return L * c->inv_count;
+}
+
+typedef struct { float *dx, *dW; const float *x, *w; const int32_t *tg; int BT, C, V; float dloss; const HeadTeacher *t; } DiRun;
+static void di_run(void *vc) {
+    DiRun *c = vc;
+    memset(c->dW, 0, sizeof(float) * c->V * c->C);
+    lm_head_loss_backward(c->dx, c->dW, NULL, c->x, c->w, c->tg, c->BT, c->C, c->V, c->dloss, 7, c->t, NULL, NULL);
+}
+
+static void test_distill_case(float alpha, float tau) {
+    // Chunks of 7 rows (6 of them, the last short); the teacher is narrower.
+    const int BT = 40, C = 16, Ct = 12, V = 3001;
+    float *x = rand_array((size_t)BT * C, 1), *w = rand_array((size_t)V * C, 1);
+    float *xt = rand_array((size_t)BT * Ct, 1), *wt = rand_array((size_t)V * Ct, 1);
+    int32_t *tg = xmalloc(sizeof(int32_t) * BT);
+    size_t count_ref = 0;
+    for (int i = 0; i < BT; i++) {
+        tg[i] = i % 9 == 4 ? -1 : irand(V);
+        count_ref += tg[i] >= 0;
+    }
+    const float dloss = 1.0f / (float)count_ref;
+    const HeadTeacher ht = {xt, wt, Ct, alpha, tau};
+    float *dx = nan_array((size_t)BT * C), *dW = xcalloc((size_t)V * C, sizeof(float)), *losses = nan_array(BT);
+    HeadLossSums sums;
+    size_t count = 0;
+    double total = lm_head_loss_backward(dx, dW, losses, x, w, tg, BT, C, V, dloss, 7, &ht, &sums, &count);
+
+    DiCtx c = {BT, C, V, Ct, tg, to_double(x, (size_t)BT * C), to_double(w, (size_t)V * C),
+               xmalloc(sizeof(double) * BT * V), alpha, tau, 1.0 / (double)count_ref, xmalloc(sizeof(double) * V)};
+    for (int r = 0; r < BT; r++)
+        for (int j = 0; j < V; j++) {
+            double s = 0;
+            for (int e = 0; e < Ct; e++) s += (double)xt[(size_t)r * Ct + e] * wt[(size_t)j * Ct + e];
+            c.tl[(size_t)r * V + j] = s;
+        }
+    double total_ref = 0, kl_ref = 0, lerr = 0;
+    for (int r = 0; r < BT; r++) {
+        if (tg[r] < 0) { lerr = fmax(lerr, fabs(losses[r])); continue; }
+        double kl, l = di_row(&c, r, &kl);
+        total_ref += l;
+        kl_ref += kl;
+        lerr = fmax(lerr, fabs(l - losses[r]));
+    }
+    char what[64];
+    printf("  alpha %.2g tau %.2g: losses max err %.2e, total %.9g vs %.9g, KL %.9g vs %.9g\n", alpha, tau, lerr, total,
+           total_ref, sums.kl, kl_ref);
+    CHECK(count == count_ref, "distill count %zu vs %zu", count, count_ref);
+    CHECK(lerr < 1e-4 && fabs(total - total_ref) < 1e-4 * fmax(1, total_ref) &&
+              fabs(sums.kl - kl_ref) < 1e-4 * fmax(1, kl_ref),
+          "distill losses %.3g, total %.9g vs %.9g, kl %.9g vs %.9g", lerr, total, total_ref, sums.kl, kl_ref);
+    snprintf(what, sizeof what, "distill a%.2g t%.2g dx (=)", alpha, tau);
+    check_all(what, di_loss, &c, c.x, 0, dx, (size_t)BT * C, 1e-5);
+    // dWh: the targets' rows (including one hit by two rows) and random rows.
+    size_t idx[200], n = 0;
+    for (int s2 = 0; s2 < 60; s2++) idx[n++] = (size_t)(tg[s2 % BT] < 0 ? 0 : tg[s2 % BT]) * C + irand(C);
+    for (int s2 = 0; s2 < 60; s2++) idx[n++] = (size_t)irand(V) * C + irand(C);
+    snprintf(what, sizeof what, "distill a%.2g t%.2g dWh (+=)", alpha, tau);
+    check_coords(what, di_loss, &c, c.W, 1, dW, idx, n, 1e-5);
+
+    DiRun dr = {dx, dW, x, w, tg, BT, C, V, dloss, &ht};
+    float *outs[2] = {dx, dW};
+    size_t lens[2] = {(size_t)BT * C, (size_t)V * C};
+    check_threads("lm_head_loss_backward (distill)", di_run, &dr, outs, lens, 2);
+    free(x); free(w); free(xt); free(wt); free(tg); free(dx); free(dW); free(losses);
+    free(c.x); free(c.W); free(c.tl); free(c.z);
+}
+
+static void test_distill(void) {
+    section("lm head + distillation");
+    test_distill_case(0.0f, 1.0f);  // KL only
+    test_distill_case(0.3f, 2.0f);
+    test_distill_case(0.7f, 0.5f);
+}
+
 int main(void) {
     lm_head_chunk_floats = (size_t)4 << 20;  // several chunks at the test's V = 70001
     double t0 = now_seconds();
@@ -732,6 +851,7 @@ int main(void) {
     test_attention();
     test_swiglu();
     test_lm_head();
+    test_distill();
     section(NULL);
     printf("test_gradcheck: %.2f s\n", now_seconds() - t0);
     return test_finish("test_gradcheck");
