@@ -24,22 +24,38 @@ static void usage(FILE *f) {
             "tensor passes, naming those that fail. N defaults to the group size recorded by\n"
             "`trit train` in config.json (\"trit_quantization\": \"ternary g128 ...\"), else 128;\n"
             "for a GGUF file, the block size of its ternary type (Q2_0 64, TQ1_0 / TQ2_0 256).\n"
-            "For DIR it then names the GGUF formats that hold the model losslessly (trit export).\n");
+            "For DIR it then names the GGUF formats that hold the model losslessly (trit export).\n"
+            "An embedding / LM head that `trit train --keep-embedding` kept out of the projection\n"
+            "(recorded in config.json) is checked to hold bf16 values (bf16) or reported (fp32).\n");
 }
 
-// The group size `trit train` wrote into config.json, or 0.
-static int recorded_group_size(const char *dir) {
+// The group size `trit train` wrote into config.json ("ternary g64 absmean,
+// embedding bf16: ..."), or 0; *keep gets the embedding's kept precision
+// ("bf16", "fp32"), or "" when it is ternary too.
+static int recorded_group_size(const char *dir, char keep[8]) {
     char *path = path_join(dir, "config.json"), err[ERR_LEN];
     size_t len;
     char *text = read_file(path, &len, err);
     free(path);
     int g = 0;
+    keep[0] = 0;
     cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
     const cJSON *note = cJSON_GetObjectItem(j, "trit_quantization");
     if (cJSON_IsString(note) && sscanf(note->valuestring, "ternary g%d", &g) != 1) g = 0;
+    const char *e = cJSON_IsString(note) ? strstr(note->valuestring, ", embedding ") : NULL;
+    if (e && (!strncmp(e + 12, "bf16", 4) || !strncmp(e + 12, "fp32", 4))) snprintf(keep, 8, "%.4s", e + 12);
     cJSON_Delete(j);
     free(text);
     return g;
+}
+
+// A kept embedding / LM head: fp32 holds anything; bf16 must hold only
+// values that bf16 represents exactly. Returns 1 when it does.
+static int kept_ok(const float *p, size_t n, const char *keep) {
+    if (strcmp(keep, "bf16") != 0) return 1;
+    for (size_t i = 0; i < n; i++)
+        if (bf16_to_f32(f32_to_bf16(p[i])) != p[i]) return 0;
+    return 1;
 }
 
 // The block size of a GGUF file's ternary matrices (its first q projection's
@@ -56,17 +72,18 @@ static long gguf_block_group(const char *path, char *err) {
 }
 
 // Which packed formats hold the (verified) model losslessly, and why not the others.
-static void report_formats(const Model *m) {
+static void report_formats(const Model *m, const char *keep) {
     static const uint32_t types[] = {GGML_TYPE_TQ2_0, GGML_TYPE_TQ1_0, GGML_TYPE_Q2_0};
     char err[ERR_LEN], ok[64] = "";
     for (int i = 0; i < 3; i++) {
         const char *name = ggml_type_find(types[i])->name;
-        if (gguf_export_fits(m, types[i], err) == 0)
+        if (gguf_export_fits(m, types[i], !keep[0], err) == 0)
             snprintf(ok + strlen(ok), sizeof ok - strlen(ok), "%s%s", ok[0] ? ", " : "", name);
         else
             printf("export: not %s: %s\n", name, err);
     }
-    if (ok[0]) printf("export: lossless as %s (trit export)\n", ok);
+    if (ok[0] && keep[0]) printf("export: lossless as %s with the embedding in %s (trit export)\n", ok, keep);
+    else if (ok[0]) printf("export: lossless as %s (trit export)\n", ok);
     else printf("export: no packed format holds this model losslessly; trit export --type f32 writes it as it is\n");
 }
 
@@ -92,7 +109,7 @@ int cmd_verify(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    char err[ERR_LEN];
+    char err[ERR_LEN], keep[8] = "";
     Model m;
     const int is_gguf = !is_directory(dir);
     if (is_gguf) {
@@ -101,17 +118,24 @@ int cmd_verify(int argc, char **argv) {
         if (gguf_load_model(dir, &m, err)) die("%s", err);
     } else {
         if (model_load(&m, dir, err)) die("%s", err);
-        if (!group) group = recorded_group_size(dir);
+        if (!group) group = recorded_group_size(dir, keep);
     }
     if (!group) group = 128;
     TernaryCounts total = {0};
-    int checked = 0, failed = 0, skipped = 0;
+    int checked = 0, failed = 0, skipped = 0, kept_n = 0, kept_bad = 0;
     if (!quiet) printf("%-52s %14s %7s %7s %7s  %s\n", "tensor", "shape", "-1", "0", "+1", "status");
     for (int i = 0; i < m.n_tensors; i++) {
         const TensorInfo *t = &m.tensors[i];
         if (!t->matrix) { skipped++; continue; }
         char shape[40];
         snprintf(shape, sizeof shape, "%lldx%lld", (long long)t->rows, (long long)t->cols);
+        if (keep[0] && (t->kind == TK_EMBED || t->kind == TK_LM_HEAD)) {
+            int ok = kept_ok(m.params_memory + t->offset, (size_t)t->rows * (size_t)t->cols, keep);
+            printf("%-52s %14s %23s  %s %s\n", t->name, shape, "", ok ? "kept" : "FAIL: not all", keep);
+            kept_n++;
+            kept_bad += !ok;
+            continue;
+        }
         if (ternary_check_shape(t->name, t->cols, (int)group, err)) {
             printf("%-52s %14s %7s %7s %7s  FAIL: %s\n", t->name, shape, "", "", "", err);
             failed++;
@@ -134,12 +158,15 @@ int cmd_verify(int argc, char **argv) {
         failed += !ok;
     }
     double n = (double)(total.neg + total.zero + total.pos);
+    if (kept_n)
+        printf("embedding / LM head kept out of the ternary projection in %s (trit train --keep-embedding): %d "
+               "tensor%s, %d not %s\n", keep, kept_n, kept_n > 1 ? "s" : "", kept_bad, keep);
     printf("checked %d ternary tensors (group size %ld; %d norm tensors stay full precision): %d passed, %d failed\n",
            checked, group, skipped, checked - failed, failed);
     if (n > 0)
         printf("total: %.2f%% -1, %.2f%% 0, %.2f%% +1 over %.0f weights\n", 100 * total.neg / n, 100 * total.zero / n,
                100 * total.pos / n, n);
-    if (!is_gguf && failed == 0) report_formats(&m);
+    if (!is_gguf && failed == 0 && kept_bad == 0) report_formats(&m, keep);
     model_free(&m);
-    return failed ? 1 : 0;
+    return failed || kept_bad ? 1 : 0;
 }

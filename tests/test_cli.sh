@@ -113,6 +113,41 @@ JSON
     expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/q" --steps 2 --warmup 1 \
         --seq-len 16 --group-size 64 --eval-tokens 32
     expect 0 "lossless as Q2_0" "$BIN" verify "$T/q"
+    # Distillation with a ramp and a kept bf16 embedding: verify reports the
+    # kept tensor, export auto writes it bf16 beside Q2_0 matrices.
+    expect 0 "kl " "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/dk" --steps 3 --warmup 1 \
+        --seq-len 16 --group-size 64 --eval-tokens 32 --distill --distill-alpha 0.5 --distill-temp 2 \
+        --quant-ramp 2 --keep-embedding bf16
+    expect 0 "kept out of the ternary projection in bf16" "$BIN" verify "$T/dk"
+    expect 0 "lossless as Q2_0 with the embedding in bf16" "$BIN" verify "$T/dk"
+    expect 0 "matrices Q2_0, embedding BF16" "$BIN" export --model "$T/dk" --out "$T/dk.gguf"
+    expect 1 "distill-alpha must be in" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+        --steps 2 --seq-len 16 --group-size 64 --distill --distill-alpha 1.5
+    expect 1 "distill-temp must be positive" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+        --steps 2 --seq-len 16 --group-size 64 --distill --distill-temp 0
+    expect 1 "longer than the run" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+        --steps 2 --seq-len 16 --group-size 64 --quant-ramp 3
+    expect 2 "need --distill" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+        --steps 2 --teacher "$T/m"
+    expect 2 "must be fp32 or bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+        --keep-embedding int8
+    # A teacher whose tokenizer numbers two tokens the other way round.
+    cp -r "$T/m" "$T/other_tok"
+    python3 - "$T/other_tok/tokenizer.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+j = json.load(open(p))
+v = j["model"]["vocab"]
+a, b = [k for k, i in v.items() if i in (300, 301)]
+v[a], v[b] = v[b], v[a]
+json.dump(j, open(p, "w"))
+PY
+    expect 1 "not the student's" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/bad" \
+        --steps 2 --seq-len 16 --group-size 16 --distill --teacher "$T/other_tok"
+    sed 's/"vocab_size": 151936/"vocab_size": 151700/' "$T/cfg.json" > "$T/cfg_vocab.json"
+    expect 0 "wrote" "$BIN" init --config "$T/cfg_vocab.json" --out "$T/q_vocab" --seed 4 --tokenizer "$TOK"
+    expect 1 "vocabulary rows" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/bad" \
+        --steps 2 --seq-len 16 --group-size 16 --distill --teacher "$T/q_vocab"
     expect 1 "not whole TQ2_0 blocks" "$BIN" export --model "$T/q" --out "$T/x.gguf" --type tq2_0
     [ ! -e "$T/x.gguf" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a refused export left a file"; }
     expect 2 "must be auto" "$BIN" export --model "$T/q" --out "$T/x.gguf" --type q4_k

@@ -66,13 +66,13 @@ static void check_fits(void) {
     char err[ERR_LEN];
     if (model_alloc(&m, &c, err)) { CHECK(0, "%s", err); return; }
     fill(&m, 64, fp16_scale);
-    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, err) == 0, "group 64, fp16 scales: Q2_0 refused: %s", err);
-    CHECK(gguf_export_fits(&m, GGML_TYPE_TQ2_0, err) != 0 && strstr(err, "not whole TQ2_0 blocks"),
+    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, 1, err) == 0, "group 64, fp16 scales: Q2_0 refused: %s", err);
+    CHECK(gguf_export_fits(&m, GGML_TYPE_TQ2_0, 1, err) != 0 && strstr(err, "not whole TQ2_0 blocks"),
           "rows of 128 as TQ2_0: %s", err);
     fill(&m, 128, fp16_scale);  // one scale over two Q2_0 blocks
-    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, err) == 0, "group 128 as Q2_0: %s", err);
+    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, 1, err) == 0, "group 128 as Q2_0: %s", err);
     fill(&m, 64, f32_scale);  // exactly ternary, but the scale is no fp16 value
-    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, err) != 0 && strstr(err, "model.embed_tokens.weight: row 0") &&
+    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, 1, err) != 0 && strstr(err, "model.embed_tokens.weight: row 0") &&
               strstr(err, "fp16 scale"),
           "float32 scales accepted as Q2_0: %s", err);
     // One weight off the scale in the last row of the last matrix.
@@ -82,7 +82,7 @@ static void check_fits(void) {
     w[3] = w[3] == 0.0f ? fp16_scale() * 0.5f : w[3] * 0.5f;
     char want[160];
     snprintf(want, sizeof want, "%s: row %lld ", last->name, (long long)last->rows - 1);
-    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, err) != 0 && strstr(err, want), "a half-scale weight: %s (want %s)",
+    CHECK(gguf_export_fits(&m, GGML_TYPE_Q2_0, 1, err) != 0 && strstr(err, want), "a half-scale weight: %s (want %s)",
           err, want);
     model_free(&m);
 }

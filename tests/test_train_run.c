@@ -172,6 +172,34 @@ int main(void) {
     CHECK(rc != 0 && strstr(err, "not finite") && strstr(err, "last good checkpoint"), "divergence: %s", err);
     CHECK(same_file(mc, ma), "a failed run damaged the finished model in its directory");
 
+    // Distillation (with a ramp and a kept bf16 embedding): a resumed run is
+    // byte-identical to the uninterrupted one; the checkpoint knows its teacher.
+    char *d1 = tmp_path("d1"), *d2 = tmp_path("d2"), *dck = path_join(d1, "ckpt-3");
+    char *dm1 = path_join(d1, "model.safetensors"), *dm2 = path_join(d2, "model.safetensors");
+    TrainJob je = job(model, train, val, d1);
+    je.cfg.distill = 1;
+    je.cfg.distill_alpha = 0.25f;
+    je.cfg.distill_temp = 1.5f;
+    je.cfg.quant_ramp = 4;
+    je.cfg.keep_embedding = KEEP_BF16;
+    CHECK(train_run(&je, err) == 0, "distillation run: %s", err);
+    CHECK(!same_file(dm1, ma), "distillation changed nothing");
+    TrainJob jf = je;
+    jf.out_dir = d2;
+    jf.resume = dck;
+    CHECK(train_run(&jf, err) == 0, "resumed distillation run: %s", err);
+    CHECK(same_file(dm1, dm2), "the resumed distillation run's model differs from the uninterrupted run's");
+    char *other_t = tmp_path("other_teacher");
+    snprintf(src, sizeof src, "%s/qwen3-tokenizer/tokenizer.json", data);
+    make_model(other_t, src, 96);
+    jf.teacher_dir = other_t;
+    CHECK(train_run(&jf, err) != 0 && strstr(err, "another teacher"), "resume with another teacher: %s", err);
+    jf = je;
+    jf.out_dir = d2;
+    jf.resume = ck;  // a checkpoint without distillation
+    CHECK(train_run(&jf, err) != 0 && strstr(err, "another recipe"), "distilling from a plain checkpoint: %s", err);
+    free(d1); free(d2); free(dck); free(dm1); free(dm2); free(other_t);
+
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     CHECK(system(cmd) == 0, "cleanup");

@@ -46,11 +46,13 @@ static int add_arch_keys(GgufWriter *w, const ModelConfig *c, int quantized, cha
     return 0;
 }
 
-int gguf_export_fits(const Model *m, uint32_t type, char *err) {
+static int is_embedding(const TensorInfo *ti) { return ti->kind == TK_EMBED || ti->kind == TK_LM_HEAD; }
+
+int gguf_export_fits(const Model *m, uint32_t type, int embedding, char *err) {
     const GgmlType *t = ggml_type_find(type);
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        if (!ti->matrix) continue;
+        if (!ti->matrix || (!embedding && is_embedding(ti))) continue;
         if (ti->cols % t->block_size)
             return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name,
                            (long long)ti->cols, t->name, t->block_size);
@@ -69,7 +71,20 @@ int gguf_export_fits(const Model *m, uint32_t type, char *err) {
 // The type each tensor is written in.
 static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o) {
     if (!ti->matrix) return GGML_TYPE_F32;
-    return ti->kind == TK_EMBED || ti->kind == TK_LM_HEAD ? o->embed_type : o->type;
+    return is_embedding(ti) ? o->embed_type : o->type;
+}
+
+// Whether every value of the embedding / LM head is a bf16 value (a
+// `trit train --keep-embedding bf16` model).
+static int embedding_is_bf16(const Model *m) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (!is_embedding(ti)) continue;
+        const float *p = m->params_memory + ti->offset;
+        for (size_t j = 0; j < (size_t)ti->rows * (size_t)ti->cols; j++)
+            if (bf16_to_f32(f32_to_bf16(p[j])) != p[j]) return 0;
+    }
+    return 1;
 }
 
 // Reads the written file back: every tensor dequantized equals the model's
@@ -121,8 +136,8 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     }
     if (o.type == EXPORT_AUTO) {
         char e2[ERR_LEN];
-        if (gguf_export_fits(&m, GGML_TYPE_TQ2_0, e2) == 0) o.type = GGML_TYPE_TQ2_0;
-        else if (gguf_export_fits(&m, GGML_TYPE_Q2_0, err) == 0) o.type = GGML_TYPE_Q2_0;
+        if (gguf_export_fits(&m, GGML_TYPE_TQ2_0, 0, e2) == 0) o.type = GGML_TYPE_TQ2_0;
+        else if (gguf_export_fits(&m, GGML_TYPE_Q2_0, 0, err) == 0) o.type = GGML_TYPE_Q2_0;
         else {
             char e1[ERR_LEN];
             snprintf(e1, sizeof e1, "%s", err);
@@ -131,7 +146,14 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
             goto done;
         }
     }
-    if (o.embed_type == EXPORT_AUTO) o.embed_type = o.type;
+    // The embedding follows the matrices, unless they are ternary and it is
+    // not (kept out of the projection): then bf16 or f32, whichever holds it.
+    if (o.embed_type == EXPORT_AUTO) {
+        char e3[ERR_LEN];
+        o.embed_type = o.type;
+        if (is_ternary_type(o.type) && gguf_export_fits(&m, o.type, 1, e3) != 0)
+            o.embed_type = embedding_is_bf16(&m) ? GGML_TYPE_BF16 : GGML_TYPE_F32;
+    }
     r->type = o.type;
     r->embed_type = o.embed_type;
     w = gguf_writer_new();

@@ -36,11 +36,14 @@ typedef struct {
     double bits_per_weight;     // of the matrices (embedding included), from their bytes
 } ExportReport;
 
-// Whether every ternary matrix of m converts to the packed `type` (Q2_0,
-// TQ2_0, TQ1_0) losslessly; else -1 with the first that does not (tensor and
-// row) in err. What `trit verify` reports and export's auto choice tries.
+// Whether every ternary matrix of m (the embedding / LM head too when
+// `embedding` is 1) converts to the packed `type` (Q2_0, TQ2_0, TQ1_0)
+// losslessly; else -1 with the first that does not (tensor and row) in err.
+// What `trit verify` reports and export's auto choice tries. Under
+// --type auto an embedding that is not ternary (trit train --keep-embedding)
+// is written as bf16 when it holds bf16 values, else f32.
 struct Model;
-int gguf_export_fits(const struct Model *m, uint32_t type, char *err);
+int gguf_export_fits(const struct Model *m, uint32_t type, int embedding, char *err);
 
 // Writes model_dir's model to out_path atomically (nothing at out_path on
 // failure). -1 with err: a model no format holds losslessly (names the
