@@ -8,6 +8,7 @@
 #   scripts/study_recipe.sh                 # the arms at the seed's budget (250 steps x 2 x 256)
 #   ARMS="distill_10x" scripts/study_recipe.sh
 #   ARMS="long" LONG_STEPS=3000 scripts/study_recipe.sh   # resumes from its last checkpoint
+#   OUT=runs/study-lr5e-4 LR=5e-4 ARMS="seed distill" scripts/study_recipe.sh   # another peak learning rate
 #
 # Arms (ARMS= picks; default: parent converted seed distill distill_ramp distill_keep):
 #   parent        the fp parent                converted   ternary straight after conversion
@@ -26,6 +27,7 @@ TRIT=${TRIT:-build/trit}
 ARMS=${ARMS:-parent converted seed distill distill_ramp distill_keep}
 EVAL_TOKENS=${EVAL_TOKENS:-65536}
 STEPS=${STEPS:-250}
+LR=${LR:-1e-4}
 LONG_STEPS=${LONG_STEPS:-3000}
 BEST_FLAGS=${BEST_FLAGS:---distill}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
@@ -86,7 +88,7 @@ train() {  # arm steps flags...
     [ -n "$last" ] && resume=(--resume "$last")
     t0=$(date +%s)
     "$TRIT" train --model "$PARENT" --data "$TRAIN" --val "$VALID" --save-path "$dir" --group-size 64 \
-        --steps "$steps" --seed 0 --eval-every 50 --eval-tokens 16384 "${resume[@]}" "$@"
+        --steps "$steps" --lr "$LR" --seed 0 --eval-every 50 --eval-tokens 16384 "${resume[@]}" "$@"
     record "$arm" "$dir" "$steps" $(($(date +%s) - t0))
 }
 
