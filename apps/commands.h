@@ -14,5 +14,6 @@ int cmd_generate(int argc, char **argv);  // apps/cmd_generate.c
 int cmd_import(int argc, char **argv);    // apps/cmd_import.c
 int cmd_export(int argc, char **argv);    // apps/cmd_export.c
 int cmd_quantize(int argc, char **argv);  // apps/cmd_quantize.c
+int cmd_synth(int argc, char **argv);     // apps/cmd_synth.c
 
 #endif

@@ -131,6 +131,24 @@ JSON
         --steps 2 --teacher "$T/m"
     expect 2 "must be fp32 or bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
         --keep-embedding int8
+    # Self-generated data: the same samples for every --batch, a held-back
+    # part as text, and the token file trains as it is.
+    expect 0 "wrote $T/s1.tokens: 5 samples" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/s1.tokens" \
+        --samples 7 --holdout 2 --batch 1 --prompt-tokens 4 --max-tokens 12 --seed 5
+    expect 0 "wrote" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/s3.tokens" \
+        --samples 7 --holdout 2 --batch 3 --prompt-tokens 4 --max-tokens 12 --seed 5
+    if cmp -s "$T/s1.tokens" "$T/s3.tokens" && cmp -s "$T/s1.tokens.holdout.txt" "$T/s3.tokens.holdout.txt" &&
+        [ -s "$T/s1.tokens.holdout.txt" ]; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL: synth differs between --batch 1 and 3"; fi
+    expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/s1.tokens" --val "$T/s1.tokens.holdout.txt" \
+        --save-path "$T/st" --steps 2 --warmup 1 --seq-len 8 --group-size 64 --eval-tokens 32 --distill
+    head -c 100 "$T/s1.tokens" > "$T/cut.tokens"
+    expect 1 "truncated or malformed token file" "$BIN" train --model "$T/m64" --data "$T/cut.tokens" \
+        --save-path "$T/bad" --steps 2 --seq-len 8 --group-size 64
+    expect 2 "leaves no samples" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/x.tokens" \
+        --samples 2 --holdout 2
+    expect 1 "exceed the model's context" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/x.tokens" \
+        --samples 2 --prompt-tokens 60 --max-tokens 10
     # A teacher whose tokenizer numbers two tokens the other way round.
     cp -r "$T/m" "$T/other_tok"
     python3 - "$T/other_tok/tokenizer.json" <<'PY'
@@ -144,6 +162,8 @@ json.dump(j, open(p, "w"))
 PY
     expect 1 "not the student's" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/bad" \
         --steps 2 --seq-len 16 --group-size 16 --distill --teacher "$T/other_tok"
+    expect 1 "another tokenizer" "$BIN" train --model "$T/other_tok" --data "$T/s1.tokens" --save-path "$T/bad" \
+        --steps 2 --seq-len 8 --group-size 16
     sed 's/"vocab_size": 151936/"vocab_size": 151700/' "$T/cfg.json" > "$T/cfg_vocab.json"
     expect 0 "wrote" "$BIN" init --config "$T/cfg_vocab.json" --out "$T/q_vocab" --seed 4 --tokenizer "$TOK"
     expect 1 "vocabulary rows" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/bad" \

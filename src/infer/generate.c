@@ -183,7 +183,6 @@ void kvcache_commit_path(KVCache *kv, const int *path, int m) {
 int generate_forward_seqs(KVCache *kv, const ModelWeights *w, const int32_t *tokens, float *logits, char *err) {
     const ModelConfig *c = &kv->config;
     const int pos = kv->len, S = kv->n_seq;
-    if (pos < 1) return set_err(err, "generate_forward_seqs: nothing is cached yet (prefill first)");
     if (pos + 1 > kv->max_T) return set_err(err, "the KV cache's %d positions are full", kv->max_T);
     if (check_tokens(c, tokens, S, err)) return -1;
     scratch_reserve(kv, S);

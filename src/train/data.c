@@ -105,6 +105,30 @@ static int write_cache(const TokenData *d, const char *cache_path, uint64_t tok_
     return rc;
 }
 
+// A token file given as the data itself (trit synth's output).
+static int load_token_file(TokenData *d, const char *path, const char *buf, size_t len, uint64_t tok_hash,
+                           char *err) {
+    uint32_t ver = 0;
+    uint64_t th = 0, n = 0;
+    if (len >= CACHE_HEADER) {
+        memcpy(&ver, buf + 8, 4);
+        memcpy(&th, buf + 16, 8);
+        memcpy(&n, buf + 32, 8);
+    }
+    if (len < CACHE_HEADER || ver != CACHE_VERSION || n > (len - CACHE_HEADER) / 4 || len != CACHE_HEADER + 4 * n)
+        return set_err(err, "%s: a truncated or malformed token file", path);
+    if (th != tok_hash) return set_err(err, "%s: the token file was made with another tokenizer", path);
+    if (n == 0) return set_err(err, "%s: no tokens", path);
+    d->n = n;
+    d->ids = xmalloc(sizeof(int32_t) * n);
+    memcpy(d->ids, buf + CACHE_HEADER, 4 * n);
+    return 0;
+}
+
+int data_save_tokens(const TokenData *d, const char *path, const Tokenizer *tok, char *err) {
+    return write_cache(d, path, tokenizer_hash(tok), 0, err);
+}
+
 int data_load(TokenData *d, const char *path, Tokenizer *tok, const char *cache_path, char *err) {
     memset(d, 0, sizeof *d);
     size_t len;
@@ -115,6 +139,11 @@ int data_load(TokenData *d, const char *path, Tokenizer *tok, const char *cache_
         return set_err(err, "%s: the file is empty", path);
     }
     uint64_t src_hash = fnv1a64(text, len), tok_hash = tokenizer_hash(tok);
+    if (len >= 8 && memcmp(text, CACHE_MAGIC, 8) == 0) {
+        int rc = load_token_file(d, path, text, len, tok_hash, err);
+        free(text);
+        return rc;
+    }
     if (cache_path && read_cache(d, cache_path, tok_hash, src_hash) == 0) {
         free(text);
         return 0;

@@ -7,6 +7,8 @@
 //     "TRITTOKS" | u32 version (1) | u32 0 | u64 tokenizer hash |
 //     u64 source hash (FNV-1a of the file bytes) | u64 n | u32 ids[n]
 // A cache whose hashes do not match the tokenizer and the file is rebuilt.
+// A token file may also be the data itself (trit synth writes one, source
+// hash 0): it is read as it is, and must have been made with the tokenizer.
 #ifndef TRIT_DATA_H
 #define TRIT_DATA_H
 
@@ -25,6 +27,8 @@ typedef struct {
 // (and line).
 int data_load(TokenData *d, const char *path, Tokenizer *tok, const char *cache_path, char *err);
 void data_free(TokenData *d);
+// Writes d as a token file (atomically) that data_load reads as data.
+int data_save_tokens(const TokenData *d, const char *path, const Tokenizer *tok, char *err);
 
 // Fills x[B][T] and y[B][T] (y = x shifted by one) from B windows of T+1
 // tokens starting at uniformly random offsets drawn from *rng (splitmix64;
