@@ -14,7 +14,11 @@
 #   parent        the fp parent                converted   ternary straight after conversion
 #   seed          the seed recipe              distill     + distillation from the parent
 #   distill_ramp  + --quant-ramp 50            distill_keep + --keep-embedding bf16
-#   distill_ramp_keep   all three              gen_distill  distillation on teacher-generated text
+#   distill_ramp_keep   all three              gen_distill  distillation on text the parent wrote
+#                                              (trit synth: SYNTH_SAMPLES samples of 16 + 240
+#                                              ids, prompts cut from WikiText-2 train; the last
+#                                              64 held back and scored by every arm listed in
+#                                              HELDOUT_ARMS, into heldout.tsv)
 #   <best>_10x    an arm at 2500 steps         long        BEST_FLAGS for LONG_STEPS steps, checkpoints
 # Results go to $OUT (runs/study): one directory per arm and results.tsv, one
 # line per arm, which the README's table is read from. An arm whose line is
@@ -30,6 +34,8 @@ STEPS=${STEPS:-250}
 LR=${LR:-1e-4}
 LONG_STEPS=${LONG_STEPS:-3000}
 BEST_FLAGS=${BEST_FLAGS:---distill}
+SYNTH_SAMPLES=${SYNTH_SAMPLES:-2000}
+HELDOUT_ARMS=${HELDOUT_ARMS:-parent seed distill gen_distill}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 
 TEST=$DATA/wikitext-2-raw/wiki.test.raw
@@ -80,14 +86,14 @@ record() {  # arm dir steps seconds
     printf '%s: test ppl %s, valid ppl %s, %s bits per weight (%s s of training)\n' "$1" "$test" "$valid" "$bits" "$4"
 }
 
-train() {  # arm steps flags...
+train() {  # arm steps flags... (DATA_FILE= another training file)
     local arm=$1 steps=$2 dir=$OUT/$1 t0 resume=()
     shift 2
     local last
     last=$(ls -d "$dir"/ckpt-* 2>/dev/null | sort -t- -k2 -n | tail -n 1 || true)
     [ -n "$last" ] && resume=(--resume "$last")
     t0=$(date +%s)
-    "$TRIT" train --model "$PARENT" --data "$TRAIN" --val "$VALID" --save-path "$dir" --group-size 64 \
+    "$TRIT" train --model "$PARENT" --data "${DATA_FILE:-$TRAIN}" --val "$VALID" --save-path "$dir" --group-size 64 \
         --steps "$steps" --lr "$LR" --seed 0 --eval-every 50 --eval-tokens 16384 "${resume[@]}" "$@"
     record "$arm" "$dir" "$steps" $(($(date +%s) - t0))
 }
@@ -104,6 +110,16 @@ for arm in $ARMS; do
         distill_ramp) train distill_ramp "$STEPS" --distill --quant-ramp 50 ;;
         distill_keep) train distill_keep "$STEPS" --distill --keep-embedding bf16 ;;
         distill_ramp_keep) train distill_ramp_keep "$STEPS" --distill --quant-ramp 50 --keep-embedding bf16 ;;
+        gen_distill)
+            GEN=$OUT/parent-synth.tokens
+            [ -s "$GEN" ] || "$TRIT" synth --model "$PARENT" --prompts "$TRAIN" --out "$GEN" \
+                --samples $((SYNTH_SAMPLES + 64)) --holdout 64 --batch 16 --prompt-tokens 16 --max-tokens 240 --seed 0
+            DATA_FILE=$GEN train gen_distill "$STEPS" --distill
+            printf 'arm\theldout_ppl\n' > "$OUT/heldout.tsv"
+            for a in $HELDOUT_ARMS; do
+                [ -d "$OUT/$a" ] && printf '%s\t%s\n' "$a" "$(ppl "$OUT/$a" "$GEN.holdout.txt")" >> "$OUT/heldout.tsv"
+            done
+            cat "$OUT/heldout.tsv" ;;
         *_10x) train "$arm" $((10 * STEPS)) $BEST_FLAGS ;;
         long) train long "$LONG_STEPS" $BEST_FLAGS --checkpoint-every 250 ;;
         *) echo "unknown arm $arm" >&2; exit 2 ;;
