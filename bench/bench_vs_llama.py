@@ -27,6 +27,8 @@ import time
 def llama_child(path, threads, prompt_ids, n_decode):
     """Runs in a fresh process: returns prompt tok/s, decode tok/s, max RSS (bytes)."""
     import llama_cpp
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tools/reference"))
+    import llama_cpp_plain  # noqa: F401  (no AMX buffer type: it segfaults on some VMs)
     llm = llama_cpp.Llama(model_path=path, n_ctx=len(prompt_ids) + n_decode + 8, n_batch=len(prompt_ids),
                           n_ubatch=len(prompt_ids), n_threads=threads, n_threads_batch=threads, verbose=False,
                           flash_attn=False)

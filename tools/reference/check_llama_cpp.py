@@ -43,6 +43,8 @@ import gguf
 from gguf.quants import dequantize
 import llama_cpp
 
+import llama_cpp_plain  # noqa: F401  (llama.cpp without its extra buffer types: see there)
+
 GGML = {"F32": 0, "F16": 1, "Q8_0": 8, "BF16": 30, "TQ1_0": 34, "TQ2_0": 35, "Q2_0": 42}
 failures = 0
 
