@@ -339,10 +339,7 @@ int cmd_generate(int argc, char **argv) {
 
     // End-of-sequence ids: the config's, and the ChatML turn / document ends.
     int32_t eos[3];
-    int n_eos = 0;
-    const int cand[3] = {c->eos_token_id, tokenizer_token_id(tok, "<|im_end|>"), tokenizer_token_id(tok, "<|endoftext|>")};
-    for (int i = 0; i < 3; i++)
-        if (cand[i] >= 0) eos[n_eos++] = cand[i];
+    const int n_eos = source_eos_ids(&src, eos);
     if (temperature > 0.0)
         fprintf(stderr, "sampling: temperature %g, top-k %ld, top-p %g, seed %llu\n", temperature, top_k, top_p,
                 (unsigned long long)seed);

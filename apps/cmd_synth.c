@@ -122,13 +122,8 @@ int cmd_synth(int argc, char **argv) {
     if (source_open(&src, model, NULL, NULL, err)) die("%s", err);
     TokenData text;
     if (data_load(&text, prompts, src.tok, NULL, err)) die("%s", err);
-    const ModelConfig *c = &src.w.config;
     int32_t eos[3];
-    int n_eos = 0;
-    const int cand[3] = {c->eos_token_id, tokenizer_token_id(src.tok, "<|im_end|>"),
-                         tokenizer_token_id(src.tok, "<|endoftext|>")};
-    for (int i = 0; i < 3; i++)
-        if (cand[i] >= 0) eos[n_eos++] = cand[i];
+    const int n_eos = source_eos_ids(&src, eos);
     SynthOptions o = {.samples = samples, .n_seq = (int)batch, .prompt_tokens = (int)prompt_tokens,
                       .new_tokens = (int)max_tokens, .temperature = (float)temperature, .top_k = (int)top_k,
                       .top_p = (float)top_p, .seed = seed, .eos = eos, .n_eos = n_eos,

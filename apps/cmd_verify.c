@@ -52,10 +52,7 @@ static int recorded_group_size(const char *dir, char keep[8]) {
 // A kept embedding / LM head: fp32 holds anything; bf16 must hold only
 // values that bf16 represents exactly. Returns 1 when it does.
 static int kept_ok(const float *p, size_t n, const char *keep) {
-    if (strcmp(keep, "bf16") != 0) return 1;
-    for (size_t i = 0; i < n; i++)
-        if (bf16_to_f32(f32_to_bf16(p[i])) != p[i]) return 0;
-    return 1;
+    return strcmp(keep, "bf16") != 0 || f32_all_bf16(p, n);
 }
 
 // The block size of a GGUF file's ternary matrices (its first q projection's
@@ -129,7 +126,7 @@ int cmd_verify(int argc, char **argv) {
         if (!t->matrix) { skipped++; continue; }
         char shape[40];
         snprintf(shape, sizeof shape, "%lldx%lld", (long long)t->rows, (long long)t->cols);
-        if (keep[0] && (t->kind == TK_EMBED || t->kind == TK_LM_HEAD)) {
+        if (keep[0] && tk_is_embedding(t->kind)) {
             int ok = kept_ok(m.params_memory + t->offset, (size_t)t->rows * (size_t)t->cols, keep);
             printf("%-52s %14s %23s  %s %s\n", t->name, shape, "", ok ? "kept" : "FAIL: not all", keep);
             kept_n++;

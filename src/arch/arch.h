@@ -36,6 +36,9 @@ typedef enum {
     TK_COUNT
 } TensorKind;
 
+// The token embedding and the (untied) LM head: the vocabulary-sized matrices.
+static inline int tk_is_embedding(TensorKind k) { return k == TK_EMBED || k == TK_LM_HEAD; }
+
 // A tensor dimension, as a function of the config.
 typedef enum { DIM_NONE, DIM_C, DIM_QD, DIM_KD, DIM_HD, DIM_F, DIM_V } ArchDim;
 

@@ -201,6 +201,12 @@ uint16_t f32_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+int f32_all_bf16(const float *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (bf16_to_f32(f32_to_bf16(p[i])) != p[i]) return 0;
+    return 1;
+}
+
 float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;

@@ -87,6 +87,8 @@ double now_seconds(void);  // monotonic clock
 // Little-endian conversions for 16-bit floats.
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);  // round to nearest even, NaN kept quiet
+// 1 when every p[0..n) is a bf16 value (survives the round trip unchanged).
+int f32_all_bf16(const float *p, size_t n);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);   // round to nearest even, overflow to inf
 

@@ -49,3 +49,12 @@ void source_close(ModelSource *s) {
     free(s->chat_template);
     memset(s, 0, sizeof *s);
 }
+
+int source_eos_ids(const ModelSource *s, int32_t eos[3]) {
+    const int cand[3] = {s->w.config.eos_token_id, tokenizer_token_id(s->tok, "<|im_end|>"),
+                         tokenizer_token_id(s->tok, "<|endoftext|>")};
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        if (cand[i] >= 0) eos[n++] = cand[i];
+    return n;
+}

@@ -22,4 +22,8 @@ typedef struct {
 int source_open(ModelSource *s, const char *path, const char *pack, const char *tok_arg, char *err);
 void source_close(ModelSource *s);
 
+// The ids that end a generated sequence: the config's eos_token_id and the
+// ChatML turn / document ends the tokenizer has. Returns how many (<= 3).
+int source_eos_ids(const ModelSource *s, int32_t eos[3]);
+
 #endif

@@ -46,13 +46,15 @@ static int add_arch_keys(GgufWriter *w, const ModelConfig *c, int quantized, cha
     return 0;
 }
 
-static int is_embedding(const TensorInfo *ti) { return ti->kind == TK_EMBED || ti->kind == TK_LM_HEAD; }
+// Which ternary matrices a check covers.
+enum { FIT_ALL, FIT_NOT_EMBEDDING, FIT_EMBEDDING };
 
-int gguf_export_fits(const Model *m, uint32_t type, int embedding, char *err) {
+static int fits(const Model *m, uint32_t type, int part, char *err) {
     const GgmlType *t = ggml_type_find(type);
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        if (!ti->matrix || (!embedding && is_embedding(ti))) continue;
+        const int emb = tk_is_embedding(ti->kind);
+        if (!ti->matrix || (part == FIT_NOT_EMBEDDING && emb) || (part == FIT_EMBEDDING && !emb)) continue;
         if (ti->cols % t->block_size)
             return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name,
                            (long long)ti->cols, t->name, t->block_size);
@@ -68,10 +70,14 @@ int gguf_export_fits(const Model *m, uint32_t type, int embedding, char *err) {
     return 0;
 }
 
+int gguf_export_fits(const Model *m, uint32_t type, int embedding, char *err) {
+    return fits(m, type, embedding ? FIT_ALL : FIT_NOT_EMBEDDING, err);
+}
+
 // The type each tensor is written in.
 static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o) {
     if (!ti->matrix) return GGML_TYPE_F32;
-    return is_embedding(ti) ? o->embed_type : o->type;
+    return tk_is_embedding(ti->kind) ? o->embed_type : o->type;
 }
 
 // Whether every value of the embedding / LM head is a bf16 value (a
@@ -79,10 +85,8 @@ static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o) {
 static int embedding_is_bf16(const Model *m) {
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        if (!is_embedding(ti)) continue;
-        const float *p = m->params_memory + ti->offset;
-        for (size_t j = 0; j < (size_t)ti->rows * (size_t)ti->cols; j++)
-            if (bf16_to_f32(f32_to_bf16(p[j])) != p[j]) return 0;
+        if (!tk_is_embedding(ti->kind)) continue;
+        if (!f32_all_bf16(m->params_memory + ti->offset, (size_t)ti->rows * (size_t)ti->cols)) return 0;
     }
     return 1;
 }
@@ -151,7 +155,7 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     if (o.embed_type == EXPORT_AUTO) {
         char e3[ERR_LEN];
         o.embed_type = o.type;
-        if (is_ternary_type(o.type) && gguf_export_fits(&m, o.type, 1, e3) != 0)
+        if (is_ternary_type(o.type) && fits(&m, o.type, FIT_EMBEDDING, e3) != 0)
             o.embed_type = embedding_is_bf16(&m) ? GGML_TYPE_BF16 : GGML_TYPE_F32;
     }
     r->type = o.type;

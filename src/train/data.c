@@ -138,12 +138,13 @@ int data_load(TokenData *d, const char *path, Tokenizer *tok, const char *cache_
         free(text);
         return set_err(err, "%s: the file is empty", path);
     }
-    uint64_t src_hash = fnv1a64(text, len), tok_hash = tokenizer_hash(tok);
+    const uint64_t tok_hash = tokenizer_hash(tok);
     if (len >= 8 && memcmp(text, CACHE_MAGIC, 8) == 0) {
         int rc = load_token_file(d, path, text, len, tok_hash, err);
         free(text);
         return rc;
     }
+    const uint64_t src_hash = fnv1a64(text, len);
     if (cache_path && read_cache(d, cache_path, tok_hash, src_hash) == 0) {
         free(text);
         return 0;

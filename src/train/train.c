@@ -97,7 +97,7 @@ float trainer_lambda(const TrainConfig *c, long step) {
 
 // The kept embedding / LM head (their one or two tensors).
 static int kept(const TrainConfig *c, const TensorInfo *ti) {
-    return c->keep_embedding != KEEP_NONE && (ti->kind == TK_EMBED || ti->kind == TK_LM_HEAD);
+    return c->keep_embedding != KEEP_NONE && tk_is_embedding(ti->kind);
 }
 
 void trainer_project(Trainer *t, float lambda) {
