@@ -18,7 +18,7 @@ ifeq ($(CI),true)
 CFLAGS  += -Werror
 endif
 CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -Isrc -I$(BLAS_INC)
-LDLIBS  += -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lpcre2-8 -lutf8proc -lcjson -lm
+LDLIBS  += -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -ldnnl -lpcre2-8 -lutf8proc -lcjson -lm
 BUILD   ?= build
 DATA    ?= $(abspath ../shared/data)
 

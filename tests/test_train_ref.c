@@ -23,6 +23,7 @@
 #include "test.h"
 #include "train/train.h"
 #include "base/util.h"
+#include "kernels/gemm_bf16.h"
 
 #define FIXTURES "tests/fixtures/train"
 
@@ -89,9 +90,28 @@ static void compare_tensors(const Model *m, const float *mine, const char *path,
     st_close(&a);
 }
 
-static void check_variant(const char *name) {
+// What each precision is held to against torch's fp32 trainer. fp32: the
+// same arithmetic up to summation order. bf16 (--precision bf16): every
+// product's operands rounded to 8 significant bits (2^-9 relative), summed
+// over these tiny widths without much averaging; the bounds are ~2.5x the
+// worst measured over all variants: gradient 1.55e-2 of its scale, step
+// loss 1.5e-2, gradient norm 6.6e-2 relative, final weights 1.1e-2 (AdamW
+// moves a weight by up to lr a step whatever the gradient's size, so a
+// few sign differences reach lr x steps). The real-model check of bf16 is
+// the study's: validation perplexity within 1 % of fp32 after 250 steps.
+typedef struct {
+    Precision p;
+    const char *label;
+    double grad, loss0, loss, loss_ramp, norm, norm_ramp, final;
+} Tol;
+static const Tol FP32 = {PREC_FP32, "", 1e-4, 1e-4, 1e-4, 1e-3, 1e-4, 2e-2, 2e-4};
+static const Tol BF16 = {PREC_BF16, " bf16", 4e-2, 4e-2, 4e-2, 4e-2, 0.15, 0.15, 3e-2};
+
+static void check_variant(const char *variant, const Tol *tol) {
+    char name[128];
+    snprintf(name, sizeof name, "%s%s", variant, tol->label);
     char dir[256], path[512], err[ERR_LEN];
-    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, name);
+    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, variant);
     snprintf(path, sizeof path, "%s/trace.json", dir);
     size_t len;
     char *json = read_file(path, &len, err);
@@ -118,6 +138,7 @@ static void check_variant(const char *name) {
         c.distill_temp = (float)cJSON_GetObjectItem(recipe, "distill_temp")->valuedouble;
     }
     if (cJSON_IsNumber(ramp)) c.quant_ramp = ramp->valueint;
+    c.precision = tol->p;
     if (cJSON_IsString(keep))
         c.keep_embedding = !strcmp(keep->valuestring, "bf16") ? KEEP_BF16 : !strcmp(keep->valuestring, "fp32") ? KEEP_FP32 : KEEP_NONE;
 
@@ -141,18 +162,18 @@ static void check_variant(const char *name) {
     memset(t.grads, 0, sizeof(float) * m.n_params);
     HeadTeacher ht = {0};
     if (c.distill)
-        ht = (HeadTeacher){model_forward_features(&teacher, &teacher.params, x, b.B, b.T), teacher.params.lm_head,
-                           teacher.config.hidden_size, c.distill_alpha, c.distill_temp};
-    model_forward_hidden(&m, &t.w, x, b.B, b.T);
+        ht = (HeadTeacher){model_forward_features(&teacher, &t.tw, x, b.B, b.T), &t.tw.lm_head, c.distill_alpha,
+                           c.distill_temp};
+    model_forward_hidden(&m, &t.fw, x, b.B, b.T);
     size_t count;
-    double loss0 = model_backward(&m, &t.w, &t.g, x, y, 1.0f, c.distill ? &ht : NULL, NULL, &count);
+    double loss0 = model_backward(&m, &t.fw, &t.g, x, y, 1.0f, c.distill ? &ht : NULL, NULL, &count);
     double rel, abs_err;
     const char *worst = "";
     snprintf(path, sizeof path, "%s/grads.safetensors", dir);
     compare_tensors(&m, t.grads, path, &rel, &abs_err, &worst);
     double ref_loss0 = cJSON_GetObjectItem(cJSON_GetArrayItem(trace, 0), "loss")->valuedouble;
-    CHECK(fabs(loss0 - ref_loss0) < 1e-4, "%s: loss %.6f vs torch %.6f", name, loss0, ref_loss0);
-    CHECK(rel <= 1e-4, "%s: gradient of %s off by %.3g of its scale", name, worst, rel);
+    CHECK(fabs(loss0 - ref_loss0) < tol->loss0, "%s: loss %.6f vs torch %.6f", name, loss0, ref_loss0);
+    CHECK(rel <= tol->grad, "%s: gradient of %s off by %.3g of its scale", name, worst, rel);
     printf("%s: gradients of %d tensors, worst %.2e of scale (%s), max abs %.2e\n", name, m.n_tensors, rel, worst,
            abs_err);
 
@@ -169,11 +190,18 @@ static void check_variant(const char *name) {
         worst_norm = fmax(worst_norm, fabs(st.grad_norm - rn) / rn);
         CHECK(fabs(st.lr - rlr) <= 1e-6 * rlr, "%s step %d: lr %g vs %g", name, s, st.lr, rlr);
     }
-    CHECK(worst_loss < 1e-4, "%s: step losses differ by up to %.3g", name, worst_loss);
-    CHECK(worst_norm < 1e-4, "%s: grad norms differ by up to %.3g relative", name, worst_norm);
+    // During a quantization ramp the latent weights move every step while
+    // their ternary rounding is mixed in, and a weight that comes within
+    // float rounding of a threshold (|w| = s/2) can round one way in torch
+    // and the other here, depending on the host's BLAS kernels. One such flip
+    // moves the loss by ~2e-4 and the gradient norm by ~0.5 % (seen at step 8
+    // of distill_ramp on an AVX-512 host, every earlier step within 1e-6).
+    const double tol_loss = c.quant_ramp ? tol->loss_ramp : tol->loss, tol_norm = c.quant_ramp ? tol->norm_ramp : tol->norm;
+    CHECK(worst_loss < tol_loss, "%s: step losses differ by up to %.3g", name, worst_loss);
+    CHECK(worst_norm < tol_norm, "%s: grad norms differ by up to %.3g relative", name, worst_norm);
     snprintf(path, sizeof path, "%s/final.safetensors", dir);
     compare_tensors(&m, m.params_memory, path, &rel, &abs_err, &worst);
-    CHECK(abs_err < 2e-4, "%s: final weights differ by %.3g (%s)", name, abs_err, worst);
+    CHECK(abs_err < tol->final, "%s: final weights differ by %.3g (%s)", name, abs_err, worst);
     printf("%s: %ld steps, losses within %.2e, grad norms within %.2e rel, final weights within %.2e\n", name,
            c.steps, worst_loss, worst_norm, abs_err);
     trainer_free(&t);
@@ -184,13 +212,13 @@ static void check_variant(const char *name) {
 }
 
 int main(void) {
-    check_variant("tied_ternary");
-    check_variant("untied_ternary");
-    check_variant("untied_none");
-    check_variant("llama_tied_ternary");
-    check_variant("llama_untied_ternary");
-    check_variant("distill_ramp");
-    check_variant("llama_distill_keep_bf16");
-    check_variant("distill_keep_fp32");
+    const char *variants[] = {"tied_ternary", "untied_ternary", "untied_none", "llama_tied_ternary",
+                              "llama_untied_ternary", "distill_ramp", "llama_distill_keep_bf16", "distill_keep_fp32"};
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) check_variant(variants[i], &FP32);
+    // --precision bf16 against the same fp32 references.
+    char err[ERR_LEN];
+    if (gemm_bf16_check(err) != 0) CHECK(0, "%s", err);
+    else
+        for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) check_variant(variants[i], &BF16);
     return test_finish("test_train_ref");
 }

@@ -10,6 +10,8 @@
 #include "model/model.h"
 #include "io/safetensors.h"
 #include "quant/ternary.h"
+#include <omp.h>
+
 #include "test.h"
 #include "train/train_run.h"
 #include "base/util.h"
@@ -199,6 +201,28 @@ int main(void) {
     jf.resume = ck;  // a checkpoint without distillation
     CHECK(train_run(&jf, err) != 0 && strstr(err, "another recipe"), "distilling from a plain checkpoint: %s", err);
     free(d1); free(d2); free(dck); free(dm1); free(dm2); free(other_t);
+
+    // --precision bf16, distilled: the resumed run, on one thread instead of
+    // two, is byte-identical to the uninterrupted one; not the fp32 run; a
+    // bf16 checkpoint does not resume as fp32.
+    char *h1 = tmp_path("h1"), *h2 = tmp_path("h2"), *hck = path_join(h1, "ckpt-3");
+    char *hm1 = path_join(h1, "model.safetensors"), *hm2 = path_join(h2, "model.safetensors");
+    TrainJob jh = je;
+    jh.out_dir = h1;
+    jh.cfg.precision = PREC_BF16;
+    CHECK(train_run(&jh, err) == 0, "bf16 run: %s", err);
+    CHECK(!same_file(hm1, dm1), "bf16 training gave the fp32 run's model bit for bit");
+    TrainJob ji = jh;
+    ji.out_dir = h2;
+    ji.resume = hck;
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CHECK(train_run(&ji, err) == 0, "resumed bf16 run: %s", err);
+    omp_set_num_threads(threads);
+    CHECK(same_file(hm1, hm2), "the resumed bf16 run (1 thread) differs from the uninterrupted one (%d)", threads);
+    ji.cfg.precision = PREC_FP32;
+    CHECK(train_run(&ji, err) != 0 && strstr(err, "precision bf16"), "bf16 checkpoint resumed as fp32: %s", err);
+    free(h1); free(h2); free(hck); free(hm1); free(hm2);
 
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

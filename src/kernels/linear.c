@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "kernels/gemm_bf16.h"
 #include "kernels/ops.h"
+#include "kernels/ops_backward.h"
 #include "kernels/qmatmul.h"
 
 size_t wt_row_bytes(const WTensor *W) {
@@ -13,9 +15,46 @@ size_t wt_row_bytes(const WTensor *W) {
 
 size_t wt_bytes(const WTensor *W) { return wt_row_bytes(W) * (size_t)W->rows; }
 
-int wt_supported(uint32_t type, int cols) { return type == GGML_TYPE_F32 || qmatmul_shape_ok(type, cols); }
+int wt_supported(uint32_t type, int cols) {
+    return type == GGML_TYPE_F32 || type == GGML_TYPE_BF16 || qmatmul_shape_ok(type, cols);
+}
+
+// bf16 operands: the activations rounded once per product into a scratch
+// buffer, the weights already bf16.
+static void forward_bf16(float *out, const float *inp, const WTensor *W, int n) {
+    uint16_t *x16 = bf16_scratch(0, (size_t)n * W->cols);
+    bf16_round(x16, inp, (size_t)n * W->cols);
+    gemm_bf16_det(0, 1, n, W->rows, W->cols, x16, W->cols, W->data, W->cols, 0.0f, out, W->rows);
+}
+
+void linear_forward_det(float *out, const float *inp, const WTensor *W, int n) {
+    if (W->type == GGML_TYPE_BF16)
+        forward_bf16(out, inp, W, n);
+    else
+        sgemm_det(0, 1, n, W->rows, W->cols, 1.0f, inp, W->cols, W->data, W->cols, 0.0f, out, W->rows);
+}
+
+void linear_backward(float *dinp, float *dW, const float *dout, const float *inp, const WTensor *W, int n) {
+    const int N = W->rows, K = W->cols;
+    if (W->type != GGML_TYPE_BF16) {
+        matmul_backward(dinp, dW, dout, inp, W->data, n, N, K);
+        return;
+    }
+    uint16_t *d16 = bf16_scratch(1, (size_t)n * N);
+    bf16_round(d16, dout, (size_t)n * N);
+    if (dinp) gemm_bf16_det(0, 0, n, K, N, d16, N, W->data, K, 1.0f, dinp, K);
+    if (dW) {
+        uint16_t *x16 = bf16_scratch(2, (size_t)n * K);
+        bf16_round(x16, inp, (size_t)n * K);
+        gemm_bf16_det(1, 0, N, K, n, d16, N, x16, K, 1.0f, dW, K);
+    }
+}
 
 void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
+    if (W->type == GGML_TYPE_BF16) {
+        forward_bf16(out, inp, W, n);
+        return;
+    }
     if (W->type != GGML_TYPE_F32) {
         qmatmul(out, inp, W->data, W->type, W->rows, W->cols, n);
         return;

@@ -44,7 +44,19 @@ int wt_supported(uint32_t type, int cols);
 // out[n][rows] = inp[n][cols] · W^T. fp32: see LINEAR_DECODE_ROWS (cols not
 // a multiple of 8 always take sgemm). Packed types: qmatmul (activations
 // quantized to int8, row-independent at any n).
+// BF16 (training with --precision bf16): the activations are rounded to
+// bf16 and multiplied on oneDNN (gemm_bf16.h), fp32 sums.
 void linear_forward(float *out, const float *inp, const WTensor *W, int n);
+
+// The training products, F32 or BF16 weights only, bit-identical at any
+// thread count (sgemm_det / gemm_bf16_det):
+//   linear_forward_det: out[n][rows] = inp[n][cols] · W^T
+//   linear_backward:    dinp[n][cols] += dout[n][rows] · W,
+//                       dW[rows][cols] += dout^T · inp  (either may be NULL)
+// With BF16 weights dout and inp are rounded to bf16 as well; dW stays fp32
+// (it is the latent weights' gradient).
+void linear_forward_det(float *out, const float *inp, const WTensor *W, int n);
+void linear_backward(float *dinp, float *dW, const float *dout, const float *inp, const WTensor *W, int n);
 
 // out[i][:] = E[tokens[i]][:] for i < n: the embedding lookup, from any
 // storage type (a packed row is dequantized). Token ids must be in [0, E->rows).

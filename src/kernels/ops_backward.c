@@ -17,14 +17,14 @@
 #include "base/util.h"
 #include "base/vmath.h"
 
-// Tiles of the result of sgemm_det: 512×512, halved (larger side first, down
+// Tiles of the result of sgemm_det (and gemm_bf16_det): 512×512, halved (larger side first, down
 // to 128) until there are 16 of them, so that small results still spread
 // over the threads. Decided by M and N alone, never by the thread count.
 // Each tile is one single-threaded sgemm over the whole inner dimension: an
 // element's sum then depends only on the tile shape and its place in it.
 // (Single-threaded on 2048×1024×3072, 512-tiles cost ~15% over one sgemm
 // call, 256-tiles ~25%: OpenBLAS blocks a larger tile better.)
-static void det_tiles(int M, int N, int *tm, int *tn) {
+void sgemm_det_tiles(int M, int N, int *tm, int *tn) {
     int a = 512, b = 512;
     while ((long)((M + a - 1) / a) * ((N + b - 1) / b) < 16 && (a > 128 || b > 128)) {
         if (a >= b && a > 128) a /= 2;
@@ -43,7 +43,7 @@ void sgemm_det(int transA, int transB, int M, int N, int K, float alpha, const f
     // region OpenBLAS runs single-threaded; with one thread there is nothing
     // to split. So even a single tile goes through the parallel loop.
     int tm, tn;
-    det_tiles(M, N, &tm, &tn);
+    sgemm_det_tiles(M, N, &tm, &tn);
     const int mt = (M + tm - 1) / tm, nt = (N + tn - 1) / tn;
     const enum CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -315,9 +315,10 @@ static double distill_row(float *lg, const float *tl, int tgt, int V, float dlos
     return alpha * ce + (1.0 - alpha) * (double)tau * tau * kl;
 }
 
-double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const float *Wh,
-                             const int32_t *targets, int BT, int C, int V, float dloss, int chunk_rows,
+double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const WTensor *Wh,
+                             const int32_t *targets, int BT, float dloss, int chunk_rows,
                              const HeadTeacher *teacher, HeadLossSums *sums, size_t *count) {
+    const int C = Wh->cols, V = Wh->rows;
     const int rows = chunk_rows > 0 ? chunk_rows : lm_head_chunk_rows(V);
     float *buf = xmalloc_aligned(sizeof(float) * (size_t)rows * V);  // logits, then dlogits
     float *tbuf = teacher ? xmalloc_aligned(sizeof(float) * (size_t)rows * V) : NULL;  // teacher logits
@@ -327,10 +328,8 @@ double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *
     for (int r0 = 0; r0 < BT; r0 += rows) {
         const int n = r0 + rows <= BT ? rows : BT - r0;
         const float *xc = x + (size_t)r0 * C;
-        sgemm_det(0, 1, n, V, C, 1.0f, xc, C, Wh, C, 0.0f, buf, V);  // logits = x·Wh^T
-        if (teacher)
-            sgemm_det(0, 1, n, V, teacher->C, 1.0f, teacher->x + (size_t)r0 * teacher->C, teacher->C, teacher->Wh,
-                      teacher->C, 0.0f, tbuf, V);
+        linear_forward_det(buf, xc, Wh, n);  // logits = x·Wh^T
+        if (teacher) linear_forward_det(tbuf, teacher->x + (size_t)r0 * teacher->Wh->cols, teacher->Wh, n);
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < n; r++) {
             float *lg = buf + (size_t)r * V;
@@ -360,8 +359,8 @@ double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *
         }
         // dx (=) dlogits·Wh  (n × C);  dWh (+=) dlogits^T·x  (V × C). The
         // chunks are added into dWh one after another, in row order.
-        if (dx) sgemm_det(0, 0, n, C, V, 1.0f, buf, V, Wh, C, 0.0f, dx + (size_t)r0 * C, C);
-        if (dWh) sgemm_det(1, 0, V, C, n, 1.0f, buf, V, xc, C, 1.0f, dWh, C);
+        if (dx) memset(dx + (size_t)r0 * C, 0, sizeof(float) * (size_t)n * C);
+        linear_backward(dx ? dx + (size_t)r0 * C : NULL, dWh, buf, xc, Wh, n);
     }
     free(buf);
     free(tbuf);

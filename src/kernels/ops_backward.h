@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/linear.h"
+
 // Row-major C[M][N] = alpha·op(A)[M][K]·op(B)[K][N] + beta·C, as cblas_sgemm
 // (op(A) = A^T when transA, A then stored K×M), bit-identical for any thread
 // count: C is cut into tiles chosen from M and N alone (512×512, smaller
@@ -42,6 +44,8 @@
 // should call this for reproducible training.
 void sgemm_det(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                int ldb, float beta, float *C, int ldc);
+// The tile size sgemm_det cuts an M×N result into (gemm_bf16.h cuts the same).
+void sgemm_det_tiles(int M, int N, int *tm, int *tn);
 
 // For out[M][N] = inp[M][K] · W[N][K]^T:
 //   dinp[M][K] += dout[M][N] · W[N][K]        (sgemm NN)
@@ -88,7 +92,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n);
 
 // Fused LM head + cross-entropy, forward and backward, for training.
-// x[BT][C] (after the final norm), Wh[V][C]. Rows go in chunks (chunk_rows
+// x[BT][C] (after the final norm), Wh[V][C] (F32, or BF16 for bf16 training:
+// the products then run as linear_backward's). Rows go in chunks (chunk_rows
 // rows at a time, ≤ 0 picks lm_head_chunk_rows(V), the forward's chunking:
 // 64 MB of logits, at most 256 rows), so the BT×V logits never exist at once. For each chunk:
 //   logits = x·Wh^T; loss_r = logsumexp(logits_r) − logits_r[target_r];
@@ -118,15 +123,15 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 // (p_s − p_t)]. losses and the return value hold the combined loss; *sums
 // (may be NULL) gets Σ CE and Σ KL over the counted rows (KL 0 without a teacher).
 typedef struct {
-    const float *x, *Wh;  // the teacher's final-norm output (BT, C) and LM head (V, C)
-    int C;
+    const float *x;       // the teacher's final-norm output (BT, C), C = Wh->cols
+    const WTensor *Wh;    // its LM head (V, C), F32 or BF16
     float alpha, temp;    // α in [0, 1], τ > 0
 } HeadTeacher;
 
 typedef struct { double ce, kl; } HeadLossSums;
 
-double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const float *Wh,
-                             const int32_t *targets, int BT, int C, int V, float dloss, int chunk_rows,
+double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const WTensor *Wh,
+                             const int32_t *targets, int BT, float dloss, int chunk_rows,
                              const HeadTeacher *teacher, HeadLossSums *sums, size_t *count);
 
 #endif

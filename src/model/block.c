@@ -70,7 +70,7 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
     residual_forward(x_out, b->mid, b->tmp, (size_t)n * C);
 }
 
-void block_backward(const ModelConfig *c, const LayerParams *w, const LayerParams *g, const float *x,
+void block_backward(const ModelConfig *c, const LayerWeights *w, const LayerParams *g, const float *x,
                     const BlockBufs *b, const BlockCtx *ctx, GradScratch *d) {
     const int B = ctx->B, T = ctx->T, BT = B * T;
     const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
@@ -79,17 +79,17 @@ void block_backward(const ModelConfig *c, const LayerParams *w, const LayerParam
 
     // MLP, x_out = mid + down(silu(gate(ln2)) * up(ln2)); dresid = d x_out.
     memset(d->dh, 0, sizeof(float) * (size_t)BT * F);
-    matmul_backward(d->dh, g->wdown, d->dresid, b->h, w->wdown, BT, C, F);
+    linear_backward(d->dh, g->wdown, d->dresid, b->h, &w->wdown, BT);
     swiglu_backward(d->dgate, d->dup, d->dh, b->gate, b->up, (size_t)BT * F);
     memset(d->dln, 0, sizeof(float) * (size_t)BT * C);
-    matmul_backward(d->dln, g->wgate, d->dgate, b->ln2, w->wgate, BT, F, C);
-    matmul_backward(d->dln, g->wup, d->dup, b->ln2, w->wup, BT, F, C);
+    linear_backward(d->dln, g->wgate, d->dgate, b->ln2, &w->wgate, BT);
+    linear_backward(d->dln, g->wup, d->dup, b->ln2, &w->wup, BT);
     // The residual passes d x_out straight to mid; the norm adds its branch.
     rmsnorm_backward(d->dresid, g->mlp_norm, d->dln, b->mid, w->mlp_norm, b->rstd2, BT, C);
 
     // Attention, mid = x + o_proj(attention(...)); dresid = d mid.
     memset(d->datt, 0, sizeof(float) * (size_t)BT * QD);
-    matmul_backward(d->datt, g->wo, d->dresid, b->att, w->wo, BT, C, QD);
+    linear_backward(d->datt, g->wo, d->dresid, b->att, &w->wo, BT);
     attention_backward(d->dq, d->dk, d->dv, d->datt, b->q, b->k, b->v, b->att, b->lse, B, T, NH, NKV, HD);
     rope_backward(d->dq, ctx->cos, ctx->sin, B, T, NH, HD);
     rope_backward(d->dk, ctx->cos, ctx->sin, B, T, NKV, HD);
@@ -106,9 +106,9 @@ void block_backward(const ModelConfig *c, const LayerParams *w, const LayerParam
         dk_proj = d->dk_raw;
     }
     memset(d->dln, 0, sizeof(float) * (size_t)BT * C);
-    matmul_backward(d->dln, g->wq, dq_proj, b->ln1, w->wq, BT, QD, C);
-    matmul_backward(d->dln, g->wk, dk_proj, b->ln1, w->wk, BT, KD, C);
-    matmul_backward(d->dln, g->wv, d->dv, b->ln1, w->wv, BT, KD, C);
+    linear_backward(d->dln, g->wq, dq_proj, b->ln1, &w->wq, BT);
+    linear_backward(d->dln, g->wk, dk_proj, b->ln1, &w->wk, BT);
+    linear_backward(d->dln, g->wv, d->dv, b->ln1, &w->wv, BT);
     rmsnorm_backward(d->dresid, g->attn_norm, d->dln, x, w->attn_norm, b->rstd1, BT, C);
 }
 

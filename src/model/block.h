@@ -72,8 +72,9 @@ void layer_params(const ModelConfig *c, const ParamTensors *w, int l, LayerParam
 // Backward of block_forward over the saved buffers `b` of that layer (x its
 // input): on entry dresid holds d x_out; on exit d x. ADDS the weight
 // gradients into g. Straight-through: w is the forward (ternary) copy, g the
-// latent gradients. d is the activation-gradient scratch.
-void block_backward(const ModelConfig *c, const LayerParams *w, const LayerParams *g, const float *x,
+// latent gradients; its matrices are F32 or BF16 (linear_backward). d is the
+// activation-gradient scratch.
+void block_backward(const ModelConfig *c, const LayerWeights *w, const LayerParams *g, const float *x,
                     const BlockBufs *b, const BlockCtx *ctx, GradScratch *d);
 
 // RoPE frequencies of the config (HD/2 of them), llama3 scaling applied;

@@ -265,18 +265,12 @@ static void forward_layers(Model *m, const ModelWeights *w, const int32_t *token
     rmsnorm_forward(a->lnf, a->rstdf, resid_at(m, L, train), w->final_norm, B * T, C, c->rms_norm_eps);
 }
 
-void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
-    ModelWeights mw;
-    weights_view(&mw, m, w);
-    forward_layers(m, &mw, tokens, B, T, 1);
-    weights_free(&mw);
+void model_forward_hidden(Model *m, const ModelWeights *w, const int32_t *tokens, int B, int T) {
+    forward_layers(m, w, tokens, B, T, 1);
 }
 
-const float *model_forward_features(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T) {
-    ModelWeights mw;
-    weights_view(&mw, m, w);
-    forward_layers(m, &mw, tokens, B, T, 0);
-    weights_free(&mw);
+const float *model_forward_features(Model *m, const ModelWeights *w, const int32_t *tokens, int B, int T) {
+    forward_layers(m, w, tokens, B, T, 0);
     return m->acts.lnf;
 }
 
@@ -331,13 +325,13 @@ static void scratch_alloc(Model *m, int BT) {
 // forward's chunking (110 rows) would.
 #define TRAIN_HEAD_ROWS 256
 
-double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
+double model_backward(Model *m, const ModelWeights *w, ParamTensors *g, const int32_t *tokens,
                       const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,
                       size_t *count) {
     const ModelConfig *c = &m->config;
     Activations *a = &m->acts;
     const int B = a->B, T = a->T, BT = B * T;
-    const int C = c->hidden_size, V = c->vocab_size, L = c->num_hidden_layers;
+    const int C = c->hidden_size, L = c->num_hidden_layers;
     if (a->n_saved_layers != L) die("model_backward called without model_forward_hidden's activations");
     if (m->scratch.BT != BT) scratch_alloc(m, BT);
     GradScratch *d = &m->scratch;
@@ -350,7 +344,7 @@ double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const in
 
     // LM head + loss, fused with their gradients: d lnf and d head.
     HeadLossSums sums;
-    double loss_sum = lm_head_loss_backward(d->dln, g->lm_head, a->losses, a->lnf, w->lm_head, targets, BT, C, V,
+    double loss_sum = lm_head_loss_backward(d->dln, g->lm_head, a->losses, a->lnf, &w->lm_head, targets, BT,
                                             loss_scale / (float)n, TRAIN_HEAD_ROWS, teacher, &sums, NULL);
     if (means) *means = (HeadLossSums){sums.ce / (double)n, sums.kl / (double)n};
     memset(d->dresid, 0, sizeof(float) * (size_t)BT * C);
@@ -358,12 +352,11 @@ double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const in
 
     const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
     for (int l = L - 1; l >= 0; l--) {
-        LayerParams lw, lg;
+        LayerParams lg;
         BlockBufs b;
-        layer_params(c, w, l, &lw);
         layer_params(c, g, l, &lg);
         layer_bufs(m, (size_t)l, &b);
-        block_backward(c, &lw, &lg, resid_at(m, l, 1), &b, &ctx, d);
+        block_backward(c, &w->layers[l], &lg, resid_at(m, l, 1), &b, &ctx, d);
     }
     embedding_backward(g->embed, d->dresid, tokens, BT, C);
     return loss_sum / (double)n;

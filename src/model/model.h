@@ -147,6 +147,8 @@ double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, con
 
 // The same with weights of any storage type (a packed model; the model m
 // then only provides the config and the activations: see model_init_shell).
+// The training passes below take ModelWeights too: weights_view of an fp32
+// buffer, or the bf16 copy of --precision bf16 (train.h).
 struct ModelWeights;
 double model_forward_weights(Model *m, const struct ModelWeights *w, const int32_t *tokens, const int32_t *targets,
                              int B, int T, int train, float *logits_out, size_t *count);
@@ -154,12 +156,12 @@ double model_forward_weights(Model *m, const struct ModelWeights *w, const int32
 // The forward pass up to the final norm, keeping every layer's activations:
 // the first half of a training step (the LM head and the loss are computed
 // by model_backward, fused with their gradients).
-void model_forward_hidden(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T);
+void model_forward_hidden(Model *m, const struct ModelWeights *w, const int32_t *tokens, int B, int T);
 
 // The forward pass up to the final norm without keeping the layers'
 // activations (a distillation teacher's pass): returns the (B·T, C) final-norm
 // output, valid until the model's next forward.
-const float *model_forward_features(Model *m, const ParamTensors *w, const int32_t *tokens, int B, int T);
+const float *model_forward_features(Model *m, const struct ModelWeights *w, const int32_t *tokens, int B, int T);
 
 // Backward pass after model_forward_hidden on the same tokens and weights w:
 // computes the mean cross-entropy over targets >= 0 (returned; their number
@@ -172,7 +174,7 @@ const float *model_forward_features(Model *m, const ParamTensors *w, const int32
 // final-norm output for the same tokens (model_forward_features) and its LM
 // head; the loss is then α·CE + (1 − α)·τ²·KL (ops_backward.h). *means (may
 // be NULL) gets the mean CE and the mean KL(teacher ‖ student) of the counted rows.
-double model_backward(Model *m, const ParamTensors *w, ParamTensors *g, const int32_t *tokens,
+double model_backward(Model *m, const struct ModelWeights *w, ParamTensors *g, const int32_t *tokens,
                       const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,
                       size_t *count);
 

@@ -10,6 +10,7 @@
 
 #include "base/hash.h"
 #include "base/util.h"
+#include "kernels/gemm_bf16.h"
 
 void train_config_default(TrainConfig *c) {
     c->quant = 1;
@@ -29,6 +30,37 @@ void train_config_default(TrainConfig *c) {
     c->distill = 0;
     c->distill_alpha = 0.0f;
     c->distill_temp = 1.0f;
+    c->precision = PREC_FP32;
+}
+
+// Rows projected at a time before rounding to bf16.
+#define PROJ_ROWS 256
+
+// The bf16 view of a parameter set: matrices in `w16` (the layout of the
+// flat buffer, 2 bytes a value), norms fp32 in `f32`; kinds in `keep_f32`
+// (the embedding / head kept in fp32) from `f32` as well.
+static void view_bf16(ModelWeights *mw, const Model *m, const uint16_t *w16, const float *f32, int keep_f32_embed) {
+    memset(mw, 0, sizeof *mw);
+    mw->config = m->config;
+    const void *base[TK_COUNT] = {0};
+    uint32_t type[TK_COUNT];
+    for (int k = 0; k < TK_COUNT; k++) type[k] = GGML_TYPE_F32;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (ti->layer != 0) continue;
+        const int bf16 = ti->matrix && !(keep_f32_embed && tk_is_embedding(ti->kind));
+        base[ti->kind] = bf16 ? (const void *)(w16 + ti->offset) : (const void *)(f32 + ti->offset);
+        type[ti->kind] = bf16 ? GGML_TYPE_BF16 : GGML_TYPE_F32;
+    }
+    weights_assemble(mw, base, type);
+}
+
+static void round_matrices(uint16_t *dst, const Model *m) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (ti->matrix)
+            bf16_round(dst + ti->offset, m->params_memory + ti->offset, (size_t)ti->rows * (size_t)ti->cols);
+    }
 }
 
 int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
@@ -51,6 +83,8 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
             if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, c->group_size, err))
                 return -1;
     }
+    if (c->precision != PREC_FP32 && c->precision != PREC_BF16) return set_err(err, "unknown precision %d", c->precision);
+    if (c->precision == PREC_BF16 && gemm_bf16_check(err)) return -1;
     t->cfg = *c;
     t->model = m;
     const size_t n = m->n_params;
@@ -59,9 +93,19 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
     t->v = xmalloc_aligned(sizeof(float) * n);
     memset(t->m, 0, sizeof(float) * n);
     memset(t->v, 0, sizeof(float) * n);
-    t->fwd = c->quant ? xmalloc_aligned(sizeof(float) * n) : m->params_memory;
     model_point_params(m, t->grads, &t->g);
-    model_point_params(m, t->fwd, &t->w);
+    if (c->precision == PREC_BF16) {
+        int64_t widest = 1;
+        for (int i = 0; i < m->n_tensors; i++)
+            if (m->tensors[i].cols > widest) widest = m->tensors[i].cols;
+        t->fwd16 = xmalloc_aligned(sizeof(uint16_t) * n);
+        t->proj_tmp = xmalloc_aligned(sizeof(float) * PROJ_ROWS * (size_t)widest);
+        view_bf16(&t->fw, m, t->fwd16, m->params_memory, c->quant && c->keep_embedding == KEEP_FP32);
+    } else {
+        t->fwd = c->quant ? xmalloc_aligned(sizeof(float) * n) : m->params_memory;
+        model_point_params(m, t->fwd, &t->w);
+        weights_view(&t->fw, m, &t->w);
+    }
     t->n_ranges = m->n_tensors;
     t->ranges = xcalloc((size_t)m->n_tensors, sizeof(ParamRange));
     for (int i = 0; i < m->n_tensors; i++) {
@@ -78,6 +122,11 @@ void trainer_free(Trainer *t) {
     free(t->m);
     free(t->v);
     if (t->fwd != t->model->params_memory) free(t->fwd);
+    free(t->fwd16);
+    free(t->proj_tmp);
+    weights_free(&t->fw);
+    weights_free(&t->tw);
+    free(t->teacher16);
     free(t->ranges);
     memset(t, 0, sizeof *t);
 }
@@ -88,6 +137,13 @@ int trainer_set_teacher(Trainer *t, Model *teacher, char *err) {
                        "vocabulary", teacher->config.vocab_size, t->model->config.vocab_size);
     t->teacher = teacher;
     t->teacher_hash = fnv1a64(teacher->params_memory, sizeof(float) * teacher->n_params);
+    if (t->cfg.precision == PREC_BF16) {  // frozen: rounded once
+        t->teacher16 = xmalloc_aligned(sizeof(uint16_t) * teacher->n_params);
+        round_matrices(t->teacher16, teacher);
+        view_bf16(&t->tw, teacher, t->teacher16, teacher->params_memory, 0);
+    } else {
+        weights_view(&t->tw, teacher, &teacher->params);
+    }
     return 0;
 }
 
@@ -100,24 +156,53 @@ static int kept(const TrainConfig *c, const TensorInfo *ti) {
     return c->keep_embedding != KEEP_NONE && tk_is_embedding(ti->kind);
 }
 
+// Tensor ti of the forward weights in fp32 into dst (its own offset applied
+// by the caller): copied (norms, an fp32-kept embedding), rounded through
+// bf16 (a bf16-kept one), or projected and mixed with mix lambda; rows
+// [r0, r1) only.
+static void project_rows(const Trainer *t, const TensorInfo *ti, float lambda, int64_t r0, int64_t r1, float *dst) {
+    const int64_t cols = ti->cols ? ti->cols : 1;
+    const float *src = t->model->params_memory + ti->offset + (size_t)(r0 * cols);
+    const size_t n = (size_t)((r1 - r0) * cols);
+    if (!t->cfg.quant || !ti->matrix || (kept(&t->cfg, ti) && t->cfg.keep_embedding == KEEP_FP32)) {
+        memcpy(dst, src, sizeof(float) * n);
+    } else if (kept(&t->cfg, ti)) {
+        for (size_t j = 0; j < n; j++) dst[j] = bf16_to_f32(f32_to_bf16(src[j]));
+    } else {
+        ternary_project(dst, src, r1 - r0, cols, t->cfg.group_size, t->cfg.scale);
+        if (lambda < 1.0f)
+            for (size_t j = 0; j < n; j++) dst[j] = (1.0f - lambda) * src[j] + lambda * dst[j];
+    }
+}
+
+static void project_f32(const Trainer *t, float lambda, float *dst) {
+    const Model *m = t->model;
+    for (int i = 0; i < m->n_tensors; i++) project_rows(t, &m->tensors[i], lambda, 0, m->tensors[i].rows, dst + m->tensors[i].offset);
+}
+
 void trainer_project(Trainer *t, float lambda) {
-    if (!t->cfg.quant) return;
+    if (t->cfg.precision == PREC_FP32) {
+        if (t->cfg.quant) project_f32(t, lambda, t->fwd);
+        return;
+    }
+    // bf16: every matrix the forward reads as bf16 (norms and an fp32-kept
+    // embedding are read from the latent buffer), PROJ_ROWS rows at a time.
     const Model *m = t->model;
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        const float *src = m->params_memory + ti->offset;
-        float *dst = t->fwd + ti->offset;
-        const size_t n = (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
-        if (!ti->matrix || (kept(&t->cfg, ti) && t->cfg.keep_embedding == KEEP_FP32)) {
-            memcpy(dst, src, sizeof(float) * n);
-        } else if (kept(&t->cfg, ti)) {
-            for (size_t j = 0; j < n; j++) dst[j] = bf16_to_f32(f32_to_bf16(src[j]));
-        } else {
-            ternary_project(dst, src, ti->rows, ti->cols, t->cfg.group_size, t->cfg.scale);
-            if (lambda < 1.0f)
-                for (size_t j = 0; j < n; j++) dst[j] = (1.0f - lambda) * src[j] + lambda * dst[j];
+        if (!ti->matrix || (kept(&t->cfg, ti) && t->cfg.keep_embedding == KEEP_FP32)) continue;
+        for (int64_t r0 = 0; r0 < ti->rows; r0 += PROJ_ROWS) {
+            const int64_t r1 = r0 + PROJ_ROWS < ti->rows ? r0 + PROJ_ROWS : ti->rows;
+            project_rows(t, ti, lambda, r0, r1, t->proj_tmp);
+            bf16_round(t->fwd16 + ti->offset + (size_t)(r0 * ti->cols), t->proj_tmp, (size_t)((r1 - r0) * ti->cols));
         }
     }
+}
+
+float *trainer_model_f32(Trainer *t) {
+    float *dst = t->cfg.precision == PREC_FP32 ? t->fwd : t->grads;
+    if (dst != t->model->params_memory) project_f32(t, 1.0f, dst);
+    return dst;
 }
 
 int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, StepStats *st, char *err) {
@@ -128,14 +213,13 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     memset(t->grads, 0, sizeof(float) * m->n_params);
     HeadTeacher ht, *teacher = NULL;
     if (t->teacher) {
-        ht = (HeadTeacher){model_forward_features(t->teacher, &t->teacher->params, x, B, T),
-                           t->teacher->params.lm_head, t->teacher->config.hidden_size, t->cfg.distill_alpha,
-                           t->cfg.distill_temp};
+        ht = (HeadTeacher){model_forward_features(t->teacher, &t->tw, x, B, T), &t->tw.lm_head,
+                           t->cfg.distill_alpha, t->cfg.distill_temp};
         teacher = &ht;
     }
-    model_forward_hidden(m, &t->w, x, B, T);
+    model_forward_hidden(m, &t->fw, x, B, T);
     HeadLossSums parts;
-    st->loss = model_backward(m, &t->w, &t->g, x, y, 1.0f, teacher, &parts, &st->tokens);
+    st->loss = model_backward(m, &t->fw, &t->g, x, y, 1.0f, teacher, &parts, &st->tokens);
     st->ce = parts.ce;
     st->kl = parts.kl;
     st->grad_norm = grad_global_norm(t->grads, m->n_params);
@@ -160,7 +244,7 @@ typedef struct {
     char magic[8];
     uint32_t version, header_bytes;
     uint64_t step, data_rng, tokenizer_hash, model_hash, n_params;
-    int32_t quant, group_size, scale, pad;
+    int32_t quant, group_size, scale, precision;
     int64_t steps, warmup;
     float lr, min_lr, weight_decay, beta1, beta2, eps, clip, pad2;
     int64_t quant_ramp;
@@ -191,6 +275,7 @@ static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint
     h->quant = c->quant;
     h->group_size = c->group_size;
     h->scale = (int32_t)c->scale;
+    h->precision = (int32_t)c->precision;
     h->steps = c->steps;
     h->warmup = c->warmup;
     h->lr = c->lr;
@@ -293,12 +378,13 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
         h.warmup != want.warmup || h.lr != want.lr || h.min_lr != want.min_lr || h.weight_decay != want.weight_decay ||
         h.beta1 != want.beta1 || h.beta2 != want.beta2 || h.eps != want.eps || h.clip != want.clip ||
         h.quant_ramp != want.quant_ramp || h.keep_embedding != want.keep_embedding || h.distill != want.distill ||
-        h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp) {
+        h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp || h.precision != want.precision) {
         rc = set_err(err, "%s: the checkpoint was made with another recipe (quant %d, group %d, steps %lld, warmup "
                      "%lld, lr %g, min-lr %g, weight-decay %g, clip %g, quant-ramp %lld, keep-embedding %d, distill "
-                     "%d, alpha %g, temp %g); resume with the same flags", state, h.quant, h.group_size,
+                     "%d, alpha %g, temp %g, precision %s); resume with the same flags", state, h.quant, h.group_size,
                      (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr, h.weight_decay, h.clip,
-                     (long long)h.quant_ramp, h.keep_embedding, h.distill, h.distill_alpha, h.distill_temp);
+                     (long long)h.quant_ramp, h.keep_embedding, h.distill, h.distill_alpha, h.distill_temp,
+                     h.precision == PREC_BF16 ? "bf16" : "fp32");
         goto done;
     }
     if (h.teacher_hash != want.teacher_hash) {

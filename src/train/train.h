@@ -20,12 +20,18 @@
 #include <stdint.h>
 
 #include "model/model.h"
+#include "model/weights.h"
 #include "train/optim.h"
 #include "quant/ternary.h"
 
 // The embedding / LM head: projected like every matrix (default), or kept
 // out of the ternary projection in fp32 or bf16.
 typedef enum { KEEP_NONE = 0, KEEP_FP32 = 1, KEEP_BF16 = 2 } KeepEmbedding;
+
+// The operands of the forward and backward matrix products: fp32, or bf16
+// with fp32 sums (oneDNN, gemm_bf16.h). Latent weights, gradients and the
+// AdamW state are fp32 either way.
+typedef enum { PREC_FP32 = 0, PREC_BF16 = 1 } Precision;
 
 typedef struct {
     int quant;           // 1: ternary (default), 0: full precision
@@ -41,6 +47,7 @@ typedef struct {
     int distill;         // 1: the loss includes KL to a teacher (trainer_set_teacher)
     float distill_alpha; // weight of the cross-entropy (0: KL only)
     float distill_temp;  // softmax temperature of both distributions (1)
+    Precision precision; // PREC_FP32
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
@@ -49,13 +56,19 @@ typedef struct {
     TrainConfig cfg;
     Model *model;
     float *grads, *m, *v;  // same layout as model->params_memory
-    float *fwd;            // weights the forward uses (== params when quant is 0)
-    ParamTensors g, w;     // views into grads and fwd
+    float *fwd;            // fp32: the weights the forward uses (== params when quant is 0); bf16: NULL
+    uint16_t *fwd16;       // bf16: the matrices the forward uses, rounded once per step (layout of params)
+    float *proj_tmp;       // bf16: rows being projected before they are rounded
+    ParamTensors g, w;     // views into grads and fwd (w: fp32 only)
+    ModelWeights fw;       // what the forward and backward run: fwd, or fwd16 with the norms (and a
+                           // --keep-embedding fp32 embedding) from the latent buffer
     ParamRange *ranges;    // one per tensor; matrices decay
     int n_ranges;
     long step;             // optimizer steps taken so far
     Model *teacher;        // distillation teacher (not owned), or NULL
     uint64_t teacher_hash; // of its weights, kept in checkpoints
+    ModelWeights tw;       // the teacher's weights as its forward runs them (bf16: a rounded copy)
+    uint16_t *teacher16;
 } Trainer;
 
 typedef struct {
@@ -81,8 +94,14 @@ int trainer_set_teacher(Trainer *t, Model *teacher, char *err);
 float trainer_lambda(const TrainConfig *c, long step);
 
 // Writes the forward weights from the latent ones with mix lambda
-// ((1 − λ)·W + λ·t*s; 1: the ternary model itself), or nothing to do.
+// ((1 − λ)·W + λ·t*s; 1: the ternary model itself), or nothing to do; with
+// bf16 they are then rounded to bf16.
 void trainer_project(Trainer *t, float lambda);
+
+// The trained model in fp32 (λ = 1, not rounded to bf16): fwd, or with bf16
+// the gradient buffer, overwritten (so only between steps). Its layout is
+// the parameter buffer's.
+float *trainer_model_f32(Trainer *t);
 
 // One step on x, y (B x T). Returns -1 with err when the loss or the gradient
 // norm is not finite; the weights are then left untouched.

@@ -60,14 +60,13 @@ static int truncate_log(const char *path, long step, char *err) {
     return rc;
 }
 
-static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const ParamTensors *w, double *loss,
+// Perplexity of the weights w (the parent, or what the forward runs: with
+// --precision bf16 the bf16-rounded model, as trained).
+static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const ModelWeights *w, double *loss,
                     double *ppl, char *err) {
     EvalResult r;
-    ModelWeights mw;
-    weights_view(&mw, t->model, w);
-    int rc = eval_perplexity(t->model, &mw, val->ids, val->n, j->seq_len, j->batch_size, j->eval_tokens, 0, &r, err);
-    weights_free(&mw);
-    if (rc) return -1;
+    if (eval_perplexity(t->model, w, val->ids, val->n, j->seq_len, j->batch_size, j->eval_tokens, 0, &r, err))
+        return -1;
     *loss = r.nll_sum / (double)r.n_predicted;
     *ppl = r.ppl;
     return 0;
@@ -86,9 +85,8 @@ static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, cha
                  "scale per group of %d input weights; the embedding / LM head and the norms are not ternary",
                  t->cfg.group_size, t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax",
                  t->cfg.keep_embedding == KEEP_BF16 ? "bf16" : "fp32", t->cfg.group_size);
-    trainer_project(t, 1.0f);
     float *latent = m->params_memory;
-    m->params_memory = t->fwd;  // save what the forward uses
+    m->params_memory = trainer_model_f32(t);  // the ternary model itself
     int rc = model_save(m, j->out_dir, t->cfg.quant ? note : NULL, err);
     m->params_memory = latent;
     if (rc) return -1;
@@ -179,12 +177,17 @@ int train_run(const TrainJob *j, char *err) {
     double vloss, vppl;
     if (t.step == 0 && val.n) {
         // The parent (latent weights) and the model straight after conversion.
-        if (validate(&t, j, &val, &m.params, &vloss, &vppl, err)) goto done;
+        ModelWeights parent;
+        weights_view(&parent, &m, &m.params);
+        rc = validate(&t, j, &val, &parent, &vloss, &vppl, err);
+        weights_free(&parent);
+        if (rc) goto done;
+        rc = -1;
         log_line(log, "{\"step\":0,\"val_loss_parent\":%.6f,\"val_ppl_parent\":%.4f}", vloss, vppl);
         if (!j->quiet) fprintf(stderr, "validation before training: parent ppl %.3f", vppl);
         if (t.cfg.quant) {
             trainer_project(&t, 1.0f);
-            if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
+            if (validate(&t, j, &val, &t.fw, &vloss, &vppl, err)) goto done;
             if (!j->quiet) fprintf(stderr, ", ternary straight after conversion ppl %.3f", vppl);
         }
         if (!j->quiet) fputc('\n', stderr);
@@ -224,7 +227,7 @@ int train_run(const TrainJob *j, char *err) {
         int last = t.step == t.cfg.steps;
         if (val.n && ((j->eval_every > 0 && t.step % j->eval_every == 0) || last)) {
             trainer_project(&t, 1.0f);
-            if (validate(&t, j, &val, &t.w, &vloss, &vppl, err)) goto done;
+            if (validate(&t, j, &val, &t.fw, &vloss, &vppl, err)) goto done;
             log_line(log, "{\"step\":%ld,\"val_loss\":%.6f,\"val_ppl\":%.4f}", t.step, vloss, vppl);
             if (!j->quiet) fprintf(stderr, "step %ld: validation ppl %.3f\n", t.step, vppl);
             plot_training_svg(log_path, svg_path, title, NULL);
