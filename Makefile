@@ -19,6 +19,13 @@ CFLAGS  += -Werror
 endif
 CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -Isrc -I$(BLAS_INC)
 LDLIBS  += -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -ldnnl -lpcre2-8 -lutf8proc -lcjson -lm
+# OpenMPI (Debian's libopenmpi-dev) for data-parallel training, wherever
+# mpicc is found; MPI=0 builds without it (every run is one process).
+MPI     ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+CFLAGS  += -DTRIT_MPI $(shell mpicc --showme:compile)
+LDLIBS  += $(shell mpicc --showme:link)
+endif
 BUILD   ?= build
 DATA    ?= $(abspath ../shared/data)
 

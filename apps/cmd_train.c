@@ -53,6 +53,13 @@ static void usage(FILE *f) {
         "  --precision fp32|bf16  operands of the matrix products (fp32 sums either way; latent\n"
         "                         weights, gradients and AdamW state stay fp32); bf16 runs on\n"
         "                         oneDNN at about twice the fp32 rate (fp32)\n");
+    if (dist_available())
+        fprintf(f, "\nData parallel (OpenMPI): mpirun -np N trit train ... --batch-size B runs the global\n"
+                   "batch of N*B sequences one process with --batch-size N*B would, B on each rank; each\n"
+                   "rank keeps the AdamW state of 1/N of the parameters. Rank 0 writes OUT; resume with\n"
+                   "the same N (every rank reads the checkpoint: a shared filesystem across machines).\n");
+    else
+        fprintf(f, "\n(built without MPI: make MPI=1 with libopenmpi-dev for data-parallel runs)\n");
 }
 
 int cmd_train(int argc, char **argv) {
@@ -139,6 +146,12 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     char err[ERR_LEN];
-    if (train_run(&j, err)) die("%s", err);
+    dist_init(&j.dist);
+    if (train_run(&j, err)) {
+        if (j.dist.size > 1) fprintf(stderr, "trit: error: rank %d: %s\n", j.dist.rank, err);
+        else fprintf(stderr, "trit: error: %s\n", err);
+        dist_abort(&j.dist);
+    }
+    dist_finalize(&j.dist);
     return 0;
 }

@@ -9,6 +9,7 @@
 #   ARMS="distill_10x" scripts/study_recipe.sh
 #   ARMS="long" LONG_STEPS=3000 scripts/study_recipe.sh   # resumes from its last checkpoint
 #   OUT=runs/study-lr5e-4 LR=5e-4 ARMS="seed distill" scripts/study_recipe.sh   # another peak learning rate
+#   OUT=runs/study-bf16 PRECISION=bf16 ARMS="seed" scripts/study_recipe.sh      # trit train --precision
 #
 # Arms (ARMS= picks; default: parent converted seed distill distill_ramp distill_keep):
 #   parent        the fp parent                converted   ternary straight after conversion
@@ -36,6 +37,7 @@ LONG_STEPS=${LONG_STEPS:-3000}
 BEST_FLAGS=${BEST_FLAGS:---distill}
 SYNTH_SAMPLES=${SYNTH_SAMPLES:-2000}
 HELDOUT_ARMS=${HELDOUT_ARMS:-parent seed distill gen_distill}
+PRECISION=${PRECISION:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 
 TEST=$DATA/wikitext-2-raw/wiki.test.raw
@@ -94,7 +96,8 @@ train() {  # arm steps flags... (DATA_FILE= another training file)
     [ -n "$last" ] && resume=(--resume "$last")
     t0=$(date +%s)
     "$TRIT" train --model "$PARENT" --data "${DATA_FILE:-$TRAIN}" --val "$VALID" --save-path "$dir" --group-size 64 \
-        --steps "$steps" --lr "$LR" --seed 0 --eval-every 50 --eval-tokens 16384 "${resume[@]}" "$@"
+        --steps "$steps" --lr "$LR" --seed 0 --eval-every 50 --eval-tokens 16384 ${PRECISION:+--precision "$PRECISION"} \
+        "${resume[@]}" "$@"
     record "$arm" "$dir" "$steps" $(($(date +%s) - t0))
 }
 

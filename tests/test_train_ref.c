@@ -148,7 +148,7 @@ static void check_variant(const char *variant, const Tol *tol) {
     snprintf(path, sizeof path, "%s/model", dir);
     CHECK(model_load(&m, path, err) == 0, "%s", err);
     Trainer t;
-    CHECK(trainer_init(&t, &m, &c, err) == 0, "%s", err);
+    CHECK(trainer_init(&t, &m, &c, NULL, err) == 0, "%s", err);
     Model teacher = {0};  // the starting model, frozen
     if (c.distill) {
         CHECK(model_load(&teacher, path, err) == 0, "%s", err);

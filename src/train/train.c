@@ -63,7 +63,7 @@ static void round_matrices(uint16_t *dst, const Model *m) {
     }
 }
 
-int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
+int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char *err) {
     memset(t, 0, sizeof *t);
     if (c->steps < 1) return set_err(err, "--steps must be at least 1");
     if (c->warmup < 0) return set_err(err, "--warmup must not be negative");
@@ -87,12 +87,14 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
     if (c->precision == PREC_BF16 && gemm_bf16_check(err)) return -1;
     t->cfg = *c;
     t->model = m;
+    t->dist = d ? *d : (Dist){0, 1};
     const size_t n = m->n_params;
+    dist_slice(n, t->dist.rank, t->dist.size, &t->lo, &t->n_slice);
     t->grads = xmalloc_aligned(sizeof(float) * n);
-    t->m = xmalloc_aligned(sizeof(float) * n);
-    t->v = xmalloc_aligned(sizeof(float) * n);
-    memset(t->m, 0, sizeof(float) * n);
-    memset(t->v, 0, sizeof(float) * n);
+    t->m = xmalloc_aligned(sizeof(float) * (t->n_slice ? t->n_slice : 1));
+    t->v = xmalloc_aligned(sizeof(float) * (t->n_slice ? t->n_slice : 1));
+    memset(t->m, 0, sizeof(float) * t->n_slice);
+    memset(t->v, 0, sizeof(float) * t->n_slice);
     model_point_params(m, t->grads, &t->g);
     if (c->precision == PREC_BF16) {
         int64_t widest = 1;
@@ -106,13 +108,14 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err) {
         model_point_params(m, t->fwd, &t->w);
         weights_view(&t->fw, m, &t->w);
     }
-    t->n_ranges = m->n_tensors;
+    // Each tensor's part of this rank's slice, as ranges from lo.
     t->ranges = xcalloc((size_t)m->n_tensors, sizeof(ParamRange));
+    const size_t hi = t->lo + t->n_slice;
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        t->ranges[i].offset = ti->offset;
-        t->ranges[i].n = (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
-        t->ranges[i].decay = ti->matrix;
+        const size_t a = ti->offset, b = a + (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
+        const size_t s0 = a > t->lo ? a : t->lo, s1 = b < hi ? b : hi;
+        if (s0 < s1) t->ranges[t->n_ranges++] = (ParamRange){s0 - t->lo, s1 - s0, ti->matrix};
     }
     return 0;
 }
@@ -205,31 +208,62 @@ float *trainer_model_f32(Trainer *t) {
     return dst;
 }
 
+static size_t count_targets(const int32_t *y, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += y[i] >= 0;
+    return c;
+}
+
 int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, StepStats *st, char *err) {
     Model *m = t->model;
+    const Dist *d = &t->dist;
     const long step = t->step;
+    const size_t rows = (size_t)B * T;
+    const int32_t *xr = x + (size_t)d->rank * rows, *yr = y + (size_t)d->rank * rows;
     st->lambda = trainer_lambda(&t->cfg, step);
     trainer_project(t, st->lambda);
     memset(t->grads, 0, sizeof(float) * m->n_params);
     HeadTeacher ht, *teacher = NULL;
     if (t->teacher) {
-        ht = (HeadTeacher){model_forward_features(t->teacher, &t->tw, x, B, T), &t->tw.lm_head,
+        ht = (HeadTeacher){model_forward_features(t->teacher, &t->tw, xr, B, T), &t->tw.lm_head,
                            t->cfg.distill_alpha, t->cfg.distill_temp};
         teacher = &ht;
     }
-    model_forward_hidden(m, &t->fw, x, B, T);
+    // This rank's rows, their gradient scaled by their share of the global
+    // batch's targets: the ranks' gradients then sum to the gradient of the
+    // global mean.
+    const size_t n_all = count_targets(y, rows * (size_t)d->size), n_mine = count_targets(yr, rows);
+    const float share = d->size == 1 || n_all == 0 ? 1.0f : (float)n_mine / (float)n_all;
+    model_forward_hidden(m, &t->fw, xr, B, T);
     HeadLossSums parts;
-    st->loss = model_backward(m, &t->fw, &t->g, x, y, 1.0f, teacher, &parts, &st->tokens);
+    st->loss = model_backward(m, &t->fw, &t->g, xr, yr, share, teacher, &parts, &st->tokens);
     st->ce = parts.ce;
     st->kl = parts.kl;
+    if (d->size > 1) {
+        double sums[3] = {st->loss * (double)n_mine, st->ce * (double)n_mine, st->kl * (double)n_mine};
+        dist_sum_f64(d, sums, 3);
+        st->loss = n_all ? sums[0] / (double)n_all : 0.0;
+        st->ce = n_all ? sums[1] / (double)n_all : 0.0;
+        st->kl = n_all ? sums[2] / (double)n_all : 0.0;
+        st->tokens = n_all;
+        dist_sum_f32(d, t->grads, m->n_params);  // the one reduction of the step
+    }
     st->grad_norm = grad_global_norm(t->grads, m->n_params);
     st->lr = lr_cosine(step, t->cfg.steps, t->cfg.warmup, t->cfg.lr, t->cfg.min_lr);
     if (!isfinite(st->loss) || !isfinite(st->grad_norm))
         return set_err(err, "step %ld: the %s is not finite (loss %g, grad norm %g); weights left as they were",
                        step + 1, isfinite(st->loss) ? "gradient norm" : "loss", st->loss, st->grad_norm);
-    if (t->cfg.clip > 0) grad_clip(t->grads, m->n_params, st->grad_norm, t->cfg.clip);
+    // ZeRO stage 1: clip and update this rank's slice, then every rank
+    // broadcasts its slice into the others' weights.
+    float *w = m->params_memory, *g = t->grads;
+    if (t->cfg.clip > 0) grad_clip(g + t->lo, t->n_slice, st->grad_norm, t->cfg.clip);
     AdamWConfig ac = {t->cfg.beta1, t->cfg.beta2, t->cfg.eps, t->cfg.weight_decay};
-    adamw_step(m->params_memory, t->grads, t->m, t->v, t->ranges, t->n_ranges, &ac, st->lr, step + 1);
+    adamw_step(w + t->lo, g + t->lo, t->m, t->v, t->ranges, t->n_ranges, &ac, st->lr, step + 1);
+    for (int r = 0; r < d->size && d->size > 1; r++) {
+        size_t lo, n;
+        dist_slice(m->n_params, r, d->size, &lo, &n);
+        dist_bcast(d, w + lo, sizeof(float) * n, r);
+    }
     t->step++;
     return 0;
 }
@@ -238,7 +272,7 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
 // Checkpoints
 
 #define CKPT_MAGIC "TRITCKPT"
-#define CKPT_VERSION 2u
+#define CKPT_VERSION 3u
 
 typedef struct {
     char magic[8];
@@ -251,6 +285,7 @@ typedef struct {
     int32_t keep_embedding, distill;
     float distill_alpha, distill_temp;
     uint64_t teacher_hash;
+    int32_t ranks, pad3;
 } CkptHeader;
 
 static uint64_t model_shape_hash(const Model *m) {
@@ -291,6 +326,36 @@ static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint
     h->distill_alpha = c->distill_alpha;
     h->distill_temp = c->distill_temp;
     h->teacher_hash = t->teacher ? t->teacher_hash : 0;
+    h->ranks = t->dist.size;
+}
+
+uint64_t trainer_state_hash(const Trainer *t, uint64_t data_rng, uint64_t tokenizer_hash) {
+    CkptHeader h;
+    header_from(&h, t, data_rng, tokenizer_hash);
+    return fnv1a64(&h, sizeof h);
+}
+
+// Writes AdamW moments (m or v, by `which`) of every rank in rank order:
+// rank 0 its own slice, then each other rank's as it arrives; the others
+// send theirs. Collective.
+static void write_moments(const Trainer *t, AtomicFile *f, int which) {
+    const Dist *d = &t->dist;
+    const float *mine = which ? t->v : t->m;
+    if (d->rank != 0) {
+        dist_send(d, mine, sizeof(float) * t->n_slice, 0);
+        return;
+    }
+    atomic_write(f, mine, sizeof(float) * t->n_slice);
+    if (d->size == 1) return;
+    size_t lo, n, widest;
+    dist_slice(t->model->n_params, 0, d->size, &lo, &widest);  // slice 0 is the largest
+    float *buf = xmalloc_aligned(sizeof(float) * widest);
+    for (int r = 1; r < d->size; r++) {
+        dist_slice(t->model->n_params, r, d->size, &lo, &n);
+        dist_recv(d, buf, sizeof(float) * n, r);
+        atomic_write(f, buf, sizeof(float) * n);
+    }
+    free(buf);
 }
 
 static int remove_tree(const char *dir) {
@@ -306,6 +371,11 @@ static int remove_tree(const char *dir) {
 
 int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng, uint64_t tokenizer_hash,
                             char *err) {
+    if (t->dist.rank != 0) {  // rank 0 writes; the others hand it their moments
+        write_moments(t, NULL, 0);
+        write_moments(t, NULL, 1);
+        return 0;
+    }
     size_t n = strlen(dir) + 40;
     char *partial = xmalloc(n), *old = xmalloc(n);
     snprintf(partial, n, "%s.partial-%ld", dir, (long)getpid());
@@ -323,8 +393,8 @@ int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng
             const size_t bytes = sizeof(float) * t->model->n_params;
             atomic_write(&f, &h, sizeof h);
             atomic_write(&f, t->model->params_memory, bytes);
-            atomic_write(&f, t->m, bytes);
-            atomic_write(&f, t->v, bytes);
+            write_moments(t, &f, 0);
+            write_moments(t, &f, 1);
             rc = atomic_commit(&f, err);
         }
     }
@@ -387,14 +457,24 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
                      h.precision == PREC_BF16 ? "bf16" : "fp32");
         goto done;
     }
+    if (h.ranks != want.ranks) {
+        rc = set_err(err, "%s: the checkpoint was made by a run of %d rank%s, this run has %d; resume with "
+                     "mpirun -np %d (the global batch and the optimizer slices depend on it)", state, h.ranks,
+                     h.ranks == 1 ? "" : "s", want.ranks, h.ranks);
+        goto done;
+    }
     if (h.teacher_hash != want.teacher_hash) {
         rc = set_err(err, "%s: the checkpoint was distilled from another teacher; resume with the same --model "
                      "and --teacher", state);
         goto done;
     }
-    const size_t n = t->model->n_params;
-    if (fread(t->model->params_memory, sizeof(float), n, f) != n || fread(t->m, sizeof(float), n, f) != n ||
-        fread(t->v, sizeof(float), n, f) != n || fgetc(f) != EOF) {
+    // The weights, then this rank's slice of m and of v.
+    const size_t n = t->model->n_params, k = t->n_slice;
+    const off_t at_m = (off_t)sizeof h + (off_t)(sizeof(float) * n), at_v = at_m + (off_t)(sizeof(float) * n);
+    if (fseeko(f, 0, SEEK_END) || ftello(f) != at_v + (off_t)(sizeof(float) * n) ||
+        fseeko(f, (off_t)sizeof h, SEEK_SET) || fread(t->model->params_memory, sizeof(float), n, f) != n ||
+        fseeko(f, at_m + (off_t)(sizeof(float) * t->lo), SEEK_SET) || fread(t->m, sizeof(float), k, f) != k ||
+        fseeko(f, at_v + (off_t)(sizeof(float) * t->lo), SEEK_SET) || fread(t->v, sizeof(float), k, f) != k) {
         rc = set_err(err, "%s: truncated or oversized checkpoint", state);
         goto done;
     }

@@ -21,6 +21,7 @@
 
 #include "model/model.h"
 #include "model/weights.h"
+#include "train/dist.h"
 #include "train/optim.h"
 #include "quant/ternary.h"
 
@@ -55,14 +56,17 @@ void train_config_default(TrainConfig *c);
 typedef struct {
     TrainConfig cfg;
     Model *model;
-    float *grads, *m, *v;  // same layout as model->params_memory
+    float *grads;          // same layout as model->params_memory
+    float *m, *v;          // AdamW moments of this rank's slice [lo, lo + n_slice) only
+    Dist dist;             // the ranks of a data-parallel run (size 1: one process)
+    size_t lo, n_slice;    // the slice of the parameters this rank updates (all of them in one process)
     float *fwd;            // fp32: the weights the forward uses (== params when quant is 0); bf16: NULL
     uint16_t *fwd16;       // bf16: the matrices the forward uses, rounded once per step (layout of params)
     float *proj_tmp;       // bf16: rows being projected before they are rounded
     ParamTensors g, w;     // views into grads and fwd (w: fp32 only)
     ModelWeights fw;       // what the forward and backward run: fwd, or fwd16 with the norms (and a
                            // --keep-embedding fp32 embedding) from the latent buffer
-    ParamRange *ranges;    // one per tensor; matrices decay
+    ParamRange *ranges;    // one per tensor part in the slice, offsets from lo; matrices decay
     int n_ranges;
     long step;             // optimizer steps taken so far
     Model *teacher;        // distillation teacher (not owned), or NULL
@@ -81,9 +85,10 @@ typedef struct {
 } StepStats;
 
 // Checks the config against the model (group size divides every matrix row,
-// positive steps, sane rates) and allocates the optimizer state (~4x the
-// parameters in fp32, plus a forward copy when ternary).
-int trainer_init(Trainer *t, Model *m, const TrainConfig *c, char *err);
+// positive steps, sane rates) and allocates the optimizer state (gradients,
+// the moments of this rank's slice, a forward copy when ternary). d: the
+// ranks of a data-parallel run (dist.h), or NULL for one process.
+int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char *err);
 void trainer_free(Trainer *t);
 
 // Distillation: the frozen teacher whose logits the student learns (same
@@ -103,19 +108,31 @@ void trainer_project(Trainer *t, float lambda);
 // the parameter buffer's.
 float *trainer_model_f32(Trainer *t);
 
-// One step on x, y (B x T). Returns -1 with err when the loss or the gradient
-// norm is not finite; the weights are then left untouched.
+// One step on x, y: the global batch of dist.size x B rows of T tokens,
+// of which this rank runs rows [rank·B, rank·B + B). The loss is the mean
+// over the whole global batch, as one process running all of it has; the
+// gradients are summed over the ranks, each rank updates its slice and the
+// slices are exchanged. Returns -1 with err when the loss or the gradient
+// norm is not finite; the weights are then left untouched (on every rank:
+// they see the same loss and norm).
 int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, StepStats *st, char *err);
+
+// A hash of everything a run's ranks must agree on that the trainer knows:
+// model shape, tokenizer, recipe, teacher, step and data position.
+uint64_t trainer_state_hash(const Trainer *t, uint64_t data_rng, uint64_t tokenizer_hash);
 
 #endif
 
 // --- checkpoints ---------------------------------------------------------
 // A checkpoint is a directory DIR holding config.json (the model's) and
 // state.bin: "TRITCKPT", u32 version, then the step, the data RNG state, the
-// tokenizer hash, a hash of the model's shape, the recipe, and the latent
-// weights, AdamW m and v (fp32). It is written into DIR.partial-<pid> and
-// renamed into place, so a kill during a save leaves the previous
-// checkpoints as they were and no half-written DIR.
+// tokenizer hash, a hash of the model's shape, the recipe, the number of
+// ranks, and the latent weights, AdamW m and v (fp32, all of them: rank 0
+// gathers the slices as it writes). It is written into DIR.partial-<pid>
+// and renamed into place, so a kill during a save leaves the previous
+// checkpoints as they were and no half-written DIR. Both calls are
+// collective in a data-parallel run; each rank reads its own slice back, so
+// every rank must see DIR (a shared filesystem, or one machine).
 int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng, uint64_t tokenizer_hash,
                             char *err);
 // Restores weights, optimizer state, step and *data_rng from DIR. The model,

@@ -11,6 +11,7 @@
 #include "train/data.h"
 #include "model/eval.h"
 #include "model/weights.h"
+#include "base/hash.h"
 #include "base/plot.h"
 #include "tok/tokenizer.h"
 #include "base/util.h"
@@ -21,6 +22,40 @@ void train_job_default(TrainJob *j) {
     j->batch_size = 2;
     j->seq_len = 256;
     j->eval_every = 50;
+    j->dist = (Dist){0, 1};
+}
+
+// Every rank must run the same command on the same files: a rank that
+// disagrees is found here, before the first step, rather than as a hang or
+// a silently different run.
+static int ranks_agree(const TrainJob *j, const Trainer *t, const TokenData *train, const TokenData *val,
+                       uint64_t rng, uint64_t tok_hash, char *err) {
+    const Dist *d = &j->dist;
+    if (d->size == 1) return 0;
+    const Model *m = t->model;
+    const int64_t job[] = {j->batch_size, j->seq_len, (int64_t)j->seed, j->eval_every, j->checkpoint_every,
+                           (int64_t)j->eval_tokens};
+    const struct { const char *what; uint64_t hash; } k[] = {
+        {"the starting weights (--model, --resume)", fnv1a64(m->params_memory, sizeof(float) * m->n_params)},
+        {"the training data (--data)", fnv1a64(train->ids, sizeof(int32_t) * train->n)},
+        {"the validation data (--val)", fnv1a64(val->ids, sizeof(int32_t) * val->n)},
+        {"the recipe, tokenizer, teacher or step (flags, --tokenizer, --teacher, --resume)",
+         trainer_state_hash(t, rng, tok_hash)},
+        {"--batch-size, --seq-len, --seed, --eval-every, --checkpoint-every or --eval-tokens",
+         fnv1a64(job, sizeof job)},
+        {"--save-path", fnv1a64(j->out_dir, strlen(j->out_dir))},
+    };
+    uint64_t *all = xmalloc(sizeof(uint64_t) * (size_t)d->size);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof k / sizeof k[0] && rc == 0; i++) {
+        dist_gather_u64(d, k[i].hash, all);
+        for (int r = 1; r < d->size && rc == 0; r++)
+            if (all[r] != all[0])
+                rc = set_err(err, "rank %d disagrees with rank 0 on %s: every rank must run the same command on the "
+                             "same files", r, k[i].what);
+    }
+    free(all);
+    return rc;
 }
 
 // A log line is appended and flushed at once, so a killed run keeps it.
@@ -125,6 +160,9 @@ int train_run(const TrainJob *j, char *err) {
     TokenData train = {0}, val = {0};
     FILE *log = NULL;
     int32_t *x = NULL, *y = NULL;
+    const Dist *dist = &j->dist;
+    const int lead = dist->rank == 0;   // logs, validates and writes
+    const int quiet = j->quiet || !lead;
     char *tok_path = tokenizer_path_for(j->tokenizer_path, j->model_dir), *log_path = path_join(j->out_dir, "train.jsonl");
     char *svg_path = path_join(j->out_dir, "train.svg"), *cache = NULL, last_ckpt[4096] = "none", title[256];
     snprintf(title, sizeof title, "trit train: %s (%s)", j->out_dir, j->cfg.quant ? "ternary" : "full precision");
@@ -143,28 +181,33 @@ int train_run(const TrainJob *j, char *err) {
                 m.config.vocab_size);
         goto done;
     }
-    if (make_dir(j->out_dir, err)) goto done;
-    cache = path_join(j->out_dir, "train.tokens");
+    if (lead && make_dir(j->out_dir, err)) goto done;
+    // Only rank 0 writes the token caches (the others tokenize for themselves).
+    cache = lead ? path_join(j->out_dir, "train.tokens") : NULL;
     if (data_load(&train, j->data_path, tok, cache, err) || data_check(&train, j->data_path, j->seq_len, err)) goto done;
     free(cache);
-    cache = path_join(j->out_dir, "val.tokens");
+    cache = lead ? path_join(j->out_dir, "val.tokens") : NULL;
     if (j->val_path && (data_load(&val, j->val_path, tok, cache, err) || data_check(&val, j->val_path, 1, err)))
         goto done;
-    if (trainer_init(&t, &m, &j->cfg, err)) goto done;
+    if (trainer_init(&t, &m, &j->cfg, dist, err)) goto done;
     if (j->cfg.distill && load_teacher(j, tok, &teacher, err)) goto done;
     if (j->cfg.distill && trainer_set_teacher(&t, &teacher, err)) goto done;
 
     uint64_t rng = j->seed * 0x9e3779b97f4a7c15ull + 1;
     if (j->resume) {
         if (trainer_load_checkpoint(&t, j->resume, &rng, tokenizer_hash(tok), err)) goto done;
-        if (truncate_log(log_path, t.step, err)) goto done;
+        if (lead && truncate_log(log_path, t.step, err)) goto done;
         snprintf(last_ckpt, sizeof last_ckpt, "%s", j->resume);
-        if (!j->quiet) fprintf(stderr, "resumed from %s at step %ld\n", j->resume, t.step);
-    } else {
+        if (!quiet) fprintf(stderr, "resumed from %s at step %ld\n", j->resume, t.step);
+    } else if (lead) {
         remove(log_path);
     }
-    if (!(log = fopen(log_path, "a"))) { set_err(err, "%s: cannot open for writing", log_path); goto done; }
-    if (!j->quiet) {
+    if (ranks_agree(j, &t, &train, &val, rng, tokenizer_hash(tok), err)) goto done;
+    if (lead && !(log = fopen(log_path, "a"))) { set_err(err, "%s: cannot open for writing", log_path); goto done; }
+    if (!quiet && dist->size > 1)
+        fprintf(stderr, "data parallel: %d ranks x batch %d = global batch %d; each rank updates 1/%d of the "
+                "parameters\n", dist->size, j->batch_size, dist->size * j->batch_size, dist->size);
+    if (!quiet) {
         fprintf(stderr, "train: %zu tokens (%s)%s%s, model %zu parameters, %s, %ld steps of %d x %d\n", train.n,
                 j->data_path, val.n ? ", validation " : "", val.n ? j->val_path : "", m.n_params,
                 t.cfg.quant ? "ternary" : "full precision", t.cfg.steps, j->batch_size, j->seq_len);
@@ -175,7 +218,7 @@ int train_run(const TrainJob *j, char *err) {
     }
 
     double vloss, vppl;
-    if (t.step == 0 && val.n) {
+    if (lead && t.step == 0 && val.n) {
         // The parent (latent weights) and the model straight after conversion.
         ModelWeights parent;
         weights_view(&parent, &m, &m.params);
@@ -184,24 +227,25 @@ int train_run(const TrainJob *j, char *err) {
         if (rc) goto done;
         rc = -1;
         log_line(log, "{\"step\":0,\"val_loss_parent\":%.6f,\"val_ppl_parent\":%.4f}", vloss, vppl);
-        if (!j->quiet) fprintf(stderr, "validation before training: parent ppl %.3f", vppl);
+        if (!quiet) fprintf(stderr, "validation before training: parent ppl %.3f", vppl);
         if (t.cfg.quant) {
             trainer_project(&t, 1.0f);
             if (validate(&t, j, &val, &t.fw, &vloss, &vppl, err)) goto done;
-            if (!j->quiet) fprintf(stderr, ", ternary straight after conversion ppl %.3f", vppl);
+            if (!quiet) fprintf(stderr, ", ternary straight after conversion ppl %.3f", vppl);
         }
-        if (!j->quiet) fputc('\n', stderr);
+        if (!quiet) fputc('\n', stderr);
         log_line(log, "{\"step\":0,\"val_loss\":%.6f,\"val_ppl\":%.4f}", vloss, vppl);
     }
 
-    const int B = j->batch_size, T = j->seq_len;
-    x = xmalloc(sizeof(int32_t) * (size_t)B * T);
-    y = xmalloc(sizeof(int32_t) * (size_t)B * T);
+    // The global batch: what one process with --batch-size ranks·B draws.
+    const int B = j->batch_size, T = j->seq_len, GB = B * dist->size;
+    x = xmalloc(sizeof(int32_t) * (size_t)GB * T);
+    y = xmalloc(sizeof(int32_t) * (size_t)GB * T);
     double t0 = now_seconds();
     long first = t.step;
     while (t.step < t.cfg.steps) {
         StepStats st;
-        data_batch(&train, &rng, B, T, x, y);
+        data_batch(&train, &rng, GB, T, x, y);
         double ts = now_seconds();
         if (trainer_step(&t, x, y, B, T, &st, err)) {
             char inner[ERR_LEN];
@@ -209,15 +253,15 @@ int train_run(const TrainJob *j, char *err) {
             set_err(err, "%s; stopped (last good checkpoint: %s)", inner, last_ckpt);
             goto done;
         }
-        double now = now_seconds(), tps = (double)B * T / (now - ts);
+        double now = now_seconds(), tps = (double)GB * T / (now - ts);
         double eta = (now - t0) / (double)(t.step - first) * (double)(t.cfg.steps - t.step);
         char extra[128] = "";
         if (t.teacher) snprintf(extra, sizeof extra, ",\"ce\":%.6f,\"kl\":%.6f", st.ce, st.kl);
         if (t.cfg.quant_ramp)
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"lambda\":%.6g", st.lambda);
-        log_line(log, "{\"step\":%ld,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.1f,"
+        if (lead) log_line(log, "{\"step\":%ld,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.1f,"
                       "\"elapsed_s\":%.2f%s}", t.step, st.loss, st.grad_norm, st.lr, tps, now - t0, extra);
-        if (!j->quiet) {
+        if (!quiet) {
             char parts[64] = "";
             if (t.teacher) snprintf(parts, sizeof parts, " (ce %.4f, kl %.4f)", st.ce, st.kl);
             fprintf(stderr, "step %ld/%ld | loss %.4f%s | grad norm %.3f | lr %.3g | %.0f tok/s | ETA %d:%02d:%02d\n",
@@ -225,11 +269,11 @@ int train_run(const TrainJob *j, char *err) {
                     ((int)eta / 60) % 60, (int)eta % 60);
         }
         int last = t.step == t.cfg.steps;
-        if (val.n && ((j->eval_every > 0 && t.step % j->eval_every == 0) || last)) {
+        if (lead && val.n && ((j->eval_every > 0 && t.step % j->eval_every == 0) || last)) {
             trainer_project(&t, 1.0f);
             if (validate(&t, j, &val, &t.fw, &vloss, &vppl, err)) goto done;
             log_line(log, "{\"step\":%ld,\"val_loss\":%.6f,\"val_ppl\":%.4f}", t.step, vloss, vppl);
-            if (!j->quiet) fprintf(stderr, "step %ld: validation ppl %.3f\n", t.step, vppl);
+            if (!quiet) fprintf(stderr, "step %ld: validation ppl %.3f\n", t.step, vppl);
             plot_training_svg(log_path, svg_path, title, NULL);
         }
         if (j->checkpoint_every > 0 && (t.step % j->checkpoint_every == 0 || last)) {
@@ -242,11 +286,13 @@ int train_run(const TrainJob *j, char *err) {
             if (r) goto done;
         }
     }
-    if (save_trained(&t, j, tok_path, err)) goto done;
-    fclose(log);
-    log = NULL;
-    if (plot_training_svg(log_path, svg_path, title, err)) goto done;
-    if (!j->quiet) fprintf(stderr, "wrote %s (model, train.jsonl, train.svg)\n", j->out_dir);
+    if (lead) {
+        if (save_trained(&t, j, tok_path, err)) goto done;
+        fclose(log);
+        log = NULL;
+        if (plot_training_svg(log_path, svg_path, title, err)) goto done;
+    }
+    if (!quiet) fprintf(stderr, "wrote %s (model, train.jsonl, train.svg)\n", j->out_dir);
     rc = 0;
 done:
     if (log) fclose(log);

@@ -23,11 +23,14 @@ typedef struct {
     long checkpoint_every;       // 0: none
     size_t eval_tokens;          // tokens per validation (0: the whole file)
     int quiet;                   // no progress line (tests)
+    Dist dist;                   // the ranks of a data-parallel run (train.h); batch_size is per rank
 } TrainJob;
 
 void train_job_default(TrainJob *j);
 
-// Runs the job. Writes into out_dir: train.jsonl (a line per step and per
+// Runs the job (collectively on every rank of a data-parallel run: each
+// loads the model, data and teacher itself, and they first check that they
+// agree on all of it). Rank 0 writes into out_dir: train.jsonl (a line per step and per
 // validation), train.svg (the curves), ckpt-<step>/ checkpoints, and the
 // trained model (config.json with a quantization note, model.safetensors of
 // the weights the forward uses — t*s for ternary —, tokenizer.json).
