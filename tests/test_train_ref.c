@@ -142,7 +142,7 @@ static void check_variant(const char *variant, const Tol *tol) {
     if (cJSON_IsString(keep))
         c.keep_embedding = !strcmp(keep->valuestring, "bf16") ? KEEP_BF16 : !strcmp(keep->valuestring, "fp32") ? KEEP_FP32 : KEEP_NONE;
 
-    Batches b;
+    Batches b = {0};
     CHECK(read_batches(dir, &b) == 0 && b.steps == c.steps, "%s: batches.bin", name);
     Model m;
     snprintf(path, sizeof path, "%s/model", dir);

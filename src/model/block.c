@@ -77,6 +77,12 @@ void block_backward(const ModelConfig *c, const LayerWeights *w, const LayerPara
     const int NH = c->num_attention_heads, NKV = c->num_key_value_heads;
     const int QD = NH * HD, KD = NKV * HD;
 
+    // ln1, ln2 and h are not kept per layer (model.h): recomputed here, by
+    // the forward's own kernels, so bit for bit what the forward used.
+    const float eps = c->rms_norm_eps;
+    rmsnorm_forward(b->ln2, b->rstd2, b->mid, w->mlp_norm, BT, C, eps);
+    swiglu_forward(b->h, b->gate, b->up, (size_t)BT * F);
+
     // MLP, x_out = mid + down(silu(gate(ln2)) * up(ln2)); dresid = d x_out.
     memset(d->dh, 0, sizeof(float) * (size_t)BT * F);
     linear_backward(d->dh, g->wdown, d->dresid, b->h, &w->wdown, BT);
@@ -106,6 +112,7 @@ void block_backward(const ModelConfig *c, const LayerWeights *w, const LayerPara
         dk_proj = d->dk_raw;
     }
     memset(d->dln, 0, sizeof(float) * (size_t)BT * C);
+    rmsnorm_forward(b->ln1, b->rstd1, x, w->attn_norm, BT, C, eps);
     linear_backward(d->dln, g->wq, dq_proj, b->ln1, &w->wq, BT);
     linear_backward(d->dln, g->wk, dk_proj, b->ln1, &w->wk, BT);
     linear_backward(d->dln, g->wv, d->dv, b->ln1, &w->wv, BT);

@@ -73,7 +73,8 @@ void layer_params(const ModelConfig *c, const ParamTensors *w, int l, LayerParam
 // input): on entry dresid holds d x_out; on exit d x. ADDS the weight
 // gradients into g. Straight-through: w is the forward (ternary) copy, g the
 // latent gradients; its matrices are F32 or BF16 (linear_backward). d is the
-// activation-gradient scratch.
+// activation-gradient scratch. b->ln1, ln2 and h are recomputed into (the
+// model keeps one layer of them).
 void block_backward(const ModelConfig *c, const LayerWeights *w, const LayerParams *g, const float *x,
                     const BlockBufs *b, const BlockCtx *ctx, GradScratch *d);
 

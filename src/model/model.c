@@ -203,13 +203,13 @@ static void acts_alloc(Model *m, int B, int T, int train) {
     const size_t R = train ? (size_t)c->num_hidden_layers + 1 : 2;  // residual buffers
     const size_t QK = arch_tensor(arch_get(c->arch), TK_Q_NORM) != NULL;  // pre-norm q/k kept only with head norms
     const FloatPart parts[] = {
-        {&a->resid, R * BT * C},         {&a->ln1, S * BT * C},         {&a->rstd1, S * BT},
+        {&a->resid, R * BT * C},         {&a->ln1, BT * C},             {&a->rstd1, S * BT},
         {&a->q, S * BT * NH * HD},       {&a->k, S * BT * NKV * HD},    {&a->v, S * BT * NKV * HD},
         {&a->q_raw, QK * S * BT * NH * HD}, {&a->k_raw, QK * S * BT * NKV * HD},
         {&a->rstd_q, QK * S * BT * NH},  {&a->rstd_k, QK * S * BT * NKV},    {&a->att, S * BT * NH * HD},
-        {&a->lse, S * BT * NH},          {&a->resid_mid, S * BT * C},   {&a->ln2, S * BT * C},
+        {&a->lse, S * BT * NH},          {&a->resid_mid, S * BT * C},   {&a->ln2, BT * C},
         {&a->rstd2, S * BT},             {&a->gate, S * BT * F},        {&a->up, S * BT * F},
-        {&a->h, S * BT * F},             {&a->lnf, BT * C},             {&a->rstdf, BT},
+        {&a->h, BT * F},                 {&a->lnf, BT * C},             {&a->rstdf, BT},
         {&a->losses, BT},                {&a->tmp, BT * (C > F ? C : F)},
         {&a->rope_cos, (size_t)T * HD / 2}, {&a->rope_sin, (size_t)T * HD / 2},
     };
@@ -224,7 +224,9 @@ static void acts_alloc(Model *m, int B, int T, int train) {
 // Forward pass
 
 // Slot s of the saved per-layer buffers as one layer's BlockBufs (training
-// keeps slot l for layer l; evaluation reuses slot 0).
+// keeps slot l for layer l; evaluation reuses slot 0). The two norm outputs
+// and silu(gate)·up have one slot for all layers: the backward recomputes
+// them from what is kept (block_backward).
 static void layer_bufs(const Model *m, size_t s, BlockBufs *b) {
     const ModelConfig *c = &m->config;
     const Activations *a = &m->acts;
@@ -232,13 +234,13 @@ static void layer_bufs(const Model *m, size_t s, BlockBufs *b) {
     const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads, QD = NH * c->head_dim,
                  KD = NKV * c->head_dim;
     *b = (BlockBufs){
-        .ln1 = a->ln1 + s * BT * C, .rstd1 = a->rstd1 + s * BT,
+        .ln1 = a->ln1, .rstd1 = a->rstd1 + s * BT,
         .q_raw = a->q_raw + s * BT * QD, .k_raw = a->k_raw + s * BT * KD,
         .rstd_q = a->rstd_q + s * BT * NH, .rstd_k = a->rstd_k + s * BT * NKV,
         .q = a->q + s * BT * QD, .k = a->k + s * BT * KD, .v = a->v + s * BT * KD,
         .att = a->att + s * BT * QD, .lse = a->lse + s * BT * NH,
-        .mid = a->resid_mid + s * BT * C, .ln2 = a->ln2 + s * BT * C, .rstd2 = a->rstd2 + s * BT,
-        .gate = a->gate + s * BT * F, .up = a->up + s * BT * F, .h = a->h + s * BT * F, .tmp = a->tmp,
+        .mid = a->resid_mid + s * BT * C, .ln2 = a->ln2, .rstd2 = a->rstd2 + s * BT,
+        .gate = a->gate + s * BT * F, .up = a->up + s * BT * F, .h = a->h, .tmp = a->tmp,
     };
 }
 

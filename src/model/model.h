@@ -58,7 +58,7 @@ typedef struct {
 typedef struct {
     int B, T, n_saved_layers;
     float *resid;     // (L+1, BT, C)  input of each layer; last = output of the last
-    float *ln1;       // (S, BT, C)    input RMSNorm output
+    float *ln1;       // (BT, C)       input RMSNorm output (the layer being run; recomputed by the backward)
     float *rstd1;     // (S, BT)
     float *q;         // (S, BT, NH*HD) after q_norm + RoPE
     float *k;         // (S, BT, NKV*HD) after k_norm + RoPE
@@ -70,11 +70,11 @@ typedef struct {
     float *att;       // (S, BT, NH*HD) attention output before o_proj
     float *lse;       // (S, B, NH, T)  attention log-sum-exp
     float *resid_mid; // (S, BT, C)    x + attention
-    float *ln2;       // (S, BT, C)
+    float *ln2;       // (BT, C)       (as ln1)
     float *rstd2;     // (S, BT)
     float *gate;      // (S, BT, F)
     float *up;        // (S, BT, F)
-    float *h;         // (S, BT, F)    silu(gate) * up
+    float *h;         // (BT, F)       silu(gate) * up (as ln1)
     float *lnf;       // (BT, C)       final norm output
     float *rstdf;     // (BT)
     float *losses;    // (BT)
