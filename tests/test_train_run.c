@@ -200,7 +200,6 @@ int main(void) {
     jf.out_dir = d2;
     jf.resume = ck;  // a checkpoint without distillation
     CHECK(train_run(&jf, err) != 0 && strstr(err, "another recipe"), "distilling from a plain checkpoint: %s", err);
-    free(d1); free(d2); free(dck); free(dm1); free(dm2); free(other_t);
 
     // --precision bf16, distilled: the resumed run, on one thread instead of
     // two, is byte-identical to the uninterrupted one; not the fp32 run; a
@@ -223,6 +222,7 @@ int main(void) {
     ji.cfg.precision = PREC_FP32;
     CHECK(train_run(&ji, err) != 0 && strstr(err, "precision bf16"), "bf16 checkpoint resumed as fp32: %s", err);
     free(h1); free(h2); free(hck); free(hm1); free(hm2);
+    free(d1); free(d2); free(dck); free(dm1); free(dm2); free(other_t);
 
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
