@@ -239,6 +239,8 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     st->loss = model_backward(m, &t->fw, &t->g, xr, yr, share, teacher, &parts, &st->tokens);
     st->ce = parts.ce;
     st->kl = parts.kl;
+    st->comm_s = 0.0;
+    double t0 = now_seconds();
     if (d->size > 1) {
         double sums[3] = {st->loss * (double)n_mine, st->ce * (double)n_mine, st->kl * (double)n_mine};
         dist_sum_f64(d, sums, 3);
@@ -247,6 +249,7 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
         st->kl = n_all ? sums[2] / (double)n_all : 0.0;
         st->tokens = n_all;
         dist_sum_f32(d, t->grads, m->n_params);  // the one reduction of the step
+        st->comm_s = now_seconds() - t0;
     }
     st->grad_norm = grad_global_norm(t->grads, m->n_params);
     st->lr = lr_cosine(step, t->cfg.steps, t->cfg.warmup, t->cfg.lr, t->cfg.min_lr);
@@ -259,11 +262,13 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     if (t->cfg.clip > 0) grad_clip(g + t->lo, t->n_slice, st->grad_norm, t->cfg.clip);
     AdamWConfig ac = {t->cfg.beta1, t->cfg.beta2, t->cfg.eps, t->cfg.weight_decay};
     adamw_step(w + t->lo, g + t->lo, t->m, t->v, t->ranges, t->n_ranges, &ac, st->lr, step + 1);
+    t0 = now_seconds();
     for (int r = 0; r < d->size && d->size > 1; r++) {
         size_t lo, n;
         dist_slice(m->n_params, r, d->size, &lo, &n);
         dist_bcast(d, w + lo, sizeof(float) * n, r);
     }
+    if (d->size > 1) st->comm_s += now_seconds() - t0;
     t->step++;
     return 0;
 }

@@ -82,6 +82,7 @@ typedef struct {
     double grad_norm;      // global norm before clipping
     float lr;
     size_t tokens;         // targets scored
+    double comm_s;         // seconds in the gradient reduction and the weight broadcast (data parallel)
 } StepStats;
 
 // Checks the config against the model (group size divides every matrix row,

@@ -259,6 +259,8 @@ int train_run(const TrainJob *j, char *err) {
         if (t.teacher) snprintf(extra, sizeof extra, ",\"ce\":%.6f,\"kl\":%.6f", st.ce, st.kl);
         if (t.cfg.quant_ramp)
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"lambda\":%.6g", st.lambda);
+        if (dist->size > 1)
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"comm_s\":%.3f", st.comm_s);
         if (lead) log_line(log, "{\"step\":%ld,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.1f,"
                       "\"elapsed_s\":%.2f%s}", t.step, st.loss, st.grad_norm, st.lr, tps, now - t0, extra);
         if (!quiet) {
