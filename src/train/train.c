@@ -259,9 +259,9 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     // ZeRO stage 1: clip and update this rank's slice, then every rank
     // broadcasts its slice into the others' weights.
     float *w = m->params_memory, *g = t->grads;
-    if (t->cfg.clip > 0) grad_clip(g + t->lo, t->n_slice, st->grad_norm, t->cfg.clip);
+    const float clip = t->cfg.clip > 0 ? grad_clip_factor(st->grad_norm, t->cfg.clip) : 1.0f;
     AdamWConfig ac = {t->cfg.beta1, t->cfg.beta2, t->cfg.eps, t->cfg.weight_decay};
-    adamw_step(w + t->lo, g + t->lo, t->m, t->v, t->ranges, t->n_ranges, &ac, st->lr, step + 1);
+    adamw_step(w + t->lo, g + t->lo, t->m, t->v, t->ranges, t->n_ranges, &ac, st->lr, step + 1, clip);
     t0 = now_seconds();
     for (int r = 0; r < d->size && d->size > 1; r++) {
         size_t lo, n;

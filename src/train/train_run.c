@@ -208,9 +208,10 @@ int train_run(const TrainJob *j, char *err) {
         fprintf(stderr, "data parallel: %d ranks x batch %d = global batch %d; each rank updates 1/%d of the "
                 "parameters\n", dist->size, j->batch_size, dist->size * j->batch_size, dist->size);
     if (!quiet) {
-        fprintf(stderr, "train: %zu tokens (%s)%s%s, model %zu parameters, %s, %ld steps of %d x %d\n", train.n,
-                j->data_path, val.n ? ", validation " : "", val.n ? j->val_path : "", m.n_params,
-                t.cfg.quant ? "ternary" : "full precision", t.cfg.steps, j->batch_size, j->seq_len);
+        fprintf(stderr, "train: %zu tokens (%s)%s%s, model %zu parameters, %s, %ld steps of %d x %d, %s products\n",
+                train.n, j->data_path, val.n ? ", validation " : "", val.n ? j->val_path : "", m.n_params,
+                t.cfg.quant ? "ternary" : "full precision", t.cfg.steps, j->batch_size, j->seq_len,
+                t.cfg.precision == PREC_BF16 ? "bf16" : "fp32");
         if (t.teacher)
             fprintf(stderr, "distillation from %s (%zu parameters): alpha %g, temperature %g\n",
                     j->teacher_dir ? j->teacher_dir : j->model_dir, teacher.n_params, t.cfg.distill_alpha,
