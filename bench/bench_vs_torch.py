@@ -70,7 +70,7 @@ def torch_step(model_dir, a, prec):
     """Mean seconds per step of torch's ternary STE step after the first."""
     model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa")
     model.train()
-    patch_ternary(model, a.group)
+    patch_ternary(model, a.group, {"lam": 1.0})  # fully ternary, nothing kept
     params = [p for p in model.parameters()]
     opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.01)
     V = model.config.vocab_size
