@@ -79,6 +79,23 @@ static TrainJob job(const char *model, const char *data, const char *val, const 
     return j;
 }
 
+// Runs j again from checkpoint ckpt into out on `threads` threads; 1 when
+// its model is byte for byte the uninterrupted run's (model_path).
+static int resumes_same(TrainJob j, const char *ckpt, const char *out, int threads, const char *model_path) {
+    char err[ERR_LEN];
+    j.out_dir = out;
+    j.resume = ckpt;
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    const int rc = train_run(&j, err);
+    omp_set_num_threads(before);
+    CHECK(rc == 0, "resumed run into %s: %s", out, err);
+    char *m = path_join(out, "model.safetensors");
+    const int same = rc == 0 && same_file(m, model_path);
+    free(m);
+    return same;
+}
+
 int main(void) {
     const char *data = test_data_dir("test_train_run");
     if (!data) return test_finish("test_train_run");
@@ -177,7 +194,7 @@ int main(void) {
     // Distillation (with a ramp and a kept bf16 embedding): a resumed run is
     // byte-identical to the uninterrupted one; the checkpoint knows its teacher.
     char *d1 = tmp_path("d1"), *d2 = tmp_path("d2"), *dck = path_join(d1, "ckpt-3");
-    char *dm1 = path_join(d1, "model.safetensors"), *dm2 = path_join(d2, "model.safetensors");
+    char *dm1 = path_join(d1, "model.safetensors");
     TrainJob je = job(model, train, val, d1);
     je.cfg.distill = 1;
     je.cfg.distill_alpha = 0.25f;
@@ -186,11 +203,11 @@ int main(void) {
     je.cfg.keep_embedding = KEEP_BF16;
     CHECK(train_run(&je, err) == 0, "distillation run: %s", err);
     CHECK(!same_file(dm1, ma), "distillation changed nothing");
+    CHECK(resumes_same(je, dck, d2, omp_get_max_threads(), dm1),
+          "the resumed distillation run's model differs from the uninterrupted run's");
     TrainJob jf = je;
     jf.out_dir = d2;
     jf.resume = dck;
-    CHECK(train_run(&jf, err) == 0, "resumed distillation run: %s", err);
-    CHECK(same_file(dm1, dm2), "the resumed distillation run's model differs from the uninterrupted run's");
     char *other_t = tmp_path("other_teacher");
     snprintf(src, sizeof src, "%s/qwen3-tokenizer/tokenizer.json", data);
     make_model(other_t, src, 96);
@@ -205,24 +222,20 @@ int main(void) {
     // two, is byte-identical to the uninterrupted one; not the fp32 run; a
     // bf16 checkpoint does not resume as fp32.
     char *h1 = tmp_path("h1"), *h2 = tmp_path("h2"), *hck = path_join(h1, "ckpt-3");
-    char *hm1 = path_join(h1, "model.safetensors"), *hm2 = path_join(h2, "model.safetensors");
+    char *hm1 = path_join(h1, "model.safetensors");
     TrainJob jh = je;
     jh.out_dir = h1;
     jh.cfg.precision = PREC_BF16;
     CHECK(train_run(&jh, err) == 0, "bf16 run: %s", err);
     CHECK(!same_file(hm1, dm1), "bf16 training gave the fp32 run's model bit for bit");
+    CHECK(resumes_same(jh, hck, h2, 1, hm1), "the resumed bf16 run (1 thread) differs from the uninterrupted one");
     TrainJob ji = jh;
     ji.out_dir = h2;
     ji.resume = hck;
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    CHECK(train_run(&ji, err) == 0, "resumed bf16 run: %s", err);
-    omp_set_num_threads(threads);
-    CHECK(same_file(hm1, hm2), "the resumed bf16 run (1 thread) differs from the uninterrupted one (%d)", threads);
     ji.cfg.precision = PREC_FP32;
     CHECK(train_run(&ji, err) != 0 && strstr(err, "precision bf16"), "bf16 checkpoint resumed as fp32: %s", err);
-    free(h1); free(h2); free(hck); free(hm1); free(hm2);
-    free(d1); free(d2); free(dck); free(dm1); free(dm2); free(other_t);
+    free(h1); free(h2); free(hck); free(hm1);
+    free(d1); free(d2); free(dck); free(dm1); free(other_t);
 
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
