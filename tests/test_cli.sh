@@ -131,6 +131,10 @@ JSON
         --steps 2 --teacher "$T/m"
     expect 2 "must be fp32 or bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
         --keep-embedding int8
+    expect 2 "--precision must be fp32 or bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" \
+        --save-path "$T/bad" --precision fp16
+    expect 0 "bf16 products" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/p16" --steps 1 \
+        --warmup 1 --seq-len 16 --group-size 64 --precision bf16
     # Self-generated data: the same samples for every --batch, a held-back
     # part as text, and the token file trains as it is.
     expect 0 "wrote $T/s1.tokens: 5 samples" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/s1.tokens" \
