@@ -77,12 +77,24 @@ static Prim *prim_get(int ta, int tb, int m, int n, int k, int lda, int ldb, int
     return p;
 }
 
-// A oneDNN stream per thread (a stream serialises what is run on it).
-static _Thread_local dnnl_stream_t stream;
+// A oneDNN stream for each thread number of our parallel loops (a stream
+// serialises what runs on it), kept in a global table: streams of threads
+// that OpenMP retires stay reachable and are reused by the next team.
+#define MAX_STREAMS 1024
+static dnnl_stream_t streams[MAX_STREAMS];
+
+static dnnl_stream_t thread_stream(void) {
+    const int i = omp_get_thread_num();
+    if (i >= MAX_STREAMS) die("oneDNN: more than %d threads", MAX_STREAMS);
+    // Slot i is only ever touched by thread number i of the one parallel
+    // loop that runs products at a time.
+    if (!streams[i] && !dnnl_ok(dnnl_stream_create(&streams[i], engine, dnnl_stream_default_flags)))
+        die("oneDNN: cannot create a stream");
+    return streams[i];
+}
 
 static void prim_run(const Prim *p, const uint16_t *a, const uint16_t *b, float *c) {
-    if (!stream && !dnnl_ok(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)))
-        die("oneDNN: cannot create a stream");
+    dnnl_stream_t stream = thread_stream();
     dnnl_memory_t ma, mb, mc;
     if (!dnnl_ok(dnnl_memory_create(&ma, &p->a_md, engine, (void *)a)) ||
         !dnnl_ok(dnnl_memory_create(&mb, &p->b_md, engine, (void *)b)) ||
