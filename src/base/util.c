@@ -349,3 +349,15 @@ int map_file(const char *path, const void **map, size_t *len, char *err) {
 void unmap_file(const void *map, size_t len) {
     if (map && len) munmap((void *)map, len);
 }
+
+static _Thread_local void *scratch[SCRATCH_SLOTS];
+static _Thread_local size_t scratch_bytes[SCRATCH_SLOTS];
+
+void *scratch_get(ScratchSlot slot, size_t bytes) {
+    if (scratch_bytes[slot] < bytes) {
+        free(scratch[slot]);
+        scratch[slot] = xmalloc_aligned(bytes);
+        scratch_bytes[slot] = bytes;
+    }
+    return scratch[slot];
+}

@@ -27,6 +27,18 @@ char *xstrdup(const char *s);
 // 64-byte aligned, for SIMD-friendly flat buffers; free with free().
 void *xmalloc_aligned(size_t n);
 
+// Reusable per-thread work buffers, one per slot, grown to the largest size
+// asked for and kept (never freed): the buffers a kernel needs on every call
+// without paying for a fresh allocation's page faults each time.
+typedef enum {
+    SCRATCH_BF16_X,     // linear_forward / linear_backward: the input rounded to bf16
+    SCRATCH_BF16_DOUT,  // linear_backward: the output gradient rounded to bf16
+    SCRATCH_HEAD,       // lm_head_loss_backward: a chunk's logits, then their gradient
+    SCRATCH_HEAD_TEACHER,  // and the teacher's logits
+    SCRATCH_SLOTS
+} ScratchSlot;
+void *scratch_get(ScratchSlot slot, size_t bytes);
+
 // One 64-byte-aligned allocation carved into parts, each rounded up to 16
 // floats so that every part stays 64-byte aligned: *parts[i].p points at
 // part i. Returns the allocation (free() it); *total receives its floats.

@@ -159,19 +159,6 @@ void bf16_round(uint16_t *dst, const float *src, size_t n) {
     }
 }
 
-#define N_SCRATCH 4
-static _Thread_local uint16_t *scratch[N_SCRATCH];
-static _Thread_local size_t scratch_n[N_SCRATCH];
-
-uint16_t *bf16_scratch(int slot, size_t n) {
-    if (scratch_n[slot] < n) {
-        free(scratch[slot]);
-        scratch[slot] = xmalloc_aligned(sizeof(uint16_t) * n);
-        scratch_n[slot] = n;
-    }
-    return scratch[slot];
-}
-
 void gemm_bf16_ref(int transA, int transB, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
                    int ldb, float beta, float *C, int ldc) {
     for (int i = 0; i < M; i++)

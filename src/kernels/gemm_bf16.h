@@ -28,10 +28,6 @@ void gemm_bf16_det(int transA, int transB, int M, int N, int K, const uint16_t *
 // dst[i] = bf16(src[i]), rounding to nearest even (util.h f32_to_bf16).
 void bf16_round(uint16_t *dst, const float *src, size_t n);
 
-// A reusable per-thread buffer of n bf16 values (slot 0..3): the rounded
-// activations of one product, grown as needed, never freed.
-uint16_t *bf16_scratch(int slot, size_t n);
-
 // The plain reference: each C element summed in double over k in order,
 // then rounded to fp32 (tests compare gemm_bf16_det against it).
 void gemm_bf16_ref(int transA, int transB, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,

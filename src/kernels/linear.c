@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "base/util.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/ops.h"
 #include "kernels/ops_backward.h"
@@ -22,7 +23,7 @@ int wt_supported(uint32_t type, int cols) {
 // bf16 operands: the activations rounded once per product into a scratch
 // buffer, the weights already bf16.
 static void forward_bf16(float *out, const float *inp, const WTensor *W, int n) {
-    uint16_t *x16 = bf16_scratch(0, (size_t)n * W->cols);
+    uint16_t *x16 = scratch_get(SCRATCH_BF16_X, sizeof(uint16_t) * (size_t)n * W->cols);
     bf16_round(x16, inp, (size_t)n * W->cols);
     gemm_bf16_det(0, 1, n, W->rows, W->cols, x16, W->cols, W->data, W->cols, 0.0f, out, W->rows);
 }
@@ -40,11 +41,11 @@ void linear_backward(float *dinp, float *dW, const float *dout, const float *inp
         matmul_backward(dinp, dW, dout, inp, W->data, n, N, K);
         return;
     }
-    uint16_t *d16 = bf16_scratch(1, (size_t)n * N);
+    uint16_t *d16 = scratch_get(SCRATCH_BF16_DOUT, sizeof(uint16_t) * (size_t)n * N);
     bf16_round(d16, dout, (size_t)n * N);
     if (dinp) gemm_bf16_det(0, 0, n, K, N, d16, N, W->data, K, 1.0f, dinp, K);
     if (dW) {
-        uint16_t *x16 = bf16_scratch(2, (size_t)n * K);
+        uint16_t *x16 = scratch_get(SCRATCH_BF16_X, sizeof(uint16_t) * (size_t)n * K);
         bf16_round(x16, inp, (size_t)n * K);
         gemm_bf16_det(1, 0, N, K, n, d16, N, x16, K, 1.0f, dW, K);
     }

@@ -315,28 +315,14 @@ static double distill_row(float *lg, const float *tl, int tgt, int V, float dlos
     return alpha * ce + (1.0 - alpha) * (double)tau * tau * kl;
 }
 
-// The chunk buffers of lm_head_loss_backward (the logits of the student and
-// the teacher), kept between calls: at Qwen3's vocabulary each is 155 MB,
-// and a fresh allocation every step costs its page faults again.
-static _Thread_local float *head_buf[2];
-static _Thread_local size_t head_n[2];
-
-static float *head_scratch(int slot, size_t n) {
-    if (head_n[slot] < n) {
-        free(head_buf[slot]);
-        head_buf[slot] = xmalloc_aligned(sizeof(float) * n);
-        head_n[slot] = n;
-    }
-    return head_buf[slot];
-}
-
 double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const WTensor *Wh,
                              const int32_t *targets, int BT, float dloss, int chunk_rows,
                              const HeadTeacher *teacher, HeadLossSums *sums, size_t *count) {
     const int C = Wh->cols, V = Wh->rows;
     const int rows = chunk_rows > 0 ? chunk_rows : lm_head_chunk_rows(V);
-    float *buf = head_scratch(0, (size_t)rows * V);                       // logits, then dlogits
-    float *tbuf = teacher ? head_scratch(1, (size_t)rows * V) : NULL;  // teacher logits
+    // Kept between calls: at Qwen3's vocabulary each chunk buffer is 155 MB.
+    float *buf = scratch_get(SCRATCH_HEAD, sizeof(float) * (size_t)rows * V);  // logits, then dlogits
+    float *tbuf = teacher ? scratch_get(SCRATCH_HEAD_TEACHER, sizeof(float) * (size_t)rows * V) : NULL;
     double *rl = xmalloc(sizeof(double) * (size_t)rows * 3);           // row loss, CE and KL of the chunk
     double total = 0.0, ce_total = 0.0, kl_total = 0.0;
     size_t counted = 0;
