@@ -37,7 +37,7 @@ def main():
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--group", type=int, default=128)
-    ap.add_argument("--precisions", default="fp32,bf16")
+    ap.add_argument("--precisions", default=default_precisions())
     a = ap.parse_args()
     precisions = a.precisions.split(",")
     tok = os.path.join(a.data, "qwen3-tokenizer/tokenizer.json")
@@ -64,6 +64,15 @@ def main():
         peer = "torch fp32" if prec == "fp32" else "torch bf16 autocast"
         print(f"{prec}: trit {trit_s:7.3f} s/step ({tokens / trit_s:6.1f} tok/s), {peer} {torch_s:7.3f} s/step "
               f"({tokens / torch_s:6.1f} tok/s), ratio torch/trit time {torch_s / trit_s:.2f}x")
+
+
+def default_precisions():
+    """fp32, and bf16 where the CPU has bf16 products (trit's --precision bf16 needs them)."""
+    try:
+        flags = open("/proc/cpuinfo").read().split()
+    except OSError:
+        flags = []
+    return "fp32,bf16" if "avx512_bf16" in flags else "fp32"
 
 
 def torch_step(model_dir, a, prec):

@@ -15,7 +15,11 @@
 #include <stdint.h>
 
 // 0 when oneDNN can run a bf16 matmul on this machine (a 2x2x2 product is
-// created and checked), else -1 with err. Call before the first product.
+// created and checked); GEMM_BF16_UNSUPPORTED with err when this CPU lacks
+// AVX512_BF16 and oneDNN has no bf16 product for it, so tests can tell a
+// missing instruction set from a broken library or a wrong result (-1 with
+// err). Call before the first product.
+#define GEMM_BF16_UNSUPPORTED (-2)
 int gemm_bf16_check(char *err);
 
 // Row-major C[M][N] = op(A)[M][K] · op(B)[K][N] + beta·C with A, B bf16 and
