@@ -223,19 +223,15 @@ int main(void) {
     // two, is byte-identical to the uninterrupted one; not the fp32 run; a
     // bf16 checkpoint does not resume as fp32.
     // Where this CPU has no bf16 product, the run stops with that message.
+    char *h1 = tmp_path("h1");
+    TrainJob jh = je;
+    jh.out_dir = h1;
+    jh.cfg.precision = PREC_BF16;
     if (gemm_bf16_check(err) == GEMM_BF16_UNSUPPORTED) {
         fprintf(stderr, "SKIP test_train_run bf16 resume: %s\n", err);
-        TrainJob jh = je;
-        jh.out_dir = tmp_path("h1");
-        jh.cfg.precision = PREC_BF16;
         CHECK(train_run(&jh, err) != 0 && strstr(err, "use --precision fp32"), "bf16 on a CPU without it: %s", err);
-        free((char *)jh.out_dir);
     } else {
-        char *h1 = tmp_path("h1"), *h2 = tmp_path("h2"), *hck = path_join(h1, "ckpt-3");
-        char *hm1 = path_join(h1, "model.safetensors");
-        TrainJob jh = je;
-        jh.out_dir = h1;
-        jh.cfg.precision = PREC_BF16;
+        char *h2 = tmp_path("h2"), *hck = path_join(h1, "ckpt-3"), *hm1 = path_join(h1, "model.safetensors");
         CHECK(train_run(&jh, err) == 0, "bf16 run: %s", err);
         CHECK(!same_file(hm1, dm1), "bf16 training gave the fp32 run's model bit for bit");
         CHECK(resumes_same(jh, hck, h2, 1, hm1), "the resumed bf16 run (1 thread) differs from the uninterrupted one");
@@ -244,8 +240,9 @@ int main(void) {
         ji.resume = hck;
         ji.cfg.precision = PREC_FP32;
         CHECK(train_run(&ji, err) != 0 && strstr(err, "precision bf16"), "bf16 checkpoint resumed as fp32: %s", err);
-        free(h1); free(h2); free(hck); free(hm1);
+        free(h2); free(hck); free(hm1);
     }
+    free(h1);
     free(d1); free(d2); free(dck); free(dm1); free(other_t);
 
     char cmd[512];
