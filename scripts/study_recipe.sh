@@ -6,7 +6,7 @@
 # of its packed GGUF, and greedy chat answers.
 #
 #   scripts/study_recipe.sh                 # the arms at the seed's budget (250 steps x 2 x 256)
-#   ARMS="distill_10x" scripts/study_recipe.sh
+#   ARMS="distill_keep_10x" BEST_FLAGS="--distill --keep-embedding bf16" scripts/study_recipe.sh   # resumes too
 #   ARMS="long" LONG_STEPS=3000 scripts/study_recipe.sh   # resumes from its last checkpoint
 #   OUT=runs/study-lr5e-4 LR=5e-4 ARMS="seed distill" scripts/study_recipe.sh   # another peak learning rate
 #   OUT=runs/study-bf16 PRECISION=bf16 ARMS="seed" scripts/study_recipe.sh      # trit train --precision
@@ -20,7 +20,7 @@
 #                                              ids, prompts cut from WikiText-2 train; the last
 #                                              64 held back and scored by every arm listed in
 #                                              HELDOUT_ARMS, into heldout.tsv)
-#   <best>_10x    an arm at 2500 steps         long        BEST_FLAGS for LONG_STEPS steps, checkpoints
+#   <best>_10x    BEST_FLAGS at 2500 steps       long        BEST_FLAGS for LONG_STEPS steps, checkpoints
 # Results go to $OUT (runs/study): one directory per arm and results.tsv, one
 # line per arm, which the README's table is read from. An arm whose line is
 # already there is skipped; delete the line (or the directory) to rerun it.
@@ -88,17 +88,23 @@ record() {  # arm dir steps seconds
     printf '%s: test ppl %s, valid ppl %s, %s bits per weight (%s s of training)\n' "$1" "$test" "$valid" "$bits" "$4"
 }
 
+# Seconds of training in DIR/train.jsonl, summed over the segments of a run
+# resumed from checkpoints: each resume restarts elapsed_s at its first step.
+train_seconds() {
+    sed -n 's/.*"elapsed_s":\([0-9.]*\).*/\1/p' "$1/train.jsonl" |
+        awk '$1 < prev { total += prev } { prev = $1 } END { printf "%.0f\n", total + prev }'
+}
+
 train() {  # arm steps flags... (DATA_FILE= another training file)
-    local arm=$1 steps=$2 dir=$OUT/$1 t0 resume=()
+    local arm=$1 steps=$2 dir=$OUT/$1 resume=()
     shift 2
     local last
     last=$(ls -d "$dir"/ckpt-* 2>/dev/null | sort -t- -k2 -n | tail -n 1 || true)
     [ -n "$last" ] && resume=(--resume "$last")
-    t0=$(date +%s)
     "$TRIT" train --model "$PARENT" --data "${DATA_FILE:-$TRAIN}" --val "$VALID" --save-path "$dir" --group-size 64 \
         --steps "$steps" --lr "$LR" --seed 0 --eval-every 50 --eval-tokens 16384 ${PRECISION:+--precision "$PRECISION"} \
         "${resume[@]}" "$@"
-    record "$arm" "$dir" "$steps" $(($(date +%s) - t0))
+    record "$arm" "$dir" "$steps" "$(train_seconds "$dir")"
 }
 
 for arm in $ARMS; do
@@ -123,7 +129,7 @@ for arm in $ARMS; do
                 [ -d "$OUT/$a" ] && printf '%s\t%s\n' "$a" "$(ppl "$OUT/$a" "$GEN.holdout.txt")" >> "$OUT/heldout.tsv"
             done
             cat "$OUT/heldout.tsv" ;;
-        *_10x) train "$arm" $((10 * STEPS)) $BEST_FLAGS ;;
+        *_10x) train "$arm" $((10 * STEPS)) $BEST_FLAGS --checkpoint-every 250 ;;
         long) train long "$LONG_STEPS" $BEST_FLAGS --checkpoint-every 250 ;;
         *) echo "unknown arm $arm" >&2; exit 2 ;;
     esac
