@@ -20,7 +20,7 @@
 #                                              ids, prompts cut from WikiText-2 train; the last
 #                                              64 held back and scored by every arm listed in
 #                                              HELDOUT_ARMS, into heldout.tsv)
-#   <best>_10x    BEST_FLAGS at 2500 steps       long        BEST_FLAGS for LONG_STEPS steps, checkpoints
+#   <best>_10x    BEST_FLAGS at 2500 steps     long        BEST_FLAGS for LONG_STEPS steps, checkpoints
 # Results go to $OUT (runs/study): one directory per arm and results.tsv, one
 # line per arm, which the README's table is read from. An arm whose line is
 # already there is skipped; delete the line (or the directory) to rerun it.
