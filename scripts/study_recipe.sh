@@ -88,11 +88,10 @@ record() {  # arm dir steps seconds
     printf '%s: test ppl %s, valid ppl %s, %s bits per weight (%s s of training)\n' "$1" "$test" "$valid" "$bits" "$4"
 }
 
-# Seconds of training in DIR/train.jsonl, summed over the segments of a run
-# resumed from checkpoints: each resume restarts elapsed_s at its first step.
+# Seconds of training in DIR/train.jsonl: its last elapsed_s (a resume
+# carries the clock on from the checkpoint step's).
 train_seconds() {
-    sed -n 's/.*"elapsed_s":\([0-9.]*\).*/\1/p' "$1/train.jsonl" |
-        awk '$1 < prev { total += prev } { prev = $1 } END { printf "%.0f\n", total + prev }'
+    sed -n 's/.*"elapsed_s":\([0-9.]*\).*/\1/p' "$1/train.jsonl" | awk 'END { printf "%.0f\n", $1 }'
 }
 
 train() {  # arm steps flags... (DATA_FILE= another training file)

@@ -80,6 +80,26 @@ static TrainJob job(const char *model, const char *data, const char *val, const 
     return j;
 }
 
+// The elapsed_s of step `step`'s training line in the log at path (-1 if
+// none), and in *lines how many training lines that step has.
+static double log_elapsed(const char *path, long step, int *lines) {
+    size_t len;
+    char err[ERR_LEN], key[48];
+    char *text = read_file(path, &len, err);
+    double e = -1;
+    *lines = 0;
+    snprintf(key, sizeof key, "{\"step\":%ld,\"loss\":", step);
+    for (char *l = text ? strtok(text, "\n") : NULL; l; l = strtok(NULL, "\n")) {
+        const char *at = strstr(l, "\"elapsed_s\":");
+        if (strncmp(l, key, strlen(key)) == 0 && at) {
+            (*lines)++;
+            e = atof(at + strlen("\"elapsed_s\":"));
+        }
+    }
+    free(text);
+    return e;
+}
+
 // Runs j again from checkpoint ckpt into out on `threads` threads; 1 when
 // its model is byte for byte the uninterrupted run's (model_path).
 static int resumes_same(TrainJob j, const char *ckpt, const char *out, int threads, const char *model_path) {
@@ -127,6 +147,25 @@ int main(void) {
     CHECK(same_file(ma, mc), "the resumed run's model differs from the uninterrupted run's");
     char *sa = path_join(a, "ckpt-8/state.bin"), *sc = path_join(c, "ckpt-8/state.bin");
     CHECK(same_file(sa, sc), "the resumed run's final optimizer state differs");
+
+    // Resume into the run's own directory, whose log got past the checkpoint:
+    // the lines after step 3 go, and the training clock goes on from the
+    // kept step 3's (set to 1000 s here) instead of restarting at 0.
+    char *r = tmp_path("r"), *rlog = path_join(r, "train.jsonl");
+    CHECK(make_dir(r, err) == 0, "%s", err);
+    const char *fake = "{\"step\":3,\"loss\":1,\"grad_norm\":1,\"lr\":1,\"tokens_per_s\":1,\"elapsed_s\":1000.00}\n"
+                       "{\"step\":5,\"loss\":1,\"grad_norm\":1,\"lr\":1,\"tokens_per_s\":1,\"elapsed_s\":2000.00}\n";
+    CHECK(write_file_atomic(rlog, fake, strlen(fake), err) == 0, "%s", err);
+    CHECK(resumes_same(job(model, train, val, r), ck, r, omp_get_max_threads(), ma),
+          "the run resumed into its own directory differs from the uninterrupted run's");
+    int n4, n5;
+    const double e4 = log_elapsed(rlog, 4, &n4), e5 = log_elapsed(rlog, 5, &n5);
+    CHECK(n4 == 1 && e4 >= 1000 && e4 < 1900, "resumed log: step 4 has %d lines, elapsed_s %g (want one, from 1000)",
+          n4, e4);
+    CHECK(n5 == 1 && e5 >= e4 && e5 < 2000, "resumed log: step 5 has %d lines, elapsed_s %g (the old line must go)",
+          n5, e5);
+    free(r);
+    free(rlog);
 
     // The saved model is exactly ternary with one scale per group of 32.
     Model m;

@@ -70,8 +70,13 @@ static void log_line(FILE *f, const char *fmt, ...) {
 }
 
 // On resume, drops the log lines of steps after the checkpoint (the
-// interrupted run may have got further than its last checkpoint).
-static int truncate_log(const char *path, long step, char *err) {
+// interrupted run may have got further than its last checkpoint) and gives
+// the training clock the kept lines reached, so elapsed_s goes on counting
+// across resumes instead of restarting (0 when there is no log: a resume
+// into another directory starts a new one). The clock lives in the log, not
+// in the checkpoint, which stays the same bytes however long a run took.
+static int truncate_log(const char *path, long step, double *elapsed, char *err) {
+    *elapsed = 0;
     if (!file_exists(path)) return 0;
     size_t len;
     char *text = read_file(path, &len, err);
@@ -81,7 +86,9 @@ static int truncate_log(const char *path, long step, char *err) {
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *j = cJSON_Parse(line);
         const cJSON *s = cJSON_GetObjectItem(j, "step");
+        const cJSON *e = cJSON_GetObjectItem(j, "elapsed_s");
         int keep = !cJSON_IsNumber(s) || s->valuedouble <= (double)step;
+        if (keep && cJSON_IsNumber(e) && e->valuedouble > *elapsed) *elapsed = e->valuedouble;
         cJSON_Delete(j);
         if (!keep) continue;
         size_t n = strlen(line);
@@ -194,9 +201,10 @@ int train_run(const TrainJob *j, char *err) {
     if (j->cfg.distill && trainer_set_teacher(&t, &teacher, err)) goto done;
 
     uint64_t rng = j->seed * 0x9e3779b97f4a7c15ull + 1;
+    double carried_s = 0;  // training seconds before this segment (a resume)
     if (j->resume) {
         if (trainer_load_checkpoint(&t, j->resume, &rng, tokenizer_hash(tok), err)) goto done;
-        if (lead && truncate_log(log_path, t.step, err)) goto done;
+        if (lead && truncate_log(log_path, t.step, &carried_s, err)) goto done;
         snprintf(last_ckpt, sizeof last_ckpt, "%s", j->resume);
         if (!quiet) fprintf(stderr, "resumed from %s at step %ld\n", j->resume, t.step);
     } else if (lead) {
@@ -263,7 +271,7 @@ int train_run(const TrainJob *j, char *err) {
         if (dist->size > 1)
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"comm_s\":%.3f", st.comm_s);
         if (lead) log_line(log, "{\"step\":%ld,\"loss\":%.6f,\"grad_norm\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.1f,"
-                      "\"elapsed_s\":%.2f%s}", t.step, st.loss, st.grad_norm, st.lr, tps, now - t0, extra);
+                      "\"elapsed_s\":%.2f%s}", t.step, st.loss, st.grad_norm, st.lr, tps, carried_s + now - t0, extra);
         if (!quiet) {
             char parts[64] = "";
             if (t.teacher) snprintf(parts, sizeof parts, " (ce %.4f, kl %.4f)", st.ce, st.kl);
