@@ -1,11 +1,12 @@
 #!/bin/sh
 # test_train_mpi.sh — data-parallel training over OpenMPI, 2 ranks on this
 # machine: 2 ranks x batch 2 run the same training as 1 process x batch 4
-# (every step's loss within 1e-6 relative, final latent weights within 1e-6
-# but for a few AdamW moves on cancelled gradients: see below); a run
-# whose ranks are killed resumes from its last checkpoint bit-identically to
-# the uninterrupted one; ranks that disagree, a checkpoint resumed with
-# another rank count, a rank that dies: one clear message, non-zero exit.
+# (every step's loss within 1e-6 relative, final layer weights within 1e-5,
+# the embedding's within 1e-6 but for a few AdamW moves on cancelled
+# gradients: see below); a run whose ranks are killed resumes from its last
+# checkpoint bit-identically to the uninterrupted one; ranks that disagree,
+# a checkpoint resumed with another rank count, a rank that dies: one clear
+# message, non-zero exit.
 # Needs TRIT_BIN, TRIT_DATA, mpirun and python3 with numpy.
 BIN=${TRIT_BIN:-build/trit}
 DATA=${TRIT_DATA:-../shared/data}
@@ -68,16 +69,21 @@ a, b = steps(sys.argv[1]), steps(sys.argv[2])
 assert len(a) == len(b) == 20, (len(a), len(b))
 worst = max(abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(a, b))
 wa, wb = latent(sys.argv[1]), latent(sys.argv[2])
-diff = np.abs(wa - wb)
-wworst, off = float(diff.max()), int((diff > 1e-6).sum())
-print(f"1 x 4 against 2 x 2, 20 steps: losses within {worst:.2e} relative; final latent weights within 1e-6 "
-      f"but {off} of {len(wa)} (worst {wworst:.2e})")
+emb = 151936 * 32  # the tied embedding / LM head leads the flat buffer (arch.c's table order)
+de, dl = np.abs(wa[:emb] - wb[:emb]), np.abs(wa[emb:] - wb[emb:])
+off = int((de > 1e-6).sum())
+print(f"1 x 4 against 2 x 2, 20 steps: losses within {worst:.2e} relative; the {len(dl)} layer weights within "
+      f"{float(dl.max()):.2e}; the embedding's {emb} within 1e-6 but {off} (worst {float(de.max()):.2e})")
 # The two runs sum each gradient in another order (a batch of 4 in one
 # product, or two of 2 added across ranks). Where a gradient is a sum that
 # cancels to ~0 (the tied head's rows of tokens the batch never names),
 # AdamW's m/sqrt(v) turns that rounding into a different update of up to lr
-# (3e-3): measured 42 of 4.88 M weights above 1e-6, worst 2.6e-4.
-sys.exit(0 if worst <= 1e-6 and off <= 1e-4 * len(wa) and wworst <= 1e-3 else 1)
+# (3e-3). How many such entries cross 1e-6 depends on the BLAS kernel's
+# summation order: measured 42 of 4.88 M weights (worst 2.6e-4) on an AMD
+# EPYC (AVX2 kernels), 3,175 of the embedding's 4.86 M (worst 3.4e-4, the
+# layers within 1.6e-6) on an Intel Xeon (AVX-512 kernels). So: the layers
+# within 1e-5, the embedding within lr/3 with at most 0.5 % of it past 1e-6.
+sys.exit(0 if worst <= 1e-6 and float(dl.max()) <= 1e-5 and off <= 5e-3 * emb and float(de.max()) <= 1e-3 else 1)
 PY
 fi
 
