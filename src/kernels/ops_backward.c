@@ -256,19 +256,19 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 
 
 // One row of the plain loss: the forward's cross-entropy (same exp, same
-// float sum: every term is ≤ 1), each exp kept in place to become the
-// softmax, then dlogits = (softmax − onehot)·dloss.
+// double sum), each exp kept in place to become the softmax, then
+// dlogits = (softmax − onehot)·dloss.
 static double ce_row(float *lg, int tgt, int V, float dloss) {
     float mx = -FLT_MAX;
     for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
     const float lt = lg[tgt];
-    float sum = 0.0f;
+    double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < V; i++) {
         lg[i] = vexpf(lg[i] - mx);
-        sum += lg[i];
+        sum += (double)lg[i];
     }
-    const double loss = log((double)sum) + mx - lt;
+    const double loss = log(sum) + mx - lt;
     const float f = (float)((double)dloss / sum);  // the 1/sum folded into one factor
 #pragma omp simd
     for (int i = 0; i < V; i++) lg[i] *= f;
@@ -289,24 +289,24 @@ static double distill_row(float *lg, const float *tl, int tgt, int V, float dlos
         mt = tl[i] > mt ? tl[i] : mt;
     }
     const float it = 1.0f / tau;
-    float s1 = 0.0f, ss = 0.0f, st = 0.0f;
+    double s1 = 0.0, ss = 0.0, st = 0.0;  // in double, as the forward's sum
 #pragma omp simd reduction(+ : s1, ss, st)
     for (int i = 0; i < V; i++) {
-        s1 += vexpf(lg[i] - mx);
-        ss += vexpf((lg[i] - mx) * it);
-        st += vexpf((tl[i] - mt) * it);
+        s1 += (double)vexpf(lg[i] - mx);
+        ss += (double)vexpf((lg[i] - mx) * it);
+        st += (double)vexpf((tl[i] - mt) * it);
     }
-    const double ce = log((double)s1) + mx - lg[tgt];
+    const double ce = log(s1) + mx - lg[tgt];
     // log p_t − log p_s = a_t − a_s + (log ss − log st), with a = (logit − max)/τ.
-    const float dlog = (float)(log((double)ss) - log((double)st));
+    const float dlog = (float)(log(ss) - log(st));
     const float r1 = (float)(1.0 / s1), rs = (float)(1.0 / ss), rt = (float)(1.0 / st);
     const float fa = dloss * alpha, fk = dloss * (1.0f - alpha) * tau;
-    float kl = 0.0f;
+    double kl = 0.0;
 #pragma omp simd reduction(+ : kl)
     for (int i = 0; i < V; i++) {
         const float as = (lg[i] - mx) * it, at = (tl[i] - mt) * it;
         const float pt = vexpf(at) * rt, ps = vexpf(as) * rs;
-        kl += pt * (at - as + dlog);
+        kl += (double)(pt * (at - as + dlog));
         lg[i] = fa * (vexpf(lg[i] - mx) * r1) + fk * (ps - pt);
     }
     lg[tgt] -= fa;
