@@ -5,11 +5,18 @@
 # model, a tree) and eval perplexity to the last printed digit, compared with
 # tests/fixtures/golden/expected.txt. A refactor that moves any of them fails
 # here. The models are made by trit itself (import, quantize, export), so the
-# fixture is the expected text alone; every
-# command below is deterministic by construction (fixed summation orders,
-# seeded sampling, prompts under 64 tokens so fp32 products use the fixed-
-# order kernels), and each runs under every packed-kernel set this CPU has
-# (TRIT_QKERNELS), which must agree bit for bit.
+# fixture is the expected text alone; every command below is deterministic
+# by construction (fixed summation orders, seeded sampling, prompts under 64
+# tokens so fp32 products use the fixed-order kernels), and each runs under
+# every packed-kernel set this CPU has (TRIT_QKERNELS), which must agree bit
+# for bit.
+# Deterministic is not portable: OpenBLAS picks its kernels by CPU, and the
+# compiler vectorises `omp simd` sums only at -O2 and above, so the last bits
+# (and, through a near-uniform sampling draw or an int8 activation rounding,
+# whole tokens) depend on the CPU and the build. The expected file names the
+# CPU it was made on; the exact comparison runs on that CPU with the shipped
+# build. Elsewhere (another CPU, or make san's -O1) every command must still
+# succeed and print its line, and the kernel sets must agree with each other.
 #   tests/test_golden.sh --update   rewrites the expected file (review the diff)
 BIN=${TRIT_BIN:-build/trit}
 DATA=${TRIT_DATA:-../shared/data}
@@ -59,8 +66,13 @@ run_all() {
     e eval_pack_load    --model "$T/q" --pack auto --seq-len 48 --batch-size 3 --max-tokens 700
 }
 
+# The CPU: its model name and a digest of its feature flags.
+cpu_id() {
+    printf '%s %s' "$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //')" \
+        "$(grep -m1 '^flags' /proc/cpuinfo | md5sum | cut -c1-12)"
+}
 if [ "$1" = --update ]; then
-    run_all > "$EXPECTED"
+    { echo "# made on: $(cpu_id)"; run_all; } > "$EXPECTED"
     echo "wrote $EXPECTED ($(wc -l < "$EXPECTED") lines)"
     exit 0
 fi
@@ -69,18 +81,35 @@ fi
 # Under the sanitizers (make san) one kernel set: the commands are the same,
 # and the ISAs' agreement is make test's to check.
 ISAS="ref avx2 avx512"; [ "${TRIT_SAN:-}" = 1 ] && ISAS=auto
+EXACT=1
+if [ "${TRIT_SAN:-}" = 1 ]; then EXACT=0; echo "test_golden: sanitizer build (-O1), outputs checked for shape only"
+elif [ "$(head -n 1 "$EXPECTED")" != "# made on: $(cpu_id)" ]; then
+    EXACT=0; echo "test_golden: $EXPECTED was made on another CPU ($(head -n 1 "$EXPECTED" | cut -c12-)," \
+        "this is $(cpu_id)): outputs checked for shape and ISA agreement only"
+fi
+first=
 for isa in $ISAS; do
     case $isa in
         avx2) grep -q -w avx2 /proc/cpuinfo || continue ;;
         avx512) grep -q -w avx512_vnni /proc/cpuinfo && grep -q -w avx512bw /proc/cpuinfo || continue ;;
     esac
     TRIT_QKERNELS=$isa run_all > "$T/got-$isa.txt"
-    while IFS= read -r line; do
+    grep -v '^#' "$EXPECTED" | while IFS= read -r line; do
         label=${line%% *}
         got=$(grep "^$label " "$T/got-$isa.txt")
-        if [ "$got" = "$line" ]; then pass=$((pass + 1)); else
-            fail=$((fail + 1)); echo "FAIL test_golden [$isa] $label:"; echo "  want: $line"; echo "  got:  $got"; fi
-    done < "$EXPECTED"
+        if [ "$EXACT" = 1 ]; then
+            [ "$got" = "$line" ] && echo ok || { echo "FAIL test_golden [$isa] $label:"; echo "  want: $line"; echo "  got:  $got"; }
+        else case $got in
+            "$label {"*'"ids": ['*|"$label "*"ppl "[0-9]*) echo ok ;;
+            *) echo "FAIL test_golden [$isa] $label: no output ($got)" ;;
+        esac; fi
+    done > "$T/res-$isa.txt"
+    pass=$((pass + $(grep -c '^ok$' "$T/res-$isa.txt"))); fail=$((fail + $(grep -c '^FAIL' "$T/res-$isa.txt")))
+    grep -v '^ok$' "$T/res-$isa.txt"
+    if [ -z "$first" ]; then first=$isa
+    elif cmp -s "$T/got-$first.txt" "$T/got-$isa.txt"; then pass=$((pass + 1))
+    else fail=$((fail + 1)); echo "FAIL test_golden: TRIT_QKERNELS=$isa does not print what $first does:"
+        diff "$T/got-$first.txt" "$T/got-$isa.txt" | head -n 6; fi
 done
 echo "test_golden: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
