@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "args.h"
+#include "base/util.h"
 #include "commands.h"
 #include "infer/source.h"
 #include "model/eval.h"
 #include "model/model.h"
 #include "tok/tokenizer.h"
-#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

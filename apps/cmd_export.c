@@ -6,7 +6,7 @@
 #include "args.h"
 #include "base/util.h"
 #include "commands.h"
-#include "io/gguf_export.h"
+#include "convert/gguf_export.h"
 #include "model/weights.h"
 #include "quant/ggml_types.h"
 

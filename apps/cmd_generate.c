@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "base/buf.h"
+#include "base/util.h"
 #include "commands.h"
 #include "infer/beam.h"
 #include "infer/chat.h"
@@ -19,7 +20,6 @@
 #include "infer/source.h"
 #include "infer/spec.h"
 #include "tok/tokenizer.h"
-#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

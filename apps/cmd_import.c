@@ -5,7 +5,7 @@
 #include "args.h"
 #include "base/util.h"
 #include "commands.h"
-#include "io/gguf_import.h"
+#include "convert/gguf_import.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/checkpoint.h"
-#include "commands.h"
-#include "io/config.h"
-#include "io/gguf.h"
-#include "io/safetensors.h"
+#include "arch/checkpoint.h"
+#include "arch/config.h"
 #include "base/util.h"
+#include "commands.h"
+#include "format/gguf.h"
+#include "format/safetensors.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/config.h"
 #include "args.h"
-#include "commands.h"
-#include "io/config.h"
-#include "model/model.h"
 #include "base/util.h"
+#include "commands.h"
+#include "model/model.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "args.h"
+#include "base/util.h"
 #include "commands.h"
 #include "tok/tokenizer.h"
-#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

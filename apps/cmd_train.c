@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "args.h"
+#include "base/util.h"
 #include "commands.h"
 #include "train/train_run.h"
-#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

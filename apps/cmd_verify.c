@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "args.h"
+#include "base/util.h"
 #include "commands.h"
-#include "io/gguf.h"
-#include "io/gguf_export.h"
-#include "io/gguf_import.h"
+#include "convert/gguf_export.h"
+#include "convert/gguf_import.h"
+#include "format/gguf.h"
 #include "model/model.h"
 #include "quant/ternary.h"
-#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

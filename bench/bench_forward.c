@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model/model.h"
-#include "kernels/ops.h"
 #include "base/util.h"
+#include "kernels/gemm.h"
+#include "kernels/head.h"
+#include "kernels/ops.h"
+#include "model/model.h"
 
 static double time_gemms(const ModelConfig *c, int BT, int reps) {
     const int C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;

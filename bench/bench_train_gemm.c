@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "arch/config.h"
 #include "base/util.h"
-#include "io/config.h"
 #include "kernels/gemm_bf16.h"
 
 #define HEAD_ROWS 256  // model.c TRAIN_HEAD_ROWS

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/gguf.h"
-#include "kernels/qmatmul.h"
-#include "io/gguf_import.h"
-#include "tok/tokenizer.h"
+#include "arch/gguf_config.h"
 #include "base/util.h"
+#include "format/gguf.h"
+#include "kernels/qmatmul.h"
+#include "tok/tokenizer.h"
 
 #define MAX_DEQUANT (1 << 20)  // weights; larger tensors are checked but not converted
 

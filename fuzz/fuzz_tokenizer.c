@@ -25,9 +25,9 @@
 #include <string.h>
 
 #include "../tests/gpt2_bytes.h"
+#include "base/util.h"
 #include "tok/gguf_vocab.h"
 #include "tok/tokenizer.h"
-#include "base/util.h"
 
 #define QWEN_REGEX \
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+"

@@ -7,7 +7,7 @@
 // naming one of the files, or give a vocabulary whose every array has 300
 // tokens (non-empty, types NORMAL / CONTROL / USER_DEFINED / UNUSED), merges
 // of two tokens and special ids in range; then its keys, written as a GGUF,
-// must read back (io/gguf.h) with the same tokens, unless a token is not
+// must read back (format/gguf.h) with the same tokens, unless a token is not
 // UTF-8, which the writer refuses by name.
 //
 //   make fuzz && build-fuzz/fuzz_vocab_export -max_total_time=60 fuzz/seeds/vocab_export
@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "base/util.h"
-#include "io/gguf.h"
-#include "io/gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "tok/gguf_vocab.h"
 #include "tok/gguf_vocab_export.h"
 

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/config.h"
-#include "test.h"
+#include "arch/config.h"
 #include "base/util.h"
+#include "test.h"
 
 #define NAME "cfg.json"
 

@@ -2,10 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/data.h"
+#include "base/util.h"
 #include "test.h"
 #include "tok/tokenizer.h"
-#include "base/util.h"
+#include "train/data.h"
 
 static char dir[] = "/tmp/trit_test_data_XXXXXX";
 

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/gguf_config.h"
 #include "base/util.h"
+#include "convert/gguf_export.h"
 #include "infer/generate.h"
-#include "io/gguf_export.h"
-#include "io/gguf_import.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "test.h"

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "infer/generate.h"
-#include "model/model.h"
-#include "infer/sample.h"
-#include "test.h"
 #include "base/util.h"
+#include "infer/generate.h"
+#include "infer/sample.h"
+#include "model/model.h"
+#include "test.h"
 
 #define FIXTURES "tests/fixtures/models"
 #define TOL 1e-4

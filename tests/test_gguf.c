@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
-#include "io/gguf.h"
+#include "format/gguf.h"
 #include "quant/ggml_types.h"
 #include "test.h"
 

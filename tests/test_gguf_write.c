@@ -1,5 +1,5 @@
-// test_gguf_write.c — the GGUF writer (io/gguf_write.h), read back with the
-// bounds-checked reader (io/gguf.h).
+// test_gguf_write.c — the GGUF writer (format/gguf_write.h), read back with the
+// bounds-checked reader (format/gguf.h).
 //
 //  - every scalar and array type, written and read back value for value in
 //    insertion order, with tensors of every type of the ggml table (F32, F16,
@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "base/util.h"
-#include "io/gguf.h"
-#include "io/gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "quant/ggml_types.h"
 #include "test.h"
 

@@ -39,10 +39,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "kernels/gemm.h"
+#include "kernels/head.h"
 #include "kernels/ops.h"
 #include "kernels/ops_backward.h"
 #include "test.h"
-#include "base/util.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) {  // uniform in [-1, 1)

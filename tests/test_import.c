@@ -1,4 +1,4 @@
-// test_import.c — `trit import` (src/io/gguf_import.c) on tiny GGUF models
+// test_import.c — `trit import` (src/convert/gguf_import.c) on tiny GGUF models
 // written as llama.cpp's converter lays them out (Llama with its permuted q/k
 // rows, Qwen3; Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/F16/F32 tensors) by
 // tools/reference/make_gguf_model_fixtures.py, against transformers' own
@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "convert/gguf_import.h"
 #include "infer/chat.h"
-#include "io/gguf_import.h"
 #include "model/model.h"
 #include "reference.h"
 #include "test.h"

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "model/model.h"
 #include "reference.h"
 #include "test.h"
-#include "base/util.h"
 
 #define FIXTURES "tests/fixtures/models"
 

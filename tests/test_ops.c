@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/ops.h"
-#include "test.h"
 #include "base/util.h"
 #include "base/vmath.h"
+#include "kernels/gemm.h"
+#include "kernels/head.h"
+#include "kernels/ops.h"
+#include "test.h"
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {  // uniform in [-1, 1)

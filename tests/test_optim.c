@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/optim.h"
-#include "test.h"
 #include "base/util.h"
+#include "test.h"
+#include "train/optim.h"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -29,12 +29,12 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "io/checkpoint.h"
-#include "model/model.h"
-#include "io/config.h"
-#include "io/safetensors.h"
-#include "test.h"
+#include "arch/checkpoint.h"
+#include "arch/config.h"
 #include "base/util.h"
+#include "format/safetensors.h"
+#include "model/model.h"
+#include "test.h"
 
 #define FIXTURES "tests/fixtures/safetensors"
 #define MODEL_FIXTURES "tests/fixtures/models"

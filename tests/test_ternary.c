@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "quant/ternary.h"
 #include "test.h"
-#include "base/util.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
 static float gauss(void) {

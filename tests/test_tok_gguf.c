@@ -7,7 +7,7 @@
 // (tests/fixtures/tok_gguf/tiny-smollm.ids).
 // With the real SmolLM2 GGUF (models/SmolLM2-135M-Instruct.Q4_1.gguf, from
 // scripts/fetch-smollm2.sh; MODELS= for another folder): its vocabulary,
-// read with io/gguf.h, must give llama.cpp's ids on tricky strings and on all
+// read with format/gguf.h, must give llama.cpp's ids on tricky strings and on all
 // of wiki.test.raw (smollm2.ids). A missing GGUF is a SKIP, or a FAIL when
 // CI=true.
 // With the shared data (TRIT_DATA): the Qwen3 vocabulary, as a GGUF of it
@@ -19,10 +19,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "test.h"
-#include "gpt2_bytes.h"
 #include "base/util.h"
-#include "io/gguf.h"
+#include "format/gguf.h"
+#include "gpt2_bytes.h"
+#include "test.h"
 #include "tok/gguf_vocab.h"
 #include "tok/tokenizer.h"
 

@@ -9,10 +9,10 @@
 // both written by tools/reference/make_tokenizer_fixtures.py.
 #include <stdint.h>
 
-#include "test.h"
-#include "gpt2_bytes.h"
-#include "tok/tokenizer.h"
 #include "base/util.h"
+#include "gpt2_bytes.h"
+#include "test.h"
+#include "tok/tokenizer.h"
 
 #define FIXTURES "tests/fixtures"
 #define QWEN_REGEX \

@@ -18,12 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "format/safetensors.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/head.h"
 #include "model/model.h"
-#include "io/safetensors.h"
 #include "test.h"
 #include "train/train.h"
-#include "base/util.h"
-#include "kernels/gemm_bf16.h"
 
 #define FIXTURES "tests/fixtures/train"
 

@@ -7,15 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "format/safetensors.h"
 #include "model/model.h"
-#include "io/safetensors.h"
 #include "quant/ternary.h"
 #include <omp.h>
 
-#include "test.h"
-#include "train/train_run.h"
 #include "base/util.h"
 #include "kernels/gemm_bf16.h"
+#include "test.h"
+#include "train/train_run.h"
 
 static char root[256];
 

@@ -3,7 +3,7 @@
 //
 //  - SmolLM2 round trip (models/SmolLM2-135M-Instruct.Q4_1.gguf; a FAIL
 //    under CI=true when missing): the GGUF's vocabulary imported as
-//    tokenizer.json + tokenizer_config.json (io/gguf_import.h), exported back
+//    tokenizer.json + tokenizer_config.json (convert/gguf_import.h), exported back
 //    through a GGUF file, gives the original's tokens, token types, merges,
 //    pre, bos / eos / unk / pad ids, add_bos_token and chat template exactly.
 //  - Qwen3 (the shared data's tokenizer with qwen3-0.6b's config.json):
@@ -31,12 +31,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/config.h"
+#include "arch/gguf_config.h"
 #include "base/buf.h"
 #include "base/util.h"
-#include "io/config.h"
-#include "io/gguf.h"
-#include "io/gguf_import.h"
-#include "io/gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "test.h"
 #include "tok/gguf_vocab.h"
 #include "tok/gguf_vocab_export.h"

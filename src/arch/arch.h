@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "io/config.h"
+#include "arch/config.h"
 
 // Every tensor kind any supported architecture has. The order is the order
 // of the flat parameter buffer: embed, then each per-layer kind for all

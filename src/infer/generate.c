@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "base/vmath.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
 #include "model/block.h"
-#include "base/util.h"
-#include "base/vmath.h"
 
 int kvcache_init_seqs(KVCache *kv, const ModelConfig *c, int max_T, int n_seq, char *err) {
     memset(kv, 0, sizeof *kv);

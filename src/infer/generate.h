@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "io/config.h"
+#include "arch/config.h"
 #include "model/weights.h"
 
 // Most sequences one cache holds (beams).

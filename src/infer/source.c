@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/gguf_config.h"
 #include "base/util.h"
 #include "infer/chat.h"
-#include "io/gguf_import.h"
 
 // The tokenizer and chat template a GGUF file carries.
 static int gguf_tokenizer(ModelSource *s, const char *path, char *err) {

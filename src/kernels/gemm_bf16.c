@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "kernels/ops_backward.h"
+#include "kernels/gemm.h"
 
 // One primitive per tile shape and layout, created on first use and kept:
 // creating a oneDNN primitive costs far more than running a small one.

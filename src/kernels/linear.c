@@ -4,9 +4,8 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "kernels/gemm.h"
 #include "kernels/gemm_bf16.h"
-#include "kernels/ops.h"
-#include "kernels/ops_backward.h"
 #include "kernels/qmatmul.h"
 
 size_t wt_row_bytes(const WTensor *W) {
@@ -68,7 +67,10 @@ void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
 
 void embedding_lookup(float *out, const int32_t *tokens, int n, const WTensor *E) {
     if (E->type == GGML_TYPE_F32) {
-        embedding_forward(out, tokens, E->data, n, E->cols);
+#pragma omp parallel for
+        for (int i = 0; i < n; i++)
+            memcpy(out + (size_t)i * E->cols, (const float *)E->data + (size_t)tokens[i] * E->cols,
+                   sizeof(float) * E->cols);
         return;
     }
     const GgmlType *t = ggml_type_find(E->type);

@@ -12,16 +12,6 @@
 
 #include "base/util.h"
 #include "base/vmath.h"
-#include "kernels/linear.h"
-
-void matmul_forward(float *out, const float *inp, const float *W, int M, int N, int K) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, W, K, 0.0f, out, N);
-}
-
-void embedding_forward(float *out, const int32_t *tokens, const float *embed, int BT, int C) {
-#pragma omp parallel for
-    for (int i = 0; i < BT; i++) memcpy(out + (size_t)i * C, embed + (size_t)tokens[i] * C, sizeof(float) * C);
-}
 
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps) {
 #pragma omp parallel for
@@ -226,48 +216,4 @@ void swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
 #pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-}
-
-size_t lm_head_chunk_floats = (size_t)16 << 20;
-
-int lm_head_chunk_rows(int V) {
-    size_t rows = lm_head_chunk_floats / (size_t)V;
-    return rows < 1 ? 1 : rows > 256 ? 256 : (int)rows;
-}
-
-double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const WTensor *Wh,
-                            const int32_t *targets, int BT, int C, int V, size_t *count) {
-    int rows = lm_head_chunk_rows(V);
-    float *buf = xmalloc_aligned(sizeof(float) * (size_t)rows * V);
-    double *row = xmalloc(sizeof(double) * (size_t)rows), total = 0.0;
-    size_t counted = 0;
-    for (int r0 = 0; r0 < BT; r0 += rows) {
-        int n = r0 + rows <= BT ? rows : BT - r0;
-        linear_forward(buf, x + (size_t)r0 * C, Wh, n);
-        if (logits_out) memcpy(logits_out + (size_t)r0 * V, buf, sizeof(float) * (size_t)n * V);
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < n; r++) {
-            const float *lg = buf + (size_t)r * V;
-            int tgt = targets[r0 + r];
-            if (tgt < 0) { losses[r0 + r] = 0.0f; row[r] = 0.0; continue; }
-            float mx = -FLT_MAX;
-#pragma omp simd reduction(max : mx)
-            for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
-            // In double: near-uniform logits make every term about 1, and a
-            // float lane of ~19 K such terms repeats one rounding error
-            // (1.9e-4 off the loss at V = 151,936, test_ops).
-            double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-            for (int i = 0; i < V; i++) sum += (double)vexpf(lg[i] - mx);
-            row[r] = log(sum) + mx - lg[tgt];
-            losses[r0 + r] = (float)row[r];
-        }
-        // Rows summed in order, so the total does not depend on the threads.
-        for (int r = 0; r < n; r++)
-            if (targets[r0 + r] >= 0) { total += row[r]; counted++; }
-    }
-    free(row);
-    free(buf);
-    if (count) *count = counted;
-    return total;
 }

@@ -11,14 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/linear.h"
-
-// out[M][N] = inp[M][K] · W[N][K]^T   (BLAS sgemm, NT)
-void matmul_forward(float *out, const float *inp, const float *W, int M, int N, int K);
-
-// out[bt][:] = embed[tokens[bt]][:]
-void embedding_forward(float *out, const int32_t *tokens, const float *embed, int BT, int C);
-
 // RMSNorm over the last dim of N rows of width D:
 // out = x / sqrt(mean(x^2) + eps) * w; rstd[n] saved for the backward pass.
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps);
@@ -61,22 +53,5 @@ void swiglu_forward(float *h, const float *gate, const float *up, size_t n);
 
 // out = a + b over n values (the residual connections).
 void residual_forward(float *out, const float *a, const float *b, size_t n);
-
-// Rows of logits the LM head computes per BLAS call: as many as fit in
-// lm_head_chunk_floats (64 MB by default: 110 rows at Qwen3's 151,936-token
-// vocabulary), at most 256 — enough rows for an efficient GEMM, while the
-// BT × V logits never exist at once. Tests lower the budget to force chunks.
-extern size_t lm_head_chunk_floats;
-int lm_head_chunk_rows(int V);
-
-// LM head + cross-entropy, computed in chunks of rows so that the BT×V
-// logits never exist at once. x[BT][C] (after the final norm), Wh[V][C]
-// in any storage type linear_forward runs.
-// losses[bt] = -log softmax(x·Wh^T)[targets[bt]] (rows with target < 0 get 0
-// and are not counted). If logits_out is not NULL the full logits are copied
-// there (tests and small models only). Returns the summed loss over counted
-// rows; *count receives their number.
-double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const WTensor *Wh,
-                            const int32_t *targets, int BT, int C, int V, size_t *count);
 
 #endif

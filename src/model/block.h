@@ -14,7 +14,7 @@
 #ifndef TRIT_BLOCK_H
 #define TRIT_BLOCK_H
 
-#include "io/config.h"
+#include "arch/config.h"
 #include "kernels/linear.h"
 #include "model/model.h"
 

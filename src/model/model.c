@@ -6,16 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/checkpoint.h"
+#include "arch/checkpoint.h"
+#include "base/hash.h"
+#include "base/util.h"
+#include "format/safetensors.h"
+#include "kernels/head.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "kernels/ops_backward.h"
 #include "model/block.h"
 #include "model/weights.h"
 #include "quant/ternary.h"
-#include "kernels/ops_backward.h"
-#include "io/safetensors.h"
-#include "base/hash.h"
-#include "base/util.h"
 
 // ---------------------------------------------------------------------------
 // Parameter layout

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "arch/arch.h"
-#include "kernels/ops_backward.h"
-#include "io/config.h"
+#include "arch/config.h"
+#include "kernels/head.h"
 #include "quant/ternary.h"
 
 // One pointer per tensor kind (src/arch/arch.h), by name or by kind: k[TK_WQ]
@@ -172,7 +172,7 @@ const float *model_forward_features(Model *m, const struct ModelWeights *w, cons
 //
 // Distillation: teacher (NULL for plain cross-entropy) holds the teacher's
 // final-norm output for the same tokens (model_forward_features) and its LM
-// head; the loss is then α·CE + (1 − α)·τ²·KL (ops_backward.h). *means (may
+// head; the loss is then α·CE + (1 − α)·τ²·KL (kernels/head.h). *means (may
 // be NULL) gets the mean CE and the mean KL(teacher ‖ student) of the counted rows.
 double model_backward(Model *m, const struct ModelWeights *w, ParamTensors *g, const int32_t *tokens,
                       const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "arch/gguf_config.h"
 #include "base/util.h"
-#include "io/gguf_import.h"
 
 // The WTensor of tensor kind k, layer l, in a set of per-kind base pointers
 // (fp32 slabs, or packed slabs): per-layer kinds are (L, rows, cols) slabs.

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/config.h"
-#include "io/gguf.h"
+#include "arch/config.h"
+#include "format/gguf.h"
 #include "model/block.h"
 #include "model/model.h"
 

@@ -47,8 +47,8 @@
 #include <string.h>
 
 #include "base/hash.h"
-#include "base/util.h"
 #include "base/utf8.h"
+#include "base/util.h"
 
 // llama.cpp's Qwen2 and Llama-3 regexes, as it applies them (see gguf_vocab.h).
 const char GGUF_QWEN2_REGEX[] =

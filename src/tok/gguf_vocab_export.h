@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/gguf_write.h"
+#include "format/gguf_write.h"
 
 typedef struct {
     int n_tokens;            // n_vocab

@@ -58,8 +58,8 @@
 
 #include "base/buf.h"
 #include "base/hash.h"
-#include "base/util.h"
 #include "base/utf8.h"
+#include "base/util.h"
 
 #define MAX_ID (1 << 24)        // ids must be below this (arrays are indexed by id)
 #define MAX_STAGES 8            // regex stages in the pre-tokenizer

@@ -11,6 +11,7 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/head.h"
 
 void train_config_default(TrainConfig *c) {
     c->quant = 1;

@@ -21,9 +21,9 @@
 
 #include "model/model.h"
 #include "model/weights.h"
+#include "quant/ternary.h"
 #include "train/dist.h"
 #include "train/optim.h"
-#include "quant/ternary.h"
 
 // The embedding / LM head: projected like every matrix (default), or kept
 // out of the ternary projection in fp32 or bf16.

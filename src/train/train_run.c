@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/data.h"
-#include "model/eval.h"
-#include "model/weights.h"
 #include "base/hash.h"
 #include "base/plot.h"
-#include "tok/tokenizer.h"
 #include "base/util.h"
+#include "model/eval.h"
+#include "model/weights.h"
+#include "tok/tokenizer.h"
+#include "train/data.h"
 
 void train_job_default(TrainJob *j) {
     memset(j, 0, sizeof *j);

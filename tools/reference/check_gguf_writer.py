@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks trit's GGUF writer (src/io/gguf_write.c) against gguf-py's reader.
+"""Checks trit's GGUF writer (src/format/gguf_write.c) against gguf-py's reader.
 
 Runs build/test_gguf_write with TRIT_GGUF_WRITE_KEEP=DIR, which leaves
 DIR/interop.gguf: every KV type (scalars and arrays) and one tensor per ggml

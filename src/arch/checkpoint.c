@@ -1,5 +1,5 @@
 // checkpoint.c — see checkpoint.h.
-#include "io/checkpoint.h"
+#include "arch/checkpoint.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "io/config.h"
-#include "io/safetensors.h"
+#include "arch/config.h"
+#include "format/safetensors.h"
 
 // What a tensor is, for parameter accounting.
 typedef enum { CK_EMBEDDING, CK_ATTENTION, CK_MLP, CK_NORM, CK_LM_HEAD, CK_OTHER, CK_NUM_KINDS } CkKind;

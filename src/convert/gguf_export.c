@@ -1,15 +1,15 @@
 // gguf_export.c — see gguf_export.h.
-#include "io/gguf_export.h"
+#include "convert/gguf_export.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arch/arch.h"
+#include "arch/gguf_config.h"
 #include "base/util.h"
-#include "io/gguf.h"
-#include "io/gguf_import.h"
-#include "io/gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "quant/ggml_types.h"

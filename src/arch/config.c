@@ -15,7 +15,7 @@
 // {"rope_type": "default", "rope_theta": ...}, which wins when both appear (as
 // in transformers). Likewise "dtype" (5.x) wins over "torch_dtype" (4.x).
 #define _POSIX_C_SOURCE 200809L
-#include "io/config.h"
+#include "arch/config.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>

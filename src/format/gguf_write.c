@@ -4,7 +4,7 @@
 // writing is a concatenation and a rejected add leaves nothing behind. Tensor
 // data is not copied: a model's weights are written straight from where the
 // caller holds them.
-#include "io/gguf_write.h"
+#include "format/gguf_write.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 // bytes left before anything is allocated for them, so a lying count costs
 // an error message, not memory.
 #define _POSIX_C_SOURCE 200809L
-#include "io/gguf.h"
+#include "format/gguf.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 // in chunks) to `path.tmp.<pid>`, then fsync and rename: one copy of the
 // weights in memory, and a reader never sees a torn file.
 #define _POSIX_C_SOURCE 200809L
-#include "io/safetensors.h"
+#include "format/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

@@ -1,4 +1,4 @@
-// gguf_write.h — writer for GGUF v3 files (the format io/gguf.h reads).
+// gguf_write.h — writer for GGUF v3 files (the format format/gguf.h reads).
 //
 // A GgufWriter collects key/values in insertion order and tensors by
 // pointer, then gguf_writer_write lays them out as llama.cpp and gguf-py do:
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/gguf.h"
+#include "format/gguf.h"
 
 typedef struct GgufWriter GgufWriter;
 

@@ -1,0 +1,117 @@
+// gguf_import.c — see gguf_import.h.
+#include "convert/gguf_import.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "arch/gguf_config.h"
+#include "base/util.h"
+#include "model/model.h"
+
+static int load_weights(const GgufFile *g, Model *m, char *err) {
+    const ModelConfig *c = &m->config;
+    const Arch *arch = arch_get(c->arch);
+    char name[96];
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        arch_gguf_name(arch_tensor(arch, ti->kind), ti->layer, name, sizeof name);
+        float *dst = m->params_memory + ti->offset;
+        if (gguf_tensor_to_f32(gguf_find_tensor(g, name), dst, err)) return -1;
+        if (c->arch == ARCH_LLAMA && (ti->kind == TK_WQ || ti->kind == TK_WK))
+            llama_rotary_rows(dst, ti->kind == TK_WQ ? c->num_attention_heads : c->num_key_value_heads, c->head_dim,
+                              sizeof(float) * (size_t)ti->cols, 0);
+    }
+    return 0;
+}
+
+int gguf_load_model(const char *path, Model *m, char *err) {
+    memset(m, 0, sizeof *m);
+    GgufFile g;
+    if (gguf_open(&g, path, err)) return -1;
+    ModelConfig c;
+    int rc = gguf_config(&g, &c, err) || gguf_check_tensors(&g, &c, err) || model_alloc(m, &c, err) ? -1 : 0;
+    if (rc == 0 && (rc = load_weights(&g, m, err)) != 0) model_free(m);
+    gguf_close(&g);
+    return rc;
+}
+
+// Removes a directory we created and the files in it (no subdirectories).
+static void remove_tmp_dir(const char *dir) {
+    static const char *const files[] = {"config.json", "model.safetensors", "model.safetensors.index.json",
+                                        "tokenizer.json", "tokenizer_config.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *p = path_join(dir, files[i]);
+        unlink(p);
+        free(p);
+    }
+    rmdir(dir);
+}
+
+static int write_text(const char *dir, const char *name, const char *text, size_t len, char *err) {
+    char *p = path_join(dir, name);
+    int rc = write_file_atomic(p, text, len, err);
+    free(p);
+    return rc;
+}
+
+int gguf_import(const char *gguf_path, const char *out_dir, const char *torch_dtype, int verbose, char *err) {
+    if (strcmp(torch_dtype, "float32") && strcmp(torch_dtype, "bfloat16"))
+        return set_err(err, "import: dtype '%s' (float32 or bfloat16)", torch_dtype);
+    struct stat st;
+    if (stat(out_dir, &st) == 0 && !(S_ISDIR(st.st_mode) && rmdir(out_dir) == 0))
+        return set_err(err, "%s: already exists (and is not an empty directory); import writes a new directory",
+                       out_dir);
+    GgufFile g;
+    if (gguf_open(&g, gguf_path, err)) return -1;
+    ModelConfig c;
+    Model m = {0};
+    char *tok = NULL, *tcfg = NULL, *tmp = NULL;
+    size_t tok_len = 0, tcfg_len = 0;
+    int rc = -1;
+    double t0 = now_seconds();
+    if (gguf_config(&g, &c, err) || gguf_check_tensors(&g, &c, err) ||
+        gguf_tokenizer_files(&g, &c, &tok, &tok_len, &tcfg, &tcfg_len, err))
+        goto done;
+    snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", torch_dtype);
+    if (model_alloc(&m, &c, err) || load_weights(&g, &m, err)) goto done;
+    // The temporary directory is a sibling, so the final rename stays on one
+    // file system and either the whole checkpoint appears or nothing.
+    size_t n = strlen(out_dir) + 32;
+    tmp = xmalloc(n);
+    snprintf(tmp, n, "%s.partial-XXXXXX", out_dir);
+    if (!mkdtemp(tmp)) {
+        set_err(err, "%s: cannot create a temporary directory beside it: %s", out_dir, strerror(errno));
+        goto done;
+    }
+    mode_t mask = umask(0);  // mkdtemp makes it 0700; give it the mode mkdir would
+    umask(mask);
+    chmod(tmp, 0777 & ~mask);
+    if (model_save(&m, tmp, NULL, err) || write_text(tmp, "tokenizer.json", tok, tok_len, err) ||
+        write_text(tmp, "tokenizer_config.json", tcfg, tcfg_len, err)) {
+        remove_tmp_dir(tmp);
+        goto done;
+    }
+    if (rename(tmp, out_dir) != 0) {
+        set_err(err, "%s: cannot rename %s to it: %s", out_dir, tmp, strerror(errno));
+        remove_tmp_dir(tmp);
+        goto done;
+    }
+    fsync_parent_dir(out_dir);
+    if (verbose)
+        fprintf(stderr, "imported %s -> %s: %s, %d layers, hidden %d, %zu parameters (%s) in %.1f s\n", gguf_path,
+                out_dir, arch_get(c.arch)->hf_class, c.num_hidden_layers, c.hidden_size, m.n_params, torch_dtype,
+                now_seconds() - t0);
+    rc = 0;
+done:
+    free(tmp);
+    free(tok);
+    free(tcfg);
+    model_free(&m);
+    gguf_close(&g);
+    return rc;
+}

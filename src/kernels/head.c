@@ -1,0 +1,168 @@
+// head.c — see head.h. The loss's sum over the vocabulary runs in double.
+#include "kernels/head.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "base/vmath.h"
+
+size_t lm_head_chunk_floats = (size_t)16 << 20;
+
+int lm_head_chunk_rows(int V) {
+    size_t rows = lm_head_chunk_floats / (size_t)V;
+    return rows < 1 ? 1 : rows > 256 ? 256 : (int)rows;
+}
+
+double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const WTensor *Wh,
+                            const int32_t *targets, int BT, int C, int V, size_t *count) {
+    int rows = lm_head_chunk_rows(V);
+    float *buf = xmalloc_aligned(sizeof(float) * (size_t)rows * V);
+    double *row = xmalloc(sizeof(double) * (size_t)rows), total = 0.0;
+    size_t counted = 0;
+    for (int r0 = 0; r0 < BT; r0 += rows) {
+        int n = r0 + rows <= BT ? rows : BT - r0;
+        linear_forward(buf, x + (size_t)r0 * C, Wh, n);
+        if (logits_out) memcpy(logits_out + (size_t)r0 * V, buf, sizeof(float) * (size_t)n * V);
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < n; r++) {
+            const float *lg = buf + (size_t)r * V;
+            int tgt = targets[r0 + r];
+            if (tgt < 0) { losses[r0 + r] = 0.0f; row[r] = 0.0; continue; }
+            float mx = -FLT_MAX;
+#pragma omp simd reduction(max : mx)
+            for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+            // In double: near-uniform logits make every term about 1, and a
+            // float lane of ~19 K such terms repeats one rounding error
+            // (1.9e-4 off the loss at V = 151,936, test_ops).
+            double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+            for (int i = 0; i < V; i++) sum += (double)vexpf(lg[i] - mx);
+            row[r] = log(sum) + mx - lg[tgt];
+            losses[r0 + r] = (float)row[r];
+        }
+        // Rows summed in order, so the total does not depend on the threads.
+        for (int r = 0; r < n; r++)
+            if (targets[r0 + r] >= 0) { total += row[r]; counted++; }
+    }
+    free(row);
+    free(buf);
+    if (count) *count = counted;
+    return total;
+}
+
+// One row of the plain loss: the forward's cross-entropy (same exp, same
+// double sum), each exp kept in place to become the softmax, then
+// dlogits = (softmax − onehot)·dloss.
+static double ce_row(float *lg, int tgt, int V, float dloss) {
+    float mx = -FLT_MAX;
+    for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+    const float lt = lg[tgt];
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < V; i++) {
+        lg[i] = vexpf(lg[i] - mx);
+        sum += (double)lg[i];
+    }
+    const double loss = log(sum) + mx - lt;
+    const float f = (float)((double)dloss / sum);  // the 1/sum folded into one factor
+#pragma omp simd
+    for (int i = 0; i < V; i++) lg[i] *= f;
+    lg[tgt] -= dloss;
+    return loss;
+}
+
+// One row of the distillation loss α·CE + (1 − α)·τ²·KL(p_t ‖ p_s), p = softmax(logits/τ):
+//   dlogits = dloss·[α·(softmax(z) − onehot) + (1 − α)·τ·(p_s − p_t)].
+// lg (student logits) becomes dlogits; tl (teacher logits) is only read.
+// Three passes: the maxima, the three normalisers, then KL and the gradient
+// together. *ce_out and *kl_out get the row's two terms.
+static double distill_row(float *lg, const float *tl, int tgt, int V, float dloss, float alpha, float tau,
+                          double *ce_out, double *kl_out) {
+    float mx = -FLT_MAX, mt = -FLT_MAX;
+    for (int i = 0; i < V; i++) {
+        mx = lg[i] > mx ? lg[i] : mx;
+        mt = tl[i] > mt ? tl[i] : mt;
+    }
+    const float it = 1.0f / tau;
+    double s1 = 0.0, ss = 0.0, st = 0.0;  // in double, as the forward's sum
+#pragma omp simd reduction(+ : s1, ss, st)
+    for (int i = 0; i < V; i++) {
+        s1 += (double)vexpf(lg[i] - mx);
+        ss += (double)vexpf((lg[i] - mx) * it);
+        st += (double)vexpf((tl[i] - mt) * it);
+    }
+    const double ce = log(s1) + mx - lg[tgt];
+    // log p_t − log p_s = a_t − a_s + (log ss − log st), with a = (logit − max)/τ.
+    const float dlog = (float)(log(ss) - log(st));
+    const float r1 = (float)(1.0 / s1), rs = (float)(1.0 / ss), rt = (float)(1.0 / st);
+    const float fa = dloss * alpha, fk = dloss * (1.0f - alpha) * tau;
+    double kl = 0.0;
+#pragma omp simd reduction(+ : kl)
+    for (int i = 0; i < V; i++) {
+        const float as = (lg[i] - mx) * it, at = (tl[i] - mt) * it;
+        const float pt = vexpf(at) * rt, ps = vexpf(as) * rs;
+        kl += (double)(pt * (at - as + dlog));
+        lg[i] = fa * (vexpf(lg[i] - mx) * r1) + fk * (ps - pt);
+    }
+    lg[tgt] -= fa;
+    *ce_out = ce;
+    *kl_out = kl;
+    return alpha * ce + (1.0 - alpha) * (double)tau * tau * kl;
+}
+
+double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const WTensor *Wh,
+                             const int32_t *targets, int BT, float dloss, int chunk_rows,
+                             const HeadTeacher *teacher, HeadLossSums *sums, size_t *count) {
+    const int C = Wh->cols, V = Wh->rows;
+    const int rows = chunk_rows > 0 ? chunk_rows : lm_head_chunk_rows(V);
+    // Kept between calls: at Qwen3's vocabulary each chunk buffer is 155 MB.
+    float *buf = scratch_get(SCRATCH_HEAD, sizeof(float) * (size_t)rows * V);  // logits, then dlogits
+    float *tbuf = teacher ? scratch_get(SCRATCH_HEAD_TEACHER, sizeof(float) * (size_t)rows * V) : NULL;
+    double *rl = xmalloc(sizeof(double) * (size_t)rows * 3);           // row loss, CE and KL of the chunk
+    double total = 0.0, ce_total = 0.0, kl_total = 0.0;
+    size_t counted = 0;
+    for (int r0 = 0; r0 < BT; r0 += rows) {
+        const int n = r0 + rows <= BT ? rows : BT - r0;
+        const float *xc = x + (size_t)r0 * C;
+        linear_forward_det(buf, xc, Wh, n);  // logits = x·Wh^T
+        if (teacher) linear_forward_det(tbuf, teacher->x + (size_t)r0 * teacher->Wh->cols, teacher->Wh, n);
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < n; r++) {
+            float *lg = buf + (size_t)r * V;
+            const int tgt = targets[r0 + r];
+            if (tgt < 0) {  // not scored: no loss, no gradient
+                memset(lg, 0, sizeof(float) * V);
+                rl[3 * r] = rl[3 * r + 1] = rl[3 * r + 2] = 0.0;
+                if (losses) losses[r0 + r] = 0.0f;
+                continue;
+            }
+            double *o = rl + 3 * r;
+            if (teacher) {
+                o[0] = distill_row(lg, tbuf + (size_t)r * V, tgt, V, dloss, teacher->alpha, teacher->temp, &o[1], &o[2]);
+            } else {
+                o[0] = o[1] = ce_row(lg, tgt, V, dloss);
+                o[2] = 0.0;
+            }
+            if (losses) losses[r0 + r] = (float)o[0];
+        }
+        // Serial over rows in order: the summed loss does not depend on threads.
+        for (int r = 0; r < n; r++) {
+            if (targets[r0 + r] < 0) continue;
+            total += rl[3 * r];
+            ce_total += rl[3 * r + 1];
+            kl_total += rl[3 * r + 2];
+            counted++;
+        }
+        // dx (=) dlogits·Wh  (n × C);  dWh (+=) dlogits^T·x  (V × C). The
+        // chunks are added into dWh one after another, in row order.
+        if (dx) memset(dx + (size_t)r0 * C, 0, sizeof(float) * (size_t)n * C);
+        linear_backward(dx ? dx + (size_t)r0 * C : NULL, dWh, buf, xc, Wh, n);
+    }
+    free(rl);
+    if (count) *count = counted;
+    if (sums) *sums = (HeadLossSums){ce_total, kl_total};
+    return total;
+}
