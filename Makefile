@@ -65,8 +65,10 @@ $(BUILD)/test_%: tests/test_%.c $(wildcard tests/*.h) $(BUILD)/libtrit.a
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libtrit.a $(LDLIBS) -o $@
 
 # Every test binary prints "name: P passed, F failed" and exits non-zero on
-# any failure; tests/run.sh sums them and fails if any binary failed.
+# any failure; tests/run.sh sums them and fails if any binary failed. First
+# the include check: no folder of src/ includes one above it, no cycles.
 test: $(BUILD)/trit $(TESTS)
+	python3 tools/check_layers.py
 	TRIT_DATA=$(DATA) TRIT_BIN=$(abspath $(BUILD)/trit) tests/run.sh $(TESTS) $(wildcard tests/test_*.sh)
 
 # Same tests, built with AddressSanitizer + UndefinedBehaviorSanitizer.

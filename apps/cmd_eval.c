@@ -73,14 +73,11 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "tokenized %s: %zu bytes -> %zu tokens in %.2f s\n", data, len, n, now_seconds() - t0);
     free(text);
 
-    Model m;
-    if (model_init_shell(&m, &src.w.config, err)) die("%s", err);
     EvalResult r;
-    if (eval_perplexity(&m, &src.w, ids, n, (int)seq_len, (int)batch, (size_t)max_tokens, 1, &r, err)) die("%s", err);
+    if (eval_perplexity(&src.w, ids, n, (int)seq_len, (int)batch, (size_t)max_tokens, 1, &r, err)) die("%s", err);
     printf("tokens %zu\nwindows %zu\nnll %.6f\nseconds %.2f\ntok/s %.1f\nppl %.4f\n", r.n_predicted, r.n_windows,
            r.nll_sum / (double)r.n_predicted, r.seconds, (double)r.n_predicted / r.seconds, r.ppl);
     free(ids);
-    model_free(&m);
     source_close(&src);
     return 0;
 }

@@ -5,7 +5,7 @@
 // Builds the model in memory with random weights (no disk), then times
 //   1. the matrix products of one forward pass alone, as bare sgemm calls
 //      with the same shapes (the baseline: what BLAS can do), and
-//   2. model_forward over B×T tokens (everything: norms, RoPE, attention,
+//   2. forward_params over B×T tokens (everything: norms, RoPE, attention,
 //      SwiGLU, the chunked LM head and the loss),
 // and prints tokens/s, effective GFLOP/s and the ratio of the two.
 #include <cblas.h>
@@ -16,6 +16,7 @@
 #include "kernels/gemm.h"
 #include "kernels/head.h"
 #include "kernels/ops.h"
+#include "model/forward.h"
 #include "model/model.h"
 
 static double time_gemms(const ModelConfig *c, int BT, int reps) {
@@ -56,6 +57,8 @@ int main(int argc, char **argv) {
     Model m;
     if (model_alloc(&m, &c, err)) die("%s", err);
     model_init_random(&m, 1);
+    Workspace ws;
+    workspace_init(&ws, &c);
     const int BT = B * T;
     int32_t *tok = xmalloc(4 * (size_t)BT);
     for (int i = 0; i < BT; i++) tok[i] = (int32_t)((unsigned)(i * 2654435761u) % (unsigned)c.vocab_size);
@@ -64,20 +67,21 @@ int main(int argc, char **argv) {
     double flops = 2.0 * BT * (L * (2 * QD * C + 2 * KD * C + 3 * F * C) + V * C);
 
     double t_gemm = time_gemms(&c, BT, reps);
-    model_forward(&m, &m.params, tok, tok, B, T, 0, NULL, NULL);  // warm-up, allocates activations
+    forward_params(&ws, &m, &m.params, tok, tok, B, T, 0, NULL, NULL);  // warm-up, allocates activations
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = now_seconds();
-        model_forward(&m, &m.params, tok, tok, B, T, 0, NULL, NULL);
+        forward_params(&ws, &m, &m.params, tok, tok, B, T, 0, NULL, NULL);
         double t = now_seconds() - t0;
         best = t < best ? t : best;
     }
     printf("model: %s  B=%d T=%d  %.1f GFLOP of matrix products per pass (best of %d)\n", argv[1], B, T, flops / 1e9,
            reps);
     printf("baseline sgemm alone : %7.3f s  %6.1f GFLOP/s\n", t_gemm, flops / t_gemm / 1e9);
-    printf("model_forward        : %7.3f s  %6.1f GFLOP/s effective  %7.1f tok/s\n", best, flops / best / 1e9,
+    printf("forward_params       : %7.3f s  %6.1f GFLOP/s effective  %7.1f tok/s\n", best, flops / best / 1e9,
            BT / best);
     printf("ratio forward/sgemm-alone time: %.2fx\n", best / t_gemm);
+    workspace_free(&ws);
     model_free(&m);
     free(tok);
     return 0;

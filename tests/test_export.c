@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "convert/gguf_export.h"
 #include "infer/generate.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "test.h"
@@ -136,10 +137,10 @@ static void check_packed_run(void) {
     // KV-cache path (GEMV per token) against the packed batched path (GEMM).
     float *l_fp = xmalloc(sizeof(float) * T * V), *l_pk = xmalloc(sizeof(float) * T * V);
     float *l_kv = xmalloc(sizeof(float) * V);
-    model_forward(&m, &m.params, tok, NULL, 1, T, 0, l_fp, NULL);
-    Model shell;
-    model_init_shell(&shell, &c, err);
-    model_forward_weights(&shell, &pk, tok, NULL, 1, T, 0, l_pk, NULL);
+    Workspace ws;
+    workspace_init(&ws, &c);
+    forward_params(&ws, &m, &m.params, tok, NULL, 1, T, 0, l_fp, NULL);
+    forward_loss(&ws, &pk, tok, NULL, 1, T, 0, l_pk, NULL);
     double e = rel_l2(l_pk, l_fp, T * V);
     CHECK(e > 0 && e < 0.03, "packed logits %.4f from fp32 (want within 3 %%: int8 activations)", e);
     KVCache kv;
@@ -153,7 +154,7 @@ static void check_packed_run(void) {
     CHECK(worst < 1e-5, "packed decode vs packed batched forward: %.2e", worst);
     printf("  packed Q2_0: logits %.4f rel. L2 from fp32; decode vs batched %.1e\n", e, worst);
     kvcache_free(&kv);
-    model_free(&shell);
+    workspace_free(&ws);
     free(e1); free(e2); free(l_fp); free(l_pk); free(l_kv);
     weights_free(&fp);
     weights_free(&pk);

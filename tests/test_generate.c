@@ -3,7 +3,7 @@
 //
 // Models: every fixture in tests/fixtures/models/ (tied and untied heads,
 // fp32 and bf16, GQA with 2:1 and 4:1 head groups, head_dim != C/NH).
-// Tolerance: logits from the cache path and from model_forward over the
+// Tolerance: logits from the cache path and from forward_params over the
 // whole sequence agree to max |diff| <= 1e-4 (the same bound test_model uses
 // against transformers); the two paths differ only in GEMM shapes and in the
 // attention kernel (tiled online softmax vs one pass over cached keys).
@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "infer/generate.h"
 #include "infer/sample.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "test.h"
 
@@ -39,7 +40,7 @@ static void make_tokens(int32_t *t, int n, int V, uint64_t seed) {
 }
 
 // ---------------------------------------------------------------------------
-// (a), (b), (c): the cache path against model_forward.
+// (a), (b), (c): the cache path against forward_params.
 
 static void check_model(const char *name, int T) {
     char dir[256], err[ERR_LEN];
@@ -48,12 +49,14 @@ static void check_model(const char *name, int T) {
     int rc = model_load(&m, dir, err);
     CHECK(rc == 0, "%s: %s", name, err);
     if (rc) return;
+    Workspace ws;
+    workspace_init(&ws, &m.config);
     const int V = m.config.vocab_size;
     const size_t KD = (size_t)m.config.num_key_value_heads * m.config.head_dim, L = m.config.num_hidden_layers;
     int32_t *tok = xmalloc(sizeof(int32_t) * T);
     make_tokens(tok, T, V, 42);
     float *full = xmalloc(sizeof(float) * (size_t)T * V), *lg = xmalloc(sizeof(float) * V);
-    model_forward(&m, &m.params, tok, NULL, 1, T, 0, full, NULL);
+    forward_params(&ws, &m, &m.params, tok, NULL, 1, T, 0, full, NULL);
     ModelWeights mw;
     weights_view(&mw, &m, &m.params);
 
@@ -84,7 +87,7 @@ static void check_model(const char *name, int T) {
     }
     CHECK(ok_a, "%s: generate_forward failed: %s", name, err);
     CHECK(err_a <= TOL, "%s: prefill+decode vs full forward, max |logit diff| %.3g > %g", name, err_a, TOL);
-    printf("  %-26s T=%3d (a) prefill + decode vs model_forward: max |logit diff| %.2e\n", name, T, err_a);
+    printf("  %-26s T=%3d (a) prefill + decode vs forward_params: max |logit diff| %.2e\n", name, T, err_a);
 
     // Chunks of 3 after a prefill of 5: new blocks of several queries against
     // cached keys, causal inside the block.
@@ -169,7 +172,7 @@ static void check_model(const char *name, int T) {
     float *ref = xmalloc(sizeof(float) * (size_t)(NP + NG) * V);
     int same = 1, n_same = 0;
     for (int i = 0; i < NG; i++) {
-        model_forward(&m, &m.params, seq, NULL, 1, NP + i, 0, ref, NULL);
+        forward_params(&ws, &m, &m.params, seq, NULL, 1, NP + i, 0, ref, NULL);
         seq[NP + i] = sample_argmax(ref + (size_t)(NP + i - 1) * V, V);
         same &= seq[NP + i] == gen1[i];
         n_same += seq[NP + i] == gen1[i];
@@ -186,6 +189,7 @@ done:
     free(full);
     free(lg);
     weights_free(&mw);
+    workspace_free(&ws);
     model_free(&m);
 }
 

@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "convert/gguf_import.h"
 #include "infer/chat.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "reference.h"
 #include "test.h"
@@ -56,6 +57,8 @@ static void check_good(const char *arch, ModelArch want) {
     rc = model_load(&m, out, err);
     CHECK(rc == 0, "%s: %s", arch, err);
     if (rc) return;
+    Workspace ws;
+    workspace_init(&ws, &m.config);
     CHECK(m.config.arch == want && m.config.vocab_size == r.V, "%s: arch %d, vocab %d", arch, (int)m.config.arch,
           m.config.vocab_size);
     const size_t n = (size_t)r.B * r.T * r.V;
@@ -63,7 +66,7 @@ static void check_good(const char *arch, ModelArch want) {
     int32_t *x = xmalloc(sizeof(int32_t) * (size_t)r.B * r.T);
     for (int b = 0; b < r.B; b++)
         for (int t = 0; t < r.T; t++) x[b * r.T + t] = r.tokens[b * (r.T + 1) + t];
-    model_forward(&m, &m.params, x, NULL, r.B, r.T, 0, logits, NULL);
+    forward_params(&ws, &m, &m.params, x, NULL, r.B, r.T, 0, logits, NULL);
     double worst = 0;
     for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(logits[i] - r.logits[i]));
     CHECK(worst <= 1e-4, "%s: max |logit - transformers' GGUF loading| = %.3g", arch, worst);
@@ -88,6 +91,7 @@ static void check_good(const char *arch, ModelArch want) {
     free(x);
     free(r.tokens);
     free(r.logits);
+    workspace_free(&ws);
     model_free(&m);
     rm_rf(out);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "reference.h"
 #include "test.h"
@@ -32,6 +33,8 @@ static void check_model(const char *name) {
     int rc = model_load(&m, dir, err);
     CHECK(rc == 0, "%s: %s", name, err);
     if (rc) return;
+    Workspace ws;
+    workspace_init(&ws, &m.config);
     CHECK(m.config.vocab_size == r.V, "%s: vocab", name);
     int B = r.B, T = r.T, V = r.V;
     int32_t *x = xmalloc(sizeof(int32_t) * B * T), *y = xmalloc(sizeof(int32_t) * B * T);
@@ -43,7 +46,7 @@ static void check_model(const char *name) {
     float *logits = xmalloc(sizeof(float) * B * T * V);
     size_t count = 0;
     for (int train = 0; train <= 1; train++) {  // both activation layouts
-        double loss = model_forward(&m, &m.params, x, y, B, T, train, logits, &count);
+        double loss = forward_params(&ws, &m, &m.params, x, y, B, T, train, logits, &count);
         double max_err = 0;
         for (size_t i = 0; i < (size_t)B * T * V; i++) {
             double e = fabs((double)logits[i] - (double)r.logits[i]);
@@ -56,10 +59,10 @@ static void check_model(const char *name) {
     }
     // Logits only (no targets) give the same numbers.
     float *logits2 = xmalloc(sizeof(float) * B * T * V);
-    model_forward(&m, &m.params, x, NULL, B, T, 0, logits2, &count);
+    forward_params(&ws, &m, &m.params, x, NULL, B, T, 0, logits2, &count);
     CHECK(count == 0 && memcmp(logits, logits2, sizeof(float) * B * T * V) == 0, "%s: logits-only path differs", name);
     // Batch rows are independent: row 1 alone equals row 1 of the batch.
-    model_forward(&m, &m.params, x + T, NULL, 1, T, 0, logits2, &count);
+    forward_params(&ws, &m, &m.params, x + T, NULL, 1, T, 0, logits2, &count);
     double d = 0;
     for (size_t i = 0; i < (size_t)T * V; i++) d = fmax(d, fabs(logits2[i] - logits[(size_t)T * V + i]));
     CHECK(d <= 1e-5, "%s: batch row 1 alone differs by %.3g", name, d);
@@ -69,6 +72,7 @@ static void check_model(const char *name) {
     free(y);
     free(r.tokens);
     free(r.logits);
+    workspace_free(&ws);
     model_free(&m);
 }
 

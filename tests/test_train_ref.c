@@ -163,11 +163,11 @@ static void check_variant(const char *variant, const Tol *tol) {
     memset(t.grads, 0, sizeof(float) * m.n_params);
     HeadTeacher ht = {0};
     if (c.distill)
-        ht = (HeadTeacher){model_forward_features(&teacher, &t.tw, x, b.B, b.T), &t.tw.lm_head, c.distill_alpha,
+        ht = (HeadTeacher){forward_features(&t.teacher_ws, &t.tw, x, b.B, b.T), &t.tw.lm_head, c.distill_alpha,
                            c.distill_temp};
-    model_forward_hidden(&m, &t.fw, x, b.B, b.T);
+    forward_hidden(&t.ws, &t.fw, x, b.B, b.T);
     size_t count;
-    double loss0 = model_backward(&m, &t.fw, &t.g, x, y, 1.0f, c.distill ? &ht : NULL, NULL, &count);
+    double loss0 = backward_loss(&t.ws, &t.fw, &t.g, x, y, 1.0f, c.distill ? &ht : NULL, NULL, &count);
     double rel, abs_err;
     const char *worst = "";
     snprintf(path, sizeof path, "%s/grads.safetensors", dir);

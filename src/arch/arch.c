@@ -10,8 +10,8 @@
 // q and k. HF and GGUF (llama.cpp) names side by side.
 #define EMBED {TK_EMBED, "model.embed_tokens.weight", "token_embd.weight", DIM_V, DIM_C, MAT}
 #define ATTN_NORM {TK_ATTN_NORM, "model.layers.%d.input_layernorm.weight", "blk.%d.attn_norm.weight", DIM_C, DIM_NONE, TF_LAYER}
-#define WQ {TK_WQ, "model.layers.%d.self_attn.q_proj.weight", "blk.%d.attn_q.weight", DIM_QD, DIM_C, TF_LAYER | MAT}
-#define WK {TK_WK, "model.layers.%d.self_attn.k_proj.weight", "blk.%d.attn_k.weight", DIM_KD, DIM_C, TF_LAYER | MAT}
+#define WQ(f) {TK_WQ, "model.layers.%d.self_attn.q_proj.weight", "blk.%d.attn_q.weight", DIM_QD, DIM_C, TF_LAYER | MAT | (f)}
+#define WK(f) {TK_WK, "model.layers.%d.self_attn.k_proj.weight", "blk.%d.attn_k.weight", DIM_KD, DIM_C, TF_LAYER | MAT | (f)}
 #define WV {TK_WV, "model.layers.%d.self_attn.v_proj.weight", "blk.%d.attn_v.weight", DIM_KD, DIM_C, TF_LAYER | MAT}
 #define Q_NORM {TK_Q_NORM, "model.layers.%d.self_attn.q_norm.weight", "blk.%d.attn_q_norm.weight", DIM_HD, DIM_NONE, TF_LAYER}
 #define K_NORM {TK_K_NORM, "model.layers.%d.self_attn.k_norm.weight", "blk.%d.attn_k_norm.weight", DIM_HD, DIM_NONE, TF_LAYER}
@@ -24,17 +24,22 @@
 #define LM_HEAD {TK_LM_HEAD, "lm_head.weight", "output.weight", DIM_V, DIM_C, MAT | TF_UNTIED}
 
 static const ArchTensor qwen3_tensors[] = {
-    EMBED, ATTN_NORM, WQ, WK, WV, Q_NORM, K_NORM, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
+    EMBED, ATTN_NORM, WQ(0), WK(0), WV, Q_NORM, K_NORM, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
 };
 
+// llama.cpp's converter stores Llama's q and k rows in its rotary order.
 static const ArchTensor llama_tensors[] = {
-    EMBED, ATTN_NORM, WQ, WK, WV, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
+    EMBED, ATTN_NORM, WQ(TF_ROPE_PERM), WK(TF_ROPE_PERM), WV, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
 };
 
 #define N(a) (int)(sizeof a / sizeof a[0])
 static const Arch archs[] = {
-    {ARCH_QWEN3, "qwen3", "Qwen3ForCausalLM", "qwen3", qwen3_tensors, N(qwen3_tensors), 32768},
-    {ARCH_LLAMA, "llama", "LlamaForCausalLM", "llama", llama_tensors, N(llama_tensors), 2048},
+    {ARCH_QWEN3, "qwen3", "Qwen3ForCausalLM", "qwen3", qwen3_tensors, N(qwen3_tensors), 32768,
+     .default_kv_heads = 32, .default_head_dim = 128, .default_bos = -1, .default_eos = -1,
+     .save_keys = ARCH_KEYS_SLIDING_WINDOW},
+    {ARCH_LLAMA, "llama", "LlamaForCausalLM", "llama", llama_tensors, N(llama_tensors), 2048,
+     .default_kv_heads = 0, .default_head_dim = 0, .default_bos = 1, .default_eos = 2,
+     .save_keys = ARCH_KEYS_MLP_BIAS},
 };
 
 const Arch *arch_get(ModelArch id) {

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "arch/config.h"
+#include "arch/model_config.h"
 
 // Every tensor kind any supported architecture has. The order is the order
 // of the flat parameter buffer: embed, then each per-layer kind for all
@@ -47,6 +47,7 @@ enum {
     TF_TERNARY = 2,  // a matrix: projected to ternary by the QAT recipe
     TF_DECAY = 4,    // decayed by AdamW (the matrices; norms are not)
     TF_UNTIED = 8,   // present only when tie_word_embeddings is false
+    TF_ROPE_PERM = 16,  // GGUF holds its rows in llama.cpp's rotary order (gguf_config.h)
 };
 
 typedef struct {
@@ -65,7 +66,20 @@ typedef struct {
     const ArchTensor *tensors;  // in buffer order (see TensorKind)
     int n_tensors;
     int default_context;     // max_position_embeddings when a config does not say (transformers' default)
+    // What the architecture's transformers config class assumes when
+    // config.json leaves a key out.
+    int default_kv_heads;    // num_key_value_heads; 0: num_attention_heads
+    int default_head_dim;    // head_dim; 0: hidden_size / num_attention_heads, and a null head_dim means it too
+    int default_bos, default_eos;  // token ids (-1: none)
+    unsigned save_keys;      // ARCH_KEYS_*: the class's own keys that config_save writes
 } Arch;
+
+// Keys one config class writes and another does not (config_save writes
+// them as transformers does, so that the file diffs clean against its own).
+enum {
+    ARCH_KEYS_SLIDING_WINDOW = 1,  // max_window_layers, sliding_window, use_sliding_window (Qwen3Config)
+    ARCH_KEYS_MLP_BIAS = 2,        // mlp_bias, pretraining_tp (LlamaConfig)
+};
 
 const Arch *arch_get(ModelArch id);
 // By config.json model_type or HF class name, or by GGUF architecture name;

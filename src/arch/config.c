@@ -155,7 +155,6 @@ static int parse_root(ModelConfig *c, const cJSON *root, const char *name, char 
                            "LlamaForCausalLM", name);
     }
     c->arch = arch->id;
-    const int llama = c->arch == ARCH_LLAMA;
     // Features trit does not implement.
     j = get(root, "hidden_act");
     if (j) {
@@ -196,16 +195,17 @@ static int parse_root(ModelConfig *c, const cJSON *root, const char *name, char 
         if (get_int(root, req[i].key, 1, (int *)((char *)c + req[i].off), &present, name, err)) return -1;
         if (!present) return set_err(err, "%s: missing required field \"%s\"", name, req[i].key);
     }
-    // Defaults differ: Qwen3Config has 32 KV heads and head_dim 128,
-    // LlamaConfig falls back to the attention heads and hidden / heads.
+    // The config class's defaults (the table): Qwen3Config has 32 KV heads and
+    // head_dim 128, LlamaConfig falls back to the attention heads and hidden / heads.
     j = get(root, "num_key_value_heads");
-    c->num_key_value_heads = llama ? c->num_attention_heads : 32;
+    c->num_key_value_heads = arch->default_kv_heads ? arch->default_kv_heads : c->num_attention_heads;
     if (j && cJSON_IsNull(j)) c->num_key_value_heads = c->num_attention_heads;
     else if (get_int(root, "num_key_value_heads", 1, &c->num_key_value_heads, NULL, name, err)) return -1;
-    c->head_dim = llama ? c->hidden_size / c->num_attention_heads : 128;
-    // LlamaConfig reads a null head_dim as hidden / heads; Qwen3 has no such rule.
+    const int derived_head_dim = arch->default_head_dim == 0;
+    c->head_dim = derived_head_dim ? c->hidden_size / c->num_attention_heads : arch->default_head_dim;
     j = get(root, "head_dim");
-    if (!(llama && cJSON_IsNull(j)) && get_int(root, "head_dim", 1, &c->head_dim, NULL, name, err)) return -1;
+    if (!(derived_head_dim && cJSON_IsNull(j)) && get_int(root, "head_dim", 1, &c->head_dim, NULL, name, err))
+        return -1;
     c->max_position_embeddings = arch->default_context;
     if (get_int(root, "max_position_embeddings", 1, &c->max_position_embeddings, NULL, name, err)) return -1;
 
@@ -230,9 +230,9 @@ static int parse_root(ModelConfig *c, const cJSON *root, const char *name, char 
 
     c->tie_word_embeddings = 0;
     if (get_bool(root, "tie_word_embeddings", &c->tie_word_embeddings, name, err)) return -1;
-    // LlamaConfig's defaults are bos 1 and eos 2; an explicit null is absent.
-    c->bos_token_id = llama ? 1 : -1;
-    c->eos_token_id = llama ? 2 : -1;
+    // The class's defaults (LlamaConfig: bos 1, eos 2); an explicit null is absent.
+    c->bos_token_id = arch->default_bos;
+    c->eos_token_id = arch->default_eos;
     if (get(root, "bos_token_id") && get_token_id(root, "bos_token_id", 0, &c->bos_token_id, name, err)) return -1;
     if (get(root, "eos_token_id") && get_token_id(root, "eos_token_id", 1, &c->eos_token_id, name, err)) return -1;
 
@@ -358,7 +358,7 @@ int config_save(const ModelConfig *c, const char *path, const char *quantization
 #define FIELD(k, ...) do { f[n].key = k; snprintf(f[n].val, sizeof f[n].val, __VA_ARGS__); n++; } while (0)
     char num[64];
     const Arch *arch = arch_get(c->arch);
-    const int llama = c->arch == ARCH_LLAMA;
+    const int sliding = arch->save_keys & ARCH_KEYS_SLIDING_WINDOW, mlp_bias = arch->save_keys & ARCH_KEYS_MLP_BIAS;
     FIELD("architectures", "[\n    \"%s\"\n  ]", arch->hf_class);
     FIELD("attention_bias", "false");
     FIELD("attention_dropout", "0.0");
@@ -370,15 +370,15 @@ int config_save(const ModelConfig *c, const char *path, const char *quantization
     FIELD("initializer_range", "0.02");
     FIELD("intermediate_size", "%d", c->intermediate_size);
     FIELD("max_position_embeddings", "%d", c->max_position_embeddings);
-    if (!llama) FIELD("max_window_layers", "%d", c->num_hidden_layers);
-    if (llama) FIELD("mlp_bias", "false");
+    if (sliding) FIELD("max_window_layers", "%d", c->num_hidden_layers);
+    if (mlp_bias) FIELD("mlp_bias", "false");
     FIELD("model_type", "\"%s\"", arch->model_type);
     FIELD("num_attention_heads", "%d", c->num_attention_heads);
     FIELD("num_hidden_layers", "%d", c->num_hidden_layers);
     FIELD("num_key_value_heads", "%d", c->num_key_value_heads);
     py_float(num, sizeof num, c->rms_norm_eps, 1);
     FIELD("rms_norm_eps", "%s", num);
-    if (llama) FIELD("pretraining_tp", "1");
+    if (mlp_bias) FIELD("pretraining_tp", "1");
     if (c->rope_scaling.type == ROPE_LLAMA3) {
         char fac[32], lo[32], hi[32];
         py_float(fac, sizeof fac, c->rope_scaling.factor, 0);
@@ -393,11 +393,11 @@ int config_save(const ModelConfig *c, const char *path, const char *quantization
     }
     py_float(num, sizeof num, c->rope_theta, 0);
     FIELD("rope_theta", "%s", num);
-    if (!llama) FIELD("sliding_window", "null");
+    if (sliding) FIELD("sliding_window", "null");
     FIELD("tie_word_embeddings", "%s", c->tie_word_embeddings ? "true" : "false");
     FIELD("torch_dtype", "\"%s\"", c->torch_dtype);
     FIELD("use_cache", "true");
-    if (!llama) FIELD("use_sliding_window", "false");
+    if (sliding) FIELD("use_sliding_window", "false");
     FIELD("vocab_size", "%d", c->vocab_size);
 #undef FIELD
     qsort(f, (size_t)n, sizeof *f, cmp_field);

@@ -149,6 +149,13 @@ void llama_rotary_rows(void *w, int heads, int HD, size_t row_bytes, int to_gguf
     free(tmp);
 }
 
+int gguf_rope_rows(const ModelConfig *c, TensorKind k, void *w, size_t row_bytes, int to_gguf) {
+    const ArchTensor *t = arch_tensor(arch_get(c->arch), k);
+    if (!t || !(t->flags & TF_ROPE_PERM)) return 0;
+    if (w) llama_rotary_rows(w, (int)(arch_dim(c, t->rows) / c->head_dim), c->head_dim, row_bytes, to_gguf);
+    return 1;
+}
+
 // A string array KV as pointer/length arrays (into the file).
 static int str_array(const GgufFile *g, const char *key, int *n, const char ***s, size_t **lens, char *err) {
     const GgufKV *kv;

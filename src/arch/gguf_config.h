@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "arch/arch.h"
 #include "arch/config.h"
 #include "format/gguf.h"
 
@@ -32,5 +33,11 @@ int gguf_tokenizer_files(const GgufFile *g, const ModelConfig *c, char **tok_jso
 // Applies that order (to_gguf) or undoes it, in place, on rows = heads · HD
 // rows of row_bytes bytes each (any storage type: a row moves whole).
 void llama_rotary_rows(void *w, int heads, int HD, size_t row_bytes, int to_gguf);
+
+// The rows of one layer of tensor kind k put into GGUF order (to_gguf) or
+// back into HF order, in place, when the architecture's table marks the
+// kind TF_ROPE_PERM (Llama's q and k); nothing otherwise. Returns whether
+// the kind is permuted.
+int gguf_rope_rows(const ModelConfig *c, TensorKind k, void *w, size_t row_bytes, int to_gguf);
 
 #endif

@@ -107,9 +107,7 @@ static int check_written(const char *path, const Model *m, const ExportOptions *
         const size_t n = (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
         float *x = xmalloc(sizeof(float) * n);
         rc = gguf_tensor_to_f32(t, x, err);
-        if (rc == 0 && m->config.arch == ARCH_LLAMA && (ti->kind == TK_WQ || ti->kind == TK_WK))
-            llama_rotary_rows(x, ti->kind == TK_WQ ? m->config.num_attention_heads : m->config.num_key_value_heads,
-                              m->config.head_dim, sizeof(float) * (size_t)ti->cols, 0);
+        if (rc == 0) gguf_rope_rows(&m->config, ti->kind, x, sizeof(float) * (size_t)ti->cols, 0);
         // Equal in value: a -0.0 in the model reads back as +0.0 from a
         // packed zero, which no product can tell apart.
         int same = rc == 0;
@@ -186,9 +184,7 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
                     t->block_size, t->name, model_dir);
             goto done;
         }
-        if (c->arch == ARCH_LLAMA && (ti->kind == TK_WQ || ti->kind == TK_WK))
-            llama_rotary_rows(data[i], ti->kind == TK_WQ ? c->num_attention_heads : c->num_key_value_heads,
-                              c->head_dim, rb, 1);
+        gguf_rope_rows(c, ti->kind, data[i], rb, 1);
         const int64_t ne[2] = {cols, rows};
         if (gguf_add_tensor(w, name, ty, ti->cols ? 2 : 1, ne, data[i], err)) goto done;
         if (ti->matrix) {

@@ -22,9 +22,7 @@ static int load_weights(const GgufFile *g, Model *m, char *err) {
         arch_gguf_name(arch_tensor(arch, ti->kind), ti->layer, name, sizeof name);
         float *dst = m->params_memory + ti->offset;
         if (gguf_tensor_to_f32(gguf_find_tensor(g, name), dst, err)) return -1;
-        if (c->arch == ARCH_LLAMA && (ti->kind == TK_WQ || ti->kind == TK_WK))
-            llama_rotary_rows(dst, ti->kind == TK_WQ ? c->num_attention_heads : c->num_key_value_heads, c->head_dim,
-                              sizeof(float) * (size_t)ti->cols, 0);
+        gguf_rope_rows(c, ti->kind, dst, sizeof(float) * (size_t)ti->cols, 0);
     }
     return 0;
 }

@@ -25,18 +25,6 @@ void layer_params(const ModelConfig *c, const ParamTensors *w, int l, LayerParam
     p->wdown = w->wdown + L * C * F;
 }
 
-void layer_weights(const ModelConfig *c, const ParamTensors *w, int l, LayerWeights *lw) {
-    LayerParams p;
-    layer_params(c, w, l, &p);
-    const int C = c->hidden_size, F = c->intermediate_size;
-    const int QD = c->num_attention_heads * c->head_dim, KD = c->num_key_value_heads * c->head_dim;
-    *lw = (LayerWeights){
-        .attn_norm = p.attn_norm, .q_norm = p.q_norm, .k_norm = p.k_norm, .mlp_norm = p.mlp_norm,
-        .wq = wt_f32(p.wq, QD, C), .wk = wt_f32(p.wk, KD, C), .wv = wt_f32(p.wv, KD, C), .wo = wt_f32(p.wo, C, QD),
-        .wgate = wt_f32(p.wgate, F, C), .wup = wt_f32(p.wup, F, C), .wdown = wt_f32(p.wdown, C, F),
-    };
-}
-
 void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, const float *x, BlockBufs *b,
                    const BlockCtx *ctx) {
     const int B = ctx->B, T = ctx->T, n = B * T;

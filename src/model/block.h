@@ -25,9 +25,6 @@ typedef struct {
     WTensor wq, wk, wv, wo, wgate, wup, wdown;
 } LayerWeights;
 
-// Layer l of a flat parameter set (fp32) as LayerWeights.
-void layer_weights(const ModelConfig *c, const ParamTensors *w, int l, LayerWeights *lw);
-
 // Where one layer's activations go, for n = B·T rows. The rstd pointers may
 // be NULL (nothing to save: inference). q_raw / k_raw are the projections
 // before the head norms (unused without them). `mid` may equal the block's
@@ -62,6 +59,24 @@ typedef struct {
 
 void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, const float *x, BlockBufs *b,
                    const BlockCtx *ctx);
+
+// Gradient scratch of the backward pass (activation gradients), allocated
+// with a workspace's activations (forward.h): one layer's worth, reused from the top layer down.
+typedef struct {
+    float *dresid;   // (BT, C)  gradient of the residual stream
+    float *dln;      // (BT, C)  gradient of a norm's output
+    float *dh;       // (BT, F)
+    float *dgate;    // (BT, F)
+    float *dup;      // (BT, F)
+    float *datt;     // (BT, NH*HD)
+    float *dq;       // (BT, NH*HD)
+    float *dq_raw;   // (BT, NH*HD)
+    float *dk;       // (BT, NKV*HD)
+    float *dk_raw;   // (BT, NKV*HD)
+    float *dv;       // (BT, NKV*HD)
+    float *memory;
+    int BT;          // rows it was allocated for
+} GradScratch;
 
 // One layer's fp32 parameters or gradients (slices of a ParamTensors).
 typedef struct {

@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "model/weights.h"
+#include "model/forward.h"
 
-int eval_perplexity(Model *m, const ModelWeights *w, const int32_t *ids, size_t n, int seq_len, int batch,
-                    size_t max_tokens, int progress, EvalResult *r, char *err) {
+int eval_perplexity(const ModelWeights *w, const int32_t *ids, size_t n, int seq_len, int batch, size_t max_tokens,
+                    int progress, EvalResult *r, char *err) {
     memset(r, 0, sizeof *r);
-    const ModelConfig *c = &m->config;
+    const ModelConfig *c = &w->config;
     if (seq_len < 1 || batch < 1) return set_err(err, "seq-len and batch-size must be at least 1");
     if (seq_len > c->max_position_embeddings)
         return set_err(err, "seq-len %d exceeds the model's max_position_embeddings %d", seq_len,
@@ -25,6 +25,8 @@ int eval_perplexity(Model *m, const ModelWeights *w, const int32_t *ids, size_t 
 
     const size_t T = (size_t)seq_len, n_pred = n - 1;
     int32_t *x = xmalloc(sizeof(int32_t) * (size_t)batch * T), *y = xmalloc(sizeof(int32_t) * (size_t)batch * T);
+    Workspace ws;
+    workspace_init(&ws, c);
     Progress bar;
     if (progress) progress_init(&bar, "eval", "tok", (double)n_pred);
     double t0 = now_seconds();
@@ -39,9 +41,10 @@ int eval_perplexity(Model *m, const ModelWeights *w, const int32_t *ids, size_t 
             memcpy(y + (size_t)i * t, ids + pos + (size_t)i * t + 1, sizeof(int32_t) * t);
         }
         size_t counted = 0;
-        double mean = model_forward_weights(m, w, x, y, b, (int)t, 0, NULL, &counted);
+        double mean = forward_loss(&ws, w, x, y, b, (int)t, 0, NULL, &counted);
         if (!isfinite(mean)) {
             free(x); free(y);
+            workspace_free(&ws);
             return set_err(err, "the loss is not finite (%g) in the window at token %zu", mean, pos);
         }
         r->nll_sum += mean * (double)counted;
@@ -55,5 +58,6 @@ int eval_perplexity(Model *m, const ModelWeights *w, const int32_t *ids, size_t 
     r->ppl = exp(r->nll_sum / (double)r->n_predicted);
     free(x);
     free(y);
+    workspace_free(&ws);
     return 0;
 }

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/model.h"
+#include "model/weights.h"
 
 typedef struct {
     double nll_sum;     // summed negative log-likelihood (nats)
@@ -20,11 +20,10 @@ typedef struct {
 // but the first is predicted exactly once, each window from a fresh context.
 // Windows go through the model `batch` at a time; the last one may be short.
 // max_tokens > 0 limits the tokens scored. `progress` draws a bar on stderr.
-// w: the weights to evaluate (fp32 views of the model's own or of a
-// trainer's ternary forward copy, or packed blocks); m provides the
-// activations (a shell model will do: model_init_shell).
-struct ModelWeights;
-int eval_perplexity(Model *m, const struct ModelWeights *w, const int32_t *ids, size_t n, int seq_len, int batch,
+// w: the weights to evaluate (fp32 views of a model's own or of a
+// trainer's ternary forward copy, or packed blocks); the activations live in
+// a workspace of the call's own.
+int eval_perplexity(const ModelWeights *w, const int32_t *ids, size_t n, int seq_len, int batch,
                     size_t max_tokens, int progress, EvalResult *r, char *err);
 
 #endif

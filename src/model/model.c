@@ -1,4 +1,4 @@
-// model.c — Qwen3: parameter layout, load/save/init, and the forward pass.
+// model.c — see model.h: the parameter layout, load / save / init, the ternary projection.
 #include "model/model.h"
 
 #include <math.h>
@@ -10,12 +10,6 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "format/safetensors.h"
-#include "kernels/head.h"
-#include "kernels/linear.h"
-#include "kernels/ops.h"
-#include "kernels/ops_backward.h"
-#include "model/block.h"
-#include "model/weights.h"
 #include "quant/ternary.h"
 
 // ---------------------------------------------------------------------------
@@ -75,19 +69,9 @@ int model_alloc(Model *m, const ModelConfig *c, char *err) {
     return 0;
 }
 
-int model_init_shell(Model *m, const ModelConfig *c, char *err) {
-    memset(m, 0, sizeof *m);
-    if (config_validate(c, "config", err) != 0) return -1;
-    m->config = *c;
-    build_layout(m);
-    return 0;
-}
-
 void model_free(Model *m) {
     free(m->params_memory);
     free(m->tensors);
-    free(m->acts.memory);
-    free(m->scratch.memory);
     memset(m, 0, sizeof *m);
 }
 
@@ -188,179 +172,4 @@ void model_init_random(Model *m, uint64_t seed) {
             }
         }
     }
-}
-
-// ---------------------------------------------------------------------------
-// Activations
-
-static void acts_alloc(Model *m, int B, int T, int train) {
-    Activations *a = &m->acts;
-    int S = train ? m->config.num_hidden_layers : 1;
-    if (a->memory && a->B == B && a->T == T && a->n_saved_layers == S) return;
-    free(a->memory);
-    const ModelConfig *c = &m->config;
-    const size_t BT = (size_t)B * T, C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
-    const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads;
-    const size_t R = train ? (size_t)c->num_hidden_layers + 1 : 2;  // residual buffers
-    const size_t QK = arch_tensor(arch_get(c->arch), TK_Q_NORM) != NULL;  // pre-norm q/k kept only with head norms
-    const FloatPart parts[] = {
-        {&a->resid, R * BT * C},         {&a->ln1, BT * C},             {&a->rstd1, S * BT},
-        {&a->q, S * BT * NH * HD},       {&a->k, S * BT * NKV * HD},    {&a->v, S * BT * NKV * HD},
-        {&a->q_raw, QK * S * BT * NH * HD}, {&a->k_raw, QK * S * BT * NKV * HD},
-        {&a->rstd_q, QK * S * BT * NH},  {&a->rstd_k, QK * S * BT * NKV},    {&a->att, S * BT * NH * HD},
-        {&a->lse, S * BT * NH},          {&a->resid_mid, S * BT * C},   {&a->ln2, BT * C},
-        {&a->rstd2, S * BT},             {&a->gate, S * BT * F},        {&a->up, S * BT * F},
-        {&a->h, BT * F},                 {&a->lnf, BT * C},             {&a->rstdf, BT},
-        {&a->losses, BT},                {&a->tmp, BT * (C > F ? C : F)},
-        {&a->rope_cos, (size_t)T * HD / 2}, {&a->rope_sin, (size_t)T * HD / 2},
-    };
-    a->memory = carve_floats(parts, sizeof parts / sizeof parts[0], &a->n_floats);
-    a->B = B;
-    a->T = T;
-    a->n_saved_layers = S;
-    rope_config_tables(c, a->rope_cos, a->rope_sin, T);
-}
-
-// ---------------------------------------------------------------------------
-// Forward pass
-
-// Slot s of the saved per-layer buffers as one layer's BlockBufs (training
-// keeps slot l for layer l; evaluation reuses slot 0). The two norm outputs
-// and silu(gate)·up have one slot for all layers: the backward recomputes
-// them from what is kept (block_backward).
-static void layer_bufs(const Model *m, size_t s, BlockBufs *b) {
-    const ModelConfig *c = &m->config;
-    const Activations *a = &m->acts;
-    const size_t BT = (size_t)a->B * a->T, C = c->hidden_size, F = c->intermediate_size;
-    const size_t NH = c->num_attention_heads, NKV = c->num_key_value_heads, QD = NH * c->head_dim,
-                 KD = NKV * c->head_dim;
-    *b = (BlockBufs){
-        .ln1 = a->ln1, .rstd1 = a->rstd1 + s * BT,
-        .q_raw = a->q_raw + s * BT * QD, .k_raw = a->k_raw + s * BT * KD,
-        .rstd_q = a->rstd_q + s * BT * NH, .rstd_k = a->rstd_k + s * BT * NKV,
-        .q = a->q + s * BT * QD, .k = a->k + s * BT * KD, .v = a->v + s * BT * KD,
-        .att = a->att + s * BT * QD, .lse = a->lse + s * BT * NH,
-        .mid = a->resid_mid + s * BT * C, .ln2 = a->ln2, .rstd2 = a->rstd2 + s * BT,
-        .gate = a->gate + s * BT * F, .up = a->up + s * BT * F, .h = a->h, .tmp = a->tmp,
-    };
-}
-
-// Input of layer l in the residual buffers (evaluation alternates two).
-static float *resid_at(const Model *m, int l, int train) {
-    const size_t BT = (size_t)m->acts.B * m->acts.T;
-    return m->acts.resid + (size_t)(train ? l : l & 1) * BT * (size_t)m->config.hidden_size;
-}
-
-// Runs the embedding, every layer and the final norm; `train` keeps every
-// layer's activations. The result is in m->acts.lnf.
-static void forward_layers(Model *m, const ModelWeights *w, const int32_t *tokens, int B, int T, int train) {
-    acts_alloc(m, B, T, train);
-    const ModelConfig *c = &m->config;
-    Activations *a = &m->acts;
-    const int C = c->hidden_size, L = c->num_hidden_layers;
-    const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
-    embedding_lookup(a->resid, tokens, B * T, &w->embed);
-    for (int l = 0; l < L; l++) {
-        BlockBufs b;
-        layer_bufs(m, train ? (size_t)l : 0, &b);
-        block_forward(c, &w->layers[l], resid_at(m, l + 1, train), resid_at(m, l, train), &b, &ctx);
-    }
-    rmsnorm_forward(a->lnf, a->rstdf, resid_at(m, L, train), w->final_norm, B * T, C, c->rms_norm_eps);
-}
-
-void model_forward_hidden(Model *m, const ModelWeights *w, const int32_t *tokens, int B, int T) {
-    forward_layers(m, w, tokens, B, T, 1);
-}
-
-const float *model_forward_features(Model *m, const ModelWeights *w, const int32_t *tokens, int B, int T) {
-    forward_layers(m, w, tokens, B, T, 0);
-    return m->acts.lnf;
-}
-
-double model_forward_weights(Model *m, const ModelWeights *w, const int32_t *tokens, const int32_t *targets, int B,
-                             int T, int train, float *logits_out, size_t *count) {
-    forward_layers(m, w, tokens, B, T, train);
-    Activations *a = &m->acts;
-    const int BT = B * T, C = m->config.hidden_size, V = m->config.vocab_size;
-    int32_t *no_targets = NULL;
-    if (!targets) {  // logits only: mark every row as not scored
-        no_targets = xmalloc(sizeof(int32_t) * BT);
-        for (int i = 0; i < BT; i++) no_targets[i] = -1;
-    }
-    size_t n = 0;
-    double sum = lm_head_loss_forward(a->losses, logits_out, a->lnf, &w->lm_head, targets ? targets : no_targets,
-                                      BT, C, V, &n);
-    free(no_targets);
-    if (count) *count = n;
-    return n ? sum / (double)n : 0.0;
-}
-
-double model_forward(Model *m, const ParamTensors *w, const int32_t *tokens, const int32_t *targets,
-                     int B, int T, int train, float *logits_out, size_t *count) {
-    ModelWeights mw;
-    weights_view(&mw, m, w);
-    double loss = model_forward_weights(m, &mw, tokens, targets, B, T, train, logits_out, count);
-    weights_free(&mw);
-    return loss;
-}
-
-// ---------------------------------------------------------------------------
-// Backward pass
-
-static void scratch_alloc(Model *m, int BT) {
-    GradScratch *g = &m->scratch;
-    free(g->memory);
-    const ModelConfig *c = &m->config;
-    const size_t C = c->hidden_size, F = c->intermediate_size;
-    const size_t QD = (size_t)c->num_attention_heads * c->head_dim, KD = (size_t)c->num_key_value_heads * c->head_dim;
-    const size_t R = (size_t)BT;
-    const FloatPart parts[] = {
-        {&g->dresid, R * C}, {&g->dln, R * C}, {&g->dh, R * F}, {&g->dgate, R * F}, {&g->dup, R * F},
-        {&g->datt, R * QD}, {&g->dq, R * QD}, {&g->dq_raw, R * QD}, {&g->dk, R * KD}, {&g->dk_raw, R * KD},
-        {&g->dv, R * KD},
-    };
-    g->memory = carve_floats(parts, sizeof parts / sizeof parts[0], NULL);
-    g->BT = BT;
-}
-
-// Rows of logits per chunk in the fused LM head: at Qwen3's vocabulary 256
-// rows are 155 MB of logits and read the 622 MB head 110/256 as often as the
-// forward's chunking (110 rows) would.
-#define TRAIN_HEAD_ROWS 256
-
-double model_backward(Model *m, const ModelWeights *w, ParamTensors *g, const int32_t *tokens,
-                      const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,
-                      size_t *count) {
-    const ModelConfig *c = &m->config;
-    Activations *a = &m->acts;
-    const int B = a->B, T = a->T, BT = B * T;
-    const int C = c->hidden_size, L = c->num_hidden_layers;
-    if (a->n_saved_layers != L) die("model_backward called without model_forward_hidden's activations");
-    if (m->scratch.BT != BT) scratch_alloc(m, BT);
-    GradScratch *d = &m->scratch;
-
-    size_t n = 0;
-    for (int i = 0; i < BT; i++) n += targets[i] >= 0;
-    if (count) *count = n;
-    if (means) *means = (HeadLossSums){0.0, 0.0};
-    if (n == 0) return 0.0;
-
-    // LM head + loss, fused with their gradients: d lnf and d head.
-    HeadLossSums sums;
-    double loss_sum = lm_head_loss_backward(d->dln, g->lm_head, a->losses, a->lnf, &w->lm_head, targets, BT,
-                                            loss_scale / (float)n, TRAIN_HEAD_ROWS, teacher, &sums, NULL);
-    if (means) *means = (HeadLossSums){sums.ce / (double)n, sums.kl / (double)n};
-    memset(d->dresid, 0, sizeof(float) * (size_t)BT * C);
-    rmsnorm_backward(d->dresid, g->final_norm, d->dln, a->resid + (size_t)L * BT * C, w->final_norm, a->rstdf, BT, C);
-
-    const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
-    for (int l = L - 1; l >= 0; l--) {
-        LayerParams lg;
-        BlockBufs b;
-        layer_params(c, g, l, &lg);
-        layer_bufs(m, (size_t)l, &b);
-        block_backward(c, &w->layers[l], &lg, resid_at(m, l, 1), &b, &ctx, d);
-    }
-    embedding_backward(g->embed, d->dresid, tokens, BT, C);
-    return loss_sum / (double)n;
 }

@@ -86,7 +86,7 @@ int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
             goto fail;
         }
         const int L = (e->flags & TF_LAYER) ? c->num_hidden_layers : 1;
-        int contiguous = !(c->arch == ARCH_LLAMA && (k == TK_WQ || k == TK_WK));
+        int contiguous = !gguf_rope_rows(c, k, NULL, 0, 0);  // permuted rows are copied back to HF order
         for (int l = 1; l < L; l++) {
             arch_gguf_name(e, l, name, sizeof name);
             const GgufTensor *t = gguf_find_tensor(g, name);
@@ -111,10 +111,7 @@ int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
             arch_gguf_name(e, l, name, sizeof name);
             const GgufTensor *t = gguf_find_tensor(g, name);
             memcpy(copy + (size_t)l * t->nbytes, t->data, t->nbytes);
-            if (c->arch == ARCH_LLAMA && (k == TK_WQ || k == TK_WK))
-                llama_rotary_rows(copy + (size_t)l * t->nbytes,
-                                  k == TK_WQ ? c->num_attention_heads : c->num_key_value_heads, c->head_dim,
-                                  t->nbytes / (size_t)t->ne[1], 0);
+            gguf_rope_rows(c, k, copy + (size_t)l * t->nbytes, t->nbytes / (size_t)t->ne[1], 0);
             nb = t->nbytes;
         }
         base[k] = copy;

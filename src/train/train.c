@@ -88,6 +88,7 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
     if (c->precision == PREC_BF16 && gemm_bf16_check(err)) return -1;
     t->cfg = *c;
     t->model = m;
+    workspace_init(&t->ws, &m->config);
     t->dist = d ? *d : (Dist){0, 1};
     const size_t n = m->n_params;
     dist_slice(n, t->dist.rank, t->dist.size, &t->lo, &t->n_slice);
@@ -130,6 +131,8 @@ void trainer_free(Trainer *t) {
     free(t->proj_tmp);
     weights_free(&t->fw);
     weights_free(&t->tw);
+    workspace_free(&t->ws);
+    workspace_free(&t->teacher_ws);
     free(t->teacher16);
     free(t->ranges);
     memset(t, 0, sizeof *t);
@@ -140,6 +143,7 @@ int trainer_set_teacher(Trainer *t, Model *teacher, char *err) {
         return set_err(err, "the teacher has %d vocabulary rows, the student %d: distillation needs the same "
                        "vocabulary", teacher->config.vocab_size, t->model->config.vocab_size);
     t->teacher = teacher;
+    workspace_init(&t->teacher_ws, &teacher->config);
     t->teacher_hash = fnv1a64(teacher->params_memory, sizeof(float) * teacher->n_params);
     if (t->cfg.precision == PREC_BF16) {  // frozen: rounded once
         t->teacher16 = xmalloc_aligned(sizeof(uint16_t) * teacher->n_params);
@@ -226,7 +230,7 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     memset(t->grads, 0, sizeof(float) * m->n_params);
     HeadTeacher ht, *teacher = NULL;
     if (t->teacher) {
-        ht = (HeadTeacher){model_forward_features(t->teacher, &t->tw, xr, B, T), &t->tw.lm_head,
+        ht = (HeadTeacher){forward_features(&t->teacher_ws, &t->tw, xr, B, T), &t->tw.lm_head,
                            t->cfg.distill_alpha, t->cfg.distill_temp};
         teacher = &ht;
     }
@@ -235,9 +239,9 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     // global mean.
     const size_t n_all = count_targets(y, rows * (size_t)d->size), n_mine = count_targets(yr, rows);
     const float share = d->size == 1 || n_all == 0 ? 1.0f : (float)n_mine / (float)n_all;
-    model_forward_hidden(m, &t->fw, xr, B, T);
+    forward_hidden(&t->ws, &t->fw, xr, B, T);
     HeadLossSums parts;
-    st->loss = model_backward(m, &t->fw, &t->g, xr, yr, share, teacher, &parts, &st->tokens);
+    st->loss = backward_loss(&t->ws, &t->fw, &t->g, xr, yr, share, teacher, &parts, &st->tokens);
     st->ce = parts.ce;
     st->kl = parts.kl;
     st->comm_s = 0.0;

@@ -5,7 +5,7 @@
 //      (with --quant none, fwd is the latent buffer itself). During a
 //      quantization ramp of N steps fwd = (1 − λ)·W + λ·t*s, λ = step/N; a
 //      kept embedding / LM head is copied (fp32) or rounded to bf16;
-//   2. model_forward_hidden + model_backward with the fwd weights, adding the
+//   2. forward_hidden + backward_loss with the fwd weights, adding the
 //      gradients into `grads` — the straight-through estimator: the gradient
 //      of fwd is used as the gradient of the latent weight (d fwd / dW is 1
 //      for every mix of W and t*s). With a teacher, its forward on the same
@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/forward.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "quant/ternary.h"
@@ -66,12 +67,14 @@ typedef struct {
     ParamTensors g, w;     // views into grads and fwd (w: fp32 only)
     ModelWeights fw;       // what the forward and backward run: fwd, or fwd16 with the norms (and a
                            // --keep-embedding fp32 embedding) from the latent buffer
+    Workspace ws;          // their activations and gradient scratch
     ParamRange *ranges;    // one per tensor part in the slice, offsets from lo; matrices decay
     int n_ranges;
     long step;             // optimizer steps taken so far
     Model *teacher;        // distillation teacher (not owned), or NULL
     uint64_t teacher_hash; // of its weights, kept in checkpoints
     ModelWeights tw;       // the teacher's weights as its forward runs them (bf16: a rounded copy)
+    Workspace teacher_ws;  // the teacher's activations
     uint16_t *teacher16;
 } Trainer;
 

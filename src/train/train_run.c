@@ -107,7 +107,7 @@ static int truncate_log(const char *path, long step, double *elapsed, char *err)
 static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const ModelWeights *w, double *loss,
                     double *ppl, char *err) {
     EvalResult r;
-    if (eval_perplexity(t->model, w, val->ids, val->n, j->seq_len, j->batch_size, j->eval_tokens, 0, &r, err))
+    if (eval_perplexity(w, val->ids, val->n, j->seq_len, j->batch_size, j->eval_tokens, 0, &r, err))
         return -1;
     *loss = r.nll_sum / (double)r.n_predicted;
     *ppl = r.ppl;
