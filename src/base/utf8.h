@@ -1,6 +1,6 @@
 // utf8.h — UTF-8: the well-formedness check shared by the tokenizer and the
 // GGUF vocabulary import (both hand text to Hugging Face tokenizers, which
-// takes only UTF-8), and the decoders of one code point.
+// takes only UTF-8), the decoders of one code point and its encoder.
 #ifndef TRIT_UTF8_H
 #define TRIT_UTF8_H
 
@@ -20,5 +20,9 @@ size_t utf8_decode(const uint8_t *s, uint32_t *cp);
 // NUL or enough bytes); returns its length (2..4), or 0 when p[0] is ASCII or
 // the sequence is ill-formed (overlong, surrogate, above U+10FFFF, truncated).
 int utf8_decode_checked(const unsigned char *p, uint32_t *cp);
+
+// Writes code point cp (at most U+10FFFF) as UTF-8 into out; returns its
+// length (1..4). No NUL is written.
+size_t utf8_encode(uint32_t cp, char out[4]);
 
 #endif

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "base/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -94,6 +95,74 @@ int fsync_parent_dir(const char *path) {
     if (fd < 0) return -1;
     int rc = fsync(fd);
     close(fd);
+    return rc;
+}
+
+int remove_dir_files(const char *dir) {
+    DIR *dp = opendir(dir);
+    if (dp) {
+        struct dirent *e;
+        while ((e = readdir(dp)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                char *p = path_join(dir, e->d_name);
+                unlink(p);
+                free(p);
+            }
+        closedir(dp);
+    }
+    return rmdir(dir);
+}
+
+int atomic_dir_open(AtomicDir *d, const char *path, char *err) {
+    size_t n = strlen(path) + 32;
+    d->path = xstrdup(path);
+    d->tmp = xmalloc(n);
+    snprintf(d->tmp, n, "%s.partial-XXXXXX", path);
+    if (!mkdtemp(d->tmp)) {
+        set_err(err, "%s: cannot create a temporary directory beside it: %s", path, strerror(errno));
+        free(d->path);
+        free(d->tmp);
+        d->path = d->tmp = NULL;
+        return -1;
+    }
+    mode_t mask = umask(0);  // mkdtemp makes it 0700; give it the mode mkdir would
+    umask(mask);
+    chmod(d->tmp, 0777 & ~mask);
+    return 0;
+}
+
+void atomic_dir_abort(AtomicDir *d) {
+    if (d->tmp) remove_dir_files(d->tmp);
+    free(d->path);
+    free(d->tmp);
+    d->path = d->tmp = NULL;
+}
+
+int atomic_dir_commit(AtomicDir *d, int replace, char *err) {
+    char *old = NULL;
+    int rc = 0;
+    if (is_directory(d->path)) {
+        if (replace) {
+            size_t n = strlen(d->path) + 32;
+            old = xmalloc(n);
+            snprintf(old, n, "%s.old-%ld", d->path, (long)getpid());
+            remove_dir_files(old);
+            if (rename(d->path, old) != 0)
+                rc = set_err(err, "%s: cannot move the existing directory aside: %s", d->path, strerror(errno));
+        } else if (rmdir(d->path) != 0) {
+            rc = set_err(err, "%s: exists and is not an empty directory", d->path);
+        }
+    }
+    if (rc == 0 && rename(d->tmp, d->path) != 0)
+        rc = set_err(err, "%s: cannot rename %s to it: %s", d->path, d->tmp, strerror(errno));
+    if (rc == 0) {
+        fsync_parent_dir(d->path);
+        if (old) remove_dir_files(old);
+        free(d->tmp);
+        d->tmp = NULL;
+    }
+    free(old);
+    atomic_dir_abort(d);  // after a commit only frees; after a failure removes tmp
     return rc;
 }
 

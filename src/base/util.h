@@ -87,6 +87,22 @@ void atomic_abort(AtomicFile *a);
 // fsync of the directory holding `path`, so a rename in it is durable.
 int fsync_parent_dir(const char *path);
 
+// A directory of files (a model, a checkpoint) made whole or not at all:
+// its files are written into d->tmp, a fresh sibling of `path` (the same
+// file system, so the final rename is atomic), which commit renames to path.
+// With `replace`, an existing path is moved aside first and removed once
+// the new one is in place; without, path must not exist (an empty directory
+// is removed). abort (and a failed commit) removes d->tmp and what is in it.
+// Files only: the directories this serves hold no subdirectories.
+typedef struct {
+    char *path, *tmp;
+} AtomicDir;
+int atomic_dir_open(AtomicDir *d, const char *path, char *err);
+int atomic_dir_commit(AtomicDir *d, int replace, char *err);
+void atomic_dir_abort(AtomicDir *d);
+// Removes the files in dir, then dir (no subdirectories). -1 if it remains.
+int remove_dir_files(const char *dir);
+
 // Joins dir and name with one '/'; caller frees.
 char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);

@@ -1,7 +1,6 @@
 // gguf_import.c — see gguf_import.h.
 #include "convert/gguf_import.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +37,6 @@ int gguf_load_model(const char *path, Model *m, char *err) {
     return rc;
 }
 
-// Removes a directory we created and the files in it (no subdirectories).
-static void remove_tmp_dir(const char *dir) {
-    static const char *const files[] = {"config.json", "model.safetensors", "model.safetensors.index.json",
-                                        "tokenizer.json", "tokenizer_config.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *p = path_join(dir, files[i]);
-        unlink(p);
-        free(p);
-    }
-    rmdir(dir);
-}
-
 static int write_text(const char *dir, const char *name, const char *text, size_t len, char *err) {
     char *p = path_join(dir, name);
     int rc = write_file_atomic(p, text, len, err);
@@ -68,7 +55,7 @@ int gguf_import(const char *gguf_path, const char *out_dir, const char *torch_dt
     if (gguf_open(&g, gguf_path, err)) return -1;
     ModelConfig c;
     Model m = {0};
-    char *tok = NULL, *tcfg = NULL, *tmp = NULL;
+    char *tok = NULL, *tcfg = NULL;
     size_t tok_len = 0, tcfg_len = 0;
     int rc = -1;
     double t0 = now_seconds();
@@ -77,36 +64,20 @@ int gguf_import(const char *gguf_path, const char *out_dir, const char *torch_dt
         goto done;
     snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", torch_dtype);
     if (model_alloc(&m, &c, err) || load_weights(&g, &m, err)) goto done;
-    // The temporary directory is a sibling, so the final rename stays on one
-    // file system and either the whole checkpoint appears or nothing.
-    size_t n = strlen(out_dir) + 32;
-    tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.partial-XXXXXX", out_dir);
-    if (!mkdtemp(tmp)) {
-        set_err(err, "%s: cannot create a temporary directory beside it: %s", out_dir, strerror(errno));
+    AtomicDir d;
+    if (atomic_dir_open(&d, out_dir, err)) goto done;
+    if (model_save(&m, d.tmp, NULL, err) || write_text(d.tmp, "tokenizer.json", tok, tok_len, err) ||
+        write_text(d.tmp, "tokenizer_config.json", tcfg, tcfg_len, err)) {
+        atomic_dir_abort(&d);
         goto done;
     }
-    mode_t mask = umask(0);  // mkdtemp makes it 0700; give it the mode mkdir would
-    umask(mask);
-    chmod(tmp, 0777 & ~mask);
-    if (model_save(&m, tmp, NULL, err) || write_text(tmp, "tokenizer.json", tok, tok_len, err) ||
-        write_text(tmp, "tokenizer_config.json", tcfg, tcfg_len, err)) {
-        remove_tmp_dir(tmp);
-        goto done;
-    }
-    if (rename(tmp, out_dir) != 0) {
-        set_err(err, "%s: cannot rename %s to it: %s", out_dir, tmp, strerror(errno));
-        remove_tmp_dir(tmp);
-        goto done;
-    }
-    fsync_parent_dir(out_dir);
+    if (atomic_dir_commit(&d, 0, err)) goto done;
     if (verbose)
         fprintf(stderr, "imported %s -> %s: %s, %d layers, hidden %d, %zu parameters (%s) in %.1f s\n", gguf_path,
                 out_dir, arch_get(c.arch)->hf_class, c.num_hidden_layers, c.hidden_size, m.n_params, torch_dtype,
                 now_seconds() - t0);
     rc = 0;
 done:
-    free(tmp);
     free(tok);
     free(tcfg);
     model_free(&m);

@@ -282,10 +282,8 @@ static char *missing_bytes_class(const TokenMap *m) {
     gguf_byte_chars(cp);
     buf[k++] = '[';
     for (int b = 0; b < 256; b++) {
-        char s[2];
-        size_t n = cp[b] < 0x80 ? 1 : 2;
-        s[0] = (char)(n == 1 ? cp[b] : 0xC0 | cp[b] >> 6);
-        s[1] = (char)(0x80 | (cp[b] & 0x3F));
+        char s[4];
+        size_t n = utf8_encode(cp[b], s);
         if (map_find(m, s, n) < 0) k += (size_t)snprintf(buf + k, sizeof buf - k, "\\x{%X}", cp[b]);
     }
     if (k == 1) return NULL;

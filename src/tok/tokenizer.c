@@ -106,13 +106,6 @@ static size_t table_size_for(size_t n) {  // power of two, at most half full
 // ---------------------------------------------------------------------------
 // UTF-8
 
-static size_t utf8_encode(uint32_t cp, char *out) {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-    out[0] = (char)(0xE0 | cp >> 12); out[1] = (char)(0x80 | (cp >> 6 & 0x3F)); out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;  // the byte map only needs code points below U+0800
-}
-
 // Rust's char::is_whitespace (Unicode White_Space), which HF uses for lstrip/rstrip.
 static int is_white_space(uint32_t c) {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||

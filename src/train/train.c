@@ -368,17 +368,6 @@ static void write_moments(const Trainer *t, AtomicFile *f, int which) {
     free(buf);
 }
 
-static int remove_tree(const char *dir) {
-    // Only our own two files live in a checkpoint directory.
-    const char *files[] = {"state.bin", "config.json"};
-    for (size_t i = 0; i < 2; i++) {
-        char *p = path_join(dir, files[i]);
-        remove(p);
-        free(p);
-    }
-    return rmdir(dir);
-}
-
 int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng, uint64_t tokenizer_hash,
                             char *err) {
     if (t->dist.rank != 0) {  // rank 0 writes; the others hand it their moments
@@ -386,14 +375,10 @@ int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng
         write_moments(t, NULL, 1);
         return 0;
     }
-    size_t n = strlen(dir) + 40;
-    char *partial = xmalloc(n), *old = xmalloc(n);
-    snprintf(partial, n, "%s.partial-%ld", dir, (long)getpid());
-    snprintf(old, n, "%s.old-%ld", dir, (long)getpid());
-    remove_tree(partial);
-    int rc = make_dir(partial, err);
-    char *cfg = path_join(partial, "config.json"), *state = path_join(partial, "state.bin");
-    if (rc == 0) rc = config_save(&t->model->config, cfg, NULL, err);
+    AtomicDir ad;
+    if (atomic_dir_open(&ad, dir, err)) return -1;
+    char *cfg = path_join(ad.tmp, "config.json"), *state = path_join(ad.tmp, "state.bin");
+    int rc = config_save(&t->model->config, cfg, NULL, err);
     if (rc == 0) {
         AtomicFile f;
         rc = atomic_open(&f, state, err);
@@ -408,21 +393,11 @@ int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng
             rc = atomic_commit(&f, err);
         }
     }
-    // Swap the finished directory into place; an older one of the same name
-    // is moved aside first and removed only after the rename.
-    if (rc == 0 && is_directory(dir) && rename(dir, old) != 0)
-        rc = set_err(err, "%s: cannot replace the existing checkpoint: %s", dir, strerror(errno));
-    if (rc == 0 && rename(partial, dir) != 0) rc = set_err(err, "%s: rename failed: %s", dir, strerror(errno));
-    if (rc == 0) {
-        fsync_parent_dir(dir);
-        if (is_directory(old)) remove_tree(old);
-    } else {
-        remove_tree(partial);
-    }
     free(cfg);
     free(state);
-    free(partial);
-    free(old);
+    // An older checkpoint of the same name is replaced only once this one is whole.
+    if (rc == 0) return atomic_dir_commit(&ad, 1, err);
+    atomic_dir_abort(&ad);
     return rc;
 }
 

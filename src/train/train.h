@@ -132,7 +132,7 @@ uint64_t trainer_state_hash(const Trainer *t, uint64_t data_rng, uint64_t tokeni
 // state.bin: "TRITCKPT", u32 version, then the step, the data RNG state, the
 // tokenizer hash, a hash of the model's shape, the recipe, the number of
 // ranks, and the latent weights, AdamW m and v (fp32, all of them: rank 0
-// gathers the slices as it writes). It is written into DIR.partial-<pid>
+// gathers the slices as it writes). It is written into a sibling DIR.partial-XXXXXX
 // and renamed into place, so a kill during a save leaves the previous
 // checkpoints as they were and no half-written DIR. Both calls are
 // collective in a data-parallel run; each rank reads its own slice back, so
