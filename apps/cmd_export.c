@@ -30,9 +30,10 @@ static void usage(FILE *f) {
 
 static int parse_type(const char *flag, const char *v, int embed, uint32_t *type) {
     if (!strcmp(v, "auto")) { *type = EXPORT_AUTO; return 0; }
-    if (weights_type_by_name(v, type) == 0 &&
-        (*type == GGML_TYPE_Q2_0 || *type == GGML_TYPE_TQ2_0 || *type == GGML_TYPE_TQ1_0 || *type == GGML_TYPE_F16 ||
-         *type == GGML_TYPE_BF16 || *type == GGML_TYPE_F32 || (*type == GGML_TYPE_Q8_0 && embed)))
+    // The types trit writes (a from_float in the type table); Q8_0 rounds, so
+    // only the embedding may take it.
+    if (weights_type_by_name(v, type) == 0 && ggml_type_find(*type)->from_float &&
+        (*type != GGML_TYPE_Q8_0 || embed))
         return 0;
     fprintf(stderr, "trit: error: %s must be auto, q2_0, tq2_0, tq1_0, f16, bf16%s or f32, not '%s'\n", flag,
             embed ? ", q8_0" : "", v);

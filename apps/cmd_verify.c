@@ -61,8 +61,7 @@ static long gguf_block_group(const char *path, char *err) {
     GgufFile g;
     if (gguf_open(&g, path, err)) return -1;
     const GgufTensor *t = gguf_find_tensor(&g, "blk.0.attn_q.weight");
-    long b = t && (t->type == GGML_TYPE_Q2_0 || t->type == GGML_TYPE_TQ2_0 || t->type == GGML_TYPE_TQ1_0)
-                 ? t->tt->block_size : 0;
+    long b = t && t->tt->is_ternary ? t->tt->block_size : 0;
     if (t) printf("%s: matrices %s\n", path, t->tt->name);
     gguf_close(&g);
     return b;

@@ -262,14 +262,6 @@ float bf16_to_f32(uint16_t h) {
     return f;
 }
 
-uint16_t f32_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
-    return (uint16_t)(u >> 16);
-}
-
 int f32_all_bf16(const float *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (bf16_to_f32(f32_to_bf16(p[i])) != p[i]) return 0;

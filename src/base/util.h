@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ERR_LEN 512
 
@@ -114,7 +115,14 @@ double now_seconds(void);  // monotonic clock
 
 // Little-endian conversions for 16-bit floats.
 float bf16_to_f32(uint16_t h);
-uint16_t f32_to_bf16(float f);  // round to nearest even, NaN kept quiet
+// Round to nearest even, NaN kept quiet. Inline: bf16_round calls it per
+// element in a loop the compiler vectorises.
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
 // 1 when every p[0..n) is a bf16 value (survives the round trip unchanged).
 int f32_all_bf16(const float *p, size_t n);
 float f16_to_f32(uint16_t h);

@@ -19,7 +19,8 @@
 #define GGML_QNT_VERSION 2
 
 static int is_ternary_type(uint32_t t) {
-    return t == GGML_TYPE_Q2_0 || t == GGML_TYPE_TQ2_0 || t == GGML_TYPE_TQ1_0;
+    const GgmlType *tt = ggml_type_find(t);
+    return tt && tt->is_ternary;
 }
 
 static int add_arch_keys(GgufWriter *w, const ModelConfig *c, int quantized, char *err) {

@@ -158,12 +158,7 @@ void gemm_bf16_det(int transA, int transB, int M, int N, int K, const uint16_t *
 
 void bf16_round(uint16_t *dst, const float *src, size_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &src[i], 4);
-        const uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)r;
-    }
+    for (size_t i = 0; i < n; i++) dst[i] = f32_to_bf16(src[i]);
 }
 
 void gemm_bf16_ref(int transA, int transB, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,

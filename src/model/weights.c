@@ -190,8 +190,7 @@ int weights_open(ModelWeights *mw, const char *path, const char *pack, char *err
         if (rc != 0) rc = weights_pack(mw, m, GGML_TYPE_Q2_0, GGML_TYPE_Q2_0, err);
     } else {
         uint32_t type;
-        if (weights_type_by_name(pack, &type) != 0 ||
-            (type != GGML_TYPE_Q2_0 && type != GGML_TYPE_TQ2_0 && type != GGML_TYPE_TQ1_0))
+        if (weights_type_by_name(pack, &type) != 0 || !ggml_type_find(type)->is_ternary)
             rc = set_err(err, "--pack %s: the packed formats are q2_0, tq2_0, tq1_0 and auto", pack);
         else
             rc = weights_pack(mw, m, type, type, err);

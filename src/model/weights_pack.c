@@ -7,50 +7,31 @@
 #include "arch/arch.h"
 #include "base/util.h"
 #include "model/weights.h"
-#include "quant/tpack.h"
+#include "quant/ggml_types.h"
 
 // The storage a ternary kind gets under (type, embed_type).
 static uint32_t kind_type(TensorKind k, uint32_t type, uint32_t embed_type) {
     return k == TK_EMBED || k == TK_LM_HEAD ? embed_type : type;
 }
 
-// Q8_0 as ggml's quantize_row_q8_0_ref: per 32 weights d = max|x| / 127
-// (stored fp16), q = round(x / d). Lossy (the user's --embedding-type q8_0).
-static void quantize_q8_0(const float *x, int64_t n, uint8_t *y) {
-    for (int64_t b = 0; b < n / 32; b++, x += 32, y += sizeof(GgmlBlockQ8_0)) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        const uint16_t h = f32_to_f16(d);
-        memcpy(y, &h, 2);
-        for (int i = 0; i < 32; i++) y[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
-    }
-}
-
 int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols, void *dst, int64_t *bad_row) {
     const GgmlType *t = ggml_type_find(type);
+    *bad_row = -1;
+    if (!t || !t->from_float) return -1;
     const size_t rb = (size_t)(cols / t->block_size) * (size_t)t->type_size;
     int bad = 0;
-    *bad_row = -1;
 #pragma omp parallel for schedule(static) reduction(| : bad)
     for (int64_t r = 0; r < rows; r++) {
         const float *x = src + r * cols;
         uint8_t *y = (uint8_t *)dst + (size_t)r * rb;
         int64_t blk;
-        if (type == GGML_TYPE_F32) memcpy(y, x, sizeof(float) * (size_t)cols);
-        else if (type == GGML_TYPE_F16 || type == GGML_TYPE_BF16)
-            for (int64_t i = 0; i < cols; i++) {
-                uint16_t h = type == GGML_TYPE_F16 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]);
-                memcpy(y + 2 * i, &h, 2);
-            }
-        else if (type == GGML_TYPE_Q8_0) quantize_q8_0(x, cols, y);
-        else if (ternary_pack(type, x, cols, y, &blk) != 0) bad = 1;
+        if (t->from_float(x, y, cols, &blk) != 0) bad = 1;
     }
     if (!bad) return 0;
     for (int64_t r = 0; r < rows && *bad_row < 0; r++) {  // name the first bad row (rare path)
         int64_t blk;
         uint8_t *tmp = xmalloc(rb);
-        if (ternary_pack(type, src + r * cols, cols, tmp, &blk) != 0) *bad_row = r;
+        if (t->from_float(src + r * cols, tmp, cols, &blk) != 0) *bad_row = r;
         free(tmp);
     }
     return -1;

@@ -8,10 +8,12 @@
 #include "quant/ggml_types.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "base/util.h"
+#include "quant/tpack.h"
 
 // numpy rounds every float32 multiply and add separately; a compiler that
 // contracts d*q + m into one FMA would round once and differ in the last bit.
@@ -306,24 +308,69 @@ static void q2_0_to_float(const void *src, float *out, int64_t n) {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Writers
+
+static int f32_from_float(const float *x, void *blocks, int64_t n, int64_t *bad_block) {
+    *bad_block = -1;
+    memcpy(blocks, x, sizeof(float) * (size_t)n);
+    return 0;
+}
+
+static int f16_from_float(const float *x, void *blocks, int64_t n, int64_t *bad_block) {
+    *bad_block = -1;
+    uint8_t *y = blocks;
+    for (int64_t i = 0; i < n; i++) {
+        const uint16_t h = f32_to_f16(x[i]);
+        memcpy(y + 2 * i, &h, 2);
+    }
+    return 0;
+}
+
+static int bf16_from_float(const float *x, void *blocks, int64_t n, int64_t *bad_block) {
+    *bad_block = -1;
+    uint8_t *y = blocks;
+    for (int64_t i = 0; i < n; i++) {
+        const uint16_t h = f32_to_bf16(x[i]);
+        memcpy(y + 2 * i, &h, 2);
+    }
+    return 0;
+}
+
+// Q8_0 as ggml's quantize_row_q8_0_ref: per 32 weights d = max|x| / 127
+// (stored fp16), q = round(x / d). Lossy (the user's --embedding-type q8_0).
+static int q8_0_from_float(const float *x, void *blocks, int64_t n, int64_t *bad_block) {
+    *bad_block = -1;
+    uint8_t *y = blocks;
+    for (int64_t b = 0; b < n / GGML_QK; b++, x += GGML_QK, y += sizeof(GgmlBlockQ8_0)) {
+        float amax = 0.0f;
+        for (int i = 0; i < GGML_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t h = f32_to_f16(d);
+        memcpy(y, &h, 2);
+        for (int i = 0; i < GGML_QK; i++) y[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+    }
+    return 0;
+}
+
 // In id order.
 static const GgmlType types[] = {
-    {GGML_TYPE_F32, "F32", 1, 4, f32_to_float},
-    {GGML_TYPE_F16, "F16", 1, 2, f16_to_float},
-    {GGML_TYPE_Q4_0, "Q4_0", GGML_QK, sizeof(GgmlBlockQ4_0), q4_0_to_float},
-    {GGML_TYPE_Q4_1, "Q4_1", GGML_QK, sizeof(GgmlBlockQ4_1), q4_1_to_float},
-    {GGML_TYPE_Q5_0, "Q5_0", GGML_QK, sizeof(GgmlBlockQ5_0), q5_0_to_float},
-    {GGML_TYPE_Q5_1, "Q5_1", GGML_QK, sizeof(GgmlBlockQ5_1), q5_1_to_float},
-    {GGML_TYPE_Q8_0, "Q8_0", GGML_QK, sizeof(GgmlBlockQ8_0), q8_0_to_float},
-    {GGML_TYPE_Q2_K, "Q2_K", GGML_QK_K, sizeof(GgmlBlockQ2_K), q2_k_to_float},
-    {GGML_TYPE_Q3_K, "Q3_K", GGML_QK_K, sizeof(GgmlBlockQ3_K), q3_k_to_float},
-    {GGML_TYPE_Q4_K, "Q4_K", GGML_QK_K, sizeof(GgmlBlockQ4_K), q4_k_to_float},
-    {GGML_TYPE_Q5_K, "Q5_K", GGML_QK_K, sizeof(GgmlBlockQ5_K), q5_k_to_float},
-    {GGML_TYPE_Q6_K, "Q6_K", GGML_QK_K, sizeof(GgmlBlockQ6_K), q6_k_to_float},
-    {GGML_TYPE_BF16, "BF16", 1, 2, bf16_to_float},
-    {GGML_TYPE_TQ1_0, "TQ1_0", GGML_QK_K, sizeof(GgmlBlockTQ1_0), tq1_0_to_float},
-    {GGML_TYPE_TQ2_0, "TQ2_0", GGML_QK_K, sizeof(GgmlBlockTQ2_0), tq2_0_to_float},
-    {GGML_TYPE_Q2_0, "Q2_0", GGML_QK2_0, sizeof(GgmlBlockQ2_0), q2_0_to_float},
+    {GGML_TYPE_F32, "F32", 1, 4, f32_to_float, f32_from_float, 0},
+    {GGML_TYPE_F16, "F16", 1, 2, f16_to_float, f16_from_float, 0},
+    {GGML_TYPE_Q4_0, "Q4_0", GGML_QK, sizeof(GgmlBlockQ4_0), q4_0_to_float, NULL, 0},
+    {GGML_TYPE_Q4_1, "Q4_1", GGML_QK, sizeof(GgmlBlockQ4_1), q4_1_to_float, NULL, 0},
+    {GGML_TYPE_Q5_0, "Q5_0", GGML_QK, sizeof(GgmlBlockQ5_0), q5_0_to_float, NULL, 0},
+    {GGML_TYPE_Q5_1, "Q5_1", GGML_QK, sizeof(GgmlBlockQ5_1), q5_1_to_float, NULL, 0},
+    {GGML_TYPE_Q8_0, "Q8_0", GGML_QK, sizeof(GgmlBlockQ8_0), q8_0_to_float, q8_0_from_float, 0},
+    {GGML_TYPE_Q2_K, "Q2_K", GGML_QK_K, sizeof(GgmlBlockQ2_K), q2_k_to_float, NULL, 0},
+    {GGML_TYPE_Q3_K, "Q3_K", GGML_QK_K, sizeof(GgmlBlockQ3_K), q3_k_to_float, NULL, 0},
+    {GGML_TYPE_Q4_K, "Q4_K", GGML_QK_K, sizeof(GgmlBlockQ4_K), q4_k_to_float, NULL, 0},
+    {GGML_TYPE_Q5_K, "Q5_K", GGML_QK_K, sizeof(GgmlBlockQ5_K), q5_k_to_float, NULL, 0},
+    {GGML_TYPE_Q6_K, "Q6_K", GGML_QK_K, sizeof(GgmlBlockQ6_K), q6_k_to_float, NULL, 0},
+    {GGML_TYPE_BF16, "BF16", 1, 2, bf16_to_float, bf16_from_float, 0},
+    {GGML_TYPE_TQ1_0, "TQ1_0", GGML_QK_K, sizeof(GgmlBlockTQ1_0), tq1_0_to_float, tq1_0_pack, 1},
+    {GGML_TYPE_TQ2_0, "TQ2_0", GGML_QK_K, sizeof(GgmlBlockTQ2_0), tq2_0_to_float, tq2_0_pack, 1},
+    {GGML_TYPE_Q2_0, "Q2_0", GGML_QK2_0, sizeof(GgmlBlockQ2_0), q2_0_to_float, q2_0_pack, 1},
 };
 #define N_TYPES ((int)(sizeof types / sizeof types[0]))
 

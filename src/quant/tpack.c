@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "quant/ggml_types.h"
+#include "quant/ggml_blocks.h"
 
 // Codes t + 1 in {0, 1, 2} of one block and its fp16 scale; 0 when the block
 // is not exactly ternary with an fp16 scale.
@@ -60,27 +60,40 @@ static void q2_0_block(const uint8_t *c, uint16_t d, uint8_t *b) {
     for (int j = 0; j < GGML_QK2_0; j++) qs[j / 4] |= (uint8_t)(c[j] << (2 * (j % 4)));
 }
 
-int ternary_pack(uint32_t ggml_type, const float *q, int64_t n, void *out, int64_t *bad_block) {
-    void (*block)(const uint8_t *, uint16_t, uint8_t *);
-    switch (ggml_type) {
-    case GGML_TYPE_TQ1_0: block = tq1_0_block; break;
-    case GGML_TYPE_TQ2_0: block = tq2_0_block; break;
-    case GGML_TYPE_Q2_0: block = q2_0_block; break;
-    default: *bad_block = -1; return -1;
-    }
-    const GgmlType *t = ggml_type_find(ggml_type);
-    if (n < 0 || n % t->block_size) {
-        *bad_block = -1;
-        return -1;
-    }
+// Packs n weights into blocks of bs weights, sz bytes, with `block`.
+static int pack_rows(const float *q, int64_t n, void *out, int64_t *bad_block, int bs, size_t sz,
+                     void (*block)(const uint8_t *, uint16_t, uint8_t *)) {
+    *bad_block = -1;
+    if (n < 0 || n % bs) return -1;
     uint8_t code[GGML_QK_K], *b = out;
-    for (int64_t i = 0; i < n / t->block_size; i++, b += t->type_size) {
+    for (int64_t i = 0; i < n / bs; i++, b += sz) {
         uint16_t d;
-        if (!ternary_codes(q + i * t->block_size, t->block_size, code, &d)) {
+        if (!ternary_codes(q + i * bs, bs, code, &d)) {
             *bad_block = i;
             return -1;
         }
         block(code, d, b);
     }
     return 0;
+}
+
+int tq1_0_pack(const float *q, void *out, int64_t n, int64_t *bad_block) {
+    return pack_rows(q, n, out, bad_block, GGML_QK_K, sizeof(GgmlBlockTQ1_0), tq1_0_block);
+}
+
+int tq2_0_pack(const float *q, void *out, int64_t n, int64_t *bad_block) {
+    return pack_rows(q, n, out, bad_block, GGML_QK_K, sizeof(GgmlBlockTQ2_0), tq2_0_block);
+}
+
+int q2_0_pack(const float *q, void *out, int64_t n, int64_t *bad_block) {
+    return pack_rows(q, n, out, bad_block, GGML_QK2_0, sizeof(GgmlBlockQ2_0), q2_0_block);
+}
+
+int ternary_pack(uint32_t ggml_type, const float *q, int64_t n, void *out, int64_t *bad_block) {
+    switch (ggml_type) {
+    case GGML_TYPE_TQ1_0: return tq1_0_pack(q, out, n, bad_block);
+    case GGML_TYPE_TQ2_0: return tq2_0_pack(q, out, n, bad_block);
+    case GGML_TYPE_Q2_0: return q2_0_pack(q, out, n, bad_block);
+    default: *bad_block = -1; return -1;
+    }
 }

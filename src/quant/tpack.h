@@ -25,4 +25,9 @@
 // other than the three, or n not a multiple of its block size.
 int ternary_pack(uint32_t ggml_type, const float *q, int64_t n, void *out, int64_t *bad_block);
 
+// The same for one type: the from_float of its row in the type table.
+int tq1_0_pack(const float *q, void *out, int64_t n, int64_t *bad_block);
+int tq2_0_pack(const float *q, void *out, int64_t n, int64_t *bad_block);
+int q2_0_pack(const float *q, void *out, int64_t n, int64_t *bad_block);
+
 #endif
