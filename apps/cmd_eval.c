@@ -3,58 +3,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "base/util.h"
 #include "commands.h"
+#include "opts.h"
 #include "infer/source.h"
 #include "model/eval.h"
 #include "model/model.h"
 #include "tok/tokenizer.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: trit eval --model DIR|FILE.gguf --data FILE [--tokenizer PATH] [--seq-len N]\n"
-            "                 [--batch-size B] [--max-tokens N] [--pack q2_0|tq2_0|tq1_0|auto]\n\n"
-            "Tokenizes FILE and prints the perplexity over non-overlapping windows of N tokens\n"
-            "(each window predicts its next N tokens from a fresh context). The last line is\n"
-            "`ppl <value>`; a progress bar (tokens/s, ETA) goes to stderr.\n\n"
-            "  --model DIR       HF-layout checkpoint (config.json + *.safetensors), run in fp32,\n"
-            "                    or a GGUF file (trit export), run on its packed blocks\n"
-            "  --pack TYPE       pack DIR's exactly ternary weights at load and run them packed\n"
-            "  --data FILE       UTF-8 text\n"
-            "  --tokenizer PATH  tokenizer.json or its directory (default: the model's own)\n"
-            "  --seq-len N       window length (default 512)\n"
-            "  --batch-size B    windows per forward pass (default 1)\n"
-            "  --max-tokens N    score at most N tokens (default: all)\n");
-}
-
 int cmd_eval(int argc, char **argv) {
-    const char *model_dir = NULL, *data = NULL, *tok_path = NULL, *pack = NULL, *v;
+    const char *model_dir = NULL, *data = NULL, *tok_path = NULL, *pack = NULL;
     long seq_len = 512, batch = 1, max_tokens = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--model")) { if (!(model_dir = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--data")) { if (!(data = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--tokenizer")) { if (!(tok_path = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--pack")) { if (!(pack = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--seq-len")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 1 << 20, &seq_len)) return 2;
-        } else if (!strcmp(a, "--batch-size")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 4096, &batch)) return 2;
-        } else if (!strcmp(a, "--max-tokens")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 1L << 40, &max_tokens)) return 2;
-        } else {
-            fprintf(stderr, "trit: error: eval: unknown argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model_dir || !data) {
-        fprintf(stderr, "trit: error: eval needs --model and --data\n");
-        usage(stderr);
-        return 2;
-    }
+    const Opt opts[] = {
+        {"--model", OPT_STR, &model_dir, "DIR", .required = 1,
+         .help = "HF-layout checkpoint (config.json + *.safetensors), run in fp32,\n"
+                 "or a GGUF file (trit export), run on its packed blocks"},
+        {"--pack", OPT_STR, &pack, "TYPE", .help = "pack DIR's exactly ternary weights at load and run them packed\n"
+                                                  "(q2_0|tq2_0|tq1_0|auto)"},
+        {"--data", OPT_STR, &data, "FILE", .required = 1, .help = "UTF-8 text"},
+        {"--tokenizer", OPT_STR, &tok_path, "PATH", .help = "tokenizer.json or its directory (default: the model's own)"},
+        {"--seq-len", OPT_LONG, &seq_len, "N", 1, 1 << 20, .help = "window length (default 512)"},
+        {"--batch-size", OPT_LONG, &batch, "B", 1, 4096, .help = "windows per forward pass (default 1)"},
+        {"--max-tokens", OPT_LONG, &max_tokens, "N", 1, 1e12, .help = "score at most N tokens (default: all)"},
+        {0}};
+    const Command cmd = {
+        .name = "eval",
+        .synopsis = "--model DIR|FILE.gguf --data FILE [options]",
+        .about = "Tokenizes FILE and prints the perplexity over non-overlapping windows of N tokens\n"
+        "(each window predicts its next N tokens from a fresh context). The last line is\n"
+        "`ppl <value>`; a progress bar (tokens/s, ETA) goes to stderr.\n",
+        .opts = opts};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
     char err[ERR_LEN];
     ModelSource src;
     double t0 = now_seconds();

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "args.h"
 #include "base/buf.h"
 #include "base/util.h"
 #include "commands.h"
@@ -19,51 +18,8 @@
 #include "infer/generate.h"
 #include "infer/source.h"
 #include "infer/spec.h"
+#include "opts.h"
 #include "tok/tokenizer.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: trit generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T]\n"
-            "                     [--top-k K] [--top-p P] [--seed S] [--greedy] [--chat]\n"
-            "                     [--tokenizer PATH]\n\n"
-            "Encodes TEXT, runs the model over it once (prefill), then samples one token at a\n"
-            "time with a KV cache, printing the text as it comes. Stops at an end-of-sequence\n"
-            "token (config eos_token_id, <|im_end|>, <|endoftext|>) or after N tokens. Timings\n"
-            "go to stderr.\n\n"
-            "  --model DIR        HF-layout checkpoint (config.json + *.safetensors), run in fp32,\n"
-            "                     or a GGUF file (trit export), run on its packed blocks\n"
-            "  --pack TYPE        pack DIR's exactly ternary weights at load and run them packed\n"
-            "                     (auto: TQ2_0 where it holds the model losslessly, else Q2_0)\n"
-            "  --prompt TEXT      the prompt (UTF-8)\n"
-            "  --max-tokens N     generate at most N tokens (default 128)\n"
-            "  --temperature T    softmax temperature (default 0.8; 0 = greedy)\n"
-            "  --top-k K          keep the K most likely tokens (default 40; 0 = off)\n"
-            "  --top-p P          then the smallest set with probability >= P (default 0.95; 1 = off)\n"
-            "  --seed S           sampling seed (default: from the clock; printed on stderr)\n"
-            "  --greedy           always the most likely token (same as --temperature 0)\n"
-            "  --chat             the prompt as a user message in the model's ChatML chat template\n"
-            "                     (DIR/tokenizer_config.json or the GGUF's; with its default system message):\n"
-            "                     <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
-            "  --tokenizer PATH   tokenizer.json or its directory (default: the model's own)\n"
-            "  --logits FILE      also write the prompt's logits, every position (float32,\n"
-            "                     n_prompt x vocab_size, little-endian), for comparisons\n"
-            "  --json             print one JSON object instead of the text: prompt_ids, ids\n"
-            "                     (generated), text (generated), stop; with beams, one per sequence,\n"
-            "                     with its score\n\n"
-            "Beam search (transformers' generate(num_beams=N, do_sample=False) semantics):\n"
-            "  --num-beams N      N beams decoded together (default 1: greedy or sampling)\n"
-            "  --length-penalty X finished beams score sum_logprobs / length^X (default 1)\n"
-            "  --early-stopping true|false|never   when to stop (default false)\n"
-            "  --num-return-sequences K           the K best finished beams (default 1)\n\n"
-            "Speculative decoding (the output is the target's own: identical when greedy,\n"
-            "distributed as the target's sampler otherwise):\n"
-            "  --draft DIR|FILE.gguf|lookup   a draft model with the same tokenizer, or prompt\n"
-            "                     lookup (continuations of the text's own earlier n-grams)\n"
-            "  --draft-pack TYPE  pack the draft DIR's ternary weights at load (as --pack)\n"
-            "  --draft-tokens K   tokens drafted per branch (default 4)\n"
-            "  --draft-tree W     W branches under the last token, verified in one pass\n"
-            "                     (default 1: a chain; trees need greedy decoding)\n");
-}
 
 // How many of the n pending bytes can be written without splitting a UTF-8
 // character: everything but an incomplete sequence at the end. Bytes that
@@ -198,115 +154,103 @@ static void run_beams(const ModelSource *src, const int32_t *ids, size_t n_promp
     beam_result_free(&r);
 }
 
-static int parse_early(const char *v, int *out) {
-    if (!strcmp(v, "true")) *out = BEAM_EARLY_TRUE;
-    else if (!strcmp(v, "false")) *out = BEAM_EARLY_FALSE;
-    else if (!strcmp(v, "never")) *out = BEAM_EARLY_NEVER;
-    else {
-        fprintf(stderr, "trit: error: --early-stopping takes true, false or never, not '%s'\n", v);
-        return -1;
-    }
-    return 0;
-}
-
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *pack = NULL, *logits_path = NULL, *v;
+    const char *model_dir = NULL, *prompt = NULL, *tok_path = NULL, *pack = NULL, *logits_path = NULL;
     const char *draft_path = NULL, *draft_pack = NULL;
     long max_tokens = 128, top_k = 40, num_beams = 1, num_return = 1, draft_tokens = 4, draft_tree = 1;
     double temperature = 0.8, top_p = 0.95, length_penalty = 1.0;
     uint64_t seed = 0;
-    int have_seed = 0, greedy = 0, chat = 0, json = 0, sampling_set = 0, early = BEAM_EARLY_FALSE, beam_set = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--model")) { if (!(model_dir = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--prompt")) { if (!(prompt = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--tokenizer")) { if (!(tok_path = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--pack")) { if (!(pack = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--logits")) { if (!(logits_path = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--draft")) { if (!(draft_path = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--draft-pack")) { if (!(draft_pack = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--greedy")) greedy = 1;
-        else if (!strcmp(a, "--chat")) chat = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--max-tokens")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 0, 1L << 30, &max_tokens)) return 2;
-        } else if (!strcmp(a, "--num-beams")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, KV_MAX_SEQS, &num_beams)) return 2;
-        } else if (!strcmp(a, "--num-return-sequences")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, KV_MAX_SEQS, &num_return)) return 2;
-            beam_set = 1;
-        } else if (!strcmp(a, "--length-penalty")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, -100.0, 100.0, &length_penalty)) return 2;
-            beam_set = 1;
-        } else if (!strcmp(a, "--early-stopping")) {
-            if (!(v = arg_value(argc, argv, &i)) || parse_early(v, &early)) return 2;
-            beam_set = 1;
-        } else if (!strcmp(a, "--draft-tokens")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 32, &draft_tokens)) return 2;
-        } else if (!strcmp(a, "--draft-tree")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 8, &draft_tree)) return 2;
-        } else if (!strcmp(a, "--temperature")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, 0.0, 1000.0, &temperature)) return 2;
-            sampling_set |= temperature > 0.0;
-        } else if (!strcmp(a, "--top-k")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 0, 1L << 30, &top_k)) return 2;
-            sampling_set = 1;
-        } else if (!strcmp(a, "--top-p")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_double(a, v, 0.0, 1.0, &top_p)) return 2;
-            sampling_set = 1;
-            if (top_p <= 0.0) {
-                fprintf(stderr, "trit: error: --top-p must be > 0\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--seed")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_u64(a, v, &seed)) return 2;
-            have_seed = 1;
-        } else {
-            fprintf(stderr, "trit: error: generate: unknown argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model_dir || !prompt) {
-        fprintf(stderr, "trit: error: generate needs --model and --prompt\n");
-        usage(stderr);
-        return 2;
-    }
+    int have_seed = 0, greedy = 0, chat = 0, json = 0, early = BEAM_EARLY_FALSE;
+    int temperature_set = 0, top_k_set = 0, top_p_set = 0, beams_set = 0;
+    int return_set = 0, penalty_set = 0, early_set = 0;
+    static const int early_values[] = {BEAM_EARLY_TRUE, BEAM_EARLY_FALSE, BEAM_EARLY_NEVER};
+    const Opt opts[] = {
+        {"--model", OPT_STR, &model_dir, "DIR", .required = 1,
+         .help = "HF-layout checkpoint (config.json + *.safetensors), run in fp32,\n"
+                 "or a GGUF file (trit export), run on its packed blocks"},
+        {"--pack", OPT_STR, &pack, "TYPE",
+         .help = "pack DIR's exactly ternary weights at load and run them packed\n"
+                 "(auto: TQ2_0 where it holds the model losslessly, else Q2_0)"},
+        {"--prompt", OPT_STR, &prompt, "TEXT", .required = 1, .help = "the prompt (UTF-8)"},
+        {"--max-tokens", OPT_LONG, &max_tokens, "N", 0, 1L << 30, .help = "generate at most N tokens (default 128)"},
+        {"--temperature", OPT_DOUBLE, &temperature, "T", 0.0, 1000.0, .given = &temperature_set,
+         .help = "softmax temperature (default 0.8; 0 = greedy)"},
+        {"--top-k", OPT_LONG, &top_k, "K", 0, 1L << 30, .given = &top_k_set,
+         .help = "keep the K most likely tokens (default 40; 0 = off)"},
+        {"--top-p", OPT_DOUBLE, &top_p, "P", 0.0, 1.0, .given = &top_p_set,
+         .help = "then the smallest set with probability >= P (default 0.95; 1 = off)"},
+        {"--seed", OPT_U64, &seed, "S", .given = &have_seed,
+         .help = "sampling seed (default: from the clock; printed on stderr)"},
+        {"--greedy", OPT_FLAG, &greedy, .help = "always the most likely token (same as --temperature 0)"},
+        {"--chat", OPT_FLAG, &chat,
+         .help = "the prompt as a user message in the model's ChatML chat template\n"
+                 "(DIR/tokenizer_config.json or the GGUF's; with its default system message):\n"
+                 "<|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n"},
+        {"--tokenizer", OPT_STR, &tok_path, "PATH", .help = "tokenizer.json or its directory (default: the model's own)"},
+        {"--logits", OPT_STR, &logits_path, "FILE",
+         .help = "also write the prompt's logits, every position (float32,\n"
+                 "n_prompt x vocab_size, little-endian), for comparisons"},
+        {"--json", OPT_FLAG, &json,
+         .help = "print one JSON object instead of the text: prompt_ids, ids\n"
+                 "(generated), text (generated), stop; with beams, one per sequence,\n"
+                 "with its score"},
+        {.name = "Beam search (transformers' generate(num_beams=N, do_sample=False) semantics):", .kind = OPT_SECTION},
+        {"--num-beams", OPT_LONG, &num_beams, "N", 1, KV_MAX_SEQS, .given = &beams_set,
+         .help = "N beams decoded together\n(1 = greedy decoding; default: sampling, see --temperature)"},
+        {"--length-penalty", OPT_DOUBLE, &length_penalty, "X", -100.0, 100.0, .given = &penalty_set,
+         .help = "finished beams score sum_logprobs / length^X (default 1)"},
+        {"--early-stopping", OPT_CHOICE, &early, "true|false|never", .values = early_values, .given = &early_set,
+         .help = "when to stop (default false)"},
+        {"--num-return-sequences", OPT_LONG, &num_return, "K", 1, KV_MAX_SEQS, .given = &return_set,
+         .help = "the K best finished beams (default 1)"},
+        {.name = "Speculative decoding (the output is the target's own: identical when greedy,\n"
+                 "distributed as the target's sampler otherwise):",
+         .kind = OPT_SECTION},
+        {"--draft", OPT_STR, &draft_path, "DIR|FILE.gguf|lookup",
+         .help = "a draft model with the same tokenizer, or prompt lookup\n"
+                 "(continuations of the text's own earlier n-grams)"},
+        {"--draft-pack", OPT_STR, &draft_pack, "TYPE", .help = "pack the draft DIR's ternary weights at load (as --pack)"},
+        {"--draft-tokens", OPT_LONG, &draft_tokens, "K", 1, 32, .help = "tokens drafted per branch (default 4)"},
+        {"--draft-tree", OPT_LONG, &draft_tree, "W", 1, 8,
+         .help = "W branches under the last token, verified in one pass\n"
+                 "(default 1: a chain; trees need greedy decoding)"},
+        {0}};
+    const Command cmd = {
+        .name = "generate",
+        .synopsis = "--model DIR|FILE.gguf --prompt TEXT [options]",
+        .about = "Encodes TEXT, runs the model over it once (prefill), then samples one token at a\n"
+                 "time with a KV cache, printing the text as it comes. Stops at an end-of-sequence\n"
+                 "token (config eos_token_id, <|im_end|>, <|endoftext|>) or after N tokens. Timings\n"
+                 "go to stderr.\n",
+        .opts = opts};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
+    if (top_p_set && top_p <= 0.0) return opts_error("--top-p must be > 0");
     if (greedy) temperature = 0.0;
-    // Beam search is transformers' do_sample=False: no sampling, no draft.
-    if (num_beams > 1) {
-        if (sampling_set && !greedy) {
-            fprintf(stderr, "trit: error: beam search does not sample: drop --temperature/--top-k/--top-p "
-                            "(beam sampling is not supported)\n");
-            return 2;
-        }
-        if (draft_path) {
-            fprintf(stderr, "trit: error: --num-beams and --draft do not combine: speculative decoding runs greedy "
-                            "or sampled decoding of one sequence\n");
-            return 2;
-        }
-        if (num_return > num_beams) {
-            fprintf(stderr, "trit: error: --num-return-sequences %ld exceeds --num-beams %ld\n", num_return, num_beams);
-            return 2;
-        }
+    const int sampling_set = (temperature_set && temperature > 0.0) || top_k_set || top_p_set;
+    // --num-beams N is transformers' num_beams=N, do_sample=False: beam
+    // search, or greedy decoding for N = 1 (which a draft may speed up).
+    if (beams_set) {
+        if (sampling_set && !greedy)
+            return opts_error("beam search does not sample: drop --temperature/--top-k/--top-p "
+                              "(beam sampling is not supported)");
+        if (num_beams > 1 && draft_path)
+            return opts_error("--num-beams and --draft do not combine: speculative decoding runs greedy "
+                              "or sampled decoding of one sequence");
+        if (num_beams > 1 && num_return > num_beams)
+            return opts_error("--num-return-sequences %ld exceeds --num-beams %ld", num_return, num_beams);
         temperature = 0.0;
-    } else if (beam_set && (num_return > 1 || length_penalty != 1.0 || early != BEAM_EARLY_FALSE)) {
-        fprintf(stderr, "trit: error: --num-return-sequences, --length-penalty and --early-stopping need --num-beams >= 2\n");
-        return 2;
     }
-    if (!draft_path && (draft_pack || draft_tokens != 4 || draft_tree != 1)) {
-        fprintf(stderr, "trit: error: --draft-tokens, --draft-tree and --draft-pack need --draft\n");
-        return 2;
-    }
+    if (num_beams < 2 && (return_set || penalty_set || early_set) &&
+        (num_return > 1 || length_penalty != 1.0 || early != BEAM_EARLY_FALSE))
+        return opts_error("--num-return-sequences, --length-penalty and --early-stopping need --num-beams >= 2");
+    if (!draft_path && (draft_pack || draft_tokens != 4 || draft_tree != 1))
+        return opts_error("--draft-tokens, --draft-tree and --draft-pack need --draft");
     if (draft_path) {  // the library's checks of the flags, as usage errors before loading anything
         char uerr[ERR_LEN];
         const SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
         const DecodeOptions o = {.temperature = (float)temperature};
-        if (spec_options_check(&so, NULL, &o, uerr)) {
-            fprintf(stderr, "trit: error: %s\n", uerr);
-            return 2;
-        }
+        if (spec_options_check(&so, NULL, &o, uerr)) return opts_error("%s", uerr);
     }
     if (!have_seed) {
         struct timespec ts;

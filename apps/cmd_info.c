@@ -10,23 +10,9 @@
 #include "arch/config.h"
 #include "base/util.h"
 #include "commands.h"
+#include "opts.h"
 #include "format/gguf.h"
 #include "format/safetensors.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: trit info DIR\n"
-            "       trit info FILE.gguf\n\n"
-            "Prints DIR/config.json, then the safetensors checkpoint in DIR (model.safetensors or\n"
-            "model.safetensors.index.json and its shards): tensor count, parameters by dtype and\n"
-            "by part (embedding, attention, MLP, norms, lm_head), and checks that every tensor\n"
-            "config.json implies is there with its shape and that there are no others.\n"
-            "Exits 1 when the checkpoint cannot be read or does not match config.json.\n\n"
-            "With a GGUF file (named *.gguf, or starting with \"GGUF\"): the GGUF version, the\n"
-            "architecture and its hyper-parameters (<arch>.block_count, embedding_length, ...),\n"
-            "the vocabulary size, the tokenizer, tensors and bytes by ggml type, and the\n"
-            "parameter count. Exits 1 when the file is not a valid GGUF file.\n");
-}
 
 // --- GGUF files ---------------------------------------------------------------
 
@@ -136,20 +122,25 @@ static void print_count(const char *label, long long n, long long total) {
 
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (argv[i][0] == '-' || dir) {
-            fprintf(stderr, "trit: error: info: unexpected argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        dir = argv[i];
-    }
-    if (!dir) {
-        fprintf(stderr, "trit: error: info needs a checkpoint directory\n");
-        usage(stderr);
-        return 2;
-    }
+    const Opt opts[] = {{0}};
+    const Command cmd = {
+        .name = "info",
+        .synopsis = "DIR|FILE.gguf",
+        .about = "Prints DIR/config.json, then the safetensors checkpoint in DIR (model.safetensors or\n"
+                 "model.safetensors.index.json and its shards): tensor count, parameters by dtype and\n"
+                 "by part (embedding, attention, MLP, norms, lm_head), and checks that every tensor\n"
+                 "config.json implies is there with its shape and that there are no others.\n"
+                 "Exits 1 when the checkpoint cannot be read or does not match config.json.\n\n"
+                 "With a GGUF file (named *.gguf, or starting with \"GGUF\"): the GGUF version, the\n"
+                 "architecture and its hyper-parameters (<arch>.block_count, embedding_length, ...),\n"
+                 "the vocabulary size, the tokenizer, tensors and bytes by ggml type, and the\n"
+                 "parameter count. Exits 1 when the file is not a valid GGUF file.\n",
+        .opts = opts,
+        .positional = "DIR|FILE.gguf",
+        .pos_dst = &dir,
+        .pos_required = 1};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
     if (is_gguf_file(dir)) return info_gguf(dir);
     char err[ERR_LEN];
     ModelConfig c;

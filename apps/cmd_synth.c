@@ -4,33 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "base/utf8.h"
 #include "base/util.h"
 #include "commands.h"
 #include "infer/source.h"
 #include "infer/synth.h"
+#include "opts.h"
 #include "train/data.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: trit synth --model DIR|FILE.gguf --prompts FILE --out FILE.tokens --samples N [options]\n\n"
-        "Samples N texts from the model: each continues a window of --prompt-tokens ids taken\n"
-        "at a random offset of the prompt text, for up to --max-tokens ids or an end-of-sequence\n"
-        "token. B samples are decoded side by side in one KV cache. The samples are written\n"
-        "as one token file (documents separated by <|endoftext|>) that `trit train --data`\n"
-        "reads as it is. The same seed gives the same samples for every --batch.\n\n"
-        "  --model PATH         the model that writes (an HF directory or a GGUF file)\n"
-        "  --prompts FILE       text (.txt, or .jsonl with a \"text\" field) the prompts are cut from\n"
-        "  --out FILE           the token file to write (atomically)\n"
-        "  --samples N          how many samples\n"
-        "  --holdout K          the last K samples go to FILE.holdout.txt as text instead (0)\n"
-        "  --batch B            samples decoded together, 1..64 (16)\n"
-        "  --prompt-tokens P    ids of prompt text each sample starts from (16)\n"
-        "  --max-tokens G       ids sampled after them, at most (240)\n"
-        "  --temperature T      > 0 (1.0)     --top-k K (0 = off)     --top-p P (1.0 = off)\n"
-        "  --seed S             (0)\n");
-}
 
 typedef struct {
     const Tokenizer *tok;
@@ -81,42 +61,38 @@ int cmd_synth(int argc, char **argv) {
     long samples = 0, holdout = 0, batch = 16, prompt_tokens = 16, max_tokens = 240, top_k = 0;
     double temperature = 1.0, top_p = 1.0;
     uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "trit: error: synth: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (!(v = arg_value(argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--prompts")) prompts = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--samples")) { if (arg_long(a, v, 1, 1L << 40, &samples)) return 2; }
-        else if (!strcmp(a, "--holdout")) { if (arg_long(a, v, 0, 1L << 40, &holdout)) return 2; }
-        else if (!strcmp(a, "--batch")) { if (arg_long(a, v, 1, 64, &batch)) return 2; }
-        else if (!strcmp(a, "--prompt-tokens")) { if (arg_long(a, v, 1, 1 << 20, &prompt_tokens)) return 2; }
-        else if (!strcmp(a, "--max-tokens")) { if (arg_long(a, v, 1, 1 << 20, &max_tokens)) return 2; }
-        else if (!strcmp(a, "--top-k")) { if (arg_long(a, v, 0, 1 << 30, &top_k)) return 2; }
-        else if (!strcmp(a, "--temperature")) { if (arg_double(a, v, 1e-6, 1e6, &temperature)) return 2; }
-        else if (!strcmp(a, "--top-p")) { if (arg_double(a, v, 1e-6, 1, &top_p)) return 2; }
-        else if (!strcmp(a, "--seed")) { if (arg_u64(a, v, &seed)) return 2; }
-        else {
-            fprintf(stderr, "trit: error: synth: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model || !prompts || !out || !samples) {
-        fprintf(stderr, "trit: error: synth needs --model, --prompts, --out and --samples\n");
-        usage(stderr);
-        return 2;
-    }
-    if (holdout >= samples) {
-        fprintf(stderr, "trit: error: --holdout %ld leaves no samples to train on (--samples %ld)\n", holdout, samples);
-        return 2;
-    }
+    const Opt opts[] = {
+        {"--model", OPT_STR, &model, "PATH", .required = 1,
+         .help = "the model that writes (an HF directory or a GGUF file)"},
+        {"--prompts", OPT_STR, &prompts, "FILE", .required = 1,
+         .help = "text (.txt, or .jsonl with a \"text\" field) the prompts are cut from"},
+        {"--out", OPT_STR, &out, "FILE", .required = 1, .help = "the token file to write (atomically)"},
+        {"--samples", OPT_LONG, &samples, "N", 1, 1L << 40, .required = 1, .help = "how many samples"},
+        {"--holdout", OPT_LONG, &holdout, "K", 0, 1L << 40,
+         .help = "the last K samples go to FILE.holdout.txt as text instead (0)"},
+        {"--batch-size", OPT_LONG, &batch, "B", 1, 64, .help = "samples decoded together, 1..64 (16)"},
+        {"--batch", OPT_RENAMED, .arg = "--batch-size"},
+        {"--prompt-tokens", OPT_LONG, &prompt_tokens, "P", 1, 1 << 20,
+         .help = "ids of prompt text each sample starts from (16)"},
+        {"--max-tokens", OPT_LONG, &max_tokens, "G", 1, 1 << 20, .help = "ids sampled after them, at most (240)"},
+        {"--temperature", OPT_DOUBLE, &temperature, "T", 1e-6, 1e6, .help = "softmax temperature, > 0 (1.0)"},
+        {"--top-k", OPT_LONG, &top_k, "K", 0, 1 << 30, .help = "keep the K most likely tokens (0 = off)"},
+        {"--top-p", OPT_DOUBLE, &top_p, "P", 1e-6, 1, .help = "then the smallest set with probability >= P (1.0 = off)"},
+        {"--seed", OPT_U64, &seed, "S", .help = "sampling seed (0)"},
+        {0}};
+    const Command cmd = {
+        .name = "synth",
+        .synopsis = "--model DIR|FILE.gguf --prompts FILE --out FILE.tokens --samples N [options]",
+        .about = "Samples N texts from the model: each continues a window of --prompt-tokens ids taken\n"
+                 "at a random offset of the prompt text, for up to --max-tokens ids or an end-of-sequence\n"
+                 "token. B samples are decoded side by side in one KV cache. The samples are written\n"
+                 "as one token file (documents separated by <|endoftext|>) that `trit train --data`\n"
+                 "reads as it is. The same seed gives the same samples for every --batch-size.\n",
+        .opts = opts};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
+    if (holdout >= samples)
+        return opts_error("--holdout %ld leaves no samples to train on (--samples %ld)", holdout, samples);
     char err[ERR_LEN];
     ModelSource src;
     if (source_open(&src, model, NULL, NULL, err)) die("%s", err);

@@ -4,24 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "base/util.h"
 #include "commands.h"
+#include "opts.h"
 #include "tok/tokenizer.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: trit tokenize --tokenizer PATH [--decode] [--count] [--time] [FILE]\n\n"
-            "Encodes FILE (or stdin) exactly as Hugging Face tokenizers does with\n"
-            "add_special_tokens=False and prints the ids as decimal numbers separated by\n"
-            "single spaces, then a newline. Added tokens such as <|im_end|> written in the\n"
-            "text become their ids. Invalid UTF-8 is an error naming its byte offset.\n\n"
-            "  --tokenizer PATH  tokenizer.json, or a directory containing it\n"
-            "  --decode          read whitespace-separated ids and write the decoded bytes\n"
-            "  --count           print only the number of tokens\n"
-            "  --time            print the throughput (MB/s of text) to stderr\n"
-            "  -h, --help        this message\n");
-}
 
 static int fail(const char *msg) {
     fprintf(stderr, "trit: error: %s\n", msg);
@@ -104,35 +90,25 @@ static int print_ids(const int32_t *ids, size_t n) {
 int cmd_tokenize(int argc, char **argv) {
     const char *tok_path = NULL, *file = NULL;
     int decode = 0, count = 0, timing = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--tokenizer")) { if (!(tok_path = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--decode")) decode = 1;
-        else if (!strcmp(a, "--count")) count = 1;
-        else if (!strcmp(a, "--time")) timing = 1;
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "trit: error: tokenize: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else if (file) {
-            fprintf(stderr, "trit: error: tokenize: more than one input file ('%s' and '%s')\n", file, a);
-            usage(stderr);
-            return 2;
-        } else {
-            file = a;
-        }
-    }
-    if (!tok_path) {
-        fprintf(stderr, "trit: error: tokenize needs --tokenizer PATH\n");
-        usage(stderr);
-        return 2;
-    }
-    if (decode && count) {
-        fprintf(stderr, "trit: error: tokenize: --count does not go with --decode\n");
-        usage(stderr);
-        return 2;
-    }
+    const Opt opts[] = {
+        {"--tokenizer", OPT_STR, &tok_path, "PATH", .required = 1, .help = "tokenizer.json, or a directory containing it"},
+        {"--decode", OPT_FLAG, &decode, .help = "read whitespace-separated ids and write the decoded bytes"},
+        {"--count", OPT_FLAG, &count, .help = "print only the number of tokens"},
+        {"--time", OPT_FLAG, &timing, .help = "print the throughput (MB/s of text) to stderr"},
+        {0}};
+    const Command cmd = {
+        .name = "tokenize",
+        .synopsis = "--tokenizer PATH [--decode] [--count] [--time] [FILE]",
+        .about = "Encodes FILE (or stdin) exactly as Hugging Face tokenizers does with\n"
+                 "add_special_tokens=False and prints the ids as decimal numbers separated by\n"
+                 "single spaces, then a newline. Added tokens such as <|im_end|> written in the\n"
+                 "text become their ids. Invalid UTF-8 is an error naming its byte offset.\n",
+        .opts = opts,
+        .positional = "FILE",
+        .pos_dst = &file};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
+    if (decode && count) return opts_error("tokenize: --count does not go with --decode");
     char err[ERR_LEN];
     Tokenizer *tok = tokenizer_load_for(tok_path, NULL, err);
     if (!tok) return fail(err);

@@ -5,29 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "base/util.h"
 #include "commands.h"
+#include "opts.h"
 #include "convert/gguf_export.h"
 #include "convert/gguf_import.h"
 #include "format/gguf.h"
 #include "model/model.h"
 #include "quant/ternary.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: trit verify DIR|FILE.gguf [--group-size N] [--quiet]\n\n"
-            "Checks that every linear layer and the embedding / LM head of the checkpoint in DIR\n"
-            "(or of a GGUF file, its packed blocks dequantized)\n"
-            "hold only 0 and +-s, with one s per group of N consecutive input weights, bit for bit.\n"
-            "Prints each tensor's shares of -1 / 0 / +1 and the totals; exits 0 only if every\n"
-            "tensor passes, naming those that fail. N defaults to the group size recorded by\n"
-            "`trit train` in config.json (\"trit_quantization\": \"ternary g128 ...\"), else 128;\n"
-            "for a GGUF file, the block size of its ternary type (Q2_0 64, TQ1_0 / TQ2_0 256).\n"
-            "For DIR it then names the GGUF formats that hold the model losslessly (trit export).\n"
-            "An embedding / LM head that `trit train --keep-embedding` kept out of the projection\n"
-            "(recorded in config.json) is checked to hold bf16 values (bf16) or reported (fp32).\n");
-}
 
 // The group size `trit train` wrote into config.json ("ternary g64 absmean,
 // embedding bf16: ..."), or 0; *keep gets the embedding's kept precision
@@ -87,24 +72,31 @@ int cmd_verify(int argc, char **argv) {
     const char *dir = NULL;
     long group = 0;
     int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (!strcmp(a, "--group-size")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 1 << 20, &group)) return 2;
-        } else if (a[0] != '-' && !dir) dir = a;
-        else {
-            fprintf(stderr, "trit: error: verify: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!dir) {
-        fprintf(stderr, "trit: error: verify needs a model directory\n");
-        usage(stderr);
-        return 2;
-    }
+    const Opt opts[] = {
+        {"--group-size", OPT_LONG, &group, "N", 1, 1 << 20,
+         .help = "weights per scale group (default: config.json's, else 128;\n"
+                 "a GGUF file's block size)"},
+        {"--quiet", OPT_FLAG, &quiet, .help = "print only the verdict and the failures"},
+        {0}};
+    const Command cmd = {
+        .name = "verify",
+        .synopsis = "DIR|FILE.gguf [--group-size N] [--quiet]",
+        .about = "Checks that every linear layer and the embedding / LM head of the checkpoint in DIR\n"
+                 "(or of a GGUF file, its packed blocks dequantized) hold only 0 and +-s, with one s\n"
+                 "per group of N consecutive input weights, bit for bit. Prints each tensor's shares of\n"
+                 "-1 / 0 / +1 and the totals; exits 0 only if every tensor passes, naming those that\n"
+                 "fail. N defaults to the group size recorded by `trit train` in config.json\n"
+                 "(\"trit_quantization\": \"ternary g128 ...\"), else 128; for a GGUF file, the block\n"
+                 "size of its ternary type (Q2_0 64, TQ1_0 / TQ2_0 256). For DIR it then names the GGUF\n"
+                 "formats that hold the model losslessly (trit export). An embedding / LM head that\n"
+                 "`trit train --keep-embedding` kept out of the projection (recorded in config.json)\n"
+                 "is checked to hold bf16 values (bf16) or reported (fp32).\n",
+        .opts = opts,
+        .positional = "DIR|FILE.gguf",
+        .pos_dst = &dir,
+        .pos_required = 1};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
     char err[ERR_LEN], keep[8] = "";
     Model m;
     const int is_gguf = !is_directory(dir);

@@ -24,7 +24,7 @@ precs="fp32"; [ -n "$b16" ] && precs="fp32 bf16"
 for p in $precs; do
     rm -rf "$OUT/train-0.6b-$p"
     /usr/bin/time -v "$BUILD/trit" train --model "$OUT/qwen3-0.6b-random" --data "$DATA/wikitext-2/train.txt" \
-        --save-path "$OUT/train-0.6b-$p" --steps "$STEPS" --batch-size 2 --seq-len 256 --eval-every 0 --precision $p \
+        --out "$OUT/train-0.6b-$p" --steps "$STEPS" --batch-size 2 --seq-len 256 --eval-every 0 --precision $p \
         2> "$OUT/train-$p.err" || { tail -n 5 "$OUT/train-$p.err"; exit 1; }
     # Steps after the first (which also faults in the optimizer state).
     step_s=$(sed -nE 's/^\{"step":([0-9]+),"loss".*"elapsed_s":([0-9.]+).*\}$/\1 \2/p' "$OUT/train-0.6b-$p/train.jsonl" |

@@ -50,7 +50,7 @@ def main():
         for prec in precisions:
             # trit: seconds per step from its own log, steps after the first.
             out = os.path.join(tmp, "out-" + prec)
-            subprocess.run([a.trit, "train", "--model", model_dir, "--data", text, "--save-path", out,
+            subprocess.run([a.trit, "train", "--model", model_dir, "--data", text, "--out", out,
                             "--steps", str(a.steps), "--batch-size", str(a.batch), "--seq-len", str(a.seq),
                             "--group-size", str(a.group), "--eval-every", "0", "--precision", prec],
                            check=True, capture_output=True)

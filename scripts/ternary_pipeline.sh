@@ -28,7 +28,7 @@ case "${1:-}" in
     PARENT=runs/parent
     if [ ! -f "$PARENT/model.safetensors" ]; then
         $TRIT init --config configs/wikitext-parent.json --out runs/init --seed 1 --tokenizer "$TOK"
-        $TRIT train --model runs/init --data "$TRAIN" --val "$VALID" --save-path "$PARENT" --quant none \
+        $TRIT train --model runs/init --data "$TRAIN" --val "$VALID" --out "$PARENT" --quant none \
             --steps "${PARENT_STEPS:-1000}" --batch-size 8 --seq-len 128 --lr 1e-3 --min-lr 1e-4 --warmup 50 \
             --eval-every 200 --eval-tokens 16384 --checkpoint-every 200 --seed 1
     fi
@@ -44,7 +44,7 @@ esac
 
 # The recipe: ternary QAT with the defaults (absmean groups, AdamW, cosine, clip 1.0).
 # shellcheck disable=SC2086
-$TRIT train --model "$PARENT" $TOKARG --data "$TRAIN" --val "$VALID" --save-path runs/ternary \
+$TRIT train --model "$PARENT" $TOKARG --data "$TRAIN" --val "$VALID" --out runs/ternary \
     --group-size "$GROUP" --steps "$STEPS" --eval-every 50 --eval-tokens 16384 --checkpoint-every 50 --seed 1
 $TRIT verify runs/ternary --quiet
 # Packed for llama.cpp and for trit's own runtime: lossless, checked on read-back.

@@ -26,21 +26,27 @@ expect() {
 expect 0 "usage: trit" "$BIN" --help
 expect 2 "unknown command" "$BIN" frobnicate
 for c in init info import quantize export tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
-expect 2 "needs" "$BIN" eval --model "$FIX/tiny_tied_fp32"
+expect 2 "missing --data" "$BIN" eval --model "$FIX/tiny_tied_fp32"
 expect 2 "not a whole number" "$BIN" eval --model x --data y --seq-len 12abc
+expect 2 "--save-path is now --out" "$BIN" train --model x --data y --save-path "$T/o"
+expect 2 "--dtype must be one of bfloat16|float16|float32, not 'f32'" "$BIN" init --config x --out "$T/i" --dtype f32
+expect 2 "--embedding-type must be auto, .*q8_0 or f32, not 'q4_k'" "$BIN" export --model x --out "$T/x.gguf" \
+    --embedding-type q4_k
+expect 2 "--type must be auto, q2_0, tq2_0, tq1_0, f16, bf16 or f32, not 'q8_0'" "$BIN" export --model x \
+    --out "$T/x.gguf" --type q8_0
 
 # GGUF import: bad input is one "trit: error:" line naming the file, exit 1,
 # nothing at --out; a good file imports, evaluates and generates.
 G=tests/fixtures/gguf_models
-expect 2 "needs --gguf and --out" "$BIN" import --gguf "$G/llama.gguf"
-expect 2 "must be f32 or bf16" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp" --dtype f16
+expect 2 "import: missing --out" "$BIN" import --gguf "$G/llama.gguf"
+expect 2 "--dtype must be one of float32|bfloat16, not 'f16'" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp" --dtype f16
 expect 1 "bad_arch.gguf: architecture 'falcon' is not supported" "$BIN" import --gguf "$G/bad_arch.gguf" --out "$T/imp"
 expect 1 "bad_pre.gguf: tokenizer.ggml.pre 'no-such-pre'" "$BIN" import --gguf "$G/bad_pre.gguf" --out "$T/imp"
 head -c 5000 "$G/llama.gguf" > "$T/cut.gguf"
 expect 1 "cut.gguf" "$BIN" import --gguf "$T/cut.gguf" --out "$T/imp"
 n=$("$BIN" import --gguf "$T/cut.gguf" --out "$T/imp" 2>&1 | wc -l)
 [ "$n" -eq 1 ] && [ ! -e "$T/imp" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: import error is $n lines or left $T/imp"; }
-expect 0 "imported" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp" --dtype bf16
+expect 0 "imported" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp" --dtype bfloat16
 expect 0 "torch_dtype bfloat16" "$BIN" info "$T/imp"
 expect 1 "already exists" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp"
 expect 0 "LlamaForCausalLM\|llama" "$BIN" info "$G/llama.gguf"
@@ -86,7 +92,7 @@ JSON
     expect 1 "max_position_embeddings" "$BIN" eval --model "$T/m" --data "$T/val.txt" --seq-len 65
     expect 1 "FAIL" "$BIN" verify "$T/m" --group-size 16
     expect 0 "wrote" "$BIN" train --model "$T/m" --data "$T/val.txt" --val "$T/val.txt" \
-        --save-path "$T/out" --steps 3 --warmup 1 --seq-len 16 --group-size 16 --eval-tokens 64
+        --out "$T/out" --steps 3 --warmup 1 --seq-len 16 --group-size 16 --eval-tokens 64
     expect 0 "8 passed, 0 failed" "$BIN" verify "$T/out"
     expect 0 "generated tokens" "$BIN" generate --model "$T/out" --prompt "The" --max-tokens 5 --seed 1
     expect 1 "empty\|prompt" "$BIN" generate --model "$T/out" --prompt ""
@@ -94,64 +100,66 @@ JSON
     # already written stays whole (it resumes), no partial directory is left.
     mkdir -p "$T/disk"
     if mount -t tmpfs -o size=90m tmpfs "$T/disk" 2>/dev/null; then
-        expect 1 "No space left" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/disk/out" \
+        expect 1 "No space left" "$BIN" train --model "$T/m" --data "$T/val.txt" --out "$T/disk/out" \
             --steps 3 --warmup 1 --seq-len 16 --group-size 16 --checkpoint-every 1
         if [ -d "$T/disk/out/ckpt-1" ] && ! ls -d "$T/disk/out/"*partial* >/dev/null 2>&1; then
             pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: full disk left a partial or no checkpoint"; fi
-        expect 0 "resumed from" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/resumed" \
+        expect 0 "resumed from" "$BIN" train --model "$T/m" --data "$T/val.txt" --out "$T/resumed" \
             --steps 3 --warmup 1 --seq-len 16 --group-size 16 --checkpoint-every 1 --resume "$T/disk/out/ckpt-1"
         umount "$T/disk"
     else
         echo "SKIP test_cli full-disk part: cannot mount a tmpfs here"
     fi
-    expect 1 "does not divide" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/o2" --seq-len 16 --group-size 24
+    expect 1 "does not divide" "$BIN" train --model "$T/m" --data "$T/val.txt" --out "$T/o2" --seq-len 16 --group-size 24
     # Export: group 16 fits no packed format; a group-64 model is Q2_0, and
     # the GGUF runs in trit (eval, generate) as DIR packed at load does.
     expect 1 "holds no ternary format" "$BIN" export --model "$T/out" --out "$T/x.gguf"
     sed 's/"hidden_size": 32/"hidden_size": 64/; s/"intermediate_size": 64/"intermediate_size": 128/; s/"head_dim": 16/"head_dim": 32/' "$T/cfg.json" > "$T/cfg64.json"
     expect 0 "wrote" "$BIN" init --config "$T/cfg64.json" --out "$T/m64" --seed 3 --tokenizer "$TOK"
-    expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/q" --steps 2 --warmup 1 \
+    expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/q" --steps 2 --warmup 1 \
         --seq-len 16 --group-size 64 --eval-tokens 32
     expect 0 "lossless as Q2_0" "$BIN" verify "$T/q"
     # Distillation with a ramp and a kept bf16 embedding: verify reports the
     # kept tensor, export auto writes it bf16 beside Q2_0 matrices.
-    expect 0 "kl " "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/dk" --steps 3 --warmup 1 \
+    expect 0 "kl " "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/dk" --steps 3 --warmup 1 \
         --seq-len 16 --group-size 64 --eval-tokens 32 --distill --distill-alpha 0.5 --distill-temp 2 \
         --quant-ramp 2 --keep-embedding bf16
     expect 0 "kept out of the ternary projection in bf16" "$BIN" verify "$T/dk"
     expect 0 "lossless as Q2_0 with the embedding in bf16" "$BIN" verify "$T/dk"
     expect 0 "matrices Q2_0, embedding BF16" "$BIN" export --model "$T/dk" --out "$T/dk.gguf"
-    expect 1 "distill-alpha must be in" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+    expect 1 "distill-alpha must be in" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 64 --distill --distill-alpha 1.5
-    expect 1 "distill-temp must be positive" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+    expect 1 "distill-temp must be positive" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 64 --distill --distill-temp 0
-    expect 1 "longer than the run" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+    expect 1 "longer than the run" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 64 --quant-ramp 3
-    expect 2 "need --distill" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+    expect 2 "need --distill" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --teacher "$T/m"
-    expect 2 "must be fp32 or bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/bad" \
+    expect 2 "--keep-embedding must be one of fp32|bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --keep-embedding int8
-    expect 2 "--precision must be fp32 or bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" \
-        --save-path "$T/bad" --precision fp16
+    expect 2 "--precision must be one of fp32|bf16" "$BIN" train --model "$T/m64" --data "$T/val.txt" \
+        --out "$T/bad" --precision fp16
     # bf16 products where the CPU has them; elsewhere one clear error.
     if grep -q -w avx512_bf16 /proc/cpuinfo; then p16=0 p16_msg="bf16 products"; else
         p16=1 p16_msg="this CPU has no bf16 matrix product"; fi
-    expect $p16 "$p16_msg" "$BIN" train --model "$T/m64" --data "$T/val.txt" --save-path "$T/p16" --steps 1 \
+    expect $p16 "$p16_msg" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/p16" --steps 1 \
         --warmup 1 --seq-len 16 --group-size 64 --precision bf16
-    # Self-generated data: the same samples for every --batch, a held-back
+    # Self-generated data: the same samples for every --batch-size, a held-back
     # part as text, and the token file trains as it is.
     expect 0 "wrote $T/s1.tokens: 5 samples" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/s1.tokens" \
-        --samples 7 --holdout 2 --batch 1 --prompt-tokens 4 --max-tokens 12 --seed 5
+        --samples 7 --holdout 2 --batch-size 1 --prompt-tokens 4 --max-tokens 12 --seed 5
     expect 0 "wrote" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/s3.tokens" \
-        --samples 7 --holdout 2 --batch 3 --prompt-tokens 4 --max-tokens 12 --seed 5
+        --samples 7 --holdout 2 --batch-size 3 --prompt-tokens 4 --max-tokens 12 --seed 5
     if cmp -s "$T/s1.tokens" "$T/s3.tokens" && cmp -s "$T/s1.tokens.holdout.txt" "$T/s3.tokens.holdout.txt" &&
         [ -s "$T/s1.tokens.holdout.txt" ]; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL: synth differs between --batch 1 and 3"; fi
+        fail=$((fail + 1)); echo "FAIL: synth differs between --batch-size 1 and 3"; fi
     expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/s1.tokens" --val "$T/s1.tokens.holdout.txt" \
-        --save-path "$T/st" --steps 2 --warmup 1 --seq-len 8 --group-size 64 --eval-tokens 32 --distill
+        --out "$T/st" --steps 2 --warmup 1 --seq-len 8 --group-size 64 --eval-tokens 32 --distill
     head -c 100 "$T/s1.tokens" > "$T/cut.tokens"
     expect 1 "truncated or malformed token file" "$BIN" train --model "$T/m64" --data "$T/cut.tokens" \
-        --save-path "$T/bad" --steps 2 --seq-len 8 --group-size 64
+        --out "$T/bad" --steps 2 --seq-len 8 --group-size 64
+    expect 2 "--batch is now --batch-size" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/x.tokens" \
+        --samples 2 --batch 2
     expect 2 "leaves no samples" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/x.tokens" \
         --samples 2 --holdout 2
     expect 1 "exceed the model's context" "$BIN" synth --model "$T/m64" --prompts "$T/val.txt" --out "$T/x.tokens" \
@@ -167,13 +175,13 @@ a, b = [k for k, i in v.items() if i in (300, 301)]
 v[a], v[b] = v[b], v[a]
 json.dump(j, open(p, "w"))
 PY
-    expect 1 "not the student's" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/bad" \
+    expect 1 "not the student's" "$BIN" train --model "$T/m" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 16 --distill --teacher "$T/other_tok"
-    expect 1 "another tokenizer" "$BIN" train --model "$T/other_tok" --data "$T/s1.tokens" --save-path "$T/bad" \
+    expect 1 "another tokenizer" "$BIN" train --model "$T/other_tok" --data "$T/s1.tokens" --out "$T/bad" \
         --steps 2 --seq-len 8 --group-size 16
     sed 's/"vocab_size": 151936/"vocab_size": 151700/' "$T/cfg.json" > "$T/cfg_vocab.json"
     expect 0 "wrote" "$BIN" init --config "$T/cfg_vocab.json" --out "$T/q_vocab" --seed 4 --tokenizer "$TOK"
-    expect 1 "vocabulary rows" "$BIN" train --model "$T/m" --data "$T/val.txt" --save-path "$T/bad" \
+    expect 1 "vocabulary rows" "$BIN" train --model "$T/m" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 16 --distill --teacher "$T/q_vocab"
     expect 1 "not whole TQ2_0 blocks" "$BIN" export --model "$T/q" --out "$T/x.gguf" --type tq2_0
     [ ! -e "$T/x.gguf" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a refused export left a file"; }
@@ -208,6 +216,12 @@ PY
         fail=$((fail + 1)); echo "FAIL: beam search JSON"; cat "$T/b.json"; fi
     "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 24 --num-beams 1 --greedy --json > "$T/b1.json" 2>/dev/null
     cmp -s "$T/s0.json" "$T/b1.json" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --num-beams 1 is not greedy"; }
+    "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 24 --num-beams 1 --json > "$T/b1s.json" 2>/dev/null
+    cmp -s "$T/s0.json" "$T/b1s.json" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --num-beams 1 alone is not greedy"; }
+    expect 2 "does not sample" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 1 --temperature 0.7
+    "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 24 --num-beams 1 --draft lookup --draft-tree 2 --json \
+        > "$T/b1d.json" 2>/dev/null
+    cmp -s "$T/s0.json" "$T/b1d.json" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --num-beams 1 --draft is not greedy"; }
     expect 0 "beam search: *4 beams" "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 4 --num-beams 4 \
         --early-stopping never --length-penalty 0.5
     # Bad combinations: usage errors (2), and a draft with another tokenizer (1).
@@ -217,7 +231,7 @@ PY
     expect 2 "do not combine" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --draft lookup
     expect 2 "exceeds --num-beams" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --num-return-sequences 3
     expect 2 "need --num-beams" "$BIN" generate --model "$T/q" --prompt "x" --num-return-sequences 2
-    expect 2 "true, false or never" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --early-stopping maybe
+    expect 2 "must be one of true|false|never" "$BIN" generate --model "$T/q" --prompt "x" --num-beams 2 --early-stopping maybe
     expect 2 "greedy decoding only" "$BIN" generate --model "$T/q" --prompt "x" --draft lookup --draft-tree 2
     expect 2 "need --draft" "$BIN" generate --model "$T/q" --prompt "x" --draft-tokens 3
     expect 1 "another tokenizer" "$BIN" generate --model "$T/q" --prompt "x" --draft "$T/imp" --greedy

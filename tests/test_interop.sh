@@ -36,7 +36,7 @@ model() {  # name hf-class model-type tied group
  "eos_token_id": 151645}
 JSON
     "$BIN" init --config "$T/$1.json" --out "$T/$1-init" --seed 7 --tokenizer "$TOK" >/dev/null &&
-    "$BIN" train --model "$T/$1-init" --data "$T/text.txt" --save-path "$T/$1" --steps 2 --warmup 1 \
+    "$BIN" train --model "$T/$1-init" --data "$T/text.txt" --out "$T/$1" --steps 2 --warmup 1 \
         --seq-len 32 --batch-size 2 --group-size "$5" --eval-tokens 32 >/dev/null 2>&1
 }
 model qwen3_g64 Qwen3ForCausalLM qwen3 true 64 && model llama_g256 LlamaForCausalLM llama false 256 ||

@@ -43,7 +43,7 @@ BINA=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 # sharding, which this test is about. bf16 resumes are checked in test_train_run.
 run() {  # out-dir batch-size launcher ("" or $MPI) extra-flags...: the shared recipe
     out=$1 b=$2 launch=$3; shift 3
-    $launch "$BINA" train --model "$T/m" --data "$T/train.txt" --val "$T/val.txt" --save-path "$out" --steps 20 \
+    $launch "$BINA" train --model "$T/m" --data "$T/train.txt" --val "$T/val.txt" --out "$out" --steps 20 \
         --warmup 2 --seq-len 16 --group-size 16 --lr 3e-3 --eval-every 10 --eval-tokens 64 --batch-size "$b" \
         --checkpoint-every 5 --precision fp32 "$@"
 }
@@ -101,7 +101,7 @@ fi
 kill_ranks() {
     i=0
     while [ ! -d "$1/ckpt-10" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-    pids=$(pgrep -f "^$BINA train .*--save-path $1 ")
+    pids=$(pgrep -f "^$BINA train .*--out $1 ")
     [ "$2" = all ] || pids=$(for p in $pids; do tr '\0' '\n' < /proc/$p/environ | grep -q '^OMPI_COMM_WORLD_RANK=1$' && echo $p; done)
     [ -n "$pids" ] && kill -9 $pids
 }
@@ -122,7 +122,7 @@ run "$T/k1" 2 "$MPI" > "$T/k1.log" 2>&1 &
 kill_ranks "$T/k1" 1
 if wait $!; then bad "one rank killed, the run exited 0"; else
     grep -qi "signal 9\|killed" "$T/k1.log" && ok || bad "one rank killed, no message: $(tail -n 5 "$T/k1.log")"; fi
-pgrep -f "^$BINA train .*--save-path $T/k1 " >/dev/null && bad "a rank survived its peer's death"
+pgrep -f "^$BINA train .*--out $T/k1 " >/dev/null && bad "a rank survived its peer's death"
 resumed "$T/k1"
 
 # Bad input: a checkpoint of 2 ranks resumed by one process; ranks that
@@ -130,8 +130,8 @@ resumed "$T/k1"
 out=$(run "$T/x" 2 "" --resume "$T/two/ckpt-5" 2>&1) && bad "2-rank checkpoint resumed by 1 process" ||
     { printf '%s' "$out" | grep -q "made by a run of 2 ranks" && ok || bad "resume with 1 rank: $out"; }
 out=$(mpirun --oversubscribe -x OMP_NUM_THREADS -x ASAN_OPTIONS -np 1 "$BINA" train --model "$T/m" --data "$T/train.txt" \
-      --save-path "$T/y" --steps 4 --seq-len 16 --group-size 16 --lr 1e-3 : -np 1 "$BINA" train --model "$T/m" \
-      --data "$T/train.txt" --save-path "$T/y" --steps 4 --seq-len 16 --group-size 16 --lr 2e-3 2>&1) &&
+      --out "$T/y" --steps 4 --seq-len 16 --group-size 16 --lr 1e-3 : -np 1 "$BINA" train --model "$T/m" \
+      --data "$T/train.txt" --out "$T/y" --steps 4 --seq-len 16 --group-size 16 --lr 2e-3 2>&1) &&
     bad "ranks with different --lr ran" ||
     { printf '%s' "$out" | grep -q "rank 1 disagrees with rank 0 on the recipe" && ok || bad "disagreeing ranks: $out"; }
 finish

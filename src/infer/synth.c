@@ -13,7 +13,7 @@
 static int check_options(const SynthOptions *o, size_t n_text, int max_pos, char *err) {
     if (o->samples < 1) return set_err(err, "synth: need at least one sample");
     if (o->n_seq < 1 || o->n_seq > KV_MAX_SEQS)
-        return set_err(err, "synth: --batch must be in [1, %d] (got %d)", KV_MAX_SEQS, o->n_seq);
+        return set_err(err, "synth: --batch-size must be in [1, %d] (got %d)", KV_MAX_SEQS, o->n_seq);
     if (o->prompt_tokens < 1 || o->new_tokens < 1)
         return set_err(err, "synth: --prompt-tokens and --max-tokens must be at least 1");
     if ((long)o->prompt_tokens + o->new_tokens > max_pos)

@@ -43,7 +43,7 @@ static int ranks_agree(const TrainJob *j, const Trainer *t, const TokenData *tra
          trainer_state_hash(t, rng, tok_hash)},
         {"--batch-size, --seq-len, --seed, --eval-every, --checkpoint-every or --eval-tokens",
          fnv1a64(job, sizeof job)},
-        {"--save-path", fnv1a64(j->out_dir, strlen(j->out_dir))},
+        {"--out", fnv1a64(j->out_dir, strlen(j->out_dir))},
     };
     uint64_t *all = xmalloc(sizeof(uint64_t) * (size_t)d->size);
     int rc = 0;

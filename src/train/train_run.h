@@ -12,7 +12,7 @@ typedef struct {
     const char *model_dir;       // HF checkpoint to start from
     const char *data_path;       // training text (.txt or .jsonl)
     const char *val_path;        // validation text (NULL: none)
-    const char *out_dir;         // --save-path
+    const char *out_dir;         // --out
     const char *tokenizer_path;  // NULL: model_dir/tokenizer.json
     const char *resume;          // a checkpoint directory, or NULL
     const char *teacher_dir;     // --teacher (distillation; NULL: model_dir itself)
