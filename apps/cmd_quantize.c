@@ -1,26 +1,15 @@
-// cmd_quantize.c — `trit quantize`: a model's ternary projection, without
-// training (post-training quantization; the starting point of QAT).
+// cmd_quantize.c — `trit quantize`: a model's calibrated ternary start,
+// without training (src/convert/quantize.h).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "base/util.h"
 #include "commands.h"
+#include "opts.h"
+#include "convert/quantize.h"
 #include "model/model.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: trit quantize --model DIR --out DIR [--group-size N] [--scale absmean|absmax]\n\n"
-            "Writes the model with every linear layer and the embedding / LM head replaced by\n"
-            "t*s (t in {-1,0,1}, one fp16 scale per group of N input weights), norms unchanged,\n"
-            "in float32, with the group recorded in config.json for trit verify. The tokenizer\n"
-            "files are copied. What `trit train` starts from, without its training.\n\n"
-            "  --model DIR          the model (config.json + *.safetensors)\n"
-            "  --out DIR            output directory (created if missing)\n"
-            "  --group-size N       weights per scale group along the input dimension (default 128)\n"
-            "  --scale absmean|absmax  group scale (default absmean)\n");
-}
+#include "tok/tokenizer.h"
 
 static int copy_if_present(const char *from_dir, const char *to_dir, const char *name, char *err) {
     char *src = path_join(from_dir, name), *dst = path_join(to_dir, name);
@@ -36,46 +25,96 @@ static int copy_if_present(const char *from_dir, const char *to_dir, const char 
     return rc;
 }
 
+// The first n_want tokens of a calibration text file, or NULL with err.
+static int32_t *calibration_tokens(const char *path, const char *model_dir, size_t n_want, char *err) {
+    Tokenizer *tok = tokenizer_load_for(NULL, model_dir, err);
+    if (!tok) return NULL;
+    size_t len, n = 0;
+    int32_t *ids = NULL;
+    char *text = read_file(path, &len, err);
+    if (text && tokenizer_encode(tok, text, len, &ids, &n, err) == 0 && n < n_want) {
+        set_err(err, "%s: %zu tokens, fewer than the --calib-tokens %zu asked for", path, n, n_want);
+        free(ids);
+        ids = NULL;
+    }
+    free(text);
+    tokenizer_free(tok);
+    return ids;
+}
+
 int cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *v;
-    long group = 128;
-    TernaryScale scale = SCALE_ABSMEAN;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--model")) { if (!(model = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--out")) { if (!(out = arg_value(argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--group-size")) {
-            if (!(v = arg_value(argc, argv, &i)) || arg_long(a, v, 1, 1 << 20, &group)) return 2;
-        } else if (!strcmp(a, "--scale")) {
-            if (!(v = arg_value(argc, argv, &i))) return 2;
-            if (!strcmp(v, "absmean")) scale = SCALE_ABSMEAN;
-            else if (!strcmp(v, "absmax")) scale = SCALE_ABSMAX;
-            else { fprintf(stderr, "trit: error: --scale must be absmean or absmax, not '%s'\n", v); return 2; }
-        } else {
-            fprintf(stderr, "trit: error: quantize: unknown argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model || !out) {
-        fprintf(stderr, "trit: error: quantize needs --model and --out\n");
-        usage(stderr);
-        return 2;
-    }
-    char err[ERR_LEN], note[160];
-    Model m;
+    const char *model = NULL, *out = NULL, *calib = NULL;
+    long group = 128, calib_tokens = 32768, seq_len = 512;
+    int method = -1, keep = QKEEP_NONE, batch = 8;
+    double damp = 0.01;
+    static const int methods[] = {QUANT_ABSMEAN, QUANT_MSE, QUANT_GPTQ}, keeps[] = {QKEEP_NONE, QKEEP_BF16};
+    const Opt opts[] = {
+        {"--model", OPT_STR, &model, "DIR", .required = 1, .help = "the model (config.json + *.safetensors)"},
+        {"--out", OPT_STR, &out, "DIR", .required = 1, .help = "output directory (created if missing)"},
+        {"--method", OPT_CHOICE, &method, "absmean|mse|gptq", .values = methods,
+         .help = "absmean: BitNet's group scale (what training projects with)\n"
+                 "mse: each group's MSE-optimal scale, weighted by the inputs' mean\n"
+                 "square with --calib\n"
+                 "gptq: GPTQ with a ternary grid on each linear's input Hessian (needs --calib)\n"
+                 "(default: gptq with --calib, else mse)"},
+        {"--group-size", OPT_LONG, &group, "N", 1, 1 << 20,
+         .help = "weights per scale group along the input dimension (default 128)"},
+        {"--keep-embedding", OPT_CHOICE, &keep, "none|bf16", .values = keeps,
+         .help = "none: the embedding / LM head ternary too (default); bf16: kept,\n"
+                 "rounded to bf16 values"},
+        {.name = "Calibration (each layer's inputs: the text run through the layers converted before it):", .kind = OPT_SECTION},
+        {"--calib", OPT_STR, &calib, "FILE", .help = "UTF-8 text, tokenized with the model's tokenizer"},
+        {"--calib-tokens", OPT_LONG, &calib_tokens, "N", 1, 1L << 30,
+         .help = "its first N tokens (default 32768)"},
+        {"--seq-len", OPT_LONG, &seq_len, "T", 2, 1 << 16, .help = "in sequences of T tokens (default 512)"},
+        {"--batch-size", OPT_INT, &batch, "B", 1, 4096, .help = "sequences per forward pass (default 8)"},
+        {"--damp", OPT_DOUBLE, &damp, "X", 0, 10, .help = "gptq: fraction of the mean Hessian diagonal added (0.01)"},
+        {"--scale", OPT_RENAMED, .arg = "--method (absmean|mse|gptq)"},
+        {0}};
+    const Command cmd = {
+        .name = "quantize",
+        .synopsis = "--model DIR --out DIR [--method absmean|mse|gptq] [--calib FILE] [options]",
+        .about = "Writes the model with every linear layer (and the embedding / LM head unless kept)\n"
+                 "replaced by t*s (t in {-1,0,1}, one fp16 scale per group of N input weights),\n"
+                 "norms unchanged, in float32, with the method and group recorded in config.json\n"
+                 "for trit verify. The tokenizer files are copied. No training: the start that\n"
+                 "`trit train` (or block-wise reconstruction) goes on from.\n",
+        .opts = opts};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
+    if (method < 0) method = calib ? QUANT_GPTQ : QUANT_MSE;
+    if (method == QUANT_GPTQ && !calib) return opts_error("--method gptq needs --calib FILE");
+    if (calib && calib_tokens < seq_len)
+        return opts_error("--calib-tokens %ld is less than one sequence of --seq-len %ld", calib_tokens, seq_len);
+
+    char err[ERR_LEN], note[320];
     double t0 = now_seconds();
+    QuantizeOptions o = {.method = (QuantMethod)method, .group = (int)group, .keep_embedding = (QuantKeep)keep,
+                         .damp = damp, .seq_len = (int)seq_len, .batch = batch, .verbose = 1};
+    int32_t *ids = NULL;
+    if (calib && method != QUANT_ABSMEAN) {
+        if (!(ids = calibration_tokens(calib, model, (size_t)calib_tokens, err))) die("%s", err);
+        o.calib = ids;
+        o.n_calib = (size_t)calib_tokens;
+    }
+    Model m;
     if (model_load(&m, model, err)) die("%s", err);
-    if (model_project_ternary(&m, (int)group, scale, err)) die("%s", err);
-    snprintf(note, sizeof note, "ternary g%ld %s: projected without training (trit quantize); norms full precision",
-             group, scale == SCALE_ABSMEAN ? "absmean" : "absmax");
+    if (model_quantize(&m, &o, err)) die("%s", err);
+    if (keep == QKEEP_NONE)
+        snprintf(note, sizeof note, "ternary g%ld %s: every linear layer and the embedding are t*s, t in {-1,0,1}, "
+                 "one scale per group of %ld input weights; projected without training (trit quantize); norms "
+                 "full precision", group, quant_method_name(o.method), group);
+    else
+        snprintf(note, sizeof note, "ternary g%ld %s, embedding bf16: every linear layer is t*s, t in {-1,0,1}, one "
+                 "scale per group of %ld input weights (trit quantize); the embedding / LM head and the norms are "
+                 "not ternary", group, quant_method_name(o.method), group);
     snprintf(m.config.torch_dtype, sizeof m.config.torch_dtype, "float32");
     if (make_dir(out, err) || model_save(&m, out, note, err) ||
         copy_if_present(model, out, "tokenizer.json", err) || copy_if_present(model, out, "tokenizer_config.json", err))
         die("%s", err);
-    printf("wrote %s: %zu parameters, ternary with groups of %ld in %.1f s\n", out, m.n_params, group,
-           now_seconds() - t0);
+    printf("wrote %s: %zu parameters, ternary (%s) with groups of %ld in %.1f s\n", out, m.n_params,
+           quant_method_name(o.method), group, now_seconds() - t0);
     model_free(&m);
+    free(ids);
     return 0;
 }

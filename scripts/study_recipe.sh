@@ -100,7 +100,7 @@ train() {  # arm steps flags... (DATA_FILE= another training file)
     local last
     last=$(ls -d "$dir"/ckpt-* 2>/dev/null | sort -t- -k2 -n | tail -n 1 || true)
     [ -n "$last" ] && resume=(--resume "$last")
-    "$TRIT" train --model "$PARENT" --data "${DATA_FILE:-$TRAIN}" --val "$VALID" --save-path "$dir" --group-size 64 \
+    "$TRIT" train --model "$PARENT" --data "${DATA_FILE:-$TRAIN}" --val "$VALID" --out "$dir" --group-size 64 \
         --steps "$steps" --lr "$LR" --seed 0 --eval-every 50 --eval-tokens 16384 ${PRECISION:+--precision "$PRECISION"} \
         "${resume[@]}" "$@"
     record "$arm" "$dir" "$steps" "$(train_seconds "$dir")"
@@ -111,7 +111,7 @@ for arm in $ARMS; do
     case $arm in
         parent) record parent "$PARENT" 0 0 ;;
         converted)
-            "$TRIT" quantize --model "$PARENT" --out "$OUT/converted" --group-size 64 >/dev/null
+            "$TRIT" quantize --model "$PARENT" --out "$OUT/converted" --group-size 64 --method absmean >/dev/null
             record converted "$OUT/converted" 0 0 ;;
         seed) train seed "$STEPS" ;;
         distill) train distill "$STEPS" --distill ;;
@@ -121,7 +121,7 @@ for arm in $ARMS; do
         gen_distill)
             GEN=$OUT/parent-synth.tokens
             [ -s "$GEN" ] || "$TRIT" synth --model "$PARENT" --prompts "$TRAIN" --out "$GEN" \
-                --samples $((SYNTH_SAMPLES + 64)) --holdout 64 --batch 16 --prompt-tokens 16 --max-tokens 240 --seed 0
+                --samples $((SYNTH_SAMPLES + 64)) --holdout 64 --batch-size 16 --prompt-tokens 16 --max-tokens 240 --seed 0
             DATA_FILE=$GEN train gen_distill "$STEPS" --distill
             printf 'arm\theldout_ppl\n' > "$OUT/heldout.tsv"
             for a in $HELDOUT_ARMS; do

@@ -35,7 +35,7 @@ fi
 
 set -e
 "$BIN" import --gguf "$SMOL" --out "$T/m" >/dev/null 2>&1
-"$BIN" quantize --model "$T/m" --out "$T/q" --group-size 64 >/dev/null 2>&1
+"$BIN" quantize --model "$T/m" --out "$T/q" --group-size 64 --method absmean >/dev/null 2>&1
 "$BIN" export --model "$T/q" --out "$T/q.gguf" >/dev/null 2>&1
 set +e
 head -c 20000 "$WIKI" > "$T/wiki.txt"

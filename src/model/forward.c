@@ -98,6 +98,26 @@ static void forward_layers(Workspace *ws, const ModelWeights *w, const int32_t *
     rmsnorm_forward(a->lnf, a->rstdf, resid_at(ws, L, train), w->final_norm, B * T, C, c->rms_norm_eps);
 }
 
+void forward_embed(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T, float *x) {
+    (void)ws;
+    embedding_lookup(x, tokens, B * T, &w->embed);
+}
+
+void forward_block(Workspace *ws, const ModelWeights *w, int l, const float *x_in, float *x_out, int B, int T) {
+    acts_alloc(ws, B, T, 0);
+    const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = ws->acts.rope_cos, .sin = ws->acts.rope_sin};
+    BlockBufs b;
+    layer_bufs(ws, 0, &b);
+    block_forward(&ws->config, &w->layers[l], x_out, x_in, &b, &ctx);
+}
+
+const float *forward_norm(Workspace *ws, const ModelWeights *w, const float *x, int B, int T) {
+    acts_alloc(ws, B, T, 0);
+    const ModelConfig *c = &ws->config;
+    rmsnorm_forward(ws->acts.lnf, ws->acts.rstdf, x, w->final_norm, B * T, c->hidden_size, c->rms_norm_eps);
+    return ws->acts.lnf;
+}
+
 void forward_hidden(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T) {
     forward_layers(ws, w, tokens, B, T, 1);
 }

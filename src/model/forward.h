@@ -82,6 +82,18 @@ void forward_hidden(Workspace *ws, const ModelWeights *w, const int32_t *tokens,
 // output, valid until the workspace's next forward.
 const float *forward_features(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T);
 
+// One block at a time, for work that goes layer by layer (calibration,
+// block-wise reconstruction): the stream of B×T rows is the caller's.
+// forward_embed writes the embedding rows of tokens into x (B·T × C);
+// forward_block runs layer l from x_in into x_out (may be the same array),
+// leaving the inputs of the layer's linears in ws->acts (ln1 for q/k/v,
+// att for o, ln2 for gate/up, h for down) until the workspace's next pass;
+// forward_norm writes the final norm of x into ws->acts.lnf (the LM head's
+// input) and returns it.
+void forward_embed(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T, float *x);
+void forward_block(Workspace *ws, const ModelWeights *w, int l, const float *x_in, float *x_out, int B, int T);
+const float *forward_norm(Workspace *ws, const ModelWeights *w, const float *x, int B, int T);
+
 // Backward pass after forward_hidden on the same tokens and weights w:
 // computes the mean cross-entropy over targets >= 0 (returned; their number
 // in *count) and ADDS the gradient of that mean, scaled by loss_scale, into

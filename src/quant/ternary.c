@@ -2,6 +2,7 @@
 #include "quant/ternary.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "base/util.h"
 
@@ -39,25 +40,69 @@ static float group_scale(const float *w, int n, TernaryScale mode) {
     return f16_to_f32(f32_to_f16((float)s));
 }
 
+// (|w|, h) pairs by decreasing |w|, then decreasing h: a total order, so
+// the chosen support does not depend on qsort's handling of ties.
+static int by_magnitude_desc(const void *a, const void *b) {
+    const float *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? 1 : -1;
+    return x[1] < y[1] ? 1 : x[1] > y[1] ? -1 : 0;
+}
+
+float ternary_mse_scale(const float *w, const float *h, int n, float *tmp) {
+    for (int i = 0; i < n; i++) {
+        tmp[2 * i] = fabsf(w[i]);
+        tmp[2 * i + 1] = h ? h[i] : 1.0f;
+    }
+    qsort(tmp, (size_t)n, 2 * sizeof(float), by_magnitude_desc);
+    // Support S = the k largest |w|: the best s is Σ_S h|w| / Σ_S h and it
+    // removes (Σ_S h|w|)² / Σ_S h of the error Σ h w².
+    double num = 0.0, den = 0.0, best_gain = 0.0, best = 0.0;
+    for (int k = 0; k < n; k++) {
+        num += (double)tmp[2 * k] * tmp[2 * k + 1];
+        den += tmp[2 * k + 1];
+        if (den > 0.0 && num * num / den > best_gain) {
+            best_gain = num * num / den;
+            best = num / den;
+        }
+    }
+    if (best > F16_MAX) best = F16_MAX;
+    return f16_to_f32(f32_to_f16((float)best));
+}
+
+void ternary_round_group(float *q, const float *w, int n, float s) {
+    if (!(s > 0.0f)) {  // an all-zero group (or NaN scale): all t = 0
+        for (int i = 0; i < n; i++) q[i] = s == 0.0f ? 0.0f : s;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        // A true division (not a multiply by 1/s), so the rounding
+        // decisions are bit-identical to the torch reference's w / s.
+        float t = nearbyintf(w[i] / s);  // default rounding: half to even, as torch.round
+        t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
+        q[i] = t * s + 0.0f;  // + 0: a zero is +0.0, as a packed zero decodes, never -0.0
+    }
+}
+
+void ternary_project_mse(float *q, const float *w, int64_t rows, int64_t cols, int group, const float *h) {
+    const int64_t per_row = cols / group, ngroups = rows * per_row;
+#pragma omp parallel
+    {
+        float *tmp = xmalloc(2 * sizeof(float) * (size_t)group);
+#pragma omp for schedule(static)
+        for (int64_t g = 0; g < ngroups; g++) {
+            const float *hg = h ? h + (g % per_row) * group : NULL;
+            ternary_round_group(q + g * group, w + g * group, group,
+                                ternary_mse_scale(w + g * group, hg, group, tmp));
+        }
+        free(tmp);
+    }
+}
+
 void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int group, TernaryScale mode) {
     const int64_t ngroups = rows * (cols / group);
 #pragma omp parallel for schedule(static)
-    for (int64_t g = 0; g < ngroups; g++) {
-        const float *wg = w + g * group;
-        float *qg = q + g * group;
-        float s = group_scale(wg, group, mode);
-        if (!(s > 0.0f)) {  // an all-zero group (or NaN scale): all t = 0
-            for (int i = 0; i < group; i++) qg[i] = s == 0.0f ? 0.0f : s;
-            continue;
-        }
-        for (int i = 0; i < group; i++) {
-            // A true division (not a multiply by 1/s), so the rounding
-            // decisions are bit-identical to the torch reference's w / s.
-            float t = nearbyintf(wg[i] / s);  // default rounding: half to even, as torch.round
-            t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
-            qg[i] = t * s + 0.0f;  // + 0: a zero is +0.0, as a packed zero decodes, never -0.0
-        }
-    }
+    for (int64_t g = 0; g < ngroups; g++)
+        ternary_round_group(q + g * group, w + g * group, group, group_scale(w + g * group, group, mode));
 }
 
 int ternary_verify(const float *q, int64_t rows, int64_t cols, int group, TernaryCounts *counts) {

@@ -25,6 +25,20 @@ int ternary_check_shape(const char *name, int64_t cols, int group, char *err);
 // q = t * s for every group of w. q and w may be the same array.
 void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int group, TernaryScale mode);
 
+// t·s for n weights with the scale s: t the nearest of {-1, 0, 1} to w / s
+// (half to even, a true division); an s that is 0 or NaN gives 0 or NaN.
+void ternary_round_group(float *q, const float *w, int n, float s);
+
+// The fp16 scale minimising sum h_i (w_i - s t_i)^2 over the n weights, t
+// the nearest level: the best of the supports "the k largest |w|" (for a
+// support S the best s is sum_S h|w| / sum_S h), rounded to fp16. h NULL:
+// unweighted. tmp: 2n floats of scratch.
+float ternary_mse_scale(const float *w, const float *h, int n, float *tmp);
+
+// ternary_project with each group's MSE-optimal scale; h (cols values, or
+// NULL) weighs each input column's error (its mean square input).
+void ternary_project_mse(float *q, const float *w, int64_t rows, int64_t cols, int group, const float *h);
+
 typedef struct {
     uint64_t neg, zero, pos;  // how many weights are -s, 0, +s
     uint64_t bad_groups;      // groups whose values are not exactly {-s, 0, +s}

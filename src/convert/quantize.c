@@ -1,0 +1,209 @@
+// quantize.c — a calibrated ternary start; see quantize.h.
+#include "convert/quantize.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "model/forward.h"
+#include "model/weights.h"
+#include "quant/gptq.h"
+#include "quant/ternary.h"
+
+const char *quant_method_name(QuantMethod m) {
+    return m == QUANT_GPTQ ? "gptq" : m == QUANT_MSE ? "mse" : "absmean";
+}
+
+static const TensorInfo *tensor_of(const Model *m, TensorKind kind, int layer) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].kind == kind && m->tensors[i].layer == layer) return &m->tensors[i];
+    return NULL;
+}
+
+// 1 when every linear layer already holds t·s with groups of `group`.
+static int all_ternary(const Model *m, int group) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *t = &m->tensors[i];
+        if (!t->matrix || tk_is_embedding(t->kind)) continue;
+        TernaryCounts n = {0};
+        if (ternary_verify(m->params_memory + t->offset, t->rows, t->cols, group, &n)) return 0;
+    }
+    return 1;
+}
+
+// Rounds one matrix by the method: H is its inputs' XᵀX (n = cols; NULL
+// without calibration), consumed by gptq.
+static int quantize_matrix(const Model *m, const TensorInfo *t, const QuantizeOptions *o, double *H, char *err) {
+    float *w = m->params_memory + t->offset;
+    if (o->method == QUANT_ABSMEAN) {
+        ternary_project(w, w, t->rows, t->cols, o->group, SCALE_ABSMEAN);
+        return 0;
+    }
+    if (o->method == QUANT_GPTQ) {
+        if (ternary_gptq(w, t->rows, t->cols, o->group, H, o->damp, err)) return set_err(err, "%s: %s", t->name, err);
+        return 0;
+    }
+    float *h = NULL;
+    if (H) {  // mse weighted by each input's mean square
+        h = xmalloc(sizeof(float) * (size_t)t->cols);
+        for (int64_t i = 0; i < t->cols; i++) h[i] = (float)H[i * t->cols + i];
+    }
+    ternary_project_mse(w, w, t->rows, t->cols, o->group, h);
+    free(h);
+    return 0;
+}
+
+// The embedding / LM head: kept (bf16 values), or rounded by the method on
+// the final norm's Hessian (H, for the head; NULL for an untied embedding).
+static int quantize_embedding(const Model *m, const TensorInfo *t, const QuantizeOptions *o, double *H, char *err) {
+    float *w = m->params_memory + t->offset;
+    if (o->keep_embedding == QKEEP_BF16) {
+        for (size_t i = 0; i < (size_t)t->rows * (size_t)t->cols; i++) w[i] = bf16_to_f32(f32_to_bf16(w[i]));
+        return 0;
+    }
+    if (!H && o->method == QUANT_GPTQ) {  // an untied input embedding: a lookup, no inputs to weigh
+        ternary_project_mse(w, w, t->rows, t->cols, o->group, NULL);
+        return 0;
+    }
+    return quantize_matrix(m, t, o, H, err);
+}
+
+// The linears of one block in the order their inputs are computed: each
+// stage's matrices read one activation of the block (forward.h).
+typedef struct {
+    TensorKind kinds[3];
+    int n;
+} Stage;
+static const Stage STAGES[] = {
+    {{TK_WQ, TK_WK, TK_WV}, 3}, {{TK_WO}, 1}, {{TK_WGATE, TK_WUP}, 2}, {{TK_WDOWN}, 1}};
+
+static const float *stage_input(const Workspace *ws, int stage) {
+    const Activations *a = &ws->acts;
+    return stage == 0 ? a->ln1 : stage == 1 ? a->att : stage == 2 ? a->ln2 : a->h;
+}
+
+// H += xᵀx over rows of x (rows × n), the upper triangle summed in a float
+// product per chunk, accumulated in double.
+static void hessian_add(double *H, float *tmp, const float *x, int rows, int n) {
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, n, rows, 1.0f, x, n, 0.0f, tmp, n);
+    for (int i = 0; i < n; i++)
+        for (int j = i; j < n; j++) H[(size_t)i * n + j] += tmp[(size_t)i * n + j];
+}
+
+static void hessian_mirror(double *H, int n) {
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) H[(size_t)j * n + i] = H[(size_t)i * n + j];
+}
+
+typedef struct {
+    Workspace ws;
+    ModelWeights mw;
+    float *x;       // the calibration stream (n_seq·T × C): the converted layers' output
+    float *scratch; // (rows of a chunk × C), a block's output when only its inputs are wanted
+    float *tmp;     // (max n)² for hessian_add
+    int n_seq, T, batch;
+} Calib;
+
+// XᵀX of one stage's input over the whole calibration set, layer l run on the stream.
+static double *stage_hessian(Calib *k, int l, int stage, int n) {
+    const int C = k->ws.config.hidden_size;
+    double *H = xcalloc((size_t)n * n, sizeof(double));
+    for (int s0 = 0; s0 < k->n_seq; s0 += k->batch) {
+        const int bs = s0 + k->batch <= k->n_seq ? k->batch : k->n_seq - s0;
+        forward_block(&k->ws, &k->mw, l, k->x + (size_t)s0 * k->T * C, k->scratch, bs, k->T);
+        hessian_add(H, k->tmp, stage_input(&k->ws, stage), bs * k->T, n);
+    }
+    hessian_mirror(H, n);
+    return H;
+}
+
+static int quantize_layer(Calib *k, const Model *m, int l, const QuantizeOptions *o, char *err) {
+    const int C = m->config.hidden_size;
+    for (int st = 0; st < 4; st++) {
+        const Stage *s = &STAGES[st];
+        const int n = (int)tensor_of(m, s->kinds[0], l)->cols;
+        double *H = stage_hessian(k, l, st, n), *Hc = xmalloc(sizeof(double) * (size_t)n * n);
+        int rc = 0;
+        for (int i = 0; i < s->n && rc == 0; i++) {
+            memcpy(Hc, H, sizeof(double) * (size_t)n * n);  // gptq consumes its copy
+            rc = quantize_matrix(m, tensor_of(m, s->kinds[i], l), o, Hc, err);
+        }
+        free(Hc);
+        free(H);
+        if (rc) return -1;
+    }
+    for (int s0 = 0; s0 < k->n_seq; s0 += k->batch) {  // the stream through the converted layer
+        const int bs = s0 + k->batch <= k->n_seq ? k->batch : k->n_seq - s0;
+        float *x = k->x + (size_t)s0 * k->T * C;
+        forward_block(&k->ws, &k->mw, l, x, x, bs, k->T);
+    }
+    return 0;
+}
+
+static int quantize_calibrated(Model *m, const QuantizeOptions *o, char *err) {
+    const ModelConfig *c = &m->config;
+    const int C = c->hidden_size, L = c->num_hidden_layers;
+    Calib k = {.n_seq = (int)(o->n_calib / (size_t)o->seq_len), .T = o->seq_len,
+               .batch = o->batch > 0 ? o->batch : 1};
+    if (k.batch > k.n_seq) k.batch = k.n_seq;
+    const int widest = c->intermediate_size > C ? c->intermediate_size : C;
+    const int qd = c->num_attention_heads * c->head_dim, nmax = widest > qd ? widest : qd;
+    workspace_init(&k.ws, c);
+    weights_view(&k.mw, m, &m->params);
+    k.x = xmalloc(sizeof(float) * (size_t)k.n_seq * k.T * C);
+    k.scratch = xmalloc(sizeof(float) * (size_t)k.batch * k.T * C);
+    k.tmp = xmalloc(sizeof(float) * (size_t)nmax * nmax);
+    for (int s0 = 0; s0 < k.n_seq; s0 += k.batch) {
+        const int bs = s0 + k.batch <= k.n_seq ? k.batch : k.n_seq - s0;
+        forward_embed(&k.ws, &k.mw, o->calib + (size_t)s0 * k.T, bs, k.T, k.x + (size_t)s0 * k.T * C);
+    }
+    Progress p;
+    if (o->verbose) progress_init(&p, quant_method_name(o->method), "layers", L + 1);
+    int rc = 0;
+    for (int l = 0; l < L && rc == 0; l++) {
+        rc = quantize_layer(&k, m, l, o, err);
+        if (o->verbose) progress_update(&p, l + 1);
+    }
+    if (rc == 0) {  // the head on the final norm's outputs; an untied embedding without inputs
+        double *H = NULL;
+        if (o->keep_embedding == QKEEP_NONE && o->method != QUANT_ABSMEAN) {
+            H = xcalloc((size_t)C * C, sizeof(double));
+            for (int s0 = 0; s0 < k.n_seq; s0 += k.batch) {
+                const int bs = s0 + k.batch <= k.n_seq ? k.batch : k.n_seq - s0;
+                hessian_add(H, k.tmp, forward_norm(&k.ws, &k.mw, k.x + (size_t)s0 * k.T * C, bs, k.T), bs * k.T, C);
+            }
+            hessian_mirror(H, C);
+        }
+        const TensorInfo *head = tensor_of(m, TK_LM_HEAD, 0), *embed = tensor_of(m, TK_EMBED, 0);
+        if (head) rc = quantize_embedding(m, head, o, H, err);
+        if (rc == 0) rc = quantize_embedding(m, embed, o, head ? NULL : H, err);
+        free(H);
+    }
+    if (o->verbose) progress_finish(&p, L + 1);
+    free(k.tmp);
+    free(k.scratch);
+    free(k.x);
+    weights_free(&k.mw);
+    workspace_free(&k.ws);
+    return rc;
+}
+
+int model_quantize(Model *m, const QuantizeOptions *o, char *err) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, o->group, err))
+            return -1;
+    if (all_ternary(m, o->group))
+        return set_err(err, "every linear layer is already ternary with groups of %d: quantize the model it was "
+                            "made from", o->group);
+    if (o->calib && o->seq_len > 0 && o->n_calib / (size_t)o->seq_len >= 1) return quantize_calibrated(m, o, err);
+    if (o->method == QUANT_GPTQ) return set_err(err, "gptq needs calibration text of at least one sequence");
+    if (o->calib) return set_err(err, "%zu calibration tokens is less than one sequence of %d", o->n_calib, o->seq_len);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *t = &m->tensors[i];
+        if (t->matrix && (tk_is_embedding(t->kind) ? quantize_embedding(m, t, o, NULL, err)
+                                                   : quantize_matrix(m, t, o, NULL, err)))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,47 @@
+// quantize.h — a model's calibrated ternary start, without training
+// (`trit quantize`): every linear layer, and unless kept the embedding /
+// LM head, becomes exactly t·s with one fp16 scale per group of input
+// weights, by one of three methods:
+//   absmean  BitNet b1.58's scale, t the nearest level (what training uses);
+//   mse      each group's MSE-optimal scale and support; with calibration
+//            text, the error weighted by the mean square of each input
+//            (the diagonal of the layer's Hessian);
+//   gptq     GPTQ with a ternary grid (quant/gptq.h) on the Hessian XᵀX of
+//            each linear's inputs.
+// With calibration, layers are converted in order and each one's inputs
+// come from the calibration text run through the layers already converted
+// (the quantized model's own stream), q/k/v before o, gate/up before down.
+// The head is converted last, on the final norm's outputs.
+#ifndef TRIT_QUANTIZE_H
+#define TRIT_QUANTIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+typedef enum { QUANT_ABSMEAN, QUANT_MSE, QUANT_GPTQ } QuantMethod;
+typedef enum { QKEEP_NONE, QKEEP_BF16 } QuantKeep;
+
+typedef struct {
+    QuantMethod method;
+    int group;
+    QuantKeep keep_embedding;  // BF16: the embedding / head rounded to bf16, not ternary
+    double damp;               // gptq: fraction of the mean Hessian diagonal added (0.01)
+    const int32_t *calib;      // calibration tokens (NULL: none; gptq needs them)
+    size_t n_calib;
+    int seq_len;               // calibration sequence length
+    int batch;                 // sequences per forward pass
+    int verbose;               // a progress bar on stderr
+} QuantizeOptions;
+
+// The method's name ("absmean", "mse", "gptq").
+const char *quant_method_name(QuantMethod m);
+
+// Converts m in place. -1 with err: a group that does not divide a row, gptq
+// without calibration, fewer calibration tokens than one sequence, a model
+// whose matrices are all ternary already, a Hessian that is not positive
+// definite.
+int model_quantize(Model *m, const QuantizeOptions *o, char *err);
+
+#endif

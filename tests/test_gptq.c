@@ -1,0 +1,126 @@
+// test_gptq.c — calibrated ternary rounding (quant/ternary.c's MSE-optimal
+// scales, quant/gptq.c) against the numpy reference written from the
+// methods' definitions (tools/reference/make_quant_fixtures.py, float64,
+// unblocked), and the properties that make the methods worth having.
+#include "quant/gptq.h"
+#include "quant/ternary.h"
+#include "test.h"
+
+typedef struct {
+    int rows, cols, group, n;
+    float *w, *x, *mse, *mse_h, *gptq;
+    float *memory;
+} Case;
+
+static int load_case(Case *c, const char *path) {
+    FILE *f = fopen(path, "rb");
+    int32_t hdr[5];
+    if (!f || fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] != 0x544E5154) {
+        if (f) fclose(f);
+        return -1;
+    }
+    c->rows = hdr[1], c->cols = hdr[2], c->group = hdr[3], c->n = hdr[4];
+    const size_t wn = (size_t)c->rows * c->cols, xn = (size_t)c->n * c->cols, total = 4 * wn + xn;
+    c->memory = malloc(sizeof(float) * total);
+    const int ok = fread(c->memory, sizeof(float), total, f) == total;
+    fclose(f);
+    c->w = c->memory, c->x = c->w + wn, c->mse = c->x + xn, c->mse_h = c->mse + wn, c->gptq = c->mse_h + wn;
+    return ok ? 0 : -1;
+}
+
+// sum over the calibration rows of ||(A - W) x||^2: the layer's output error.
+static double output_error(const Case *c, const float *q) {
+    double e = 0.0;
+    for (int i = 0; i < c->n; i++)
+        for (int r = 0; r < c->rows; r++) {
+            double d = 0.0;
+            for (int j = 0; j < c->cols; j++)
+                d += ((double)q[(size_t)r * c->cols + j] - c->w[(size_t)r * c->cols + j]) * c->x[(size_t)i * c->cols + j];
+            e += d * d;
+        }
+    return e;
+}
+
+static size_t differing(const float *a, const float *b, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += a[i] != b[i];
+    return k;
+}
+
+static void check_case(const char *path) {
+    Case c;
+    if (load_case(&c, path)) {
+        CHECK(0, "%s: missing or malformed (python3 tools/reference/make_quant_fixtures.py)", path);
+        return;
+    }
+    const size_t wn = (size_t)c.rows * c.cols;
+    float *q = malloc(sizeof(float) * wn);
+    // mse: the same scales and codes, exactly.
+    ternary_project_mse(q, c.w, c.rows, c.cols, c.group, NULL);
+    CHECK(differing(q, c.mse, wn) == 0, "%s: mse: %zu of %zu values differ from numpy", path, differing(q, c.mse, wn), wn);
+    TernaryCounts counts = {0};
+    CHECK(ternary_verify(q, c.rows, c.cols, c.group, &counts) == 0, "%s: mse output is not ternary", path);
+    float *absmean = malloc(sizeof(float) * wn);
+    ternary_project(absmean, c.w, c.rows, c.cols, c.group, SCALE_ABSMEAN);
+    double e_abs = 0, e_mse = 0;
+    for (size_t i = 0; i < wn; i++) {
+        e_abs += ((double)absmean[i] - c.w[i]) * ((double)absmean[i] - c.w[i]);
+        e_mse += ((double)q[i] - c.w[i]) * ((double)q[i] - c.w[i]);
+    }
+    CHECK(e_mse < e_abs, "%s: the MSE-optimal weight error %g is not below absmean's %g", path, e_mse, e_abs);
+
+    // mse weighted by the inputs' mean square.
+    float *h = calloc((size_t)c.cols, sizeof(float));
+    for (int j = 0; j < c.cols; j++) {
+        double s = 0.0;
+        for (int i = 0; i < c.n; i++) s += (double)c.x[(size_t)i * c.cols + j] * c.x[(size_t)i * c.cols + j];
+        h[j] = (float)s;
+    }
+    ternary_project_mse(q, c.w, c.rows, c.cols, c.group, h);
+    CHECK(differing(q, c.mse_h, wn) == 0, "%s: weighted mse: %zu of %zu values differ", path,
+          differing(q, c.mse_h, wn), wn);
+    const double e_mse_h = output_error(&c, q), e_mse_out = output_error(&c, c.mse);
+
+    // gptq: float32 against float64, so a near-tie may round the other way
+    // and carry a different error onwards: at most 1% of the values differ,
+    // and the output error is the reference's within 2%.
+    double *H = calloc((size_t)c.cols * c.cols, sizeof(double));
+    for (int i = 0; i < c.n; i++)
+        for (int a = 0; a < c.cols; a++)
+            for (int b = 0; b < c.cols; b++)
+                H[(size_t)a * c.cols + b] += (double)c.x[(size_t)i * c.cols + a] * c.x[(size_t)i * c.cols + b];
+    memcpy(q, c.w, sizeof(float) * wn);
+    char err[512];
+    CHECK(ternary_gptq(q, c.rows, c.cols, c.group, H, 0.01, err) == 0, "%s: gptq: %s", path, err);
+    const size_t nd = differing(q, c.gptq, wn);
+    CHECK(nd * 100 <= wn, "%s: gptq: %zu of %zu values differ from numpy", path, nd, wn);
+    memset(&counts, 0, sizeof counts);
+    CHECK(ternary_verify(q, c.rows, c.cols, c.group, &counts) == 0, "%s: gptq output is not ternary", path);
+    int dead_zero = 1;
+    for (int r = 0; r < c.rows; r++) dead_zero &= q[(size_t)r * c.cols + 3] == 0.0f;
+    CHECK(dead_zero, "%s: gptq: the column no input reaches is not 0", path);
+    const double e_gptq = output_error(&c, q), e_ref = output_error(&c, c.gptq);
+    CHECK(fabs(e_gptq - e_ref) <= 0.02 * e_ref, "%s: gptq output error %g, numpy's %g", path, e_gptq, e_ref);
+    CHECK(e_gptq < e_mse_h && e_mse_h < e_mse_out, "%s: output errors: gptq %g, weighted mse %g, mse %g", path, e_gptq,
+          e_mse_h, e_mse_out);
+    free(H);
+    free(h);
+    free(absmean);
+    free(q);
+    free(c.memory);
+}
+
+int main(void) {
+    const char *cases[] = {"tests/fixtures/quant/case0.bin", "tests/fixtures/quant/case1.bin",
+                           "tests/fixtures/quant/case2.bin"};
+    for (int i = 0; i < 3; i++) check_case(cases[i]);
+
+    // Bad input: a group that does not divide the row, a Hessian of zeros.
+    float w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    double H[64] = {0};
+    char err[512];
+    CHECK(ternary_gptq(w, 1, 8, 3, H, 0.01, err) != 0 && strstr(err, "does not divide"), "group 3 of 8: %s", err);
+    CHECK(ternary_gptq(w, 1, 8, 4, H, 0.01, err) != 0 && strstr(err, "zero"), "zero Hessian: %s", err);
+    printf("test_gptq: %d passed, %d failed\n", tests_passed, tests_failed);
+    return tests_failed != 0;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Reference for trit's calibrated ternary rounding (src/quant/ternary.c
+ternary_mse_scale / ternary_project_mse, src/quant/gptq.c ternary_gptq),
+written from the method's definition in numpy, float64, without blocking:
+
+  mse   per group of G weights, the scale s minimising sum h_i (w_i - s t_i)^2:
+        supports = the k largest |w| (ties: larger h first); for a support S,
+        s = sum_S h|w| / sum_S h, gain (sum_S h|w|)^2 / sum_S h; the first k of
+        the largest gain wins; s rounded to fp16 (through float32); then
+        t = clamp(round_half_even(w / s), -1, 1). h = 1 without weights.
+  gptq  H = X^T X (+ damp * mean(diag H) on the diagonal, a zero diagonal
+        entry first set to 1 and its column of W zeroed); U = upper Cholesky
+        factor of H^-1 (H^-1 = U^T U); columns j = 0..n-1 in order: at a
+        group's first column each row's scale is the mse scale (h = 1) of the
+        group's current (error-updated) weights; q_j = t * s;
+        W[:, j+1:] -= ((W[:, j] - q_j) / U[j, j]) outer U[j, j+1:].
+
+Writes tests/fixtures/quant/case<k>.bin for a few shapes: a header of int32
+magic 'TQNT', rows, cols, group, n (calibration rows), then float32 W
+(rows x cols), X (n x cols), and the references: float32 mse (rows x cols,
+unweighted), mse_h (weighted by h_i = sum_n x_i^2), gptq (damp 0.01).
+Run: python3 tools/reference/make_quant_fixtures.py   (needs numpy)
+"""
+import os
+import struct
+
+import numpy as np
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "quant")
+
+
+def fp16(x):
+    return float(np.float16(np.float32(x)))
+
+
+def mse_scale(w, h):
+    a = np.abs(w.astype(np.float64))
+    order = sorted(range(len(w)), key=lambda i: (-np.float32(a[i]), -np.float32(h[i])))
+    num = den = best_gain = best = 0.0
+    for i in order:
+        num += a[i] * h[i]
+        den += h[i]
+        if den > 0 and num * num / den > best_gain:
+            best_gain, best = num * num / den, num / den
+    return fp16(best)
+
+
+def round_group(w, s):
+    if not s > 0:
+        return np.zeros_like(w)
+    t = np.clip(np.round(np.float32(w) / np.float32(s)), -1, 1)
+    return t * s
+
+
+def project_mse(W, group, h=None):
+    Q = np.empty_like(W, dtype=np.float64)
+    for r in range(W.shape[0]):
+        for g0 in range(0, W.shape[1], group):
+            hg = np.ones(group) if h is None else h[g0:g0 + group]
+            Q[r, g0:g0 + group] = round_group(W[r, g0:g0 + group], mse_scale(W[r, g0:g0 + group], hg))
+    return Q
+
+
+def gptq(W, X, group, damp):
+    W = W.astype(np.float64).copy()
+    H = X.astype(np.float64).T @ X.astype(np.float64)
+    n = H.shape[0]
+    mean = np.mean(np.diag(H))
+    dead = np.diag(H) == 0
+    H[dead, dead] = 1.0
+    W[:, dead] = 0.0
+    H += damp * mean * np.eye(n)
+    U = np.linalg.cholesky(np.linalg.inv(H)).T
+    Q = np.zeros_like(W)
+    s = np.zeros(W.shape[0])
+    for j in range(n):
+        if j % group == 0:
+            s = np.array([mse_scale(W[r, j:j + group], np.ones(group)) for r in range(W.shape[0])])
+        q = np.array([round_group(W[r, j:j + 1], s[r])[0] for r in range(W.shape[0])])
+        e = (W[:, j] - q) / U[j, j]
+        W[:, j + 1:] -= np.outer(e, U[j, j + 1:])
+        Q[:, j] = q
+    return Q
+
+
+def case(k, rows, cols, group, n, seed):
+    rng = np.random.default_rng(seed)
+    W = (rng.standard_normal((rows, cols)) * 0.05).astype(np.float32)
+    W[0, :group] = rng.laplace(size=group).astype(np.float32) * 0.05  # heavy tails in one group
+    # Correlated inputs with uneven scales (what makes GPTQ differ from rounding),
+    # and one input that is always zero (a dead column).
+    mix = rng.standard_normal((cols, cols)) / np.sqrt(cols) + np.eye(cols)
+    X = (rng.standard_normal((n, cols)) @ mix * rng.uniform(0.2, 3.0, cols)).astype(np.float32)
+    X[:, 3] = 0.0
+    h = (X.astype(np.float64) ** 2).sum(axis=0)
+    mse = project_mse(W, group)
+    mse_h = project_mse(W, group, h)
+    gq = gptq(W, X, group, 0.01)
+    with open(os.path.join(OUT, f"case{k}.bin"), "wb") as f:
+        f.write(struct.pack("<5i", 0x544E5154, rows, cols, group, n))
+        for a in (W, X, mse, mse_h, gq):
+            f.write(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    print(f"case{k}: {rows} x {cols}, group {group}, {n} calibration rows")
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    case(0, 8, 64, 16, 256, 1)
+    case(1, 24, 192, 64, 512, 2)
+    case(2, 6, 320, 32, 400, 3)
