@@ -20,7 +20,7 @@ int cmd_train(int argc, char **argv) {
     long eval_tokens = (long)j.eval_tokens;  // size_t in the job
     int distill_flag = 0;                    // --distill-alpha or --distill-temp given
     static const int quant_values[] = {1, 0};
-    static const int scale_values[] = {SCALE_ABSMEAN, SCALE_ABSMAX};
+    static const int scale_values[] = {SCALE_ABSMEAN, SCALE_ABSMAX, SCALE_MSE};
     static const int keep_values[] = {KEEP_FP32, KEEP_BF16};
     static const int prec_values[] = {PREC_FP32, PREC_BF16};
     const Opt opts[] = {
@@ -49,7 +49,9 @@ int cmd_train(int argc, char **argv) {
          .help = "ternary QAT, or plain full-precision training (ternary)"},
         {"--group-size", OPT_INT, &j.cfg.group_size, "N", 1, 1 << 20,
          .help = "weights per scale group along the input dimension (128)"},
-        {"--scale", OPT_CHOICE, &scale, "absmean|absmax", .values = scale_values, .help = "group scale (absmean)"},
+        {"--scale", OPT_CHOICE, &scale, "absmean|absmax|mse", .values = scale_values,
+         .help = "group scale (absmean); mse: each group's MSE-optimal scale, which keeps\n"
+                 "a calibrated start (trit quantize) as it is"},
         {"--seed", OPT_U64, &j.seed, "N", .help = "data order (0); the same seed repeats the run exactly"},
         {"--eval-every", OPT_LONG, &j.eval_every, "N", 0, 100000000,
          .help = "validation interval in steps (50; 0 = start and end only)"},

@@ -99,6 +99,12 @@ static void check_case(const char *path) {
     int dead_zero = 1;
     for (int r = 0; r < c.rows; r++) dead_zero &= q[(size_t)r * c.cols + 3] == 0.0f;
     CHECK(dead_zero, "%s: gptq: the column no input reaches is not 0", path);
+    // Training with --scale mse from this start projects it onto itself.
+    float *again = malloc(sizeof(float) * wn);
+    ternary_project(again, q, c.rows, c.cols, c.group, SCALE_MSE);
+    CHECK(differing(again, q, wn) == 0, "%s: the mse projection of a ternary matrix moved %zu values", path,
+          differing(again, q, wn));
+    free(again);
     const double e_gptq = output_error(&c, q), e_ref = output_error(&c, c.gptq);
     CHECK(fabs(e_gptq - e_ref) <= 0.02 * e_ref, "%s: gptq output error %g, numpy's %g", path, e_gptq, e_ref);
     CHECK(e_gptq < e_mse_h && e_mse_h < e_mse_out, "%s: output errors: gptq %g, weighted mse %g, mse %g", path, e_gptq,

@@ -98,7 +98,15 @@ void ternary_project_mse(float *q, const float *w, int64_t rows, int64_t cols, i
     }
 }
 
+const char *ternary_scale_name(TernaryScale mode) {
+    return mode == SCALE_MSE ? "mse" : mode == SCALE_ABSMAX ? "absmax" : "absmean";
+}
+
 void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int group, TernaryScale mode) {
+    if (mode == SCALE_MSE) {
+        ternary_project_mse(q, w, rows, cols, group, NULL);
+        return;
+    }
     const int64_t ngroups = rows * (cols / group);
 #pragma omp parallel for schedule(static)
     for (int64_t g = 0; g < ngroups; g++)

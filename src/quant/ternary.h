@@ -17,7 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { SCALE_ABSMEAN, SCALE_ABSMAX } TernaryScale;
+// SCALE_MSE: each group's MSE-optimal scale (ternary_mse_scale below); a
+// group that is already t*s keeps its s, so training from a calibrated start
+// (trit quantize) begins where that start is.
+typedef enum { SCALE_ABSMEAN, SCALE_ABSMAX, SCALE_MSE } TernaryScale;
+
+// "absmean", "absmax", "mse".
+const char *ternary_scale_name(TernaryScale mode);
 
 // Checks that `group` is positive and divides `cols`; names the tensor.
 int ternary_check_shape(const char *name, int64_t cols, int group, char *err);

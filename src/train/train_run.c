@@ -121,11 +121,11 @@ static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, cha
     if (t->cfg.quant && t->cfg.keep_embedding == KEEP_NONE)
         snprintf(note, sizeof note, "ternary g%d %s: every linear layer and the embedding are t*s, t in {-1,0,1}, "
                  "one scale per group of %d input weights; norms full precision", t->cfg.group_size,
-                 t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax", t->cfg.group_size);
+                 ternary_scale_name(t->cfg.scale), t->cfg.group_size);
     else if (t->cfg.quant)
         snprintf(note, sizeof note, "ternary g%d %s, embedding %s: every linear layer is t*s, t in {-1,0,1}, one "
                  "scale per group of %d input weights; the embedding / LM head and the norms are not ternary",
-                 t->cfg.group_size, t->cfg.scale == SCALE_ABSMEAN ? "absmean" : "absmax",
+                 t->cfg.group_size, ternary_scale_name(t->cfg.scale),
                  t->cfg.keep_embedding == KEEP_BF16 ? "bf16" : "fp32", t->cfg.group_size);
     float *latent = m->params_memory;
     m->params_memory = trainer_model_f32(t);  // the ternary model itself
