@@ -173,6 +173,18 @@ static void scratch_alloc(Workspace *ws, int BT) {
     g->BT = BT;
 }
 
+void backward_block(Workspace *ws, const ModelWeights *w, int l, const float *x_in, const float *dx_out,
+                    const LayerParams *g) {
+    const Activations *a = &ws->acts;
+    const int BT = a->B * a->T;
+    if (ws->scratch.BT != BT) scratch_alloc(ws, BT);
+    memcpy(ws->scratch.dresid, dx_out, sizeof(float) * (size_t)BT * ws->config.hidden_size);
+    const BlockCtx ctx = {.B = a->B, .T = a->T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
+    BlockBufs b;
+    layer_bufs(ws, 0, &b);
+    block_backward(&ws->config, &w->layers[l], g, x_in, &b, &ctx, &ws->scratch);
+}
+
 // Rows of logits per chunk in the fused LM head: at Qwen3's vocabulary 256
 // rows are 155 MB of logits and read the 622 MB head 110/256 as often as the
 // forward's chunking (110 rows) would.

@@ -94,6 +94,13 @@ void forward_embed(Workspace *ws, const ModelWeights *w, const int32_t *tokens, 
 void forward_block(Workspace *ws, const ModelWeights *w, int l, const float *x_in, float *x_out, int B, int T);
 const float *forward_norm(Workspace *ws, const ModelWeights *w, const float *x, int B, int T);
 
+// The backward of the last forward_block in this workspace (same layer,
+// weights and input x_in): from dx_out (B·T × C), ADDS the gradients of
+// the layer's weights and norms into g (straight-through, as
+// block_backward); the input's gradient is left in ws->scratch.dresid.
+void backward_block(Workspace *ws, const ModelWeights *w, int l, const float *x_in, const float *dx_out,
+                    const LayerParams *g);
+
 // Backward pass after forward_hidden on the same tokens and weights w:
 // computes the mean cross-entropy over targets >= 0 (returned; their number
 // in *count) and ADDS the gradient of that mean, scaled by loss_scale, into

@@ -1,0 +1,56 @@
+// blockwise.h — block-wise reconstruction (EfficientQAT's Block-AP for a
+// ternary grid): each transformer block of a ternary student is trained, one
+// block at a time, to reproduce its full-precision parent's block on
+// calibration text, then frozen.
+//
+// Two streams of hidden states run through the calibration sequences: the
+// parent's (x_fp) and the student's own (x_q, through the student's blocks
+// already reconstructed). For block l the target is y = parent_block_l(x_fp);
+// the student's block l, from its current ternary weights, trains its latent
+// fp32 weights (straight-through, each group's MSE-optimal scale:
+// SCALE_MSE keeps the start as it is) and its norms on
+// mean((student_block_l(x_q) − y)²), AdamW without weight decay, a cosine
+// learning rate over the block's steps; a held-out part of the sequences
+// gives the validation MSE after every epoch and the best epoch is kept.
+// Then x_fp ← y and x_q ← student_block_l(x_q): later blocks see, and can
+// correct, the error of the ones before. No LM head, no teacher logits.
+#ifndef TRIT_BLOCKWISE_H
+#define TRIT_BLOCKWISE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+typedef struct {
+    int group;               // the student's group size
+    int epochs;              // passes over the training sequences per block (2)
+    int batch;               // sequences per step (4)
+    float lr, min_lr;        // each block's peak and final learning rate
+    int val_seqs;            // sequences held out for the validation MSE (early stop)
+    uint64_t seed;           // the order of the sequences
+    const int32_t *tokens;   // n_seqs × seq_len calibration tokens
+    int n_seqs, seq_len;
+    int first_block;         // resume: blocks before it are already done
+    int verbose;             // one line per block on stderr
+    // Called after each block with the student as it now is (a checkpoint); a
+    // non-zero return stops the run with that error.
+    int (*on_block)(int l, const Model *student, void *user, char *err);
+    void *user;
+} BlockwiseOptions;
+
+typedef struct {
+    double train_before, train_after;  // training MSE of the block's output (first / last epoch's mean)
+    double val_before, val_after;      // validation MSE before training and of the kept epoch
+    int best_epoch;                    // 0: training did not beat the start, which was kept
+    double seconds;
+} BlockReport;
+
+// Trains student's blocks first_block..L-1 in place (its matrices stay
+// exactly t·s with fp16 group scales). parent: the same architecture and
+// shapes, full precision. reports (L entries, may be NULL) get each trained
+// block's figures. -1 with err on bad options or shapes.
+int blockwise_reconstruct(Model *student, const Model *parent, const BlockwiseOptions *o, BlockReport *reports,
+                          char *err);
+
+#endif
