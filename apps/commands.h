@@ -15,5 +15,6 @@ int cmd_import(int argc, char **argv);    // apps/cmd_import.c
 int cmd_export(int argc, char **argv);    // apps/cmd_export.c
 int cmd_quantize(int argc, char **argv);  // apps/cmd_quantize.c
 int cmd_synth(int argc, char **argv);     // apps/cmd_synth.c
+int cmd_convert(int argc, char **argv);   // apps/cmd_convert.c
 
 #endif

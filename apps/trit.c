@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"init", cmd_init, "write a randomly initialised Qwen3 or Llama model for a config.json"},
     {"import", cmd_import, "a GGUF model (qwen3, llama) as a Hugging Face checkpoint directory"},
+    {"convert", cmd_convert, "a ternary model worth using: calibrated start, block-wise, distillation"},
     {"quantize", cmd_quantize, "a model's ternary projection t*s without training (fp16 group scales)"},
     {"export", cmd_export, "a model as a GGUF file for llama.cpp, ternary matrices packed losslessly"},
     {"info", cmd_info, "print a checkpoint's config, parameter counts and dtypes"},
