@@ -119,6 +119,26 @@ JSON
     expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/q" --steps 2 --warmup 1 \
         --seq-len 16 --group-size 64 --eval-tokens 32
     expect 0 "lossless as Q2_0" "$BIN" verify "$T/q"
+    # trit convert: the three stages on a tiny model, verified and exported;
+    # killed after its first distillation checkpoint, the same command ends
+    # with the same bytes as an uninterrupted run; a rerun of a finished job
+    # redoes nothing; bad input is one clear error.
+    CV="--data $T/val.txt --val $T/val.txt --calib-tokens 256 --seq-len 32 --block-seqs 8 --e2e-steps 10 --batch-size 2 --e2e-seq-len 16 --eval-tokens 128"
+    expect 0 "convert: e2e " "$BIN" convert --model "$T/m64" --out "$T/c1" $CV
+    expect 0 "lossless as" "$BIN" verify "$T/c1"
+    [ -s "$T/c1.gguf" ] && grep -q '"stage":.*"blocks"' "$T/c1/convert.json" && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: convert wrote no c1.gguf or no blocks stage in convert.json"; }
+    "$BIN" convert --model "$T/m64" --out "$T/c2" $CV > /dev/null 2>&1 & cpid=$!
+    for _ in $(seq 600); do [ -d "$T/c2.work/e2e/ckpt-4" ] && break; sleep 0.1; done
+    kill $cpid 2>/dev/null; wait $cpid 2>/dev/null
+    expect 0 "resuming from" "$BIN" convert --model "$T/m64" --out "$T/c2" $CV
+    cmp -s "$T/c1/model.safetensors" "$T/c2/model.safetensors" && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: convert killed and resumed ends elsewhere than uninterrupted"; }
+    out=$("$BIN" convert --model "$T/m64" --out "$T/c1" $CV 2>&1)
+    if printf '%s' "$out" | grep -q "block  1/\|step 1/"; then fail=$((fail + 1)); echo "FAIL: a finished convert reran a stage"; else pass=$((pass + 1)); fi
+    expect 1 "fewer than" "$BIN" convert --model "$T/m64" --out "$T/c3" $CV --calib-tokens 100000
+    expect 1 "already ternary" "$BIN" convert --model "$T/c1" --out "$T/c4" $CV
+    expect 2 "nothing to hold out" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --block-seqs 1
     # Distillation with a ramp and a kept bf16 embedding: verify reports the
     # kept tensor, export auto writes it bf16 beside Q2_0 matrices.
     expect 0 "kl " "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/dk" --steps 3 --warmup 1 \

@@ -235,7 +235,7 @@ static int run_e2e(Conv *k, const char *from, char *err) {
     t.seq_len = j->e2e_seq;
     t.eval_every = 0;
     t.eval_tokens = 0;
-    t.checkpoint_every = 25;
+    t.checkpoint_every = j->e2e_steps / 5 > 25 ? 25 : j->e2e_steps / 5 > 1 ? j->e2e_steps / 5 : 1;
     t.cfg.steps = j->e2e_steps;
     t.cfg.warmup = j->e2e_steps / 10;
     t.cfg.lr = j->e2e_lr;
