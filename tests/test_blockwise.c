@@ -1,10 +1,10 @@
 // test_blockwise.c — block-wise reconstruction (train/blockwise.c) on the
-// tiny Qwen3 and Llama fixtures: the gradient the block's MSE loss hands to
-// block_backward against central finite differences of the loss itself;
-// training lowers each block's held-out MSE and the student's distance
-// from the parent on held-out tokens; the student stays exactly ternary;
-// a run resumed after its first block ends with the same weights; bad
-// options are refused.
+// tiny Qwen3 and Llama fixtures: the gradient of a block's loss through
+// backward_block against central finite differences of the loss itself;
+// training lowers each block's held-out loss (relative per token) and the
+// student's distance from the parent on held-out tokens; the student stays
+// exactly ternary; a run resumed after its first block ends with the same
+// weights; bad options are refused.
 #include "base/util.h"
 #include "convert/quantize.h"
 #include "model/forward.h"
@@ -142,7 +142,7 @@ static void check_reconstruction(const char *dir, int group) {
     CHECK(blockwise_reconstruct(&student, &parent, &o, rep, err) == 0, "%s", err);
     int improved = 0;
     for (int l = 0; l < L; l++) improved += rep[l].val_after < rep[l].val_before;
-    CHECK(improved == L, "%s: %d of %d blocks lowered their held-out MSE", dir, improved, L);
+    CHECK(improved == L, "%s: %d of %d blocks lowered their held-out loss", dir, improved, L);
     const double after = distance(&parent, &student, held, 4);
     CHECK(after < before, "%s: distance from the parent on held-out tokens %g before, %g after", dir, before, after);
     int ternary = 1;

@@ -94,38 +94,52 @@ static void run_block(Run *r, const ModelWeights *w, int l, const float *in, flo
     }
 }
 
-// Mean squared difference of the student's block l from the target over
-// sequences [s0, s1).
-static double block_mse(Run *r, int l, int s0, int s1) {
+// The loss of rows rows of out against y: the mean over tokens of
+// ||out_t - y_t||^2 / ||y_t||^2. Relative per token, because a few tokens
+// carry "massive activations" (SmolLM2's reach ~1e3 from block 12 on) whose
+// squared error would otherwise be the whole loss; what the next block and
+// the head read is the RMS-normalised row. With grad, out becomes d loss / d out.
+static double token_loss(float *out, const float *y, int rows, int C, int grad) {
+    double sum = 0.0;
+    for (int t = 0; t < rows; t++) {
+        float *o = out + (size_t)t * C;
+        const float *yt = y + (size_t)t * C;
+        double e = 0.0, yy = 0.0;
+        for (int c = 0; c < C; c++) {
+            e += ((double)o[c] - yt[c]) * ((double)o[c] - yt[c]);
+            yy += (double)yt[c] * yt[c];
+        }
+        const double w = 1.0 / (yy + 1e-6 * C);
+        sum += e * w;
+        if (grad)
+            for (int c = 0; c < C; c++) o[c] = (float)(2.0 * w / rows) * (o[c] - yt[c]);
+    }
+    return sum / rows;
+}
+
+// The student's block l against the target over sequences [s0, s1).
+static double block_loss(Run *r, int l, int s0, int s1) {
     double e = 0.0;
     for (int s = s0; s < s1; s += r->o->batch) {
         const int bs = s + r->o->batch <= s1 ? r->o->batch : s1 - s;
-        const size_t n = (size_t)bs * seq_floats(r);
         forward_block(&r->ws, &r->sw, l, r->xq + (size_t)s * seq_floats(r), r->out, bs, r->T);
-        const float *y = r->y + (size_t)s * seq_floats(r);
-        for (size_t i = 0; i < n; i++) e += ((double)r->out[i] - y[i]) * ((double)r->out[i] - y[i]);
+        e += token_loss(r->out, r->y + (size_t)s * seq_floats(r), bs * r->T, r->C, 0) * bs;
     }
-    return e / ((double)(s1 - s0) * (double)seq_floats(r));
+    return e / (double)(s1 - s0);
 }
 
-// One step on the sequences idx[0..bs): returns the batch's MSE.
+// One step on the sequences idx[0..bs): returns the batch's loss.
 static double train_step(Run *r, int l, const Slab *slab, const int *idx, int bs, float *grad, const LayerParams *gp) {
-    const size_t sf = seq_floats(r), n = (size_t)bs * sf;
+    const size_t sf = seq_floats(r);
     for (int i = 0; i < bs; i++) {
         memcpy(r->xb + i * sf, r->xq + (size_t)idx[i] * sf, sizeof(float) * sf);
         memcpy(r->yb + i * sf, r->y + (size_t)idx[i] * sf, sizeof(float) * sf);
     }
     forward_block(&r->ws, &r->sw, l, r->xb, r->out, bs, r->T);
-    double e = 0.0;
-    const float k = 2.0f / (float)n;
-    for (size_t i = 0; i < n; i++) {
-        const float d = r->out[i] - r->yb[i];
-        e += (double)d * d;
-        r->out[i] = k * d;  // d loss / d out
-    }
+    const double loss = token_loss(r->out, r->yb, bs * r->T, r->C, 1);
     memset(grad, 0, sizeof(float) * slab->size);
     backward_block(&r->ws, &r->sw, l, r->xb, r->out, gp);
-    return e / (double)n;
+    return loss;
 }
 
 static void train_block(Run *r, Model *student, int l, BlockReport *rep) {
@@ -147,7 +161,7 @@ static void train_block(Run *r, Model *student, int l, BlockReport *rep) {
     for (int i = 0; i < r->NT; i++) idx[i] = i;
     const int steps_per_epoch = (r->NT + o->batch - 1) / o->batch;
     const long total = (long)o->epochs * steps_per_epoch;
-    double best_val = block_mse(r, l, r->NT, r->N);
+    double best_val = block_loss(r, l, r->NT, r->N);
     rep->val_before = best_val;
     rep->best_epoch = 0;
     long step = 0;
@@ -168,7 +182,7 @@ static void train_block(Run *r, Model *student, int l, BlockReport *rep) {
         if (e == 0) rep->train_before = sum / r->NT;
         rep->train_after = sum / r->NT;
         slab_project(&slab, latent, student, o->group);
-        const double val = block_mse(r, l, r->NT, r->N);
+        const double val = block_loss(r, l, r->NT, r->N);
         if (val < best_val) {
             best_val = val;
             rep->best_epoch = e + 1;
@@ -239,7 +253,7 @@ int blockwise_reconstruct(Model *student, const Model *parent, const BlockwiseOp
         train_block(&r, student, l, &rep);
         if (reports) reports[l] = rep;
         if (o->verbose)
-            fprintf(stderr, "block %2d/%d: validation MSE %.4g -> %.4g (%.1f%%), training %.4g -> %.4g, epoch %d kept, %.1f s\n",
+            fprintf(stderr, "block %2d/%d: held-out error %.4g -> %.4g (%.1f%%), training %.4g -> %.4g, epoch %d kept, %.1f s\n",
                     l + 1, c->num_hidden_layers, rep.val_before, rep.val_after,
                     100.0 * (rep.val_after / rep.val_before - 1.0), rep.train_before, rep.train_after, rep.best_epoch,
                     rep.seconds);

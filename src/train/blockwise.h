@@ -8,10 +8,12 @@
 // already reconstructed). For block l the target is y = parent_block_l(x_fp);
 // the student's block l, from its current ternary weights, trains its latent
 // fp32 weights (straight-through, each group's MSE-optimal scale:
-// SCALE_MSE keeps the start as it is) and its norms on
-// mean((student_block_l(x_q) − y)²), AdamW without weight decay, a cosine
+// SCALE_MSE keeps the start as it is) and its norms on the mean over tokens
+// of ||student_block_l(x_q)_t − y_t||² / ||y_t||² (relative per token: a few
+// tokens' massive activations would otherwise be the whole loss), AdamW
+// without weight decay, a cosine
 // learning rate over the block's steps; a held-out part of the sequences
-// gives the validation MSE after every epoch and the best epoch is kept.
+// gives the validation loss after every epoch and the best epoch is kept.
 // Then x_fp ← y and x_q ← student_block_l(x_q): later blocks see, and can
 // correct, the error of the ones before. No LM head, no teacher logits.
 #ifndef TRIT_BLOCKWISE_H
@@ -40,8 +42,8 @@ typedef struct {
 } BlockwiseOptions;
 
 typedef struct {
-    double train_before, train_after;  // training MSE of the block's output (first / last epoch's mean)
-    double val_before, val_after;      // validation MSE before training and of the kept epoch
+    double train_before, train_after;  // training loss of the block's output (first / last epoch's mean)
+    double val_before, val_after;      // validation loss before training and of the kept epoch
     int best_epoch;                    // 0: training did not beat the start, which was kept
     double seconds;
 } BlockReport;
