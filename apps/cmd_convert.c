@@ -60,13 +60,14 @@ int cmd_convert(int argc, char **argv) {
                  "(each stage's perplexity on --val, tokens and minutes). Rerunning the same command\n"
                  "after a kill goes on from the last stage, block or checkpoint written.\n",
         .opts = opts};
-    const int status = opts_parse(&cmd, argc, argv);
+    int status = opts_parse(&cmd, argc, argv);
+    if (status < 0 && j.block_seqs == 1)
+        status = opts_error("--block-seqs 1 leaves nothing to hold out: use 0 or at least 2");
     if (status >= 0) {
         free(default_data);
         free(default_val);
         return status;
     }
-    if (j.block_seqs == 1) return opts_error("--block-seqs 1 leaves nothing to hold out: use 0 or at least 2");
     j.calib_tokens = (size_t)calib_tokens;
     j.eval_tokens = (size_t)eval_tokens;
     j.keep_embedding = (QuantKeep)keep;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Parent -> ternary -> verify -> evaluate -> generate. See scripts/quickstart.sh.
+# Parent -> trit convert (ternary) -> verify -> evaluate -> chat. See scripts/quickstart.sh.
 set -eu
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -7,8 +7,9 @@ TRIT=${TRIT:-build/trit}
 TRAIN=$DATA/wikitext-2/train.txt
 VALID=$DATA/wikitext-2/valid.txt
 TEST_RAW=$DATA/wikitext-2-raw/wiki.test.raw
-STEPS=${STEPS:-250}
-EVAL_TOKENS=${EVAL_TOKENS:-65536}
+STEPS=${STEPS:-150}
+KEEP=${KEEP:-bf16}
+EVAL_TOKENS=${EVAL_TOKENS:-16384}
 mkdir -p runs
 TOKARG=""
 CHAT="--chat"
@@ -44,36 +45,27 @@ esac
 
 # The recipe: ternary QAT with the defaults (absmean groups, AdamW, cosine, clip 1.0).
 # shellcheck disable=SC2086
-$TRIT train --model "$PARENT" $TOKARG --data "$TRAIN" --val "$VALID" --out runs/ternary \
-    --group-size "$GROUP" --steps "$STEPS" --eval-every 50 --eval-tokens 16384 --checkpoint-every 50 --seed 1
+# The main job: trit convert (the GPTQ start, block-wise reconstruction,
+# distillation from the parent), resumable: rerun this script after a kill.
+$TRIT convert --model "$PARENT" --out runs/ternary --group-size "$GROUP" --keep-embedding "$KEEP" \
+    --e2e-steps "$STEPS" --data "$TRAIN" --val "$VALID"
 $TRIT verify runs/ternary --quiet
-# Packed for llama.cpp and for trit's own runtime: lossless, checked on read-back.
-$TRIT export --model runs/ternary --out runs/ternary.gguf
 $TRIT verify runs/ternary.gguf --quiet
 
 LIMIT=""; [ "$EVAL_TOKENS" -gt 0 ] && LIMIT="--max-tokens $EVAL_TOKENS"
 for m in "$PARENT" runs/ternary runs/ternary.gguf; do
-    for d in "$VALID" "$TEST_RAW"; do
-        printf '%s on %s: ' "$m" "$(basename "$d")"
-        # shellcheck disable=SC2086
-        $TRIT eval --model "$m" $TOKARG --data "$d" --seq-len 256 --batch-size 4 $LIMIT 2>/dev/null | tail -n 1
-    done
+    printf '%s on %s: ' "$m" "$(basename "$TEST_RAW")"
+    $TRIT eval --model "$m" $TOKARG --data "$TEST_RAW" --seq-len 512 --batch-size 4 $LIMIT 2>/dev/null | tail -n 1
 done
 if [ -n "$CHAT" ]; then
-    PROMPTS="What is the capital of France?|Write one sentence about the sea."
+    python3 scripts/chat_score.py "$PARENT" runs/ternary --trit "$TRIT" --out runs/chat-score.tsv
 else
-    PROMPTS="The game was released in|He was born in"
-fi
-echo "$PROMPTS" | tr '|' '\n' | while read -r p; do
-    for m in "$PARENT" runs/ternary runs/ternary.gguf; do
-        echo "== $m: $p"
-        # shellcheck disable=SC2086
-        $TRIT generate --model "$m" $TOKARG $CHAT --prompt "$p" --max-tokens 40 --greedy 2>/dev/null
+    for m in "$PARENT" runs/ternary; do
+        echo "== $m: The game was released in"
+        $TRIT generate --model "$m" $TOKARG --prompt "The game was released in" --max-tokens 40 --greedy 2>/dev/null
         echo
     done
-done
-# Stock llama.cpp on the exported file, when llama-cpp-python is installed
-# (scripts/install-python-deps.sh): logits against the exact model, greedy text.
+fi
 if python3 -c "import llama_cpp, gguf, safetensors" 2>/dev/null; then
     python3 tools/reference/check_llama_cpp.py --trit "$TRIT" --work runs/interop runs/ternary
 fi
