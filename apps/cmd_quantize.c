@@ -11,20 +11,6 @@
 #include "model/model.h"
 #include "tok/tokenizer.h"
 
-static int copy_if_present(const char *from_dir, const char *to_dir, const char *name, char *err) {
-    char *src = path_join(from_dir, name), *dst = path_join(to_dir, name);
-    int rc = 0;
-    if (file_exists(src)) {
-        size_t len;
-        char *data = read_file(src, &len, err);
-        rc = data ? write_file_atomic(dst, data, len, err) : -1;
-        free(data);
-    }
-    free(src);
-    free(dst);
-    return rc;
-}
-
 // The first n_want tokens of a calibration text file, or NULL with err.
 static int32_t *calibration_tokens(const char *path, const char *model_dir, size_t n_want, char *err) {
     Tokenizer *tok = tokenizer_load_for(NULL, model_dir, err);
@@ -110,7 +96,7 @@ int cmd_quantize(int argc, char **argv) {
                  "not ternary", group, quant_method_name(o.method), group);
     snprintf(m.config.torch_dtype, sizeof m.config.torch_dtype, "float32");
     if (make_dir(out, err) || model_save(&m, out, note, err) ||
-        copy_if_present(model, out, "tokenizer.json", err) || copy_if_present(model, out, "tokenizer_config.json", err))
+        copy_file_if_present(model, out, "tokenizer.json", err) || copy_file_if_present(model, out, "tokenizer_config.json", err))
         die("%s", err);
     printf("wrote %s: %zu parameters, ternary (%s) with groups of %ld in %.1f s\n", out, m.n_params,
            quant_method_name(o.method), group, now_seconds() - t0);

@@ -50,6 +50,14 @@ static inline const char *test_data_dir(const char *what) {
     return d;
 }
 
+// n pseudo-random token ids below vocab (an LCG: the same for a seed everywhere).
+static inline void random_ids(int32_t *ids, size_t n, int vocab, uint64_t seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        ids[i] = (int32_t)((seed >> 33) % (uint64_t)vocab);
+    }
+}
+
 // Token id sequences, for the tokenizer tests: equality, and the first ids
 // of one in a failure message.
 static inline int ids_equal(const int32_t *a, size_t na, const int32_t *b, size_t nb) {

@@ -16,13 +16,6 @@
 #define T 16
 #define NSEQ 12
 
-static void random_ids(int32_t *ids, size_t n, int vocab, uint64_t seed) {
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        ids[i] = (int32_t)((seed >> 33) % (uint64_t)vocab);
-    }
-}
-
 // mean((block_0(x) - y)^2) with the model's current weights.
 static double loss_of(Workspace *ws, const ModelWeights *w, const float *x, const float *y, float *out, int B) {
     forward_block(ws, w, 0, x, out, B, T);

@@ -18,13 +18,6 @@
 #define T 32
 #define NSEQ 16
 
-static void random_ids(int32_t *ids, size_t n, int vocab, uint64_t seed) {
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        ids[i] = (int32_t)((seed >> 33) % (uint64_t)vocab);
-    }
-}
-
 static int all_matrices_ternary(const Model *m, int group, int with_embedding) {
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *t = &m->tensors[i];

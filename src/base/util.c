@@ -422,3 +422,17 @@ void *scratch_get(ScratchSlot slot, size_t bytes) {
     }
     return scratch[slot];
 }
+
+int copy_file_if_present(const char *from_dir, const char *to_dir, const char *name, char *err) {
+    char *src = path_join(from_dir, name), *dst = path_join(to_dir, name);
+    int rc = 0;
+    if (file_exists(src)) {
+        size_t len;
+        char *data = read_file(src, &len, err);
+        rc = data ? write_file_atomic(dst, data, len, err) : -1;
+        free(data);
+    }
+    free(src);
+    free(dst);
+    return rc;
+}

@@ -107,6 +107,9 @@ int remove_dir_files(const char *dir);
 // Joins dir and name with one '/'; caller frees.
 char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);
+// Copies from_dir/name to to_dir/name (atomically) when it exists; 0 when it
+// does not. For the tokenizer files a converted model carries along.
+int copy_file_if_present(const char *from_dir, const char *to_dir, const char *name, char *err);
 int is_directory(const char *path);
 // mkdir -p for one level (parent must exist); ok if it already exists.
 int make_dir(const char *path, char *err);

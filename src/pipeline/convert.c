@@ -41,28 +41,14 @@ typedef struct {
     char note[320];
 } Conv;
 
-static int copy_file(const char *from_dir, const char *to_dir, const char *name, char *err) {
-    char *src = path_join(from_dir, name), *dst = path_join(to_dir, name);
-    int rc = 0;
-    if (file_exists(src)) {
-        size_t len;
-        char *data = read_file(src, &len, err);
-        rc = data ? write_file_atomic(dst, data, len, err) : -1;
-        free(data);
-    }
-    free(src);
-    free(dst);
-    return rc;
-}
-
 // m into dir as a whole (replacing what is there), with the parent's
 // tokenizer files and, for the blocks stage, how many blocks are done.
 static int save_stage(const Conv *k, const Model *m, const char *dir, int next_block, char *err) {
     AtomicDir d;
     if (atomic_dir_open(&d, dir, err)) return -1;
     int rc = model_save(m, d.tmp, k->note, err);
-    if (rc == 0) rc = copy_file(k->j->parent_dir, d.tmp, "tokenizer.json", err);
-    if (rc == 0) rc = copy_file(k->j->parent_dir, d.tmp, "tokenizer_config.json", err);
+    if (rc == 0) rc = copy_file_if_present(k->j->parent_dir, d.tmp, "tokenizer.json", err);
+    if (rc == 0) rc = copy_file_if_present(k->j->parent_dir, d.tmp, "tokenizer_config.json", err);
     if (rc == 0 && next_block >= 0) {
         char text[64], *p = path_join(d.tmp, "blocks.json");
         snprintf(text, sizeof text, "{\"next_block\": %d}\n", next_block);
