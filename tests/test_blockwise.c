@@ -43,7 +43,7 @@ static void check_gradient(const char *dir) {
     workspace_init(&ws, c);
     weights_view(&w, &m, &m.params);
     const size_t n = (size_t)B * T * C;
-    float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n);
+    float *x = calloc(n, sizeof(float)), *y = calloc(n, sizeof(float)), *out = calloc(n, sizeof(float));
     forward_embed(&ws, &w, ids, B, T, x);
     for (size_t i = 0; i < n; i++) y[i] = x[i] * 0.5f + 0.01f * (float)(i % 7);  // some target
     loss_of(&ws, &w, x, y, out, B);
