@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+
 int opts_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("trit: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_error(fmt, ap);
     va_end(ap);
     return 2;
 }

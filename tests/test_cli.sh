@@ -136,6 +136,7 @@ JSON
         { fail=$((fail + 1)); echo "FAIL: convert killed and resumed ends elsewhere than uninterrupted"; }
     out=$("$BIN" convert --model "$T/m64" --out "$T/c1" $CV 2>&1)
     if printf '%s' "$out" | grep -q "block  1/\|step 1/"; then fail=$((fail + 1)); echo "FAIL: a finished convert reran a stage"; else pass=$((pass + 1)); fi
+    printf '%s' "$out" | grep -q "is complete" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a finished convert does not say it is complete"; }
     expect 1 "fewer than" "$BIN" convert --model "$T/m64" --out "$T/c3" $CV --calib-tokens 100000
     expect 1 "already ternary" "$BIN" convert --model "$T/c1" --out "$T/c4" $CV
     expect 2 "nothing to hold out" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --block-seqs 1

@@ -26,12 +26,16 @@ int set_err(char *err, const char *fmt, ...) {
     return -1;
 }
 
-void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+void print_error(const char *fmt, va_list ap) {
     fputs("trit: error: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    print_error(fmt, ap);
     va_end(ap);
     exit(1);
 }

@@ -7,6 +7,7 @@
 #ifndef TRIT_UTIL_H
 #define TRIT_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 // printf into err (which may be NULL); always returns -1 so callers can
 // `return set_err(err, "...")`.
 int set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Print "trit: error: <msg>" and a newline to stderr: the one form every
+// error of the command line takes (die, and apps' usage errors).
+void print_error(const char *fmt, va_list ap);
 
 // Print "trit: error: <msg>" to stderr and exit(1). For the CLI and for
 // out-of-memory, which no caller can recover from.

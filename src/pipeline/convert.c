@@ -320,6 +320,16 @@ int convert_run(const ConvertJob *j, char *err) {
     if (j->group <= 0 || j->seq_len < 2 || j->calib_tokens < (size_t)j->seq_len || j->block_seqs < 0 ||
         j->block_seqs == 1 || j->e2e_steps < 0)
         return set_err(err, "convert: the stages' sizes are out of range");
+    // A finished job (its report written last) is not converted, exported
+    // or evaluated again.
+    char *report = path_join(j->out_dir, "convert.json");
+    const int finished = file_exists(report);
+    free(report);
+    if (finished) {
+        fprintf(stderr, "convert: %s is complete (its convert.json is there); remove it to convert again\n",
+                j->out_dir);
+        return 0;
+    }
     Conv k = {.j = j};
     const StageReport names[3] = {{.name = "start"}, {.name = "blocks"}, {.name = "e2e"}};
     memcpy(k.stage, names, sizeof names);

@@ -12,7 +12,9 @@
 //
 // Every stage keeps its result in DIR.work/<stage> (atomically replaced:
 // the blocks after each block, e2e at its checkpoints), so rerunning the
-// same command after a kill goes on from the last one written.
+// same command after a kill goes on from the last one written; once
+// DIR/convert.json is there (written last) the job is complete and a rerun
+// does nothing.
 #ifndef TRIT_PIPELINE_CONVERT_H
 #define TRIT_PIPELINE_CONVERT_H
 
