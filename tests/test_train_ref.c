@@ -137,6 +137,8 @@ static void check_variant(const char *variant, const Tol *tol) {
         c.distill = 1;
         c.distill_alpha = (float)alpha->valuedouble;
         c.distill_temp = (float)cJSON_GetObjectItem(recipe, "distill_temp")->valuedouble;
+        const cJSON *hidden = cJSON_GetObjectItem(recipe, "distill_hidden");
+        if (cJSON_IsNumber(hidden)) c.distill_hidden = (float)hidden->valuedouble;
     }
     if (cJSON_IsNumber(ramp)) c.quant_ramp = ramp->valueint;
     c.precision = tol->p;
@@ -162,12 +164,16 @@ static void check_variant(const char *variant, const Tol *tol) {
     trainer_project(&t, trainer_lambda(&c, 0));
     memset(t.grads, 0, sizeof(float) * m.n_params);
     HeadTeacher ht = {0};
+    float *layers = xmalloc(sizeof(float) * (size_t)m.config.num_hidden_layers * b.B * b.T * m.config.hidden_size);
+    const HiddenTarget hid = {layers, c.distill_hidden};
     if (c.distill)
-        ht = (HeadTeacher){forward_features(&t.teacher_ws, &t.tw, x, b.B, b.T), &t.tw.lm_head, c.distill_alpha,
-                           c.distill_temp};
+        ht = (HeadTeacher){forward_features_layers(&t.teacher_ws, &t.tw, x, b.B, b.T, layers), &t.tw.lm_head,
+                           c.distill_alpha, c.distill_temp};
     forward_hidden(&t.ws, &t.fw, x, b.B, b.T);
     size_t count;
-    double loss0 = backward_loss(&t.ws, &t.fw, &t.g, x, y, 1.0f, c.distill ? &ht : NULL, NULL, &count);
+    double loss0 = backward_loss(&t.ws, &t.fw, &t.g, x, y, 1.0f, c.distill ? &ht : NULL,
+                                 c.distill_hidden > 0 ? &hid : NULL, NULL, NULL, &count);
+    free(layers);
     double rel, abs_err;
     const char *worst = "";
     snprintf(path, sizeof path, "%s/grads.safetensors", dir);
@@ -214,7 +220,8 @@ static void check_variant(const char *variant, const Tol *tol) {
 
 int main(void) {
     const char *variants[] = {"tied_ternary", "untied_ternary", "untied_none", "llama_tied_ternary",
-                              "llama_untied_ternary", "distill_ramp", "llama_distill_keep_bf16", "distill_keep_fp32"};
+                              "llama_untied_ternary", "distill_ramp", "llama_distill_keep_bf16", "distill_keep_fp32",
+                              "distill_hidden"};
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) check_variant(variants[i], &FP32);
     // --precision bf16 against the same fp32 references.
     char err[ERR_LEN];

@@ -83,7 +83,8 @@ static float *resid_at(const Workspace *ws, int l, int train) {
 
 // Runs the embedding, every layer and the final norm; `train` keeps every
 // layer's activations. The result is in ws->acts.lnf.
-static void forward_layers(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T, int train) {
+static void forward_layers(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T, int train,
+                           float *layers) {
     acts_alloc(ws, B, T, train);
     const ModelConfig *c = &ws->config;
     Activations *a = &ws->acts;
@@ -94,6 +95,8 @@ static void forward_layers(Workspace *ws, const ModelWeights *w, const int32_t *
         BlockBufs b;
         layer_bufs(ws, train ? (size_t)l : 0, &b);
         block_forward(c, &w->layers[l], resid_at(ws, l + 1, train), resid_at(ws, l, train), &b, &ctx);
+        if (layers)
+            memcpy(layers + (size_t)l * B * T * C, resid_at(ws, l + 1, train), sizeof(float) * (size_t)B * T * C);
     }
     rmsnorm_forward(a->lnf, a->rstdf, resid_at(ws, L, train), w->final_norm, B * T, C, c->rms_norm_eps);
 }
@@ -119,17 +122,23 @@ const float *forward_norm(Workspace *ws, const ModelWeights *w, const float *x, 
 }
 
 void forward_hidden(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T) {
-    forward_layers(ws, w, tokens, B, T, 1);
+    forward_layers(ws, w, tokens, B, T, 1, NULL);
 }
 
 const float *forward_features(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T) {
-    forward_layers(ws, w, tokens, B, T, 0);
+    forward_layers(ws, w, tokens, B, T, 0, NULL);
+    return ws->acts.lnf;
+}
+
+const float *forward_features_layers(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T,
+                                     float *layers) {
+    forward_layers(ws, w, tokens, B, T, 0, layers);
     return ws->acts.lnf;
 }
 
 double forward_loss(Workspace *ws, const ModelWeights *w, const int32_t *tokens, const int32_t *targets, int B,
                     int T, int train, float *logits_out, size_t *count) {
-    forward_layers(ws, w, tokens, B, T, train);
+    forward_layers(ws, w, tokens, B, T, train, NULL);
     Activations *a = &ws->acts;
     const int BT = B * T, C = ws->config.hidden_size, V = ws->config.vocab_size;
     int32_t *no_targets = NULL;
@@ -190,9 +199,33 @@ void backward_block(Workspace *ws, const ModelWeights *w, int l, const float *x_
 // forward's chunking (110 rows) would.
 #define TRAIN_HEAD_ROWS 256
 
+// The hidden-state term of layer l's output h over the counted rows: adds
+// its gradient (scale · 2(h − t)/||t||² a row) into dh and returns the sum
+// over rows of ||h − t||² / ||t||².
+static double hidden_term(float *dh, const float *h, const float *t, const int32_t *targets, int BT, int C,
+                          float scale) {
+    double sum = 0.0;
+    for (int r = 0; r < BT; r++) {
+        if (targets[r] < 0) continue;
+        const float *hr = h + (size_t)r * C, *tr = t + (size_t)r * C;
+        float *dr = dh + (size_t)r * C;
+        double e = 0.0, tt = 0.0;
+        for (int c = 0; c < C; c++) {
+            const double d = (double)hr[c] - tr[c];
+            e += d * d;
+            tt += (double)tr[c] * tr[c];
+        }
+        const double inv = 1.0 / (tt + 1e-6 * C);
+        sum += e * inv;
+        const float k = (float)(2.0 * scale * inv);
+        for (int c = 0; c < C; c++) dr[c] += k * (hr[c] - tr[c]);
+    }
+    return sum;
+}
+
 double backward_loss(Workspace *ws, const ModelWeights *w, ParamTensors *g, const int32_t *tokens,
-                     const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,
-                     size_t *count) {
+                     const int32_t *targets, float loss_scale, const HeadTeacher *teacher, const HiddenTarget *hidden,
+                     HeadLossSums *means, double *hidden_mean, size_t *count) {
     const ModelConfig *c = &ws->config;
     Activations *a = &ws->acts;
     const int B = a->B, T = a->T, BT = B * T;
@@ -205,6 +238,7 @@ double backward_loss(Workspace *ws, const ModelWeights *w, ParamTensors *g, cons
     for (int i = 0; i < BT; i++) n += targets[i] >= 0;
     if (count) *count = n;
     if (means) *means = (HeadLossSums){0.0, 0.0};
+    if (hidden_mean) *hidden_mean = 0.0;
     if (n == 0) return 0.0;
 
     // LM head + loss, fused with their gradients: d lnf and d head.
@@ -216,7 +250,11 @@ double backward_loss(Workspace *ws, const ModelWeights *w, ParamTensors *g, cons
     rmsnorm_backward(d->dresid, g->final_norm, d->dln, a->resid + (size_t)L * BT * C, w->final_norm, a->rstdf, BT, C);
 
     const BlockCtx ctx = {.B = B, .T = T, .pos = 0, .cos = a->rope_cos, .sin = a->rope_sin};
+    double hidden_sum = 0.0;
     for (int l = L - 1; l >= 0; l--) {
+        if (hidden)  // layer l's output: its gradient joins the one from above
+            hidden_sum += hidden_term(d->dresid, resid_at(ws, l + 1, 1), hidden->layers + (size_t)l * BT * C, targets,
+                                      BT, C, loss_scale * hidden->beta / ((float)n * L));
         LayerParams lg;
         BlockBufs b;
         layer_params(c, g, l, &lg);
@@ -224,5 +262,7 @@ double backward_loss(Workspace *ws, const ModelWeights *w, ParamTensors *g, cons
         block_backward(c, &w->layers[l], &lg, resid_at(ws, l, 1), &b, &ctx, d);
     }
     embedding_backward(g->embed, d->dresid, tokens, BT, C);
-    return loss_sum / (double)n;
+    const double hidden_avg = hidden_sum / ((double)n * L);
+    if (hidden_mean) *hidden_mean = hidden ? hidden_avg : 0.0;
+    return loss_sum / (double)n + (hidden ? hidden->beta * hidden_avg : 0.0);
 }

@@ -81,6 +81,10 @@ void forward_hidden(Workspace *ws, const ModelWeights *w, const int32_t *tokens,
 // activations (a distillation teacher's pass): returns the (B·T, C) final-norm
 // output, valid until the workspace's next forward.
 const float *forward_features(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T);
+// The same, also copying every layer's output into layers (L, B·T, C): a
+// teacher's side of the hidden-state term (HiddenTarget).
+const float *forward_features_layers(Workspace *ws, const ModelWeights *w, const int32_t *tokens, int B, int T,
+                                     float *layers);
 
 // One block at a time, for work that goes layer by layer (calibration,
 // block-wise reconstruction): the stream of B×T rows is the caller's.
@@ -112,8 +116,19 @@ void backward_block(Workspace *ws, const ModelWeights *w, int l, const float *x_
 // final-norm output for the same tokens (forward_features) and its LM
 // head; the loss is then α·CE + (1 − α)·τ²·KL (kernels/head.h). *means (may
 // be NULL) gets the mean CE and the mean KL(teacher ‖ student) of the counted rows.
+//
+// Hidden-state distillation: hidden (NULL: none) adds to the loss β times
+// the mean over layers and counted rows of ||h_l − t_l||² / ||t_l||², h_l
+// the student's output of layer l and t_l the teacher's (relative per row:
+// a few rows carry activations ~1e3 whose squared error would otherwise be
+// the whole term); *hidden_mean (may be NULL) gets that mean, unweighted.
+typedef struct {
+    const float *layers;  // (L, B·T, C): the teacher's output of every layer
+    float beta;
+} HiddenTarget;
+
 double backward_loss(Workspace *ws, const ModelWeights *w, ParamTensors *g, const int32_t *tokens,
-                     const int32_t *targets, float loss_scale, const HeadTeacher *teacher, HeadLossSums *means,
-                     size_t *count);
+                     const int32_t *targets, float loss_scale, const HeadTeacher *teacher, const HiddenTarget *hidden,
+                     HeadLossSums *means, double *hidden_mean, size_t *count);
 
 #endif

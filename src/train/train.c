@@ -31,6 +31,7 @@ void train_config_default(TrainConfig *c) {
     c->distill = 0;
     c->distill_alpha = 0.0f;
     c->distill_temp = 1.0f;
+    c->distill_hidden = 0.0f;
     c->precision = PREC_FP32;
 }
 
@@ -79,6 +80,10 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
         return set_err(err, "--distill-alpha must be in [0, 1] (got %g)", c->distill_alpha);
     if (!(c->distill_temp > 0) || !isfinite(c->distill_temp))
         return set_err(err, "--distill-temp must be positive (got %g)", c->distill_temp);
+    if (!(c->distill_hidden >= 0) || !isfinite(c->distill_hidden))
+        return set_err(err, "--distill-hidden must be >= 0 (got %g)", c->distill_hidden);
+    if (c->distill_hidden > 0 && !c->distill)
+        return set_err(err, "--distill-hidden needs --distill (the teacher's hidden states)");
     if (c->quant) {
         for (int i = 0; i < m->n_tensors; i++)
             if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, c->group_size, err))
@@ -134,6 +139,7 @@ void trainer_free(Trainer *t) {
     workspace_free(&t->ws);
     workspace_free(&t->teacher_ws);
     free(t->teacher16);
+    free(t->teacher_layers);
     free(t->ranges);
     memset(t, 0, sizeof *t);
 }
@@ -229,9 +235,23 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     trainer_project(t, st->lambda);
     memset(t->grads, 0, sizeof(float) * m->n_params);
     HeadTeacher ht, *teacher = NULL;
+    HiddenTarget hid, *hidden = NULL;
     if (t->teacher) {
-        ht = (HeadTeacher){forward_features(&t->teacher_ws, &t->tw, xr, B, T), &t->tw.lm_head,
-                           t->cfg.distill_alpha, t->cfg.distill_temp};
+        const float *features;
+        if (t->cfg.distill_hidden > 0) {
+            const size_t n = (size_t)m->config.num_hidden_layers * rows * (size_t)m->config.hidden_size;
+            if (t->teacher_layers_n < n) {
+                free(t->teacher_layers);
+                t->teacher_layers = xmalloc_aligned(sizeof(float) * n);
+                t->teacher_layers_n = n;
+            }
+            features = forward_features_layers(&t->teacher_ws, &t->tw, xr, B, T, t->teacher_layers);
+            hid = (HiddenTarget){t->teacher_layers, t->cfg.distill_hidden};
+            hidden = &hid;
+        } else {
+            features = forward_features(&t->teacher_ws, &t->tw, xr, B, T);
+        }
+        ht = (HeadTeacher){features, &t->tw.lm_head, t->cfg.distill_alpha, t->cfg.distill_temp};
         teacher = &ht;
     }
     // This rank's rows, their gradient scaled by their share of the global
@@ -241,17 +261,19 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     const float share = d->size == 1 || n_all == 0 ? 1.0f : (float)n_mine / (float)n_all;
     forward_hidden(&t->ws, &t->fw, xr, B, T);
     HeadLossSums parts;
-    st->loss = backward_loss(&t->ws, &t->fw, &t->g, xr, yr, share, teacher, &parts, &st->tokens);
+    st->loss = backward_loss(&t->ws, &t->fw, &t->g, xr, yr, share, teacher, hidden, &parts, &st->hidden, &st->tokens);
     st->ce = parts.ce;
     st->kl = parts.kl;
     st->comm_s = 0.0;
     double t0 = now_seconds();
     if (d->size > 1) {
-        double sums[3] = {st->loss * (double)n_mine, st->ce * (double)n_mine, st->kl * (double)n_mine};
-        dist_sum_f64(d, sums, 3);
+        double sums[4] = {st->loss * (double)n_mine, st->ce * (double)n_mine, st->kl * (double)n_mine,
+                          st->hidden * (double)n_mine};
+        dist_sum_f64(d, sums, 4);
         st->loss = n_all ? sums[0] / (double)n_all : 0.0;
         st->ce = n_all ? sums[1] / (double)n_all : 0.0;
         st->kl = n_all ? sums[2] / (double)n_all : 0.0;
+        st->hidden = n_all ? sums[3] / (double)n_all : 0.0;
         st->tokens = n_all;
         dist_sum_f32(d, t->grads, m->n_params);  // the one reduction of the step
         st->comm_s = now_seconds() - t0;
@@ -290,7 +312,8 @@ typedef struct {
     uint64_t step, data_rng, tokenizer_hash, model_hash, n_params;
     int32_t quant, group_size, scale, precision;
     int64_t steps, warmup;
-    float lr, min_lr, weight_decay, beta1, beta2, eps, clip, pad2;
+    float lr, min_lr, weight_decay, beta1, beta2, eps, clip;
+    float distill_hidden;  // was padding (0) before the hidden-state term: old checkpoints read as off
     int64_t quant_ramp;
     int32_t keep_embedding, distill;
     float distill_alpha, distill_temp;
@@ -335,6 +358,7 @@ static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint
     h->distill = c->distill;
     h->distill_alpha = c->distill_alpha;
     h->distill_temp = c->distill_temp;
+    h->distill_hidden = c->distill_hidden;
     h->teacher_hash = t->teacher ? t->teacher_hash : 0;
     h->ranks = t->dist.size;
 }
@@ -433,13 +457,14 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
         h.warmup != want.warmup || h.lr != want.lr || h.min_lr != want.min_lr || h.weight_decay != want.weight_decay ||
         h.beta1 != want.beta1 || h.beta2 != want.beta2 || h.eps != want.eps || h.clip != want.clip ||
         h.quant_ramp != want.quant_ramp || h.keep_embedding != want.keep_embedding || h.distill != want.distill ||
-        h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp || h.precision != want.precision) {
+        h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp ||
+        h.distill_hidden != want.distill_hidden || h.precision != want.precision) {
         rc = set_err(err, "%s: the checkpoint was made with another recipe (quant %d, group %d, steps %lld, warmup "
                      "%lld, lr %g, min-lr %g, weight-decay %g, clip %g, quant-ramp %lld, keep-embedding %d, distill "
-                     "%d, alpha %g, temp %g, precision %s); resume with the same flags", state, h.quant, h.group_size,
+                     "%d, alpha %g, temp %g, hidden %g, precision %s); resume with the same flags", state, h.quant, h.group_size,
                      (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr, h.weight_decay, h.clip,
                      (long long)h.quant_ramp, h.keep_embedding, h.distill, h.distill_alpha, h.distill_temp,
-                     h.precision == PREC_BF16 ? "bf16" : "fp32");
+                     h.distill_hidden, h.precision == PREC_BF16 ? "bf16" : "fp32");
         goto done;
     }
     if (h.ranks != want.ranks) {

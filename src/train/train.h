@@ -49,6 +49,7 @@ typedef struct {
     int distill;         // 1: the loss includes KL to a teacher (trainer_set_teacher)
     float distill_alpha; // weight of the cross-entropy (0: KL only)
     float distill_temp;  // softmax temperature of both distributions (1)
+    float distill_hidden;  // β of the hidden-state term (forward.h HiddenTarget; 0: off)
     Precision precision; // PREC_FP32
 } TrainConfig;
 
@@ -76,11 +77,14 @@ typedef struct {
     ModelWeights tw;       // the teacher's weights as its forward runs them (bf16: a rounded copy)
     Workspace teacher_ws;  // the teacher's activations
     uint16_t *teacher16;
+    float *teacher_layers; // the teacher's layer outputs of a step (the hidden-state term)
+    size_t teacher_layers_n;
 } Trainer;
 
 typedef struct {
     double loss;           // mean training loss of the batch (before the update)
     double ce, kl;         // its mean cross-entropy and KL to the teacher (0 without one)
+    double hidden;         // the hidden-state term's mean, unweighted (0 without it)
     float lambda;          // the quantization ramp's mix this step (1: fully ternary)
     double grad_norm;      // global norm before clipping
     float lr;

@@ -221,9 +221,9 @@ int train_run(const TrainJob *j, char *err) {
                 t.cfg.quant ? "ternary" : "full precision", t.cfg.steps, j->batch_size, j->seq_len,
                 t.cfg.precision == PREC_BF16 ? "bf16" : "fp32");
         if (t.teacher)
-            fprintf(stderr, "distillation from %s (%zu parameters): alpha %g, temperature %g\n",
+            fprintf(stderr, "distillation from %s (%zu parameters): alpha %g, temperature %g, hidden %g\n",
                     j->teacher_dir ? j->teacher_dir : j->model_dir, teacher.n_params, t.cfg.distill_alpha,
-                    t.cfg.distill_temp);
+                    t.cfg.distill_temp, t.cfg.distill_hidden);
     }
 
     double vloss, vppl;
@@ -266,6 +266,8 @@ int train_run(const TrainJob *j, char *err) {
         double eta = (now - t0) / (double)(t.step - first) * (double)(t.cfg.steps - t.step);
         char extra[128] = "";
         if (t.teacher) snprintf(extra, sizeof extra, ",\"ce\":%.6f,\"kl\":%.6f", st.ce, st.kl);
+        if (t.cfg.distill_hidden > 0)
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"hidden\":%.6f", st.hidden);
         if (t.cfg.quant_ramp)
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"lambda\":%.6g", st.lambda);
         if (dist->size > 1)
@@ -274,7 +276,10 @@ int train_run(const TrainJob *j, char *err) {
                       "\"elapsed_s\":%.2f%s}", t.step, st.loss, st.grad_norm, st.lr, tps, carried_s + now - t0, extra);
         if (!quiet) {
             char parts[64] = "";
-            if (t.teacher) snprintf(parts, sizeof parts, " (ce %.4f, kl %.4f)", st.ce, st.kl);
+            if (t.teacher && t.cfg.distill_hidden > 0)
+                snprintf(parts, sizeof parts, " (ce %.4f, kl %.4f, hidden %.4f)", st.ce, st.kl, st.hidden);
+            else if (t.teacher)
+                snprintf(parts, sizeof parts, " (ce %.4f, kl %.4f)", st.ce, st.kl);
             fprintf(stderr, "step %ld/%ld | loss %.4f%s | grad norm %.3f | lr %.3g | %.0f tok/s | ETA %d:%02d:%02d\n",
                     t.step, t.cfg.steps, st.loss, parts, st.grad_norm, st.lr, tps, (int)eta / 3600,
                     ((int)eta / 60) % 60, (int)eta % 60);

@@ -19,7 +19,10 @@ For each variant, tests/fixtures/train/<name>/ gets:
 Distillation variants add a frozen teacher (the starting model in fp32) and
 the loss alpha*CE + (1 - alpha)*tau^2*KL(softmax(teacher/tau) || softmax(student/tau));
 some also ramp the quantization ((1 - lam)*W + lam*t*s, lam = step/N) or keep
-the embedding / LM head out of the projection (fp32, or rounded to bf16).
+the embedding / LM head out of the projection (fp32, or rounded to bf16), or
+add beta times the hidden-state term: the mean over layers and tokens of
+||h_l - t_l||^2 / (||t_l||^2 + 1e-6*C), h_l and t_l the student's and the
+teacher's output of decoder layer l.
 Run: python3 tools/reference/make_train_fixtures.py   (needs torch, transformers, safetensors)
 """
 import json
@@ -54,6 +57,8 @@ VARIANTS = [
          distill=(0.0, 1.0), keep="bf16"),
     dict(name="distill_keep_fp32", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.5, 0.5), keep="fp32",
          ramp=10),
+    # The hidden-state term beside the KL (trit train --distill-hidden).
+    dict(name="distill_hidden", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.2, 1.0), hidden=0.7),
 ]
 
 
@@ -132,6 +137,22 @@ def lr_at(step, total):
     return r["min_lr"] + 0.5 * (r["lr"] - r["min_lr"]) * (1 + math.cos(math.pi * progress))
 
 
+def layer_outputs(model):
+    """A list that each forward fills with every decoder layer's output."""
+    outs = []
+    for layer in model.model.layers:
+        layer.register_forward_hook(lambda m, i, o: outs.append(o[0] if isinstance(o, tuple) else o))
+    return outs
+
+
+def hidden_term(hs, ht):
+    terms = []
+    for h, t in zip(hs, ht):
+        e = ((h - t) ** 2).sum(-1)
+        terms.append(e / ((t * t).sum(-1) + 1e-6 * t.shape[-1]))
+    return torch.stack(terms).mean()
+
+
 def named_params(model):
     # state_dict names (HF), one entry per distinct tensor (the tied head is the embedding)
     seen, out = set(), []
@@ -166,6 +187,8 @@ def main():
                                                        attn_implementation="eager").eval()
             for p in teacher.parameters():
                 p.requires_grad_(False)
+        if v.get("hidden"):
+            student_out, teacher_out = layer_outputs(model), layer_outputs(teacher)
         params = named_params(model)
         decay = [p for n, p in params if "norm" not in n]
         no_decay = [p for n, p in params if "norm" in n]
@@ -185,6 +208,9 @@ def main():
             opt.zero_grad()
             state["lam"] = step / v["ramp"] if v.get("ramp") and step < v["ramp"] else 1.0
             x, y = batches[step, :, :T], batches[step, :, 1:]
+            if v.get("hidden"):
+                student_out.clear()
+                teacher_out.clear()
             logits = model(x).logits.reshape(-1, VOCAB)
             loss = Fn.cross_entropy(logits, y.reshape(-1))
             if teacher is not None:
@@ -194,6 +220,8 @@ def main():
                     lt = Fn.log_softmax(teacher(x).logits.reshape(-1, VOCAB) / tau, -1)
                 kl = Fn.kl_div(Fn.log_softmax(logits / tau, -1), lt, log_target=True, reduction="batchmean")
                 loss = alpha * loss + (1 - alpha) * tau * tau * kl
+                if v.get("hidden"):
+                    loss = loss + v["hidden"] * hidden_term(student_out, teacher_out)
             loss.backward()
             if step == 0:
                 save_file({n: p.grad.detach().contiguous() for n, p in params}, os.path.join(d, "grads.safetensors"))
@@ -207,6 +235,8 @@ def main():
         extra = dict(quant_ramp=v.get("ramp", 0), keep_embedding=v.get("keep", "none"))
         if v.get("distill"):
             extra.update(distill_alpha=v["distill"][0], distill_temp=v["distill"][1])
+        if v.get("hidden"):
+            extra.update(distill_hidden=v["hidden"])
         json.dump(dict(recipe=dict(RECIPE, steps=v["steps"], quant="ternary" if v["quant"] else "none", **extra),
                        trace=trace), open(os.path.join(d, "trace.json"), "w"), indent=1)
         print(v["name"], " ".join(f"{t['loss']:.4f}" for t in trace))
