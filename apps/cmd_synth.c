@@ -7,6 +7,7 @@
 #include "base/utf8.h"
 #include "base/util.h"
 #include "commands.h"
+#include "infer/chat.h"
 #include "infer/source.h"
 #include "infer/synth.h"
 #include "opts.h"
@@ -61,11 +62,15 @@ int cmd_synth(int argc, char **argv) {
     long samples = 0, holdout = 0, batch = 16, prompt_tokens = 16, max_tokens = 240, top_k = 0;
     double temperature = 1.0, top_p = 1.0;
     uint64_t seed = 0;
+    int chat = 0;
     const Opt opts[] = {
         {"--model", OPT_STR, &model, "PATH", .required = 1,
          .help = "the model that writes (an HF directory or a GGUF file)"},
         {"--prompts", OPT_STR, &prompts, "FILE", .required = 1,
-         .help = "text (.txt, or .jsonl with a \"text\" field) the prompts are cut from"},
+         .help = "text (.txt, or .jsonl with a \"text\" field) the prompts are cut from; with --chat, "
+                 "one user message a line"},
+        {"--chat", OPT_FLAG, &chat,
+         .help = "answer each line of --prompts in the model's chat template (sample i answers line i mod lines)"},
         {"--out", OPT_STR, &out, "FILE", .required = 1, .help = "the token file to write (atomically)"},
         {"--samples", OPT_LONG, &samples, "N", 1, 1L << 40, .required = 1, .help = "how many samples"},
         {"--holdout", OPT_LONG, &holdout, "K", 0, 1L << 40,
@@ -84,7 +89,8 @@ int cmd_synth(int argc, char **argv) {
         .name = "synth",
         .synopsis = "--model DIR|FILE.gguf --prompts FILE --out FILE.tokens --samples N [options]",
         .about = "Samples N texts from the model: each continues a window of --prompt-tokens ids taken\n"
-                 "at a random offset of the prompt text, for up to --max-tokens ids or an end-of-sequence\n"
+                 "at a random offset of the prompt text (with --chat: a user message of the prompt file\n"
+                 "in the model's chat template), for up to --max-tokens ids or an end-of-sequence\n"
                  "token. B samples are decoded side by side in one KV cache. The samples are written\n"
                  "as one token file (documents separated by <|endoftext|>) that `trit train --data`\n"
                  "reads as it is. The same seed gives the same samples for every --batch-size.\n",
@@ -96,13 +102,17 @@ int cmd_synth(int argc, char **argv) {
     char err[ERR_LEN];
     ModelSource src;
     if (source_open(&src, model, NULL, NULL, err)) die("%s", err);
-    TokenData text;
-    if (data_load(&text, prompts, src.tok, NULL, err)) die("%s", err);
+    TokenData text = {0};
+    ChatPrompts cp = {0};
+    if (chat ? chat_prompts_load(&cp, prompts, src.chat_template, src.tok, err)
+             : data_load(&text, prompts, src.tok, NULL, err))
+        die("%s", err);
     int32_t eos[3];
     const int n_eos = source_eos_ids(&src, eos);
     SynthOptions o = {.samples = samples, .n_seq = (int)batch, .prompt_tokens = (int)prompt_tokens,
                       .new_tokens = (int)max_tokens, .temperature = (float)temperature, .top_k = (int)top_k,
                       .top_p = (float)top_p, .seed = seed, .eos = eos, .n_eos = n_eos,
+                      .prompts = (const int32_t *const *)cp.ids, .prompt_lens = cp.lens, .n_prompts = cp.n,
                       .vocab_limit = tokenizer_vocab_size(src.tok)};
     Sink k = {.tok = src.tok, .samples = samples, .holdout = holdout,
               .eot = tokenizer_token_id(src.tok, "<|endoftext|>"), .err = err, .t0 = now_seconds()};
@@ -126,6 +136,7 @@ int cmd_synth(int argc, char **argv) {
     free(held_path);
     data_free(&k.train);
     data_free(&text);
+    chat_prompts_free(&cp);
     source_close(&src);
     return 0;
 }

@@ -30,7 +30,8 @@ pass=0; fail=0
 if [ ! -f "$SMOL" ] || [ ! -f "$WIKI" ]; then
     if [ "$CI" = true ]; then echo "FAIL test_golden: CI=true and $SMOL or $WIKI is missing"; fail=1
     else echo "SKIP test_golden: needs $SMOL (scripts/fetch-smollm2.sh) and $WIKI (TRIT_DATA)"; fi
-    echo "test_golden: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit
+    if synth_chat_check; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL test_golden: synth --chat"; fi
+echo "test_golden: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit
 fi
 
 set -e
@@ -66,6 +67,30 @@ run_all() {
     e eval_pack_load    --model "$T/q" --pack auto --seq-len 48 --batch-size 3 --max-tokens 700
 }
 
+# trit synth --chat with top-k 1 writes, per prompt, the chat-formatted
+# prompt and exactly the answer `generate --chat --greedy` gives (the
+# sampler at k = 1 is the argmax; the samples decode side by side).
+synth_chat_check() {
+    printf 'Name a planet.\nWhat is 7 + 6?\n' > "$T/chat.txt"
+    "$BIN" synth --chat --model "$T/m" --prompts "$T/chat.txt" --out "$T/chat.tokens" --samples 2 --batch-size 2 \
+        --top-k 1 --max-tokens 16 >/dev/null 2>&1 || { echo "FAIL test_golden: synth --chat failed"; return 1; }
+    for p in "Name a planet." "What is 7 + 6?"; do
+        "$BIN" generate --json --model "$T/m" --chat --greedy --max-tokens 16 --prompt "$p" 2>/dev/null; echo
+    done > "$T/chat.json"
+    python3 - "$T/chat.tokens" "$T/chat.json" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[32:40])[0]
+got = list(struct.unpack("<%dI" % n, b[40:40 + 4 * n]))
+want = []
+for line in open(sys.argv[2]):
+    if line.strip():
+        g = json.loads(line)
+        want += g["prompt_ids"] + g["ids"]
+        want.append(got[len(want)])  # the end-of-text id synth puts after each sample
+sys.exit(0 if got == want else "synth --chat %s != generate --chat --greedy %s" % (got, want))
+PY
+}
 # The CPU: its model name and a digest of its feature flags.
 cpu_id() {
     printf '%s %s' "$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //')" \
@@ -111,5 +136,6 @@ for isa in $ISAS; do
     else fail=$((fail + 1)); echo "FAIL test_golden: TRIT_QKERNELS=$isa does not print what $first does:"
         diff "$T/got-$first.txt" "$T/got-$isa.txt" | head -n 6; fi
 done
+if synth_chat_check; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL test_golden: synth --chat"; fi
 echo "test_golden: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -91,3 +91,47 @@ char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_messa
     free(system);
     return out;
 }
+
+void chat_prompts_free(ChatPrompts *p) {
+    for (int i = 0; i < p->n; i++) free(p->ids[i]);
+    free(p->ids);
+    free(p->lens);
+    memset(p, 0, sizeof *p);
+}
+
+int chat_prompts_load(ChatPrompts *p, const char *path, const char *tmpl, Tokenizer *tok, char *err) {
+    memset(p, 0, sizeof *p);
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text) return -1;
+    int rc = 0, cap = 0, line = 0;
+    for (char *s = text, *next; rc == 0 && s < text + len; s = next) {
+        char *nl = memchr(s, '\n', (size_t)(text + len - s));
+        next = nl ? nl + 1 : text + len;
+        line++;
+        size_t n = strcspn(s, "\t\r\n");
+        if (n == 0 || s[0] == '#') continue;
+        s[n] = 0;
+        char *msg = chat_format(tmpl, tok, s, err);
+        size_t m = 0;
+        int32_t *ids = NULL;
+        rc = msg ? tokenizer_encode(tok, msg, strlen(msg), &ids, &m, err) : -1;
+        free(msg);
+        if (rc == 0 && m > (size_t)1 << 20) rc = set_err(err, "%s:%d: the prompt is too long", path, line);
+        if (rc) {
+            free(ids);
+            break;
+        }
+        if (p->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            p->ids = xrealloc(p->ids, sizeof *p->ids * (size_t)cap);
+            p->lens = xrealloc(p->lens, sizeof *p->lens * (size_t)cap);
+        }
+        p->ids[p->n] = ids;
+        p->lens[p->n++] = (int)m;
+    }
+    free(text);
+    if (rc == 0 && p->n == 0) rc = set_err(err, "%s: no prompts (one user message a line)", path);
+    if (rc) chat_prompts_free(p);
+    return rc;
+}

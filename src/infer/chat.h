@@ -8,6 +8,8 @@
 #ifndef TRIT_CHAT_H
 #define TRIT_CHAT_H
 
+#include <stdint.h>
+
 #include "tok/tokenizer.h"
 
 // The template of a model directory: "chat_template" of
@@ -21,5 +23,17 @@ int chat_template_load(const char *model_dir, char **tmpl, char *err);
 // Returns a malloc'd string, or NULL with err when the template is not one
 // trit can apply.
 char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_message, char *err);
+
+// A file of user messages, each in the chat template as ids: one message a
+// line (its first tab-separated column, so a prompt file with expected
+// answers reads too); empty lines and lines starting with '#' are skipped.
+typedef struct {
+    int n;
+    int32_t **ids;
+    int *lens;
+} ChatPrompts;
+
+int chat_prompts_load(ChatPrompts *p, const char *path, const char *tmpl, Tokenizer *tok, char *err);
+void chat_prompts_free(ChatPrompts *p);
 
 #endif

@@ -3,8 +3,9 @@
 // cache, each continuing a window of a prompt text.
 //
 // Sample i starts from prompt_tokens ids of the prompt text at an offset
-// drawn from the seed, and continues with up to new_tokens sampled ids
-// (stopping at an end-of-sequence id). Sequences are decoded n_seq at a time
+// drawn from the seed (or, given a list of prompts, from prompt i mod their
+// number, whole: a user message in the chat template, say), and continues
+// with up to new_tokens sampled ids (stopping at an end-of-sequence id). Sequences are decoded n_seq at a time
 // (one n_seq-row product per weight a step); the sampler of sample i is
 // seeded from (seed, i) alone, and each row's logits do not depend on the
 // other rows (generate.h), so the samples are the same for every n_seq.
@@ -20,6 +21,9 @@ typedef struct {
     long samples;         // how many
     int n_seq;            // decoded side by side, 1..KV_MAX_SEQS
     int prompt_tokens;    // ids of the prompt text each sample starts from (>= 1)
+    const int32_t *const *prompts;  // or these prompts, each whole (n_prompts > 0)
+    const int *prompt_lens;         // their lengths (>= 1)
+    int n_prompts;
     int new_tokens;       // sampled after them, at most (>= 1)
     float temperature;    // > 0
     int top_k;            // 0: off
