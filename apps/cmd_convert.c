@@ -3,11 +3,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "commands.h"
 #include "opts.h"
 #include "pipeline/convert.h"
+
+// The repository's own prompt set, beside the executable (build/trit ->
+// prompts/chat-train.txt); NULL when it is not there.
+static char *default_prompts(void) {
+    char exe[4096];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = 0;
+    char *p = path_join(exe, "../prompts/chat-train.txt");
+    if (file_exists(p)) return p;
+    free(p);
+    return NULL;
+}
 
 int cmd_convert(int argc, char **argv) {
     ConvertJob j;
@@ -21,6 +38,8 @@ int cmd_convert(int argc, char **argv) {
          *default_val = path_join(data_dir, "wikitext-2-raw/wiki.valid.raw");
     j.data_path = default_data;
     j.val_path = default_val;
+    char *prompts_found = default_prompts();
+    j.chat_prompts = prompts_found;
     const Opt opts[] = {
         {"--model", OPT_STR, &j.parent_dir, "DIR", .required = 1, .help = "the full-precision parent (HF layout)"},
         {"--out", OPT_STR, &j.out_dir, "DIR", .required = 1,
@@ -33,17 +52,34 @@ int cmd_convert(int argc, char **argv) {
         {"--group-size", OPT_INT, &j.group, "G", 1, 1 << 20, .help = "weights per fp16 scale (64)"},
         {"--keep-embedding", OPT_CHOICE, &keep, "none|bf16", .values = keeps,
          .help = "the embedding / LM head ternary too (none, default) or kept in bf16"},
+        {"--minutes", OPT_DOUBLE, &j.minutes, "M", 0, 1e6,
+         .help = "a time budget for the whole job: the block epochs and e2e steps follow from it (0 = off: the "
+                 "stage flags say)"},
         {.name = "Stage 1, the calibrated start (GPTQ on a ternary grid):", .kind = OPT_SECTION},
         {"--calib-tokens", OPT_LONG, &calib_tokens, "N", 2, 1L << 30, .help = "calibration tokens (32768)"},
-        {"--seq-len", OPT_INT, &j.seq_len, "T", 2, 1 << 16, .help = "sequence length of stages 1 and 2 (512)"},
-        {.name = "Stage 2, block-wise reconstruction:", .kind = OPT_SECTION},
+        {"--seq-len", OPT_INT, &j.seq_len, "T", 2, 1 << 16, .help = "sequence length of stages 1 and 3 (512)"},
+        {.name = "Stage 2, the parent's chat answers (mixed into stage 4's text):", .kind = OPT_SECTION},
+        {"--chat-prompts", OPT_STR, &j.chat_prompts, "FILE|none",
+         .help = "user messages, one a line (default: the repository's prompts/chat-train.txt)"},
+        {"--chat-samples", OPT_INT, &j.chat_samples, "N", 0, 1 << 24, .help = "answers (0 = one per prompt)"},
+        {"--chat-tokens", OPT_INT, &j.chat_tokens, "G", 1, 1 << 16, .help = "ids an answer has at most (192)"},
+        {"--chat-share", OPT_FLOAT, &j.chat_share, "X", 0, 0.95, .help = "of stage 4's text, in tokens (0.3)"},
+        {.name = "Stage 3, block-wise reconstruction:", .kind = OPT_SECTION},
         {"--block-seqs", OPT_INT, &j.block_seqs, "N", 0, 1 << 20,
          .help = "sequences each block trains on, 1/16 of them held out (64; 0 = skip)"},
-        {"--block-epochs", OPT_INT, &j.block_epochs, "E", 1, 1000, .help = "passes over them per block (2)"},
+        {"--block-epochs", OPT_INT, &j.block_epochs, "E", 1, 1000,
+         .help = "passes over them per block (2; with --minutes, at most)"},
+        {"--block-batch", OPT_INT, &j.block_batch, "B", 1, 65536,
+         .help = "sequences per step (1: many small steps learn more from few sequences)"},
         {"--block-lr", OPT_FLOAT, &j.block_lr, "X", 1e-9, 1, .help = "peak learning rate, cosine to 1/20 (1e-4)"},
-        {.name = "Stage 3, end-to-end distillation from the parent:", .kind = OPT_SECTION},
-        {"--e2e-steps", OPT_LONG, &j.e2e_steps, "N", 0, 1e8, .help = "optimizer steps (250; 0 = skip)"},
+        {"--block-share", OPT_FLOAT, &j.block_share, "X", 0.01, 0.99,
+         .help = "with --minutes: the blocks' share of what stages 1-2 leave (0.3)"},
+        {.name = "Stage 4, end-to-end distillation from the parent:", .kind = OPT_SECTION},
+        {"--e2e-steps", OPT_LONG, &j.e2e_steps, "N", 0, 1e8,
+         .help = "optimizer steps (250; 0 = skip; with --minutes, the budget decides)"},
         {"--e2e-lr", OPT_FLOAT, &j.e2e_lr, "X", 1e-9, 1, .help = "peak learning rate (1e-4)"},
+        {"--e2e-hidden", OPT_FLOAT, &j.e2e_hidden, "B", 0, 1e6,
+         .help = "weight of the per-layer hidden-state term beside the KL (0 = off)"},
         {"--batch-size", OPT_INT, &j.e2e_batch, "B", 1, 65536, .help = "sequences per step (4)"},
         {"--e2e-seq-len", OPT_INT, &j.e2e_seq, "T", 2, 1 << 20, .help = "tokens per sequence (256)"},
         {"--precision", OPT_CHOICE, &precision, "fp32|bf16", .values = precisions,
@@ -52,20 +88,27 @@ int cmd_convert(int argc, char **argv) {
     const Command cmd = {
         .name = "convert",
         .synopsis = "--model PARENT --out DIR [options]",
-        .about = "Makes a ternary model from a full-precision parent in three stages, each from the one\n"
+        .about = "Makes a ternary model from a full-precision parent in stages, each from the one\n"
                  "before: a calibrated start (GPTQ with a ternary grid on the layers' input Hessians),\n"
+                 "the parent's own answers to chat prompts (training text that keeps a chat model one),\n"
                  "block-wise reconstruction (each block trained to reproduce the parent's), and\n"
-                 "end-to-end distillation from the parent. Writes DIR (HF layout, every matrix exactly\n"
-                 "t*s with one fp16 scale per group), DIR.gguf (packed losslessly) and DIR/convert.json\n"
-                 "(each stage's perplexity on --val, tokens and minutes). Rerunning the same command\n"
-                 "after a kill goes on from the last stage, block or checkpoint written.\n",
+                 "end-to-end distillation from the parent on the text with the answers mixed in.\n"
+                 "Writes DIR (HF layout, every matrix exactly t*s with one fp16 scale per group),\n"
+                 "DIR.gguf (packed losslessly) and DIR/convert.json (each stage's perplexity on --val,\n"
+                 "tokens and minutes). Rerunning the same command after a kill goes on from the last\n"
+                 "stage, block or checkpoint written.\n",
         .opts = opts};
     int status = opts_parse(&cmd, argc, argv);
     if (status < 0 && j.block_seqs == 1)
         status = opts_error("--block-seqs 1 leaves nothing to hold out: use 0 or at least 2");
+    if (status < 0 && j.chat_prompts && !strcmp(j.chat_prompts, "none")) j.chat_prompts = NULL;
+    else if (status < 0 && !j.chat_prompts && j.e2e_steps > 0)
+        status = opts_error("the repository's prompts/chat-train.txt is not beside this trit: give --chat-prompts "
+                            "FILE (or none)");
     if (status >= 0) {
         free(default_data);
         free(default_val);
+        free(prompts_found);
         return status;
     }
     j.calib_tokens = (size_t)calib_tokens;
@@ -76,6 +119,7 @@ int cmd_convert(int argc, char **argv) {
     const int rc = convert_run(&j, err);
     free(default_data);
     free(default_val);
+    free(prompts_found);
     if (rc) die("%s", err);
     return 0;
 }

@@ -104,7 +104,8 @@ typedef struct {
     Model *copy;  // the student after block 0
 } Saved;
 
-static int save_after_first(int l, const Model *s, void *user, char *err) {
+static int save_after_first(int l, const Model *s, const BlockReport *rep, void *user, char *err) {
+    (void)rep;
     Saved *k = user;
     if (l == 0) memcpy(k->copy->params_memory, s->params_memory, sizeof(float) * s->n_params);
     return 0;

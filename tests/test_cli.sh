@@ -123,8 +123,11 @@ JSON
     # killed after its first distillation checkpoint, the same command ends
     # with the same bytes as an uninterrupted run; a rerun of a finished job
     # redoes nothing; bad input is one clear error.
-    CV="--data $T/val.txt --val $T/val.txt --calib-tokens 256 --seq-len 32 --block-seqs 8 --e2e-steps 10 --batch-size 2 --e2e-seq-len 16 --eval-tokens 128"
-    expect 0 "convert: e2e " "$BIN" convert --model "$T/m64" --out "$T/c1" $CV
+    printf 'Hi there.\nName a color.\n# not a prompt\n\nWhat is 1 + 1?\tignored column\n' > "$T/prompts.txt"
+    CV="--data $T/val.txt --val $T/val.txt --calib-tokens 256 --seq-len 32 --block-seqs 8 --e2e-steps 10 --batch-size 2 --e2e-seq-len 16 --eval-tokens 128 --chat-prompts $T/prompts.txt --chat-tokens 8 --chat-samples 5"
+    expect 0 "convert: chat: 5 answers to the 3 prompts" "$BIN" convert --model "$T/m64" --out "$T/c1" $CV
+    grep -q '"stage":.*"e2e"' "$T/c1/convert.json" && grep -q '"stage":.*"chat"' "$T/c1/convert.json" &&
+        pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: convert.json lacks the chat or e2e stage"; }
     expect 0 "lossless as" "$BIN" verify "$T/c1"
     [ -s "$T/c1.gguf" ] && grep -q '"stage":.*"blocks"' "$T/c1/convert.json" && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: convert wrote no c1.gguf or no blocks stage in convert.json"; }
@@ -140,6 +143,15 @@ JSON
     expect 1 "fewer than" "$BIN" convert --model "$T/m64" --out "$T/c3" $CV --calib-tokens 100000
     expect 1 "already ternary" "$BIN" convert --model "$T/c1" --out "$T/c4" $CV
     expect 2 "nothing to hold out" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --block-seqs 1
+    printf '# only a comment\n\n' > "$T/no-prompts.txt"
+    expect 1 "no prompts" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --chat-prompts "$T/no-prompts.txt"
+    expect 1 "bad.txt:1: invalid UTF-8" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --chat-prompts "$T/bad.txt"
+    # A time budget: too small for e2e says how much more it needs and keeps
+    # the stages done; the same command with more minutes goes on from them.
+    expect 1 "fewer than 10 steps" "$BIN" convert --model "$T/m64" --out "$T/c6" $CV --minutes 0.01
+    expect 0 "convert: e2e: .* steps" "$BIN" convert --model "$T/m64" --out "$T/c6" $CV --minutes 0.5
+    grep -q '"e2e_steps": *[1-9][0-9]' "$T/c6.work/plan.json" && [ -s "$T/c6.gguf" ] && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: a budgeted convert planned no e2e steps or wrote no GGUF"; }
     # Distillation with a ramp and a kept bf16 embedding: verify reports the
     # kept tensor, export auto writes it bf16 beside Q2_0 matrices.
     expect 0 "kl " "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/dk" --steps 3 --warmup 1 \

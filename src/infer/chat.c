@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 int chat_template_load(const char *model_dir, char **tmpl, char *err) {
@@ -112,11 +113,22 @@ int chat_prompts_load(ChatPrompts *p, const char *path, const char *tmpl, Tokeni
         size_t n = strcspn(s, "\t\r\n");
         if (n == 0 || s[0] == '#') continue;
         s[n] = 0;
+        const char *why;
+        const size_t ok = utf8_check((const uint8_t *)s, n, &why);
+        if (ok < n) {
+            rc = set_err(err, "%s:%d: invalid UTF-8 at byte %zu of the line (%s)", path, line, ok + 1, why);
+            break;
+        }
         char *msg = chat_format(tmpl, tok, s, err);
         size_t m = 0;
         int32_t *ids = NULL;
         rc = msg ? tokenizer_encode(tok, msg, strlen(msg), &ids, &m, err) : -1;
         free(msg);
+        if (rc) {
+            char inner[ERR_LEN];
+            snprintf(inner, sizeof inner, "%s", err);
+            set_err(err, "%s:%d: %s", path, line, inner);
+        }
         if (rc == 0 && m > (size_t)1 << 20) rc = set_err(err, "%s:%d: the prompt is too long", path, line);
         if (rc) {
             free(ids);

@@ -3,24 +3,30 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
+#include "infer/chat.h"
+#include "infer/source.h"
+#include "infer/synth.h"
 #include "convert/gguf_export.h"
 #include "model/eval.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "quant/ggml_types.h"
 #include "tok/tokenizer.h"
+#include "train/data.h"
 #include "train/blockwise.h"
 #include "train/train_run.h"
 
 void convert_job_default(ConvertJob *j) {
     *j = (ConvertJob){.group = 64, .keep_embedding = QKEEP_NONE, .calib_tokens = 32768, .seq_len = 512,
-                      .block_seqs = 64, .block_epochs = 2, .block_lr = 1e-4f, .e2e_steps = 250, .e2e_lr = 1e-4f,
-                      .e2e_batch = 4, .e2e_seq = 256, .eval_tokens = 16384};
+                      .block_seqs = 64, .block_epochs = 2, .block_batch = 1, .block_lr = 1e-4f, .e2e_steps = 250, .e2e_lr = 1e-4f,
+                      .e2e_batch = 4, .e2e_seq = 256, .eval_tokens = 16384, .chat_tokens = 192,
+                      .chat_share = 0.3f, .block_share = 0.3f};
 }
 
 // One stage's line of the report.
@@ -31,13 +37,17 @@ typedef struct {
     int done;
 } StageReport;
 
+enum { ST_START, ST_CHAT, ST_BLOCKS, ST_E2E, N_STAGES };
+
 typedef struct {
     const ConvertJob *j;
-    char *work, *start_dir, *blocks_dir, *e2e_dir;
+    char *work, *start_dir, *blocks_dir, *e2e_dir, *chat_path, *mix_path, *plan_path;
     Tokenizer *tok;
-    int32_t *calib;   // the calibration tokens (stages 1-2)
+    int32_t *calib;   // the training text's tokens (the first are the calibration tokens)
     size_t n_calib;
-    StageReport stage[3];
+    StageReport stage[N_STAGES];
+    double block_seconds;  // the plan (minutes > 0): the blocks' budget, 0 until made
+    long e2e_steps;        // e2e's steps, 0 until planned
     char note[320];
 } Conv;
 
@@ -134,7 +144,7 @@ static void read_stage_info(const Conv *k, StageReport *s) {
 }
 
 static int run_start(Conv *k, char *err) {
-    StageReport *s = &k->stage[0];
+    StageReport *s = &k->stage[ST_START];
     if (has_model(k->start_dir)) return 0;
     const double t0 = now_seconds();
     Model m;
@@ -150,21 +160,134 @@ static int run_start(Conv *k, char *err) {
     return rc ? -1 : write_stage_info(k, s, err);
 }
 
+// The plan of a budgeted job, kept so that a resumed run keeps it.
+static void read_plan(Conv *k) {
+    char err[ERR_LEN];
+    size_t len;
+    char *text = read_file(k->plan_path, &len, err);
+    cJSON *js = text ? cJSON_ParseWithLength(text, len) : NULL;
+    const cJSON *b = cJSON_GetObjectItem(js, "block_seconds"), *e = cJSON_GetObjectItem(js, "e2e_steps");
+    if (cJSON_IsNumber(b)) k->block_seconds = b->valuedouble;
+    if (cJSON_IsNumber(e)) k->e2e_steps = (long)e->valuedouble;
+    cJSON_Delete(js);
+    free(text);
+}
+
+static int write_plan(const Conv *k, char *err) {
+    char text[160];
+    snprintf(text, sizeof text, "{\"block_seconds\": %.1f, \"e2e_steps\": %ld}\n", k->block_seconds, k->e2e_steps);
+    return write_file_atomic(k->plan_path, text, strlen(text), err);
+}
+
+// Seconds of the budget not yet spent by the stages (done or under way).
+static double budget_left(const Conv *k) {
+    double spent = 0.0;
+    for (int i = 0; i < N_STAGES; i++) spent += k->stage[i].seconds;
+    return k->j->minutes * 60.0 - spent;
+}
+
+typedef struct {
+    TokenData out;
+    size_t cap;
+    int32_t eot;
+    Progress bar;
+} ChatSink;
+
+static int take_answer(long i, const int32_t *ids, size_t n, void *user) {
+    ChatSink *c = user;
+    if (c->out.n + n + 1 > c->cap) {
+        c->cap = 2 * (c->out.n + n + 1);
+        c->out.ids = xrealloc(c->out.ids, sizeof(int32_t) * c->cap);
+    }
+    memcpy(c->out.ids + c->out.n, ids, sizeof(int32_t) * n);
+    c->out.n += n;
+    if (c->eot >= 0 && ids[n - 1] != c->eot) c->out.ids[c->out.n++] = c->eot;
+    progress_update(&c->bar, (double)(i + 1));
+    return 0;
+}
+
+// Stage 2: the parent's answers to the prompt file, sampled (temperature
+// 0.7, top-p 0.95: varied, but still the parent's likely answers), as one
+// token file.
+static int run_chat(Conv *k, char *err) {
+    const ConvertJob *j = k->j;
+    StageReport *s = &k->stage[ST_CHAT];
+    if (file_exists(k->chat_path)) return 0;
+    const double t0 = now_seconds();
+    ModelSource src;
+    if (source_open(&src, j->parent_dir, NULL, NULL, err)) return -1;
+    ChatPrompts cp;
+    int rc = chat_prompts_load(&cp, j->chat_prompts, src.chat_template, src.tok, err);
+    if (rc) {
+        source_close(&src);
+        return -1;
+    }
+    int32_t eos[3];
+    const int n_eos = source_eos_ids(&src, eos);
+    const long samples = j->chat_samples > 0 ? j->chat_samples : cp.n;
+    SynthOptions o = {.samples = samples, .n_seq = 16, .new_tokens = j->chat_tokens, .temperature = 0.7f,
+                      .top_p = 0.95f, .seed = 0, .eos = eos, .n_eos = n_eos,
+                      .vocab_limit = tokenizer_vocab_size(src.tok), .prompts = (const int32_t *const *)cp.ids,
+                      .prompt_lens = cp.lens, .n_prompts = cp.n};
+    ChatSink c = {.eot = tokenizer_token_id(src.tok, "<|endoftext|>")};
+    progress_init(&c.bar, "convert: chat answers", "answers", (double)samples);
+    rc = synth_run(&src.w, NULL, 0, &o, take_answer, &c, err);
+    if (rc == 0) {
+        progress_finish(&c.bar, (double)samples);
+        rc = data_save_tokens(&c.out, k->chat_path, src.tok, err);
+    }
+    if (rc == 0)
+        fprintf(stderr, "convert: chat: %ld answers to the %d prompts of %s, %zu tokens\n", samples, cp.n,
+                j->chat_prompts, c.out.n);
+    s->seconds = now_seconds() - t0;
+    s->tokens = c.out.n;
+    data_free(&c.out);
+    chat_prompts_free(&cp);
+    source_close(&src);
+    return rc ? -1 : write_stage_info(k, s, err);
+}
+
+// The e2e training text: the training text's tokens, then the chat answers
+// repeated until they are about chat_share of the whole (random windows of
+// the file then draw them at that rate).
+static int write_mix(Conv *k, char *err) {
+    if (file_exists(k->mix_path)) return 0;
+    TokenData chat;
+    if (data_load(&chat, k->chat_path, k->tok, NULL, err)) return -1;
+    const double f = k->j->chat_share;
+    long reps = f > 0 ? (long)(f / (1.0 - f) * (double)k->n_calib / (double)chat.n + 0.5) : 0;
+    if (f > 0 && reps < 1) reps = 1;
+    TokenData mix = {.n = k->n_calib + (size_t)reps * chat.n};
+    mix.ids = xmalloc(sizeof(int32_t) * mix.n);
+    memcpy(mix.ids, k->calib, sizeof(int32_t) * k->n_calib);
+    for (long r = 0; r < reps; r++) memcpy(mix.ids + k->n_calib + (size_t)r * chat.n, chat.ids, sizeof(int32_t) * chat.n);
+    const int rc = data_save_tokens(&mix, k->mix_path, k->tok, err);
+    if (rc == 0)
+        fprintf(stderr, "convert: e2e text: %zu tokens of %s and the chat answers %ld times (%.0f%% of %zu)\n",
+                k->n_calib, k->j->data_path, reps, 100.0 * (double)reps * chat.n / (double)mix.n, mix.n);
+    data_free(&mix);
+    data_free(&chat);
+    return rc;
+}
+
 typedef struct {
     Conv *k;
     double t0, before;  // when this run of the stage began; seconds of earlier runs
 } BlockSaver;
 
-static int save_block(int l, const Model *student, void *user, char *err) {
+static int save_block(int l, const Model *student, const BlockReport *rep, void *user, char *err) {
     BlockSaver *b = user;
-    StageReport *s = &b->k->stage[1];
+    StageReport *s = &b->k->stage[ST_BLOCKS];
+    const ConvertJob *j = b->k->j;
     s->seconds = b->before + now_seconds() - b->t0;
+    // Tokens: the block's epochs over its sequences, averaged over blocks.
+    s->tokens += (size_t)rep->epochs * (size_t)j->block_seqs * (size_t)j->seq_len / (size_t)student->config.num_hidden_layers;
     return save_stage(b->k, student, b->k->blocks_dir, l + 1, err) || write_stage_info(b->k, s, err) ? -1 : 0;
 }
 
 static int run_blocks(Conv *k, char *err) {
     const ConvertJob *j = k->j;
-    StageReport *s = &k->stage[1];
+    StageReport *s = &k->stage[ST_BLOCKS];
     Model parent, student;
     const int resumed = has_model(k->blocks_dir), first = resumed ? blocks_done(k->blocks_dir) : 0;
     if (model_load(&student, resumed ? k->blocks_dir : k->start_dir, err)) return -1;
@@ -177,9 +300,22 @@ static int run_blocks(Conv *k, char *err) {
         return -1;
     }
     if (resumed) fprintf(stderr, "convert: blocks: resuming after block %d\n", first);
-    s->tokens = (size_t)j->block_seqs * (size_t)j->seq_len * (size_t)j->block_epochs;
+    if (!resumed) s->tokens = 0;
+    if (j->minutes > 0 && k->block_seconds <= 0) {
+        // What is left, less a twentieth of the budget for the final
+        // evaluations and the export, split between the blocks and e2e.
+        const double left = budget_left(k) - 0.05 * 60.0 * j->minutes;
+        k->block_seconds = j->block_share * (left > 0 ? left : 0);
+        if (write_plan(k, err)) {
+            model_free(&parent);
+            model_free(&student);
+            return -1;
+        }
+    }
     BlockSaver saver = {k, now_seconds(), s->seconds};
-    BlockwiseOptions o = {.group = j->group, .epochs = j->block_epochs, .batch = 4, .lr = j->block_lr,
+    const double left = k->block_seconds - s->seconds;  // (a spent budget: one epoch a block)
+    BlockwiseOptions o = {.group = j->group, .epochs = j->block_epochs, .seconds = j->minutes > 0 ? fmax(left, 1) : 0,
+                          .batch = j->block_batch, .lr = j->block_lr,
                           .min_lr = j->block_lr / 20.0f, .val_seqs = j->block_seqs / 16 > 1 ? j->block_seqs / 16 : 1,
                           .seed = 0, .tokens = k->calib, .n_seqs = j->block_seqs, .seq_len = j->seq_len,
                           .first_block = first, .verbose = 1, .on_block = save_block, .user = &saver};
@@ -207,41 +343,101 @@ static char *last_checkpoint(const char *dir) {
     return path_join(dir, name);
 }
 
+// The e2e job from `from` for steps steps into out (the stage's settings).
+static void e2e_job(const Conv *k, const char *from, const char *out, long steps, TrainJob *t) {
+    const ConvertJob *j = k->j;
+    train_job_default(t);
+    t->model_dir = from;
+    t->teacher_dir = j->parent_dir;
+    t->data_path = j->chat_prompts ? k->mix_path : j->data_path;
+    t->out_dir = out;
+    t->batch_size = j->e2e_batch;
+    t->seq_len = j->e2e_seq;
+    t->eval_every = 0;
+    t->eval_tokens = 0;
+    t->checkpoint_every = steps / 5 > 25 ? 25 : steps / 5 > 1 ? steps / 5 : 1;
+    t->cfg.steps = steps;
+    t->cfg.warmup = steps / 10;
+    t->cfg.lr = j->e2e_lr;
+    t->cfg.min_lr = j->e2e_lr / 20.0f;
+    t->cfg.weight_decay = 0.0f;  // decay pulls latent weights into the dead zone
+    t->cfg.group_size = j->group;
+    t->cfg.scale = SCALE_MSE;    // the projection keeps the calibrated start as it is
+    t->cfg.distill = 1;
+    t->cfg.distill_alpha = 0.0f;
+    t->cfg.distill_hidden = j->e2e_hidden;
+    t->cfg.keep_embedding = j->keep_embedding == QKEEP_BF16 ? KEEP_BF16 : KEEP_NONE;
+    t->cfg.precision = j->precision;
+    dist_init(&t->dist);
+}
+
+// Seconds an e2e step takes here: three steps of a probe run (the first is
+// warm-up), thrown away.
+static int probe_step_seconds(const Conv *k, const char *from, double *sec, char *err) {
+    char *dir = path_join(k->work, "e2e-probe"), *log = path_join(dir, "train.jsonl");
+    TrainJob t;
+    e2e_job(k, from, dir, 3, &t);
+    t.checkpoint_every = 0;
+    t.quiet = 1;
+    int rc = train_run(&t, err);
+    size_t len;
+    char *text = rc == 0 ? read_file(log, &len, err) : NULL;
+    double e[4] = {0};
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        cJSON *js = cJSON_Parse(line);
+        const cJSON *st = cJSON_GetObjectItem(js, "step"), *el = cJSON_GetObjectItem(js, "elapsed_s");
+        if (cJSON_IsNumber(st) && cJSON_IsNumber(el) && st->valueint >= 1 && st->valueint <= 3)
+            e[st->valueint] = el->valuedouble;
+        cJSON_Delete(js);
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    if (rc == 0 && !(e[3] > e[1])) rc = set_err(err, "convert: the e2e probe's log %s has no step times", log);
+    *sec = (e[3] - e[1]) / 2.0;
+    free(text);
+    remove_dir_files(dir);
+    free(log);
+    free(dir);
+    return rc;
+}
+
+// The e2e steps a budget buys: what is left, less the final evaluations
+// (each scored token ~ a quarter of a trained one: a teacher and a student
+// forward and the backward make a step) and the export (a fiftieth).
+static int plan_e2e(Conv *k, const char *from, char *err) {
+    const ConvertJob *j = k->j;
+    double step;
+    if (probe_step_seconds(k, from, &step, err)) return -1;
+    const double per_token = step / ((double)j->e2e_batch * j->e2e_seq);
+    const double eval_tokens = j->val_path ? 4.0 * (j->eval_tokens ? (double)j->eval_tokens : 300000.0) : 0.0;
+    const double left = budget_left(k) - eval_tokens * per_token / 4.0 - 0.02 * 60.0 * j->minutes;
+    k->e2e_steps = left > 0 ? (long)(left / step) : 0;
+    fprintf(stderr, "convert: e2e: %.2f s a step here; the budget leaves %.1f minutes: %ld steps\n", step,
+            left > 0 ? left / 60.0 : 0.0, k->e2e_steps);
+    if (k->e2e_steps < 10)
+        return set_err(err, "convert: --minutes %g leaves %.1f minutes for end-to-end training, fewer than 10 steps "
+                       "of %.1f s; give it at least %.0f more minutes (the stages done are kept)", j->minutes,
+                       left > 0 ? left / 60.0 : 0.0, step, (10.0 * step - left) / 60.0 + 1.0);
+    return write_plan(k, err);
+}
+
 static int run_e2e(Conv *k, const char *from, char *err) {
     const ConvertJob *j = k->j;
-    StageReport *s = &k->stage[2];
+    StageReport *s = &k->stage[ST_E2E];
     if (has_model(k->e2e_dir)) return 0;
+    if (j->minutes > 0 && k->e2e_steps <= 0 && plan_e2e(k, from, err)) return -1;
+    const long steps = j->minutes > 0 ? k->e2e_steps : j->e2e_steps;
     TrainJob t;
-    train_job_default(&t);
-    t.model_dir = from;
-    t.teacher_dir = j->parent_dir;
-    t.data_path = j->data_path;
-    t.out_dir = k->e2e_dir;
-    t.batch_size = j->e2e_batch;
-    t.seq_len = j->e2e_seq;
-    t.eval_every = 0;
-    t.eval_tokens = 0;
-    t.checkpoint_every = j->e2e_steps / 5 > 25 ? 25 : j->e2e_steps / 5 > 1 ? j->e2e_steps / 5 : 1;
-    t.cfg.steps = j->e2e_steps;
-    t.cfg.warmup = j->e2e_steps / 10;
-    t.cfg.lr = j->e2e_lr;
-    t.cfg.min_lr = j->e2e_lr / 20.0f;
-    t.cfg.weight_decay = 0.0f;  // decay pulls latent weights into the dead zone
-    t.cfg.group_size = j->group;
-    t.cfg.scale = SCALE_MSE;    // the projection keeps the calibrated start as it is
-    t.cfg.distill = 1;
-    t.cfg.distill_alpha = 0.0f;
-    t.cfg.keep_embedding = j->keep_embedding == QKEEP_BF16 ? KEEP_BF16 : KEEP_NONE;
-    t.cfg.precision = j->precision;
+    e2e_job(k, from, k->e2e_dir, steps, &t);
     char *resume = last_checkpoint(k->e2e_dir);
     t.resume = resume;
     if (resume) fprintf(stderr, "convert: e2e: resuming from %s\n", resume);
-    dist_init(&t.dist);
     const double t0 = now_seconds();
     const int rc = train_run(&t, err);
     free(resume);
     s->seconds += now_seconds() - t0;
-    s->tokens = (size_t)j->e2e_steps * (size_t)j->e2e_batch * (size_t)j->e2e_seq;
+    s->tokens = (size_t)steps * (size_t)j->e2e_batch * (size_t)j->e2e_seq;
     return rc ? -1 : write_stage_info(k, s, err);
 }
 
@@ -284,16 +480,18 @@ static int write_report(const Conv *k, double parent_ppl, double bpw, char *err)
     cJSON_AddNumberToObject(root, "bits_per_weight", bpw);
     fprintf(stderr, "\nconvert: %-7s %12s %10s %9s\n", "stage", "perplexity", "tokens", "minutes");
     fprintf(stderr, "convert: %-7s %12.2f %10s %9s\n", "parent", parent_ppl, "-", "-");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_STAGES; i++) {
         const StageReport *s = &k->stage[i];
         if (!s->done) continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "stage", s->name);
-        cJSON_AddNumberToObject(o, "ppl", s->ppl);
+        if (isfinite(s->ppl)) cJSON_AddNumberToObject(o, "ppl", s->ppl);
         cJSON_AddNumberToObject(o, "tokens", (double)s->tokens);
         cJSON_AddNumberToObject(o, "seconds", s->seconds);
         cJSON_AddItemToArray(stages, o);
-        fprintf(stderr, "convert: %-7s %12.2f %10zu %9.1f\n", s->name, s->ppl, s->tokens, s->seconds / 60.0);
+        char ppl[32] = "-";
+        if (isfinite(s->ppl)) snprintf(ppl, sizeof ppl, "%.2f", s->ppl);
+        fprintf(stderr, "convert: %-7s %12s %10zu %9.1f\n", s->name, ppl, s->tokens, s->seconds / 60.0);
     }
     char *text = cJSON_Print(root), *p = path_join(k->j->out_dir, "convert.json");
     const int rc = write_file_atomic(p, text, strlen(text), err);
@@ -316,9 +514,22 @@ static int read_calibration(Conv *k, size_t n, char *err) {
     return rc;
 }
 
+static void conv_free(Conv *k) {
+    free(k->calib);
+    if (k->tok) tokenizer_free(k->tok);
+    free(k->plan_path);
+    free(k->mix_path);
+    free(k->chat_path);
+    free(k->e2e_dir);
+    free(k->blocks_dir);
+    free(k->start_dir);
+    free(k->work);
+}
+
 int convert_run(const ConvertJob *j, char *err) {
     if (j->group <= 0 || j->seq_len < 2 || j->calib_tokens < (size_t)j->seq_len || j->block_seqs < 0 ||
-        j->block_seqs == 1 || j->e2e_steps < 0)
+        j->block_seqs == 1 || j->e2e_steps < 0 || j->block_batch < 1 || j->minutes < 0 || j->chat_tokens < 1 ||
+        !(j->chat_share >= 0 && j->chat_share < 1) || !(j->block_share > 0 && j->block_share < 1))
         return set_err(err, "convert: the stages' sizes are out of range");
     // A finished job (its report written last) is not converted, exported
     // or evaluated again.
@@ -331,48 +542,51 @@ int convert_run(const ConvertJob *j, char *err) {
         return 0;
     }
     Conv k = {.j = j};
-    const StageReport names[3] = {{.name = "start"}, {.name = "blocks"}, {.name = "e2e"}};
+    const StageReport names[N_STAGES] = {{.name = "start"}, {.name = "chat"}, {.name = "blocks"}, {.name = "e2e"}};
     memcpy(k.stage, names, sizeof names);
     k.work = xmalloc(strlen(j->out_dir) + 6);
     sprintf(k.work, "%s.work", j->out_dir);
     k.start_dir = path_join(k.work, "start");
     k.blocks_dir = path_join(k.work, "blocks");
     k.e2e_dir = path_join(k.work, "e2e");
+    k.chat_path = path_join(k.work, "chat.tokens");
+    k.mix_path = path_join(k.work, "e2e-text.tokens");
+    k.plan_path = path_join(k.work, "plan.json");
     snprintf(k.note, sizeof k.note, "ternary g%d gptq%s: every linear layer%s is t*s, t in {-1,0,1}, one scale per group "
              "of %d input weights (trit convert)%s", j->group, j->keep_embedding == QKEEP_BF16 ? ", embedding bf16" : "",
              j->keep_embedding == QKEEP_BF16 ? "" : " and the embedding", j->group,
              j->keep_embedding == QKEEP_BF16 ? "; the embedding / LM head and the norms are not ternary" : "; norms full precision");
     int rc = make_dir(k.work, err);
+    for (int i = 0; i < N_STAGES; i++) read_stage_info(&k, &k.stage[i]);  // what earlier runs spent
+    read_plan(&k);
     const size_t need = (size_t)j->block_seqs * j->seq_len > j->calib_tokens ? (size_t)j->block_seqs * j->seq_len
                                                                             : j->calib_tokens;
     if (rc == 0 && !(k.tok = tokenizer_load_for(NULL, j->parent_dir, err))) rc = -1;
     if (rc == 0) rc = read_calibration(&k, need, err);
     if (rc == 0) rc = run_start(&k, err);
+    if (rc == 0 && j->chat_prompts && j->e2e_steps > 0) rc = run_chat(&k, err);
     const char *last = k.start_dir;
     if (rc == 0 && j->block_seqs > 0) {
         rc = run_blocks(&k, err);
         last = k.blocks_dir;
     }
     if (rc == 0 && j->e2e_steps > 0) {
-        rc = run_e2e(&k, last, err);
+        if (j->chat_prompts) rc = write_mix(&k, err);
+        if (rc == 0) rc = run_e2e(&k, last, err);
         last = k.e2e_dir;
     }
-    double bpw = 0.0, parent_ppl = 0.0;
+    double bpw = 0.0;
     if (rc == 0) rc = finish(&k, last, &bpw, err);
-    const char *dirs[3] = {k.start_dir, j->block_seqs > 0 ? k.blocks_dir : NULL, j->e2e_steps > 0 ? k.e2e_dir : NULL};
-    for (int i = 0; i < 3 && rc == 0; i++) {
+    const char *dirs[N_STAGES] = {k.start_dir, NULL, j->block_seqs > 0 ? k.blocks_dir : NULL,
+                                  j->e2e_steps > 0 ? k.e2e_dir : NULL};
+    for (int i = 0; i < N_STAGES && rc == 0; i++) {
         read_stage_info(&k, &k.stage[i]);
+        k.stage[i].ppl = NAN;
         if (dirs[i] && k.stage[i].done) rc = stage_ppl(&k, dirs[i], &k.stage[i], err);
     }
     StageReport parent = {.name = "parent"};
     if (rc == 0) rc = stage_ppl(&k, j->parent_dir, &parent, err);
-    parent_ppl = parent.ppl;
-    if (rc == 0) rc = write_report(&k, parent_ppl, bpw, err);
-    free(k.calib);
-    if (k.tok) tokenizer_free(k.tok);
-    free(k.e2e_dir);
-    free(k.blocks_dir);
-    free(k.start_dir);
-    free(k.work);
+    if (rc == 0) rc = write_report(&k, parent.ppl, bpw, err);
+    conv_free(&k);
     return rc;
 }

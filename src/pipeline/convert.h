@@ -2,19 +2,30 @@
 // using, in stages that each start from the one before:
 //   1. start   the calibrated ternary start (convert/quantize.h, gptq) on
 //              calibration text;
-//   2. blocks  block-wise reconstruction of every block against the parent
-//              (train/blockwise.h), on the same text;
-//   3. e2e     end-to-end distillation from the parent (train/train_run.h,
-//              --distill, the MSE-scale projection that keeps the start);
+//   2. chat    the parent's answers to a file of user messages, in its own
+//              chat template (infer/synth.h), as training data that keeps a
+//              chat model a chat model;
+//   3. blocks  block-wise reconstruction of every block against the parent
+//              (train/blockwise.h), on the calibration text;
+//   4. e2e     end-to-end distillation from the parent (train/train_run.h,
+//              --distill, the MSE-scale projection that keeps the start) on
+//              the training text with the chat answers mixed in;
 // then the student in DIR (HF layout, verified) and DIR.gguf (packed,
 // losslessly), and DIR/convert.json: each stage's perplexity on the
 // validation text, tokens and seconds.
 //
 // Every stage keeps its result in DIR.work/<stage> (atomically replaced:
-// the blocks after each block, e2e at its checkpoints), so rerunning the
-// same command after a kill goes on from the last one written; once
-// DIR/convert.json is there (written last) the job is complete and a rerun
-// does nothing.
+// the blocks after each block, e2e at its checkpoints; the chat answers as
+// one token file, redone whole if killed), so rerunning the same command
+// after a kill goes on from the last one written; once DIR/convert.json is
+// there (written last) the job is complete and a rerun does nothing.
+//
+// With a time budget (minutes > 0) the sizes of stages 3 and 4 follow from
+// it: what is left after stages 1-2 (less an estimate of the final
+// evaluations) is split block_share : 1 - block_share; the blocks get as
+// many epochs (up to block_epochs) as their share buys, and e2e as many
+// steps as a probe of its step time says fit. The plan is kept in
+// DIR.work/plan.json, so a resumed run keeps the step count it began with.
 #ifndef TRIT_PIPELINE_CONVERT_H
 #define TRIT_PIPELINE_CONVERT_H
 
@@ -33,13 +44,21 @@ typedef struct {
     size_t calib_tokens;     // stage 1: calibration tokens (32768)
     int seq_len;             // stages 1-2: sequence length (512)
     int block_seqs;          // stage 2: sequences (of seq_len) for block-wise training, 0: skip the stage
-    int block_epochs;        // 2
+    int block_epochs;        // 2 (with minutes: at most)
+    int block_batch;         // sequences per step (1)
     float block_lr;          // 1e-4
     long e2e_steps;          // stage 3: optimizer steps, 0: skip the stage
     float e2e_lr;            // 1e-4
+    float e2e_hidden;        // β of the hidden-state term (train.h distill_hidden; 0: off)
     int e2e_batch, e2e_seq;  // 4, 256
     Precision precision;     // stage 3's products (train.h)
     size_t eval_tokens;      // tokens of val_path scored after each stage (0: all)
+    const char *chat_prompts;  // stage 2: user messages, one a line (NULL: skip the stage)
+    int chat_samples;        // answers (each prompt in turn; 0: one per prompt)
+    int chat_tokens;         // at most this many ids an answer (192)
+    float chat_share;        // of the e2e text, in tokens (0.3)
+    double minutes;          // > 0: the budget of the whole job
+    float block_share;       // of what the budget leaves stages 3-4 (0.3)
 } ConvertJob;
 
 void convert_job_default(ConvertJob *j);

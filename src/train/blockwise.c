@@ -142,7 +142,7 @@ static double train_step(Run *r, int l, const Slab *slab, const int *idx, int bs
     return loss;
 }
 
-static void train_block(Run *r, Model *student, int l, BlockReport *rep) {
+static void train_block(Run *r, Model *student, int l, int epochs, BlockReport *rep) {
     const BlockwiseOptions *o = r->o;
     const double t0 = now_seconds();
     Slab slab;
@@ -160,12 +160,13 @@ static void train_block(Run *r, Model *student, int l, BlockReport *rep) {
     int *idx = xmalloc(sizeof(int) * (size_t)r->NT);
     for (int i = 0; i < r->NT; i++) idx[i] = i;
     const int steps_per_epoch = (r->NT + o->batch - 1) / o->batch;
-    const long total = (long)o->epochs * steps_per_epoch;
+    const long total = (long)epochs * steps_per_epoch;
     double best_val = block_loss(r, l, r->NT, r->N);
     rep->val_before = best_val;
     rep->best_epoch = 0;
+    rep->epochs = epochs;
     long step = 0;
-    for (int e = 0; e < o->epochs; e++) {
+    for (int e = 0; e < epochs; e++) {
         uint64_t rng = o->seed ^ ((uint64_t)l << 32) ^ (uint64_t)e * 0x9e3779b97f4a7c15ull;
         for (int i = r->NT - 1; i > 0; i--) {  // Fisher-Yates
             const int j = (int)(splitmix64(&rng) % (uint64_t)(i + 1)), t = idx[i];
@@ -198,6 +199,36 @@ static void train_block(Run *r, Model *student, int l, BlockReport *rep) {
     free(grad);
     free(best);
     free(latent);
+}
+
+// Seconds a block costs: fixed (streams and the first validation) plus
+// per_epoch for each epoch; measured on the blocks done, or from one probe
+// step before the first.
+typedef struct {
+    double fixed, per_epoch;
+} BlockCost;
+
+static BlockCost probe_cost(Run *r, Model *student, int l) {
+    Slab slab;
+    slab_of(student, l, &slab);
+    float *grad = xcalloc(slab.size, sizeof(float));
+    LayerParams gp;
+    slab_params(&slab, grad, &gp);
+    int *idx = xmalloc(sizeof(int) * (size_t)r->o->batch);
+    for (int i = 0; i < r->o->batch; i++) idx[i] = i % r->NT;
+    const double t0 = now_seconds();
+    train_step(r, l, &slab, idx, r->o->batch, grad, &gp);  // the gradient is dropped
+    const double step = now_seconds() - t0, fwd_seq = step / 3.0 / r->o->batch;  // backward ~ 2 forwards
+    free(idx);
+    free(grad);
+    const double steps = (r->NT + r->o->batch - 1) / r->o->batch;
+    return (BlockCost){.fixed = fwd_seq * (3.0 * r->N + r->NV), .per_epoch = steps * step + fwd_seq * r->NV};
+}
+
+// The epochs block l gets: its share of the seconds left, at cost c.
+static int plan_epochs(const BlockwiseOptions *o, double left, int blocks_left, BlockCost c) {
+    const double share = left / blocks_left, e = (share - c.fixed) / c.per_epoch;
+    return e < 1.0 ? 1 : e > o->epochs ? o->epochs : (int)e;
 }
 
 static int check_options(const Model *s, const Model *p, const BlockwiseOptions *o, char *err) {
@@ -242,26 +273,39 @@ int blockwise_reconstruct(Model *student, const Model *parent, const BlockwiseOp
         forward_embed(&r.ws, &r.sw, tok, bs, r.T, r.xq + (size_t)s * seq_floats(&r));
     }
     int rc = 0;
-    for (int l = 0; l < c->num_hidden_layers && rc == 0; l++) {
+    const int L = c->num_hidden_layers;
+    double left = o->seconds;
+    BlockCost cost = {0};
+    for (int l = 0; l < L && rc == 0; l++) {
         if (l < o->first_block) {  // resume: the streams through the blocks already done
             run_block(&r, &r.pw, l, r.xf, r.xf, 0, r.N);
             run_block(&r, &r.sw, l, r.xq, r.xq, 0, r.N);
             continue;
         }
+        const double t0 = now_seconds();
         run_block(&r, &r.pw, l, r.xf, r.y, 0, r.N);
+        if (o->seconds > 0 && l == o->first_block) cost = probe_cost(&r, student, l);
+        const int epochs = o->seconds > 0 ? plan_epochs(o, left, L - l, cost) : o->epochs;
         BlockReport rep;
-        train_block(&r, student, l, &rep);
+        train_block(&r, student, l, epochs, &rep);
         if (reports) reports[l] = rep;
-        if (o->verbose)
-            fprintf(stderr, "block %2d/%d: held-out error %.4g -> %.4g (%.1f%%), training %.4g -> %.4g, epoch %d kept, %.1f s\n",
-                    l + 1, c->num_hidden_layers, rep.val_before, rep.val_after,
-                    100.0 * (rep.val_after / rep.val_before - 1.0), rep.train_before, rep.train_after, rep.best_epoch,
-                    rep.seconds);
         run_block(&r, &r.sw, l, r.xq, r.xq, 0, r.N);
+        const double spent = now_seconds() - t0;
+        left -= spent;
+        // The next block's cost: this one's, split as the probe split it.
+        const double f = cost.fixed / (cost.fixed + epochs * cost.per_epoch + 1e-12);
+        if (o->seconds > 0) cost = (BlockCost){.fixed = f * spent, .per_epoch = (1.0 - f) * spent / epochs};
+        if (o->verbose) {
+            const double eta = o->seconds > 0 ? (left > 0 ? left : 0) : spent * (L - l - 1);
+            fprintf(stderr, "block %2d/%d: held-out error %.4g -> %.4g (%.1f%%), training %.4g -> %.4g, epoch %d of %d "
+                    "kept, %.1f s, ETA %d:%02d\n", l + 1, L, rep.val_before, rep.val_after,
+                    100.0 * (rep.val_after / rep.val_before - 1.0), rep.train_before, rep.train_after, rep.best_epoch,
+                    epochs, spent, (int)eta / 60, (int)eta % 60);
+        }
         float *t = r.xf;  // the parent's stream moves on to the block's output
         r.xf = r.y;
         r.y = t;
-        if (o->on_block) rc = o->on_block(l, student, o->user, err);
+        if (o->on_block) rc = o->on_block(l, student, &rep, o->user, err);
     }
     free(r.out);
     free(r.yb);

@@ -24,10 +24,21 @@
 
 #include "model/model.h"
 
+typedef struct BlockReport {
+    double train_before, train_after;  // training loss of the block's output (first / last epoch's mean)
+    double val_before, val_after;      // validation loss before training and of the kept epoch
+    int epochs, best_epoch;            // epochs run; the kept one (0: the start was kept)
+    double seconds;
+} BlockReport;
+
 typedef struct {
     int group;               // the student's group size
     int epochs;              // passes over the training sequences per block (2)
-    int batch;               // sequences per step (4)
+    double seconds;          // > 0: a time budget for blocks first_block.. instead; each
+                             // block gets an equal share of what is left, and as many
+                             // epochs (1..epochs) as its share buys at the speed measured
+                             // so far (block first_block: a probe step)
+    int batch;               // sequences per step (1)
     float lr, min_lr;        // each block's peak and final learning rate
     int val_seqs;            // sequences held out for the validation MSE (early stop)
     uint64_t seed;           // the order of the sequences
@@ -35,18 +46,12 @@ typedef struct {
     int n_seqs, seq_len;
     int first_block;         // resume: blocks before it are already done
     int verbose;             // one line per block on stderr
-    // Called after each block with the student as it now is (a checkpoint); a
-    // non-zero return stops the run with that error.
-    int (*on_block)(int l, const Model *student, void *user, char *err);
+    // Called after each block with the student as it now is (a checkpoint)
+    // and the block's figures; a non-zero return stops the run with that error.
+    int (*on_block)(int l, const Model *student, const struct BlockReport *rep, void *user, char *err);
     void *user;
 } BlockwiseOptions;
 
-typedef struct {
-    double train_before, train_after;  // training loss of the block's output (first / last epoch's mean)
-    double val_before, val_after;      // validation loss before training and of the kept epoch
-    int best_epoch;                    // 0: training did not beat the start, which was kept
-    double seconds;
-} BlockReport;
 
 // Trains student's blocks first_block..L-1 in place (its matrices stay
 // exactly t·s with fp16 group scales). parent: the same architecture and
