@@ -9,16 +9,14 @@
 #include "base/util.h"
 #include "base/vmath.h"
 
-size_t lm_head_chunk_floats = (size_t)16 << 20;
-
 int lm_head_chunk_rows(int V) {
-    size_t rows = lm_head_chunk_floats / (size_t)V;
+    const size_t rows = ((size_t)16 << 20) / (size_t)V;
     return rows < 1 ? 1 : rows > 256 ? 256 : (int)rows;
 }
 
 double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const WTensor *Wh,
-                            const int32_t *targets, int BT, int C, int V, size_t *count) {
-    int rows = lm_head_chunk_rows(V);
+                            const int32_t *targets, int BT, int C, int V, int chunk_rows, size_t *count) {
+    const int rows = chunk_rows > 0 ? chunk_rows : lm_head_chunk_rows(V);
     float *buf = xmalloc_aligned(sizeof(float) * (size_t)rows * V);
     double *row = xmalloc(sizeof(double) * (size_t)rows), total = 0.0;
     size_t counted = 0;

@@ -9,11 +9,11 @@
 
 #include "kernels/linear.h"
 
-// Rows of logits the LM head computes per BLAS call: as many as fit in
-// lm_head_chunk_floats (64 MB by default: 110 rows at Qwen3's 151,936-token
-// vocabulary), at most 256 — enough rows for an efficient GEMM, while the
-// BT × V logits never exist at once. Tests lower the budget to force chunks.
-extern size_t lm_head_chunk_floats;
+// Rows of logits the LM head computes per BLAS call by default: as many as
+// fit in 64 MB (110 rows at Qwen3's 151,936-token vocabulary), at most 256 —
+// enough rows for an efficient GEMM, while the BT × V logits never exist at
+// once. The passes below take chunk_rows (≤ 0: this default); tests pass
+// fewer to force several chunks.
 int lm_head_chunk_rows(int V);
 
 // LM head + cross-entropy, computed in chunks of rows so that the BT×V
@@ -24,7 +24,7 @@ int lm_head_chunk_rows(int V);
 // there (tests and small models only). Returns the summed loss over counted
 // rows; *count receives their number.
 double lm_head_loss_forward(float *losses, float *logits_out, const float *x, const WTensor *Wh,
-                            const int32_t *targets, int BT, int C, int V, size_t *count);
+                            const int32_t *targets, int BT, int C, int V, int chunk_rows, size_t *count);
 
 // Fused LM head + cross-entropy, forward and backward, for training.
 // x[BT][C] (after the final norm), Wh[V][C] (F32, or BF16 for bf16 training:

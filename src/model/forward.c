@@ -148,7 +148,7 @@ double forward_loss(Workspace *ws, const ModelWeights *w, const int32_t *tokens,
     }
     size_t n = 0;
     double sum = lm_head_loss_forward(a->losses, logits_out, a->lnf, &w->lm_head, targets ? targets : no_targets,
-                                      BT, C, V, &n);
+                                      BT, C, V, 0, &n);
     free(no_targets);
     if (count) *count = n;
     return n ? sum / (double)n : 0.0;
