@@ -34,7 +34,8 @@ def load_prompts(path):
 
 def answer(trit, model, prompt, max_tokens):
     r = subprocess.run([trit, "generate", "--model", model, "--prompt", prompt, "--chat", "--greedy",
-                        "--max-tokens", str(max_tokens), "--json"], capture_output=True, text=True)
+                        "--max-tokens", str(max_tokens), "--json"], capture_output=True, text=True,
+                       errors="replace")
     if r.returncode != 0:
         sys.exit(f"chat_score: {model}: trit generate failed: {r.stderr.strip().splitlines()[-1:]}")
     return json.loads(r.stdout)["text"]

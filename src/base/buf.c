@@ -51,9 +51,13 @@ void buf_json_str(Buf *b, const char *s, int ascii) {
         else if (*p == '\b') buf_puts(b, "\\b");
         else if (*p == '\f') buf_puts(b, "\\f");
         else if (*p < 0x20) buf_printf(b, "\\u%04x", *p);
-        else if (*p < 0x7f || !ascii) buf_put(b, (const char *)p, 1);
-        else if ((n = utf8_decode_checked(p, &cp)) == 0) buf_printf(b, "\\u%04x", *p);  // not UTF-8: the byte as a code point
-        else {
+        else if (*p < 0x7f || (*p == 0x7f && !ascii)) buf_put(b, (const char *)p, 1);
+        else if ((n = utf8_decode_checked(p, &cp)) == 0)  // not UTF-8: the byte as a code point, or U+FFFD
+            buf_printf(b, "\\u%04x", ascii ? *p : 0xfffd);
+        else if (!ascii) {
+            buf_put(b, (const char *)p, (size_t)n);
+            p += n - 1;
+        } else {
             if (cp >= 0x10000)
                 buf_printf(b, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff));
             else

@@ -20,7 +20,9 @@ void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 // Appends `s` as a JSON string literal. With `ascii` (Python's default
 // ensure_ascii) DEL and every non-ASCII character become \uXXXX escapes
 // (surrogate pairs above U+FFFF), and bytes that are not UTF-8 are escaped
-// as if Latin-1; without it the bytes are copied.
+// as if Latin-1; without it UTF-8 is copied and a byte that is not UTF-8
+// becomes \ufffd (as Python's decode(errors="replace")): the literal is
+// always valid JSON text.
 void buf_json_str(Buf *b, const char *s, int ascii);
 
 #endif
