@@ -423,6 +423,36 @@ static void test_wiki(Tokenizer *t, const char *data) {
               "wiki.test.raw: decode(encode(text)) != text");
         free(dec);
     }
+    // Four threads encode slices of the text with the one tokenizer at once
+    // (tokenizer_encode writes nothing in it): each slice's ids equal those
+    // of encoding it alone. The cuts are at spaces before a letter, where
+    // no piece spans the cut.
+    enum { PARTS = 8 };
+    size_t cut[PARTS + 1] = {0};
+    for (int k = 1; k < PARTS; k++) {
+        size_t c = len / PARTS * (size_t)k;
+        while (c < len && !(text[c] == ' ' && c + 1 < len && text[c + 1] >= 'a' && text[c + 1] <= 'z')) c++;
+        cut[k] = c;
+    }
+    cut[PARTS] = len;
+    int32_t *alone[PARTS] = {0}, *together[PARTS] = {0};
+    size_t n_alone[PARTS] = {0}, n_together[PARTS] = {0};
+    int fails = 0;
+    for (int k = 0; k < PARTS; k++)
+        fails += tokenizer_encode(t, text + cut[k], cut[k + 1] - cut[k], &alone[k], &n_alone[k], err) != 0;
+#pragma omp parallel for num_threads(4) schedule(dynamic, 1) reduction(+ : fails)
+    for (int k = 0; k < PARTS; k++) {
+        char e2[ERR_LEN];
+        fails += tokenizer_encode(t, text + cut[k], cut[k + 1] - cut[k], &together[k], &n_together[k], e2) != 0;
+    }
+    int same = fails == 0;
+    for (int k = 0; k < PARTS && same; k++)
+        same = n_alone[k] == n_together[k] && !memcmp(alone[k], together[k], sizeof(int32_t) * n_alone[k]);
+    CHECK(same, "wiki.test.raw in %d slices on 4 threads: not the ids of each slice alone", PARTS);
+    for (int k = 0; k < PARTS; k++) {
+        free(alone[k]);
+        free(together[k]);
+    }
     free(ids);
     free(text);
     free(fix);

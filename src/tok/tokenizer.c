@@ -199,13 +199,10 @@ typedef struct {
 // to \p{L} and \p{N}, [0] without them, which is faster and gives the same
 // pieces for text without such characters (almost all text).
 // A stage after ByteLevel (`mapped`) sees the piece as HF does there: each
-// byte spelled by the GPT-2 table; map/back are its scratch for that text.
+// byte spelled by the GPT-2 table.
 typedef struct {
     pcre2_code *re[2];
-    pcre2_match_data *md[2];
     int mapped;
-    Buf map;
-    size_t *back, back_cap;  // back[offset in map] = offset in the piece
 } Stage;
 
 struct Tokenizer {
@@ -230,16 +227,32 @@ struct Tokenizer {
 
     int nfc;
     Stage stages[MAX_STAGES]; int n_stages;
+};
+
+// What one tokenizer_encode call writes, so that the tokenizer stays as it
+// was loaded and any number of threads may encode with it at once: each
+// stage's match data and its text in the GPT-2 spelling (map; back[offset
+// in map] = offset in the piece), the JIT stack, the NFC buffer, BPE's
+// symbols and heap, and the piece cache.
+typedef struct {
+    pcre2_match_data *md[2];
+    Buf map;
+    size_t *back, back_cap;
+} StageScratch;
+
+struct HeapEntry { uint32_t rank; int32_t id; size_t pos; };
+
+typedef struct {
+    const Tokenizer *t;
+    StageScratch st[MAX_STAGES];
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack;
-
-    // Scratch for encoding (why encode is not thread-safe).
     Buf nfc_buf;
     int32_t *sym_id; size_t *sym_prev, *sym_next; size_t sym_cap;
-    struct HeapEntry { uint32_t rank; int32_t id; size_t pos; } *heap; size_t heap_cap;
+    struct HeapEntry *heap; size_t heap_cap;
     CacheSlot *cache; size_t cache_mask, cache_count;
     Buf cache_keys; IdVec cache_ids;
-};
+} Enc;
 
 // The GPT-2 byte-to-unicode table: printable Latin-1 bytes stand for
 // themselves, the other 68 bytes get code points 256 and up, in byte order.
@@ -303,19 +316,8 @@ void tokenizer_free(Tokenizer *t) {
     free(t->vocab); free(t->merges);
     free(t->added); free(t->added_pool.s);
     free(t->raw_set.idx); free(t->norm_set.idx);
-    for (int i = 0; i < t->n_stages; i++) {
-        for (int v = 0; v < 2; v++) {
-            pcre2_match_data_free(t->stages[i].md[v]);
-            pcre2_code_free(t->stages[i].re[v]);
-        }
-        free(t->stages[i].map.s);
-        free(t->stages[i].back);
-    }
-    pcre2_match_context_free(t->mctx);
-    if (t->jit_stack) pcre2_jit_stack_free(t->jit_stack);
-    free(t->nfc_buf.s);
-    free(t->sym_id); free(t->sym_prev); free(t->sym_next); free(t->heap);
-    free(t->cache); free(t->cache_keys.s); free(t->cache_ids.p);
+    for (int i = 0; i < t->n_stages; i++)
+        for (int v = 0; v < 2; v++) pcre2_code_free(t->stages[i].re[v]);
     free(t);
 }
 
@@ -515,7 +517,7 @@ static void build_set(Tokenizer *t, AddedSet *set, int normalized) {
         if (t->added[i].normalized == normalized) set->idx[fill[(uint8_t)t->added_pool.s[t->added[i].off]]++] = (int32_t)i;
 }
 
-static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, size_t *outn, char *err);
+static int normalize(const Tokenizer *t, Buf *b, const char *s, size_t n, const char **out, size_t *outn, char *err);
 
 static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *err) {
     const cJSON *list = get(root, "added_tokens");
@@ -550,10 +552,14 @@ static int load_added(Tokenizer *t, const cJSON *root, const char *name, char *e
         if (normalized && t->nfc) {
             const char *p;
             size_t m;
-            if (normalize(t, s, strlen(s), &p, &m, err))
+            Buf b = {0};
+            if (normalize(t, &b, s, strlen(s), &p, &m, err)) {
+                free(b.s);
                 return set_err(err, "%s: added_tokens[%zu].content: cannot be NFC-normalised", name, k);
+            }
             nfc = memcpy(xmalloc(m + 1), p, m);
             nfc[m] = 0;
+            free(b.s);
             s = nfc;
         }
         size_t n = strlen(s);
@@ -696,7 +702,6 @@ static int add_stage(Tokenizer *t, const char *pat, size_t len, int literal, con
         }
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  // if JIT is unavailable, the interpreter runs
         st->re[v] = re;
-        st->md[v] = pcre2_match_data_create_from_pattern(re, NULL);
     }
     return 0;
 }
@@ -847,11 +852,6 @@ Tokenizer *tokenizer_load_json(const char *json, size_t len, const char *name, c
         load_pre_tokenizer(t, root, name, err) || check_other_fields(root, name, err))
         goto done;
     build_decode(t);
-    // A deep-enough JIT stack for long whitespace runs; match limits stay at
-    // PCRE2's defaults so a pathological regex fails instead of hanging.
-    t->mctx = pcre2_match_context_create(NULL);
-    t->jit_stack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, NULL);
-    if (t->jit_stack) pcre2_jit_stack_assign(t->mctx, NULL, t->jit_stack);
     rc = 0;
 done:
     cJSON_Delete(root);
@@ -878,39 +878,40 @@ static int heap_less(const struct HeapEntry *a, const struct HeapEntry *b) {
     return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
 }
 
-static void heap_push(Tokenizer *t, size_t *hn, uint32_t rank, int32_t id, size_t pos) {
+static void heap_push(Enc *e, size_t *hn, uint32_t rank, int32_t id, size_t pos) {
     size_t i = (*hn)++;
-    struct HeapEntry e = {rank, id, pos};
+    const struct HeapEntry x = {rank, id, pos};
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!heap_less(&e, &t->heap[parent])) break;
-        t->heap[i] = t->heap[parent];
+        if (!heap_less(&x, &e->heap[parent])) break;
+        e->heap[i] = e->heap[parent];
         i = parent;
     }
-    t->heap[i] = e;
+    e->heap[i] = x;
 }
 
-static struct HeapEntry heap_pop(Tokenizer *t, size_t *hn) {
-    struct HeapEntry top = t->heap[0], last = t->heap[--*hn];
+static struct HeapEntry heap_pop(Enc *e, size_t *hn) {
+    struct HeapEntry top = e->heap[0], last = e->heap[--*hn];
     size_t i = 0, n = *hn;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && heap_less(&t->heap[c + 1], &t->heap[c])) c++;
-        if (!heap_less(&t->heap[c], &last)) break;
-        t->heap[i] = t->heap[c];
+        if (c + 1 < n && heap_less(&e->heap[c + 1], &e->heap[c])) c++;
+        if (!heap_less(&e->heap[c], &last)) break;
+        e->heap[i] = e->heap[c];
         i = c;
     }
-    if (n) t->heap[i] = last;
+    if (n) e->heap[i] = last;
     return top;
 }
 
-static void try_pair(Tokenizer *t, size_t *hn, size_t pos, size_t next) {
-    const MergeSlot *m = merge_find(t, t->sym_id[pos], t->sym_id[next]);
-    if (m) heap_push(t, hn, m->rank, m->id, pos);
+static void try_pair(Enc *e, size_t *hn, size_t pos, size_t next) {
+    const MergeSlot *m = merge_find(e->t, e->sym_id[pos], e->sym_id[next]);
+    if (m) heap_push(e, hn, m->rank, m->id, pos);
 }
 
-static void bpe(Tokenizer *t, const uint8_t *s, size_t n, IdVec *out) {
+static void bpe(Enc *e, const uint8_t *s, size_t n, IdVec *out) {
+    const Tokenizer *t = e->t;
     if (n == 1 && t->byte_id[s[0]] >= 0) { ids_push(out, t->byte_id[s[0]]); return; }
     if (t->ignore_merges) {  // HF: a piece that is itself a token is taken whole
         Buf w = {0};
@@ -919,19 +920,19 @@ static void bpe(Tokenizer *t, const uint8_t *s, size_t n, IdVec *out) {
         free(w.s);
         if (id >= 0) { ids_push(out, id); return; }
     }
-    if (n > t->sym_cap) {
-        t->sym_cap = n;
-        t->sym_id = xrealloc(t->sym_id, n * sizeof *t->sym_id);
-        t->sym_prev = xrealloc(t->sym_prev, n * sizeof *t->sym_prev);
-        t->sym_next = xrealloc(t->sym_next, n * sizeof *t->sym_next);
+    if (n > e->sym_cap) {
+        e->sym_cap = n;
+        e->sym_id = xrealloc(e->sym_id, n * sizeof *e->sym_id);
+        e->sym_prev = xrealloc(e->sym_prev, n * sizeof *e->sym_prev);
+        e->sym_next = xrealloc(e->sym_next, n * sizeof *e->sym_next);
     }
     // Each merge pushes at most two entries; n for the start, 2n for merges.
-    if (3 * n > t->heap_cap) {
-        t->heap_cap = 3 * n;
-        t->heap = xrealloc(t->heap, t->heap_cap * sizeof *t->heap);
+    if (3 * n > e->heap_cap) {
+        e->heap_cap = 3 * n;
+        e->heap = xrealloc(e->heap, e->heap_cap * sizeof *e->heap);
     }
-    int32_t *id = t->sym_id;
-    size_t *prev = t->sym_prev, *next = t->sym_next, hn = 0, m = 0;
+    int32_t *id = e->sym_id;
+    size_t *prev = e->sym_prev, *next = e->sym_next, hn = 0, m = 0;
     int unknown = 0;  // the previous byte had no token (for fuse_unk)
     for (size_t i = 0; i < n; i++) {
         int32_t b = t->byte_id[s[i]];
@@ -950,76 +951,76 @@ static void bpe(Tokenizer *t, const uint8_t *s, size_t n, IdVec *out) {
         prev[i] = i ? i - 1 : NONE;
         next[i] = i + 1 < m ? i + 1 : NONE;
     }
-    for (size_t i = 0; i + 1 < m; i++) try_pair(t, &hn, i, i + 1);
+    for (size_t i = 0; i + 1 < m; i++) try_pair(e, &hn, i, i + 1);
     while (hn) {
-        struct HeapEntry e = heap_pop(t, &hn);
-        size_t p = e.pos, q = next[p];
+        const struct HeapEntry top = heap_pop(e, &hn);
+        size_t p = top.pos, q = next[p];
         if (id[p] < 0 || q == NONE) continue;
         const MergeSlot *m = merge_find(t, id[p], id[q]);
-        if (!m || m->id != e.id) continue;  // stale entry
-        id[p] = e.id;
+        if (!m || m->id != top.id) continue;  // stale entry
+        id[p] = top.id;
         id[q] = -1;
         next[p] = next[q];
         if (next[q] != NONE) prev[next[q]] = p;
-        if (prev[p] != NONE) try_pair(t, &hn, prev[p], p);
-        if (next[p] != NONE) try_pair(t, &hn, p, next[p]);
+        if (prev[p] != NONE) try_pair(e, &hn, prev[p], p);
+        if (next[p] != NONE) try_pair(e, &hn, p, next[p]);
     }
     for (size_t i = 0; i != NONE; i = next[i]) ids_push(out, id[i]);
 }
 
 // --- piece cache: piece bytes -> ids
 
-static void cache_clear(Tokenizer *t) {
-    free(t->cache);
-    t->cache = NULL;
-    t->cache_mask = t->cache_count = 0;
-    t->cache_keys.len = t->cache_ids.n = 0;
+static void cache_clear(Enc *e) {
+    free(e->cache);
+    e->cache = NULL;
+    e->cache_mask = e->cache_count = 0;
+    e->cache_keys.len = e->cache_ids.n = 0;
 }
 
-static void cache_grow(Tokenizer *t) {
-    size_t size = t->cache ? 2 * (t->cache_mask + 1) : 1 << 14;
-    CacheSlot *old = t->cache;
-    size_t old_size = t->cache ? t->cache_mask + 1 : 0;
-    t->cache = xcalloc(size, sizeof(CacheSlot));
-    t->cache_mask = size - 1;
+static void cache_grow(Enc *e) {
+    size_t size = e->cache ? 2 * (e->cache_mask + 1) : 1 << 14;
+    CacheSlot *old = e->cache;
+    size_t old_size = e->cache ? e->cache_mask + 1 : 0;
+    e->cache = xcalloc(size, sizeof(CacheSlot));
+    e->cache_mask = size - 1;
     for (size_t i = 0; i < old_size; i++) {
         if (!old[i].key_len) continue;
-        size_t j = old[i].hash & t->cache_mask;
-        while (t->cache[j].key_len) j = (j + 1) & t->cache_mask;
-        t->cache[j] = old[i];
+        size_t j = old[i].hash & e->cache_mask;
+        while (e->cache[j].key_len) j = (j + 1) & e->cache_mask;
+        e->cache[j] = old[i];
     }
     free(old);
 }
 
-static void encode_piece(Tokenizer *t, const char *s, size_t n, IdVec *out) {
-    if (n > CACHE_MAX_PIECE) { bpe(t, (const uint8_t *)s, n, out); return; }
-    if (t->cache_count >= CACHE_MAX_ENTRIES) cache_clear(t);  // bounded memory on endless input
-    if (!t->cache || 2 * (t->cache_count + 1) > t->cache_mask + 1) cache_grow(t);
+static void encode_piece(Enc *e, const char *s, size_t n, IdVec *out) {
+    if (n > CACHE_MAX_PIECE) { bpe(e, (const uint8_t *)s, n, out); return; }
+    if (e->cache_count >= CACHE_MAX_ENTRIES) cache_clear(e);  // bounded memory on endless input
+    if (!e->cache || 2 * (e->cache_count + 1) > e->cache_mask + 1) cache_grow(e);
     uint64_t h = fnv1a64(s, n);
-    size_t i = h & t->cache_mask;
-    for (; t->cache[i].key_len; i = (i + 1) & t->cache_mask) {
-        const CacheSlot *c = &t->cache[i];
-        if (c->hash == h && c->key_len == n && !memcmp(t->cache_keys.s + c->key_off, s, n)) {
-            ids_put(out, t->cache_ids.p + c->ids_off, c->ids_len);
+    size_t i = h & e->cache_mask;
+    for (; e->cache[i].key_len; i = (i + 1) & e->cache_mask) {
+        const CacheSlot *c = &e->cache[i];
+        if (c->hash == h && c->key_len == n && !memcmp(e->cache_keys.s + c->key_off, s, n)) {
+            ids_put(out, e->cache_ids.p + c->ids_off, c->ids_len);
             return;
         }
     }
     size_t before = out->n;
-    bpe(t, (const uint8_t *)s, n, out);
-    CacheSlot *c = &t->cache[i];
-    *c = (CacheSlot){h, (uint32_t)t->cache_keys.len, (uint32_t)n, (uint32_t)t->cache_ids.n, (uint32_t)(out->n - before)};
-    buf_put(&t->cache_keys, s, n);
-    ids_put(&t->cache_ids, out->p + before, out->n - before);
-    t->cache_count++;
+    bpe(e, (const uint8_t *)s, n, out);
+    CacheSlot *c = &e->cache[i];
+    *c = (CacheSlot){h, (uint32_t)e->cache_keys.len, (uint32_t)n, (uint32_t)e->cache_ids.n, (uint32_t)(out->n - before)};
+    buf_put(&e->cache_keys, s, n);
+    ids_put(&e->cache_ids, out->p + before, out->n - before);
+    e->cache_count++;
 }
 
-static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out, char *err);
+static int split(Enc *e, int k, int v, const char *s, size_t n, IdVec *out, char *err);
 
 // The piece [a, b) of the text stage k matched against (s itself, or its
 // GPT-2 spelling when back maps offsets in that spelling to offsets in s).
-static int piece(Tokenizer *t, int k, int v, const char *s, const size_t *back, size_t a, size_t b, IdVec *out, char *err) {
+static int piece(Enc *e, int k, int v, const char *s, const size_t *back, size_t a, size_t b, IdVec *out, char *err) {
     if (back) { a = back[a]; b = back[b]; }
-    return split(t, k + 1, v, s + a, b - a, out, err);
+    return split(e, k + 1, v, s + a, b - a, out, err);
 }
 
 // Pre-tokenizer stage `k` on s[0..n): each match and each gap between matches
@@ -1028,32 +1029,34 @@ static int piece(Tokenizer *t, int k, int v, const char *s, const size_t *back, 
 // match ended is skipped by one character, as Oniguruma's find_iter does.
 // v picks the regex variant (see Stage). A mapped stage matches against the
 // GPT-2 spelling of the piece and cuts the piece where the spelling is cut.
-static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out, char *err) {
-    if (k == t->n_stages) { encode_piece(t, s, n, out); return 0; }
-    Stage *st = &t->stages[k];
+static int split(Enc *e, int k, int v, const char *s, size_t n, IdVec *out, char *err) {
+    const Tokenizer *t = e->t;
+    if (k == t->n_stages) { encode_piece(e, s, n, out); return 0; }
+    const Stage *st = &t->stages[k];
+    StageScratch *ss = &e->st[k];
     const char *subject = s;
     size_t len = n, *back = NULL;
     if (st->mapped) {
-        st->map.len = 0;
-        buf_reserve(&st->map, 2 * n);  // the table's code points are below U+0800
-        if (2 * n + 1 > st->back_cap) {
-            st->back_cap = 2 * n + 1;
-            st->back = xrealloc(st->back, st->back_cap * sizeof *st->back);
+        ss->map.len = 0;
+        buf_reserve(&ss->map, 2 * n);  // the table's code points are below U+0800
+        if (2 * n + 1 > ss->back_cap) {
+            ss->back_cap = 2 * n + 1;
+            ss->back = xrealloc(ss->back, ss->back_cap * sizeof *ss->back);
         }
         for (size_t i = 0; i < n; i++) {
-            st->back[st->map.len] = i;
-            st->map.len += utf8_encode(t->byte_char[(uint8_t)s[i]], st->map.s + st->map.len);
+            ss->back[ss->map.len] = i;
+            ss->map.len += utf8_encode(t->byte_char[(uint8_t)s[i]], ss->map.s + ss->map.len);
         }
-        st->back[st->map.len] = n;
-        subject = st->map.s;
-        len = st->map.len;
-        back = st->back;
+        ss->back[ss->map.len] = n;
+        subject = ss->map.s;
+        len = ss->map.len;
+        back = ss->back;
     }
     pcre2_code *re = st->re[v];
-    pcre2_match_data *md = st->md[v];
+    pcre2_match_data *md = ss->md[v];
     size_t pos = 0, gap = 0, last_end = NONE;
     while (pos <= len) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)subject, len, pos, PCRE2_NO_UTF_CHECK, md, t->mctx);
+        int rc = pcre2_match(re, (PCRE2_SPTR)subject, len, pos, PCRE2_NO_UTF_CHECK, md, e->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
@@ -1069,11 +1072,11 @@ static int split(Tokenizer *t, int k, int v, const char *s, size_t n, IdVec *out
             while (pos < len && ((uint8_t)subject[pos] & 0xC0) == 0x80) pos++;
             continue;
         }
-        if (gap < a && piece(t, k, v, s, back, gap, a, out, err)) return -1;
-        if (a < b && piece(t, k, v, s, back, a, b, out, err)) return -1;
+        if (gap < a && piece(e, k, v, s, back, gap, a, out, err)) return -1;
+        if (a < b && piece(e, k, v, s, back, a, b, out, err)) return -1;
         gap = pos = last_end = b;
     }
-    if (gap < len && piece(t, k, v, s, back, gap, len, out, err)) return -1;
+    if (gap < len && piece(e, k, v, s, back, gap, len, out, err)) return -1;
     return 0;
 }
 
@@ -1126,17 +1129,16 @@ static int nfc_part(Buf *b, const char *s, size_t n, size_t at, char *err) {
     return 0;
 }
 
-// NFC of s[0..n), in t->nfc_buf unless it is already NFC. Code points below
+// NFC of s[0..n), in e->nfc_buf unless it is already NFC. Code points below
 // U+0300 (lead bytes below 0xCC) are unchanged by NFC and never combine with
 // what precedes them, and nothing combines across an ASCII character; so only
 // the stretch between the ASCII characters around a byte >= 0xCC goes through
 // utf8proc, which keeps plain English text at memcpy speed.
-static int normalize(Tokenizer *t, const char *s, size_t n, const char **out, size_t *outn, char *err) {
+static int normalize(const Tokenizer *t, Buf *b, const char *s, size_t n, const char **out, size_t *outn, char *err) {
     size_t i = 0;
     if (t->nfc)
         while (i < n && (uint8_t)s[i] < 0xCC) i++;
     if (!t->nfc || i == n) { *out = s; *outn = n; return 0; }
-    Buf *b = &t->nfc_buf;
     b->len = 0;
     size_t done = 0;
     while (i < n) {
@@ -1185,41 +1187,72 @@ static int has_unicode16(const char *s, size_t n) {
 }
 
 // One stretch of raw text between added tokens.
-static int encode_segment(Tokenizer *t, const char *s, size_t n, IdVec *out, char *err) {
+static int encode_segment(Enc *e, const char *s, size_t n, IdVec *out, char *err) {
+    const Tokenizer *t = e->t;
     const char *p = s;
     size_t m = n, pos = 0, a, b;
     int32_t id;
-    if (normalize(t, s, n, &p, &m, err)) return -1;
+    if (normalize(t, &e->nfc_buf, s, n, &p, &m, err)) return -1;
     int v = has_unicode16(p, m);
     while (find_added(t, &t->norm_set, p, m, pos, &a, &b, &id)) {
-        if (a > pos && split(t, 0, v, p + pos, a - pos, out, err)) return -1;
+        if (a > pos && split(e, 0, v, p + pos, a - pos, out, err)) return -1;
         ids_push(out, id);
         pos = b;
     }
-    return pos < m ? split(t, 0, v, p + pos, m - pos, out, err) : 0;
+    return pos < m ? split(e, 0, v, p + pos, m - pos, out, err) : 0;
 }
 
-int tokenizer_encode(Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, char *err) {
+static void enc_init(Enc *e, const Tokenizer *t) {
+    memset(e, 0, sizeof *e);
+    e->t = t;
+    for (int k = 0; k < t->n_stages; k++)
+        for (int v = 0; v < 2; v++) e->st[k].md[v] = pcre2_match_data_create_from_pattern(t->stages[k].re[v], NULL);
+    // A deep-enough JIT stack for long whitespace runs; match limits stay at
+    // PCRE2's defaults so a pathological regex fails instead of hanging.
+    e->mctx = pcre2_match_context_create(NULL);
+    e->jit_stack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, NULL);
+    if (e->jit_stack) pcre2_jit_stack_assign(e->mctx, NULL, e->jit_stack);
+}
+
+static void enc_free(Enc *e) {
+    for (int k = 0; k < e->t->n_stages; k++) {
+        for (int v = 0; v < 2; v++) pcre2_match_data_free(e->st[k].md[v]);
+        free(e->st[k].map.s);
+        free(e->st[k].back);
+    }
+    pcre2_match_context_free(e->mctx);
+    if (e->jit_stack) pcre2_jit_stack_free(e->jit_stack);
+    free(e->nfc_buf.s);
+    free(e->sym_id); free(e->sym_prev); free(e->sym_next); free(e->heap);
+    free(e->cache); free(e->cache_keys.s); free(e->cache_ids.p);
+}
+
+int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, char *err) {
     *ids = NULL;
     *n = 0;
     const char *why;
     size_t bad = utf8_check((const uint8_t *)text, len, &why);
     if (bad != len) return set_err(err, "invalid UTF-8 at byte offset %zu (%s)", bad, why);
+    Enc e;
+    enc_init(&e, t);
     IdVec out = {0};
     size_t pos = 0, a, b;
     int32_t id;
-    while (find_added(t, &t->raw_set, text, len, pos, &a, &b, &id)) {
-        if (a > pos && encode_segment(t, text + pos, a - pos, &out, err)) goto fail;
+    int rc = 0;
+    while (rc == 0 && find_added(t, &t->raw_set, text, len, pos, &a, &b, &id)) {
+        if (a > pos && encode_segment(&e, text + pos, a - pos, &out, err)) rc = -1;
         ids_push(&out, id);
         pos = b;
     }
-    if (pos < len && encode_segment(t, text + pos, len - pos, &out, err)) goto fail;
+    if (rc == 0 && pos < len && encode_segment(&e, text + pos, len - pos, &out, err)) rc = -1;
+    enc_free(&e);
+    if (rc) {
+        free(out.p);
+        return -1;
+    }
     *ids = out.p ? out.p : xmalloc(sizeof(int32_t));
     *n = out.n;
     return 0;
-fail:
-    free(out.p);
-    return -1;
 }
 
 // ---------------------------------------------------------------------------

@@ -27,9 +27,10 @@ Tokenizer *tokenizer_load_json(const char *json, size_t len, const char *name, c
 void tokenizer_free(Tokenizer *t);
 
 // Encodes `len` bytes of UTF-8. Invalid UTF-8 is an error naming the byte
-// offset (nothing is replaced silently). On success *ids is malloc'd.
-// Not thread-safe (it keeps a cache of encoded words).
-int tokenizer_encode(Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, char *err);
+// offset (nothing is replaced silently). On success *ids is malloc'd. The
+// tokenizer is not written (each call keeps its own scratch and word
+// cache), so threads may encode with one tokenizer at once.
+int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, char *err);
 
 // Decodes ids to bytes (malloc'd, NUL-terminated, length in *outlen).
 // An id outside the vocabulary is an error.
