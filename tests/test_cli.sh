@@ -126,6 +126,8 @@ JSON
     printf 'Hi there.\nName a color.\n# not a prompt\n\nWhat is 1 + 1?\tignored column\n' > "$T/prompts.txt"
     CV="--data $T/val.txt --val $T/val.txt --calib-tokens 256 --seq-len 32 --block-seqs 8 --e2e-steps 10 --batch-size 2 --e2e-seq-len 16 --eval-tokens 128 --chat-prompts $T/prompts.txt --chat-tokens 8 --chat-samples 5"
     expect 0 "convert: chat: 5 answers to the 3 prompts" "$BIN" convert --model "$T/m64" --out "$T/c1" $CV
+    [ "$(ls -d "$T/c1.work/e2e/ckpt-"* | wc -l)" -eq 1 ] && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: convert's e2e stage kept more than its newest checkpoint"; }
     grep -q '"stage":.*"e2e"' "$T/c1/convert.json" && grep -q '"stage":.*"chat"' "$T/c1/convert.json" &&
         pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: convert.json lacks the chat or e2e stage"; }
     expect 0 "lossless as" "$BIN" verify "$T/c1"

@@ -24,8 +24,8 @@
 
 void convert_job_default(ConvertJob *j) {
     *j = (ConvertJob){.group = 64, .keep_embedding = QKEEP_NONE, .calib_tokens = 32768, .seq_len = 512,
-                      .block_seqs = 64, .block_epochs = 2, .block_batch = 1, .block_lr = 1e-4f, .e2e_steps = 250, .e2e_lr = 1e-4f,
-                      .e2e_batch = 4, .e2e_seq = 256, .eval_tokens = 16384, .chat_tokens = 192,
+                      .block_seqs = 64, .block_epochs = 4, .block_batch = 1, .block_lr = 1e-3f, .e2e_steps = 250, .e2e_lr = 5e-4f,
+                      .e2e_batch = 2, .e2e_seq = 256, .eval_tokens = 16384, .chat_tokens = 128,
                       .chat_share = 0.3f, .block_share = 0.3f};
 }
 
@@ -356,6 +356,7 @@ static void e2e_job(const Conv *k, const char *from, const char *out, long steps
     t->eval_every = 0;
     t->eval_tokens = 0;
     t->checkpoint_every = steps / 5 > 25 ? 25 : steps / 5 > 1 ? steps / 5 : 1;
+    t->keep_last = 1;  // the stage resumes from its newest checkpoint only
     t->cfg.steps = steps;
     t->cfg.warmup = steps / 10;
     t->cfg.lr = j->e2e_lr;

@@ -44,18 +44,18 @@ typedef struct {
     size_t calib_tokens;     // stage 1: calibration tokens (32768)
     int seq_len;             // stages 1-2: sequence length (512)
     int block_seqs;          // stage 2: sequences (of seq_len) for block-wise training, 0: skip the stage
-    int block_epochs;        // 2 (with minutes: at most)
+    int block_epochs;        // 4 (with minutes: at most)
     int block_batch;         // sequences per step (1)
-    float block_lr;          // 1e-4
+    float block_lr;          // 1e-3
     long e2e_steps;          // stage 3: optimizer steps, 0: skip the stage
-    float e2e_lr;            // 1e-4
+    float e2e_lr;            // 5e-4
     float e2e_hidden;        // β of the hidden-state term (train.h distill_hidden; 0: off)
-    int e2e_batch, e2e_seq;  // 4, 256
+    int e2e_batch, e2e_seq;  // 2, 256
     Precision precision;     // stage 3's products (train.h)
     size_t eval_tokens;      // tokens of val_path scored after each stage (0: all)
     const char *chat_prompts;  // stage 2: user messages, one a line (NULL: skip the stage)
     int chat_samples;        // answers (each prompt in turn; 0: one per prompt)
-    int chat_tokens;         // at most this many ids an answer (192)
+    int chat_tokens;         // at most this many ids an answer (128)
     float chat_share;        // of the e2e text, in tokens (0.3)
     double minutes;          // > 0: the budget of the whole job
     float block_share;       // of what the budget leaves stages 3-4 (0.3)

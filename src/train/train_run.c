@@ -297,6 +297,10 @@ int train_run(const TrainJob *j, char *err) {
             snprintf(name, sizeof name, "ckpt-%ld", t.step);
             char *dir = path_join(j->out_dir, name);
             int r = trainer_save_checkpoint(&t, dir, rng, tokenizer_hash(tok), err);
+            // keep_last: the one before goes once this one is whole (each
+            // holds the weights and both AdamW moments: 1.6 GB at 135 M).
+            if (r == 0 && lead && j->keep_last && strcmp(last_ckpt, "none") && strcmp(last_ckpt, dir))
+                remove_dir_files(last_ckpt);
             if (r == 0) snprintf(last_ckpt, sizeof last_ckpt, "%s", dir);
             free(dir);
             if (r) goto done;

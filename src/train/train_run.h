@@ -21,6 +21,7 @@ typedef struct {
     uint64_t seed;               // data order
     long eval_every;             // validate every N steps (0: only at the start and end)
     long checkpoint_every;       // 0: none
+    int keep_last;               // 1: only the newest checkpoint stays (this run's, or the one resumed from)
     size_t eval_tokens;          // tokens per validation (0: the whole file)
     int quiet;                   // no progress line (tests)
     Dist dist;                   // the ranks of a data-parallel run (train.h); batch_size is per rank
