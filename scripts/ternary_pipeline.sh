@@ -7,12 +7,13 @@ TRIT=${TRIT:-build/trit}
 TRAIN=$DATA/wikitext-2/train.txt
 VALID=$DATA/wikitext-2/valid.txt
 TEST_RAW=$DATA/wikitext-2-raw/wiki.test.raw
-STEPS=${STEPS:-150}
+MINUTES=${MINUTES:-35}
 KEEP=${KEEP:-bf16}
 EVAL_TOKENS=${EVAL_TOKENS:-16384}
 mkdir -p runs
 TOKARG=""
 CHAT="--chat"
+CHAT_DATA=""  # trit convert's default: the parent's answers to prompts/chat-train.txt
 
 case "${1:-}" in
 "")
@@ -35,6 +36,7 @@ case "${1:-}" in
     fi
     GROUP=${GROUP:-128}
     CHAT=""  # a base model pretrained on WikiText: plain continuation
+    CHAT_DATA="--chat-prompts none"
     ;;
 *)
     PARENT=$1
@@ -43,12 +45,12 @@ case "${1:-}" in
     ;;
 esac
 
-# The recipe: ternary QAT with the defaults (absmean groups, AdamW, cosine, clip 1.0).
+# The main job: trit convert (the GPTQ start, the parent's chat answers,
+# block-wise reconstruction, distillation from the parent) within MINUTES,
+# resumable: rerun this script after a kill.
 # shellcheck disable=SC2086
-# The main job: trit convert (the GPTQ start, block-wise reconstruction,
-# distillation from the parent), resumable: rerun this script after a kill.
 $TRIT convert --model "$PARENT" --out runs/ternary --group-size "$GROUP" --keep-embedding "$KEEP" \
-    --e2e-steps "$STEPS" --data "$TRAIN" --val "$VALID"
+    --minutes "$MINUTES" --data "$TRAIN" --val "$VALID" $CHAT_DATA
 $TRIT verify runs/ternary --quiet
 $TRIT verify runs/ternary.gguf --quiet
 
