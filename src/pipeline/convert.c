@@ -70,18 +70,24 @@ static int save_stage(const Conv *k, const Model *m, const char *dir, int next_b
     return -1;
 }
 
-// The blocks a saved blocks stage has done (0 when there is none).
-static int blocks_done(const char *dir) {
-    char *p = path_join(dir, "blocks.json"), err[ERR_LEN];
+// dir/name parsed, or NULL when it is absent or not JSON (the caller
+// treats both as "not written yet").
+static cJSON *read_json(const char *dir, const char *name) {
+    char *p = path_join(dir, name), err[ERR_LEN];
     size_t len;
     char *text = read_file(p, &len, err);
     free(p);
-    int n = 0;
     cJSON *js = text ? cJSON_ParseWithLength(text, len) : NULL;
-    const cJSON *v = cJSON_GetObjectItem(js, "next_block");
-    if (cJSON_IsNumber(v)) n = v->valueint;
-    cJSON_Delete(js);
     free(text);
+    return js;
+}
+
+// The blocks a saved blocks stage has done (0 when there is none).
+static int blocks_done(const char *dir) {
+    cJSON *js = read_json(dir, "blocks.json");
+    const cJSON *v = cJSON_GetObjectItem(js, "next_block");
+    const int n = cJSON_IsNumber(v) ? v->valueint : 0;
+    cJSON_Delete(js);
     return n;
 }
 
@@ -126,13 +132,9 @@ static int write_stage_info(const Conv *k, const StageReport *s, char *err) {
 }
 
 static void read_stage_info(const Conv *k, StageReport *s) {
-    char name[64], err[ERR_LEN];
+    char name[64];
     snprintf(name, sizeof name, "%s.json", s->name);
-    char *p = path_join(k->work, name);
-    size_t len;
-    char *text = read_file(p, &len, err);
-    free(p);
-    cJSON *js = text ? cJSON_ParseWithLength(text, len) : NULL;
+    cJSON *js = read_json(k->work, name);
     const cJSON *sec = cJSON_GetObjectItem(js, "seconds"), *tok = cJSON_GetObjectItem(js, "tokens");
     if (cJSON_IsNumber(sec) && cJSON_IsNumber(tok)) {
         s->seconds = sec->valuedouble;
@@ -140,7 +142,6 @@ static void read_stage_info(const Conv *k, StageReport *s) {
         s->done = 1;
     }
     cJSON_Delete(js);
-    free(text);
 }
 
 static int run_start(Conv *k, char *err) {
@@ -162,15 +163,11 @@ static int run_start(Conv *k, char *err) {
 
 // The plan of a budgeted job, kept so that a resumed run keeps it.
 static void read_plan(Conv *k) {
-    char err[ERR_LEN];
-    size_t len;
-    char *text = read_file(k->plan_path, &len, err);
-    cJSON *js = text ? cJSON_ParseWithLength(text, len) : NULL;
+    cJSON *js = read_json(k->work, "plan.json");
     const cJSON *b = cJSON_GetObjectItem(js, "block_seconds"), *e = cJSON_GetObjectItem(js, "e2e_steps");
     if (cJSON_IsNumber(b)) k->block_seconds = b->valuedouble;
     if (cJSON_IsNumber(e)) k->e2e_steps = (long)e->valuedouble;
     cJSON_Delete(js);
-    free(text);
 }
 
 static int write_plan(const Conv *k, char *err) {
