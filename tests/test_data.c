@@ -40,6 +40,16 @@ int main(void) {
     free(a); free(b);
     data_free(&d);
 
+    // An empty document first: nothing but its <|endoftext|> (the ids buffer
+    // is still empty when it is appended; a regression input of make san).
+    char *lead = put("lead.jsonl", "{\"text\": \"\"}\n{\"text\": \"Hello world\"}\n");
+    CHECK(data_load(&d, lead, tok, NULL, err) == 0, "%s", err);
+    tokenizer_encode(tok, "Hello world", 11, &a, &na, err);
+    CHECK(d.n == na + 2 && d.ids[0] == eot && !memcmp(d.ids + 1, a, 4 * na) && d.ids[d.n - 1] == eot,
+          "leading empty document: %zu tokens", d.n);
+    free(a);
+    data_free(&d);
+
     // Bad JSONL names the line; empty files and invalid UTF-8 are refused.
     char *bad = put("bad.jsonl", "{\"text\": \"fine\"}\n{\"txt\": \"no text field\"}\n");
     CHECK(data_load(&d, bad, tok, NULL, err) != 0 && strstr(err, "bad.jsonl:2"), "bad JSONL: %s", err);

@@ -237,6 +237,10 @@ static void test_missing_byte(void) {
     Tokenizer *tok = load_generated(&t.v, "tiny without z", NULL);
     static const struct { const char *text; int32_t ids[4]; size_t n; } cases[] = {
         {"aza", {'a', 'a'}, 2}, {"aa", {261}, 1}, {"zz z", {' '}, 1}, {"z", {0}, 0},
+        // pieces with no ids at all, first and repeated (from the piece
+        // cache): make san's UBSan found NULL + 0 here (fuzz/seeds/tokenizer/
+        // regress_empty_piece_ids.txt)
+        {"z!z z", {'!', ' '}, 2},
     };
     for (size_t i = 0; tok && i < sizeof cases / sizeof cases[0]; i++)
         check_ids(tok, cases[i].text, cases[i].text, strlen(cases[i].text), cases[i].ids, cases[i].n);

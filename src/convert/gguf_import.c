@@ -26,13 +26,20 @@ static int load_weights(const GgufFile *g, Model *m, char *err) {
     return 0;
 }
 
+int gguf_model_from(const GgufFile *g, Model *m, char *err) {
+    memset(m, 0, sizeof *m);
+    ModelConfig c;
+    if (gguf_config(g, &c, err) || gguf_check_tensors(g, &c, err) || model_alloc(m, &c, err)) return -1;
+    if (load_weights(g, m, err) == 0) return 0;
+    model_free(m);
+    return -1;
+}
+
 int gguf_load_model(const char *path, Model *m, char *err) {
     memset(m, 0, sizeof *m);
     GgufFile g;
     if (gguf_open(&g, path, err)) return -1;
-    ModelConfig c;
-    int rc = gguf_config(&g, &c, err) || gguf_check_tensors(&g, &c, err) || model_alloc(m, &c, err) ? -1 : 0;
-    if (rc == 0 && (rc = load_weights(&g, m, err)) != 0) model_free(m);
+    int rc = gguf_model_from(&g, m, err);
     gguf_close(&g);
     return rc;
 }

@@ -11,10 +11,14 @@
 #ifndef TRIT_GGUF_IMPORT_H
 #define TRIT_GGUF_IMPORT_H
 
+#include "format/gguf.h"
+
 // The whole model of a GGUF file dequantized into a Model (fp32), q/k rows
 // in HF order: what `trit verify FILE.gguf` checks. -1 with err.
 struct Model;
 int gguf_load_model(const char *path, struct Model *m, char *err);
+// The same from a file already open (gguf_open_mem for bytes in memory).
+int gguf_model_from(const GgufFile *g, struct Model *m, char *err);
 
 // Writes the checkpoint into out_dir, atomically: everything goes to a
 // temporary sibling directory that is renamed to out_dir only once complete

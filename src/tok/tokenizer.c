@@ -84,7 +84,9 @@ static void ids_push(IdVec *v, int32_t id) {
     v->p[v->n++] = id;
 }
 
-static void ids_put(IdVec *v, const int32_t *ids, size_t n) {
+// src->p[off, off + n) appended to v, by offset rather than by pointer:
+// src->p is still NULL while src is empty, and NULL + 0 is already undefined.
+static void ids_put(IdVec *v, const IdVec *src, size_t off, size_t n) {
     if (n == 0) return;
     if (v->n + n > v->cap) {
         size_t cap = v->cap ? v->cap : 256;
@@ -92,7 +94,7 @@ static void ids_put(IdVec *v, const int32_t *ids, size_t n) {
         v->p = xrealloc(v->p, cap * sizeof(int32_t));
         v->cap = cap;
     }
-    memcpy(v->p + v->n, ids, n * sizeof(int32_t));
+    memcpy(v->p + v->n, src->p + off, n * sizeof(int32_t));
     v->n += n;
 }
 
@@ -1001,7 +1003,7 @@ static void encode_piece(Enc *e, const char *s, size_t n, IdVec *out) {
     for (; e->cache[i].key_len; i = (i + 1) & e->cache_mask) {
         const CacheSlot *c = &e->cache[i];
         if (c->hash == h && c->key_len == n && !memcmp(e->cache_keys.s + c->key_off, s, n)) {
-            ids_put(out, e->cache_ids.p + c->ids_off, c->ids_len);
+            ids_put(out, &e->cache_ids, c->ids_off, c->ids_len);
             return;
         }
     }
@@ -1010,7 +1012,7 @@ static void encode_piece(Enc *e, const char *s, size_t n, IdVec *out) {
     CacheSlot *c = &e->cache[i];
     *c = (CacheSlot){h, (uint32_t)e->cache_keys.len, (uint32_t)n, (uint32_t)e->cache_ids.n, (uint32_t)(out->n - before)};
     buf_put(&e->cache_keys, s, n);
-    ids_put(&e->cache_ids, out->p + before, out->n - before);
+    ids_put(&e->cache_ids, out, before, out->n - before);
     e->cache_count++;
 }
 

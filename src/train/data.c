@@ -19,6 +19,7 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 static void append_ids(TokenData *d, size_t *cap, const int32_t *ids, size_t n) {
+    if (n == 0) return;  // d->ids is still NULL before the first ids, and NULL + 0 is undefined
     if (d->n + n > *cap) {
         *cap = (d->n + n) * 2;
         d->ids = xrealloc(d->ids, sizeof(int32_t) * *cap);
@@ -99,7 +100,7 @@ static int write_cache(const TokenData *d, const char *cache_path, uint64_t tok_
     memcpy(buf + 16, &tok_hash, 8);
     memcpy(buf + 24, &src_hash, 8);
     memcpy(buf + 32, &n, 8);
-    memcpy(buf + CACHE_HEADER, d->ids, 4 * d->n);
+    if (d->n) memcpy(buf + CACHE_HEADER, d->ids, 4 * d->n);
     int rc = write_file_atomic(cache_path, buf, len, err);
     free(buf);
     return rc;
