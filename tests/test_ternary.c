@@ -68,8 +68,66 @@ static void check_projection(TernaryScale mode, int group) {
     free(q);
 }
 
+// The MSE-optimal scale by the definition: every support "the k largest
+// (|w|, h)" in a sorted order, summed in that order in double, the best
+// kept, rounded to fp16. ternary_mse_scale ranks instead of sorting; on
+// groups full of ties (equal |w|, equal h, zeros) it must agree bit for bit.
+static int by_pair_desc(const void *a, const void *b) {
+    const float *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? 1 : -1;
+    return x[1] < y[1] ? 1 : x[1] > y[1] ? -1 : 0;
+}
+
+static float mse_scale_ref(const float *w, const float *h, int n) {
+    float *p = malloc(2 * sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        p[2 * i] = fabsf(w[i]);
+        p[2 * i + 1] = h ? h[i] : 1.0f;
+    }
+    qsort(p, (size_t)n, 2 * sizeof(float), by_pair_desc);
+    double num = 0.0, den = 0.0, best_gain = 0.0, best = 0.0;
+    for (int k = 0; k < n; k++) {
+        num += (double)p[2 * k] * p[2 * k + 1];
+        den += p[2 * k + 1];
+        if (den > 0.0 && num * num / den > best_gain) {
+            best_gain = num * num / den;
+            best = num / den;
+        }
+    }
+    free(p);
+    return f16_to_f32(f32_to_f16((float)(best > 65504.0 ? 65504.0 : best)));  // the largest fp16
+}
+
+static void check_mse_scale(void) {
+    const int sizes[] = {1, 3, 8, 64, 128, 256};
+    int bad = 0, total = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int n = sizes[si];
+        float *w = malloc(sizeof(float) * (size_t)n), *h = malloc(sizeof(float) * (size_t)n);
+        int32_t *tmp = malloc(3 * sizeof(int32_t) * (size_t)n);
+        for (int trial = 0; trial < 200; trial++) {
+            const int levels = 1 + trial % 7;  // few distinct values: many ties
+            for (int i = 0; i < n; i++) {
+                w[i] = trial % 3 == 0 ? gauss() : (float)((int)(fabsf(gauss()) * levels) % levels) * (gauss() < 0 ? -0.25f : 0.25f);
+                h[i] = trial % 2 ? (float)(1 + (int)fabsf(gauss() * 2)) : fabsf(gauss());
+            }
+            for (int weighted = 0; weighted < 2; weighted++) {
+                const float *hw = weighted ? h : NULL;
+                float got = ternary_mse_scale(w, hw, n, tmp), want = mse_scale_ref(w, hw, n);
+                bad += memcmp(&got, &want, sizeof got) != 0;
+                total++;
+            }
+        }
+        free(w);
+        free(h);
+        free(tmp);
+    }
+    CHECK(bad == 0, "ternary_mse_scale differs from the sorted reference in %d of %d groups", bad, total);
+}
+
 int main(void) {
     char err[ERR_LEN];
+    check_mse_scale();
     CHECK(ternary_check_shape("w", 1024, 128, err) == 0, "1024 / 128");
     CHECK(ternary_check_shape("w", 1000, 128, err) != 0 && strstr(err, "does not divide"), "1000 / 128: %s", err);
     CHECK(ternary_check_shape("w", 1024, 0, err) != 0, "group 0 accepted");

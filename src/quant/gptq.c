@@ -61,7 +61,7 @@ int ternary_gptq(float *w, int64_t rows, int64_t cols, int group, double *H, dou
         const int b1 = b0 + B < n ? b0 + B : n, nb = b1 - b0;
 #pragma omp parallel
         {
-            float *tmp = xmalloc(2 * sizeof(float) * (size_t)group);
+            int32_t *tmp = xmalloc(3 * sizeof(int32_t) * (size_t)group);
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < rows; r++) {
                 float *wr = w + r * n, *er = errs + r * nb, s = 0.0f;

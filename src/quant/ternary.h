@@ -38,8 +38,8 @@ void ternary_round_group(float *q, const float *w, int n, float s);
 // The fp16 scale minimising sum h_i (w_i - s t_i)^2 over the n weights, t
 // the nearest level: the best of the supports "the k largest |w|" (for a
 // support S the best s is sum_S h|w| / sum_S h), rounded to fp16. h NULL:
-// unweighted. tmp: 2n floats of scratch.
-float ternary_mse_scale(const float *w, const float *h, int n, float *tmp);
+// unweighted. tmp: 3n values of scratch.
+float ternary_mse_scale(const float *w, const float *h, int n, int32_t *tmp);
 
 // ternary_project with each group's MSE-optimal scale; h (cols values, or
 // NULL) weighs each input column's error (its mean square input).
