@@ -139,6 +139,12 @@ JSON
     expect 0 "resuming from" "$BIN" convert --model "$T/m64" --out "$T/c2" $CV
     cmp -s "$T/c1/model.safetensors" "$T/c2/model.safetensors" && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: convert killed and resumed ends elsewhere than uninterrupted"; }
+    # The resumed e2e stage's seconds count the segment before the kill too
+    # (train.jsonl's elapsed_s carries over the resume).
+    sec=$(sed -n 's/.*"seconds": *\([0-9.]*\).*/\1/p' "$T/c2.work/e2e.json")
+    el=$(grep -o '"elapsed_s":[0-9.]*' "$T/c2.work/e2e/train.jsonl" | tail -n 1 | cut -d: -f2)
+    awk -v a="${sec:-0}" -v b="${el:-1e9}" 'BEGIN { exit !(a + 0.05 >= b) }' && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: a resumed e2e stage reports $sec s, its log's training alone $el s"; }
     out=$("$BIN" convert --model "$T/m64" --out "$T/c1" $CV 2>&1)
     if printf '%s' "$out" | grep -q "block  1/\|step 1/"; then fail=$((fail + 1)); echo "FAIL: a finished convert reran a stage"; else pass=$((pass + 1)); fi
     printf '%s' "$out" | grep -q "is complete" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a finished convert does not say it is complete"; }

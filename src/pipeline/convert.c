@@ -369,6 +369,31 @@ static void e2e_job(const Conv *k, const char *from, const char *out, long steps
     dist_init(&t->dist);
 }
 
+// A train.jsonl's elapsed_s: of steps 1..n into at[1..n] (at may be NULL),
+// and of its last step line (0 when there is none or no file). elapsed_s
+// carries over resumes, so the last one is the training time of every
+// segment so far.
+static double log_elapsed(const char *log, double *at, int n) {
+    size_t len;
+    char err[ERR_LEN];
+    char *text = read_file(log, &len, err);
+    double last = 0.0;
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        cJSON *js = cJSON_Parse(line);
+        const cJSON *st = cJSON_GetObjectItem(js, "step"), *el = cJSON_GetObjectItem(js, "elapsed_s");
+        if (cJSON_IsNumber(st) && cJSON_IsNumber(el)) {
+            last = el->valuedouble;
+            if (at && st->valueint >= 1 && st->valueint <= n) at[st->valueint] = el->valuedouble;
+        }
+        cJSON_Delete(js);
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(text);
+    return last;
+}
+
 // Seconds an e2e step takes here: three steps of a probe run (the first is
 // warm-up), thrown away.
 static int probe_step_seconds(const Conv *k, const char *from, double *sec, char *err) {
@@ -378,22 +403,10 @@ static int probe_step_seconds(const Conv *k, const char *from, double *sec, char
     t.checkpoint_every = 0;
     t.quiet = 1;
     int rc = train_run(&t, err);
-    size_t len;
-    char *text = rc == 0 ? read_file(log, &len, err) : NULL;
     double e[4] = {0};
-    for (char *line = text; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        cJSON *js = cJSON_Parse(line);
-        const cJSON *st = cJSON_GetObjectItem(js, "step"), *el = cJSON_GetObjectItem(js, "elapsed_s");
-        if (cJSON_IsNumber(st) && cJSON_IsNumber(el) && st->valueint >= 1 && st->valueint <= 3)
-            e[st->valueint] = el->valuedouble;
-        cJSON_Delete(js);
-        line = nl ? nl + 1 : line + strlen(line);
-    }
+    if (rc == 0) log_elapsed(log, e, 3);
     if (rc == 0 && !(e[3] > e[1])) rc = set_err(err, "convert: the e2e probe's log %s has no step times", log);
     *sec = (e[3] - e[1]) / 2.0;
-    free(text);
     remove_dir_files(dir);
     free(log);
     free(dir);
@@ -431,10 +444,14 @@ static int run_e2e(Conv *k, const char *from, char *err) {
     char *resume = last_checkpoint(k->e2e_dir);
     t.resume = resume;
     if (resume) fprintf(stderr, "convert: e2e: resuming from %s\n", resume);
-    const double t0 = now_seconds();
+    // A resumed stage: the segments before it trained for what their log
+    // says (steps redone after the last checkpoint included).
+    char *log = path_join(k->e2e_dir, "train.jsonl");
+    const double before = resume ? log_elapsed(log, NULL, 0) : 0.0, t0 = now_seconds();
     const int rc = train_run(&t, err);
     free(resume);
-    s->seconds += now_seconds() - t0;
+    free(log);
+    s->seconds += before + now_seconds() - t0;
     s->tokens = (size_t)steps * (size_t)j->e2e_batch * (size_t)j->e2e_seq;
     return rc ? -1 : write_stage_info(k, s, err);
 }
