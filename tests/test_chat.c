@@ -12,7 +12,8 @@
 #include "tok/tokenizer.h"
 
 #define FIX "tests/fixtures/chat"
-static const char *messages[3] = {"What is the capital of France?", "Line one\nline two, \xc3\xbcn\xc3\xaf" "code \xe2\x9c\x93", ""};
+// (The literal is split to end the \xaf escape; the parentheses say so.)
+static const char *messages[3] = {"What is the capital of France?", ("Line one\nline two, \xc3\xbcn\xc3\xaf" "code \xe2\x9c\x93"), ""};
 
 static void check_template(const Tokenizer *tok, const char *name) {
     char path[256], err[ERR_LEN];

@@ -108,6 +108,6 @@ int main(void) {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
-    free(jl); free(bad); free(notjson); free(empty); free(inv); free(txt); free(cache);
+    free(jl); free(lead); free(bad); free(notjson); free(empty); free(inv); free(txt); free(cache);
     return test_finish("test_data");
 }

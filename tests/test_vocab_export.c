@@ -387,7 +387,7 @@ static void test_tokens_and_specials(void) {
     CHECK(rc == 0, "tiny: %s", err);
     if (rc == 0) {
         static const int32_t want_types[12] = {1, 1, 4, 1, 1, 3, 3, 4, 4, 3, 5, 5};
-        static const char *const want_tokens[12] = {"a", "b", "ab", "\xC4\xA0", "\xC4\xA0" "a", "<|s|>", "<|look|>",
+        static const char *const want_tokens[12] = {"a", "b", "ab", "\xC4\xA0", ("\xC4\xA0" "a"), "<|s|>", "<|look|>",
                                                     "<u>", " x ", "<unused3>", "[PAD10]", "[PAD11]"};
         for (int i = 0; i < 12; i++)
             CHECK(v.token_types[i] == want_types[i] && !strcmp(v.tokens[i], want_tokens[i]) &&
