@@ -160,6 +160,14 @@ JSON
     expect 0 "convert: e2e: .* steps" "$BIN" convert --model "$T/m64" --out "$T/c6" $CV --minutes 0.5
     grep -q '"e2e_steps": *[1-9][0-9]' "$T/c6.work/plan.json" && [ -s "$T/c6.gguf" ] && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: a budgeted convert planned no e2e steps or wrote no GGUF"; }
+    # Damaged state files (a negative block, numbers past any integer) read
+    # as "not written yet", never as an index or a conversion out of range
+    # (make san would stop on either).
+    expect 1 "fewer than 10 steps" "$BIN" convert --model "$T/m64" --out "$T/c7" $CV --minutes 0.01
+    printf '{"block_seconds": -5, "e2e_steps": 1e300}\n' > "$T/c7.work/plan.json"
+    printf '{"next_block": -7}\n' > "$T/c7.work/blocks/blocks.json"
+    printf '{"seconds": 1e300, "tokens": -1}\n' > "$T/c7.work/start.json"
+    expect 0 "convert: e2e: .* steps" "$BIN" convert --model "$T/m64" --out "$T/c7" $CV --minutes 0.5
     # Distillation with a ramp and a kept bf16 embedding: verify reports the
     # kept tensor, export auto writes it bf16 beside Q2_0 matrices.
     expect 0 "kl " "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/dk" --steps 3 --warmup 1 \

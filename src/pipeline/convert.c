@@ -82,13 +82,23 @@ static cJSON *read_json(const char *dir, const char *name) {
     return js;
 }
 
+// js[key] when it is a number in [0, max]: the state files are trit's own,
+// but a damaged or hand-edited one must not become a negative block index or
+// an out-of-range conversion; anything else reads as "not written yet".
+static int json_count(const cJSON *js, const char *key, double max, double *out) {
+    const cJSON *v = cJSON_GetObjectItem(js, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0 && v->valuedouble <= max)) return 0;
+    *out = v->valuedouble;
+    return 1;
+}
+
 // The blocks a saved blocks stage has done (0 when there is none).
 static int blocks_done(const char *dir) {
     cJSON *js = read_json(dir, "blocks.json");
-    const cJSON *v = cJSON_GetObjectItem(js, "next_block");
-    const int n = cJSON_IsNumber(v) ? v->valueint : 0;
+    double n = 0.0;
+    json_count(js, "next_block", 1e6, &n);
     cJSON_Delete(js);
-    return n;
+    return (int)n;
 }
 
 static int stage_ppl(const Conv *k, const char *dir, StageReport *s, char *err) {
@@ -135,10 +145,10 @@ static void read_stage_info(const Conv *k, StageReport *s) {
     char name[64];
     snprintf(name, sizeof name, "%s.json", s->name);
     cJSON *js = read_json(k->work, name);
-    const cJSON *sec = cJSON_GetObjectItem(js, "seconds"), *tok = cJSON_GetObjectItem(js, "tokens");
-    if (cJSON_IsNumber(sec) && cJSON_IsNumber(tok)) {
-        s->seconds = sec->valuedouble;
-        s->tokens = (size_t)tok->valuedouble;
+    double sec, tok;
+    if (json_count(js, "seconds", 1e9, &sec) && json_count(js, "tokens", 1e15, &tok)) {
+        s->seconds = sec;
+        s->tokens = (size_t)tok;
         s->done = 1;
     }
     cJSON_Delete(js);
@@ -164,9 +174,9 @@ static int run_start(Conv *k, char *err) {
 // The plan of a budgeted job, kept so that a resumed run keeps it.
 static void read_plan(Conv *k) {
     cJSON *js = read_json(k->work, "plan.json");
-    const cJSON *b = cJSON_GetObjectItem(js, "block_seconds"), *e = cJSON_GetObjectItem(js, "e2e_steps");
-    if (cJSON_IsNumber(b)) k->block_seconds = b->valuedouble;
-    if (cJSON_IsNumber(e)) k->e2e_steps = (long)e->valuedouble;
+    double b, e;
+    if (json_count(js, "block_seconds", 1e9, &b)) k->block_seconds = b;
+    if (json_count(js, "e2e_steps", 1e12, &e)) k->e2e_steps = (long)e;
     cJSON_Delete(js);
 }
 
