@@ -58,7 +58,7 @@ float ternary_mse_scale(const float *w, const float *h, int n, int32_t *tmp) {
     int32_t *ka = tmp, *kh = tmp + n, *idx = tmp + 2 * n;
     for (int i = 0; i < n; i++) {
         ka[i] = order_key(fabsf(w[i]));
-        kh[i] = order_key(h ? h[i] : 1.0f);
+        if (h) kh[i] = order_key(h[i]);  // only the weighted ranks read it
     }
     for (int i = 0; i < n; i++) {
         const int32_t a = ka[i], b = kh[i];
