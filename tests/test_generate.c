@@ -14,10 +14,12 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "infer/decode.h"
 #include "infer/generate.h"
 #include "infer/sample.h"
 #include "model/forward.h"
 #include "model/model.h"
+#include "quant/ggml_types.h"
 #include "test.h"
 
 #define FIXTURES "tests/fixtures/models"
@@ -83,7 +85,7 @@ static void check_model(const char *name, int T) {
             e = max_abs_diff(lg, full + (size_t)t * V, V);
             err_a = e > err_a ? e : err_a;
         }
-        ok_a &= kv.len == T;
+        ok_a &= kv.len[0] == T;
     }
     CHECK(ok_a, "%s: generate_forward failed: %s", name, err);
     CHECK(err_a <= TOL, "%s: prefill+decode vs full forward, max |logit diff| %.3g > %g", name, err_a, TOL);
@@ -215,13 +217,13 @@ static void check_limits(void) {
     float *lg = xmalloc(sizeof(float) * V);
     CHECK(generate_forward(&kv, &mw, tok, MP + 1, 0, lg, err) == -1 && strstr(err, "max_position_embeddings"),
           "prefill of max_position_embeddings + 1 tokens accepted (%s)", err);
-    CHECK(kv.len == 0, "failed call changed the cache length");
+    CHECK(kv.len[0] == 0, "failed call changed the cache length");
     CHECK(generate_forward(&kv, &mw, tok, MP - 1, 0, lg, err) == 0, "%s", err);
     CHECK(generate_forward(&kv, &mw, tok + MP - 1, 1, MP - 1, lg, err) == 0, "last position: %s", err);
     err[0] = 0;
     CHECK(generate_forward(&kv, &mw, tok + MP, 1, MP, lg, err) == -1 && strstr(err, "max_position_embeddings"),
           "decode at position max_position_embeddings accepted (%s)", err);
-    CHECK(kv.len == MP, "failed decode changed the cache length");
+    CHECK(kv.len[0] == MP, "failed decode changed the cache length");
     kvcache_free(&kv);
 
     // A smaller cache, bad positions and ids.
@@ -236,12 +238,176 @@ static void check_limits(void) {
     bad[1] = -1;
     CHECK(generate_forward(&kv, &mw, bad, 2, 0, lg, err) == -1, "id -1 accepted");
     // Rewinding is allowed: position 2 again after 4 were filled.
-    CHECK(generate_forward(&kv, &mw, tok + 2, 1, 2, lg, err) == 0 && kv.len == 3, "rewind: %s", err);
+    CHECK(generate_forward(&kv, &mw, tok + 2, 1, 2, lg, err) == 0 && kv.len[0] == 3, "rewind: %s", err);
     kvcache_free(&kv);
     free(tok);
     free(lg);
     weights_free(&mw);
     model_free(&m);
+}
+
+// ---------------------------------------------------------------------------
+// (f) several sequences side by side, each in its own slot at its own
+// position: every row's logits equal, bit for bit, its sequence's decoded
+// alone, and so does every token the Decoder emits, greedy or sampled, for
+// sequences that join at different steps and end at different lengths.
+
+typedef struct {
+    int32_t ids[64];
+    int n;
+} Got;
+
+static int got_token(int32_t id, void *user) {
+    Got *g = user;
+    g->ids[g->n++] = id;
+    return 0;
+}
+
+// The plain loop, written out: one cache, generate_forward one token at a
+// time, the sampler on each position's logits.
+static void decode_plain(const ModelWeights *mw, const int32_t *prompt, int P, const DecodeOptions *o, Got *g) {
+    char err[ERR_LEN];
+    const int V = mw->config.vocab_size;
+    KVCache kv;
+    Sampler sm;
+    float *lg = xmalloc(sizeof(float) * (size_t)V);
+    kvcache_init(&kv, &mw->config, P + (int)o->max_tokens, err);
+    sampler_init(&sm, V, o->temperature, o->top_k, o->top_p, o->seed, err);
+    generate_forward(&kv, mw, prompt, P, 0, lg, err);
+    for (g->n = 0; g->n < o->max_tokens; g->n++) {
+        g->ids[g->n] = sampler_sample(&sm, lg);
+        generate_forward(&kv, mw, &g->ids[g->n], 1, P + g->n, lg, err);
+    }
+    free(lg);
+    sampler_free(&sm);
+    kvcache_free(&kv);
+}
+
+static void check_slots_on(const char *name, const ModelWeights *mw) {
+    char err[ERR_LEN];
+    const ModelConfig *c = &mw->config;
+    const int V = c->vocab_size;
+    enum { NS = 3, G = 14 };
+    const int plen[NS] = {5, 9, 2};
+    int32_t prompt[NS][16];
+    for (int s = 0; s < NS; s++) make_tokens(prompt[s], plen[s], V, 100 + (uint64_t)s);
+
+    // Rows of two slots at positions 5 and 9 against each slot alone.
+    KVCache two, one;
+    float *lg = xmalloc(sizeof(float) * 2 * (size_t)V), *lone = xmalloc(sizeof(float) * (size_t)V);
+    int ok = kvcache_init_slots(&two, c, 16, 2, err) == 0;
+    ok &= generate_forward_slot(&two, mw, 0, prompt[0], plen[0], 0, NULL, 0, err) == 0;
+    ok &= generate_forward_slot(&two, mw, 1, prompt[1], plen[1], 0, NULL, 0, err) == 0;
+    const int slots[2] = {1, 0};
+    const int32_t next[2] = {7, 3};
+    ok &= generate_forward_rows(&two, mw, slots, next, 2, lg, err) == 0;
+    CHECK(ok && two.len[0] == plen[0] + 1 && two.len[1] == plen[1] + 1, "%s: rows of two slots: %s", name, err);
+    int same = 1;
+    for (int r = 0; r < 2 && ok; r++) {
+        const int s = slots[r];
+        kvcache_init(&one, c, 16, err);
+        generate_forward(&one, mw, prompt[s], plen[s], 0, NULL, err);
+        generate_forward(&one, mw, &next[r], 1, plen[s], lone, err);
+        same &= memcmp(lone, lg + (size_t)r * V, sizeof(float) * V) == 0;
+        kvcache_free(&one);
+    }
+    CHECK(same, "%s: a row of a two-slot step differs from its sequence decoded alone", name);
+    // A reorder swaps what the slots hold: the same step again, slots swapped.
+    const int swap[2] = {1, 0}, slots2[2] = {0, 1};
+    kvcache_reorder(&two, swap);
+    float *lg2 = xmalloc(sizeof(float) * 2 * (size_t)V);
+    ok = generate_forward_rows(&two, mw, slots2, (const int32_t[]){5, 5}, 2, lg2, err) == 0 && two.len[0] == plen[1] + 2 &&
+         two.len[1] == plen[0] + 2;
+    CHECK(ok, "%s: step after reorder: %s", name, err);
+    // Bad rows: a slot twice, a slot out of range.
+    err[0] = 0;
+    CHECK(generate_forward_rows(&two, mw, (const int[]){0, 0}, next, 2, lg, err) == -1 && strstr(err, "repeated"),
+          "%s: a slot twice accepted (%s)", name, err);
+    CHECK(generate_forward_rows(&two, mw, (const int[]){2}, next, 1, lg, err) == -1, "%s: slot 2 of 2 accepted", name);
+    kvcache_copy_slot(&two, 0, 1);
+    CHECK(two.len[0] == two.len[1], "%s: copy_slot length", name);
+    kvcache_free(&two);
+    free(lg);
+    free(lg2);
+    free(lone);
+
+    // The Decoder: three sequences joining at steps 0, 2, 3, against each
+    // decoded alone; greedy, then sampled.
+    for (int sampled = 0; sampled < 2; sampled++) {
+        Got alone[NS], side[NS];
+        DecodeOptions o[NS];
+        for (int s = 0; s < NS; s++) {
+            o[s] = (DecodeOptions){.max_tokens = G - 3 * s, .temperature = sampled ? 0.9f : 0.0f, .top_p = 1.0f,
+                                  .seed = 11 + (uint64_t)s};
+            DecodeStats st;
+            Got one = {.n = 0};
+            side[s].n = 0;
+            decode_plain(mw, prompt[s], plen[s], &o[s], &alone[s]);
+            CHECK(decode_generate(mw, prompt[s], (size_t)plen[s], &o[s], got_token, &one, &st, err) == 0 &&
+                      one.n == alone[s].n && !memcmp(one.ids, alone[s].ids, sizeof(int32_t) * one.n),
+                  "%s: decode_generate differs from the plain loop (%s)", name, err);
+        }
+        Decoder d;
+        Seq q[NS];
+        memset(q, 0, sizeof q);
+        ok = decoder_init(&d, mw, NS, 9 + G, err) == 0;
+        for (int s = 0; s < NS && ok; s++) ok &= seq_init(&q[s], c, prompt[s], (size_t)plen[s], &o[s], got_token, &side[s], err) == 0;
+        const int join[NS] = {0, 2, 3};
+        int live = 0;
+        for (int step = 0; ok && (step <= join[NS - 1] || live > 0); step++) {
+            for (int s = 0; s < NS; s++)
+                if (join[s] == step) ok &= decoder_add(&d, &q[s], err) == 0;
+            live = decoder_step(&d, err);
+            ok &= live >= 0;
+        }
+        same = ok;
+        for (int s = 0; s < NS; s++) {
+            same &= side[s].n == alone[s].n && !memcmp(side[s].ids, alone[s].ids, sizeof(int32_t) * alone[s].n);
+            same &= q[s].slot == -1 && q[s].st.stop && !strcmp(q[s].st.stop, "max-tokens");
+        }
+        CHECK(same, "%s: %s sequences decoded side by side differ from each decoded alone (%s)", name,
+              sampled ? "sampled" : "greedy", err);
+        // Every slot is free again; a fourth sequence takes one, a fifth with
+        // all busy is refused.
+        Seq extra[NS + 1];
+        memset(extra, 0, sizeof extra);
+        int added = 0;
+        for (int s = 0; s < NS + 1; s++) {
+            if (seq_init(&extra[s], c, prompt[0], (size_t)plen[0], &o[0], NULL, NULL, err)) break;
+            added += decoder_add(&d, &extra[s], err) == 0;
+        }
+        CHECK(added == NS && strstr(err, "busy"), "%s: %d of %d sequences added to %d slots (%s)", name, added, NS + 1,
+              NS, err);
+        for (int s = 0; s < NS + 1; s++) seq_free(&extra[s]);
+        for (int s = 0; s < NS; s++) seq_free(&q[s]);
+        decoder_free(&d);
+    }
+}
+
+static void check_slots(void) {
+    char dir[256], err[ERR_LEN];
+    // fp32 views of two fixtures, and packed ternary weights (Q2_0 kernels,
+    // int8 activations) of one whose rows are whole blocks of 64.
+    const struct { const char *name; int packed; } cases[] = {
+        {"tiny_untied_bf16", 0}, {"llama_tied_fp32_rope3_v4", 0}, {"llama_untied_bf16_rope3", 1}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", FIXTURES, cases[i].name);
+        Model m;
+        if (model_load(&m, dir, err)) { CHECK(0, "%s", err); continue; }
+        ModelWeights mw;
+        if (!cases[i].packed) {
+            weights_view(&mw, &m, &m.params);
+        } else if (model_project_ternary(&m, 64, SCALE_ABSMEAN, err) ||
+                   weights_pack(&mw, &m, GGML_TYPE_Q2_0, GGML_TYPE_Q2_0, err)) {
+            CHECK(0, "%s: pack: %s", cases[i].name, err);
+            model_free(&m);
+            continue;
+        }
+        check_slots_on(cases[i].name, &mw);
+        weights_free(&mw);
+        model_free(&m);
+    }
+    printf("  several sequences side by side: rows, reorder, Decoder (greedy, sampled) equal each alone\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -415,6 +581,7 @@ int main(void) {
     check_model("llama_tied_fp32_rope3_v4", 40);
     check_model("tiny_tied_fp32", 100);  // several 64-row attention tiles in the prefill
     check_limits();
+    check_slots();
     check_sampler();
     return test_finish("test_generate");
 }

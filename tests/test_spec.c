@@ -116,14 +116,14 @@ static void check_tree_forward(const TestModel *t, const char *name) {
     // In two calls, as a drafter grows a tree: nodes [0, 6) then [6, n).
     ok &= generate_forward_tree(&kv, &t->w, tokens, parent, 6, 0, lt, err) == 0;
     ok &= generate_forward_tree(&kv, &t->w, tokens, parent, n, 6, lt + (size_t)6 * V, err) == 0;
-    CHECK(ok && kv.len == P, "%s: tree forward: %s", name, err);
+    CHECK(ok && kv.len[0] == P, "%s: tree forward: %s", name, err);
     int bad = 0;
     for (int i = 0; i < n; i++) {
         int path[16], m = 0;
         for (int a = i; a >= 0; a = parent[a]) path[m++] = a;
         kvcache_reset(&ref);
         generate_forward(&ref, &t->w, prompt, P, 0, NULL, err);
-        for (int d = m - 1; d >= 0; d--) generate_forward(&ref, &t->w, &tokens[path[d]], 1, ref.len, lr, err);
+        for (int d = m - 1; d >= 0; d--) generate_forward(&ref, &t->w, &tokens[path[d]], 1, ref.len[0], lr, err);
         bad += memcmp(lr, lt + (size_t)i * V, sizeof(float) * V) != 0;
     }
     CHECK(bad == 0, "%s: %d of %d tree nodes differ (bitwise) from their path decoded token by token", name, bad, n);
@@ -137,22 +137,22 @@ static void check_tree_forward(const TestModel *t, const char *name) {
     generate_forward(&ref, &t->w, prompt, P, 0, NULL, err);
     generate_forward(&ref, &t->w, chain, 7, P, NULL, err);
     const size_t KD = (size_t)c->num_key_value_heads * c->head_dim;
-    int same = kv.len == ref.len;
+    int same = kv.len[0] == ref.len[0];
     for (int l = 0; l < c->num_hidden_layers && same; l++) {
         const size_t off = (size_t)l * kv.max_T * KD;
-        same &= memcmp(kv.k + off, ref.k + off, sizeof(float) * ref.len * KD) == 0 &&
-                memcmp(kv.v + off, ref.v + off, sizeof(float) * ref.len * KD) == 0;
+        same &= memcmp(kv.k + off, ref.k + off, sizeof(float) * ref.len[0] * KD) == 0 &&
+                memcmp(kv.v + off, ref.v + off, sizeof(float) * ref.len[0] * KD) == 0;
     }
     CHECK(same, "%s: the committed path's keys/values differ from the chain's", name);
     const int32_t nxt = 3;
     float *l1 = xmalloc(sizeof(float) * V);
-    generate_forward(&kv, &t->w, &nxt, 1, kv.len, l1, err);
-    generate_forward(&ref, &t->w, &nxt, 1, ref.len, lr, err);
+    generate_forward(&kv, &t->w, &nxt, 1, kv.len[0], l1, err);
+    generate_forward(&ref, &t->w, &nxt, 1, ref.len[0], lr, err);
     CHECK(memcmp(l1, lr, sizeof(float) * V) == 0, "%s: decoding after the commit differs", name);
     // Rollback: truncating forgets positions; redoing them gives the same.
     kvcache_truncate(&kv, P + 2);
     generate_forward(&kv, &t->w, chain + 2, 5, P + 2, NULL, err);
-    generate_forward(&kv, &t->w, &nxt, 1, kv.len, l1, err);
+    generate_forward(&kv, &t->w, &nxt, 1, kv.len[0], l1, err);
     CHECK(memcmp(l1, lr, sizeof(float) * V) == 0, "%s: truncate + redo differs", name);
     // Bad trees are refused.
     const int bad_parent[3] = {-1, 2, 0};

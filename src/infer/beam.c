@@ -63,20 +63,16 @@ int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, c
     if (beam_options_check(o, err)) return -1;
     const ModelConfig *c = &w->config;
     const int N = o->num_beams, V = c->vocab_size, K = (o->n_eos + 1 > 2 ? o->n_eos + 1 : 2) * N;
-    if (n_prompt == 0) return set_err(err, "the prompt encodes to no tokens");
-    if (n_prompt >= (size_t)c->max_position_embeddings)
-        return set_err(err, "the prompt has %zu tokens; the model's max_position_embeddings is %d", n_prompt,
-                       c->max_position_embeddings);
+    if (decode_check_prompt(n_prompt, c->max_position_embeddings, err)) return -1;
+    if (n_prompt == (size_t)c->max_position_embeddings)
+        return set_err(err, "the prompt has %zu tokens: the model's max_position_embeddings (%d) leaves no room for "
+                            "beams", n_prompt, c->max_position_embeddings);
     const int P = (int)n_prompt;
     // The generated length at which every continuation counts as finished.
     const int M = o->max_tokens < c->max_position_embeddings - P ? (int)o->max_tokens : c->max_position_embeddings - P;
 
-    KVCache one, kv;
-    if (kvcache_init(&one, c, P, err)) return -1;
-    if (kvcache_init_seqs(&kv, c, P + M, N, err)) {
-        kvcache_free(&one);
-        return -1;
-    }
+    KVCache kv;  // a slot a beam
+    if (kvcache_init_slots(&kv, c, P + M, N, err)) return -1;
     float *logits = xmalloc(sizeof(float) * (size_t)N * V);
     // Running and finished beams: M tokens each; the candidates' sequences.
     int32_t *run = xcalloc((size_t)N * M, sizeof(int32_t)), *fin = xcalloc((size_t)N * M, sizeof(int32_t));
@@ -88,16 +84,19 @@ int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, c
     int *src = xmalloc(sizeof(int) * N), *tmp_len = xmalloc(sizeof(int) * N), *tmp_done = xmalloc(sizeof(int) * N);
     float *tmp_score = xmalloc(sizeof(float) * N), *msel = xmalloc(sizeof(float) * (N + K));
     int32_t *next = xmalloc(sizeof(int32_t) * N);
+    int slots[KV_MAX_SEQS];
     for (int b = 0; b < N; b++) {
+        slots[b] = b;
         run_score[b] = b ? PENALTY : 0.0f;
         fin_score[b] = PENALTY;
     }
     int rc = 0, unsatisfied = 1;
     double t0 = now_seconds();
-    if (generate_forward(&one, w, prompt, P, 0, logits, err) || kvcache_broadcast(&kv, &one, err)) {
+    if (generate_forward(&kv, w, prompt, P, 0, logits, err)) {
         rc = -1;
         goto done;
     }
+    for (int b = 1; b < N; b++) kvcache_copy_slot(&kv, b, 0);
     r->t_prefill = now_seconds() - t0;
     for (int b = 1; b < N; b++) memcpy(logits + (size_t)b * V, logits, sizeof(float) * V);
 
@@ -181,7 +180,7 @@ int beam_search(const ModelWeights *w, const int32_t *prompt, size_t n_prompt, c
         if (!unsatisfied || (all_done && o->early_stopping == BEAM_EARLY_TRUE) || all_hit) break;
 
         kvcache_reorder(&kv, src);
-        if (generate_forward_seqs(&kv, w, next, logits, err)) {
+        if (generate_forward_rows(&kv, w, slots, next, N, logits, err)) {
             rc = -1;
             goto done;
         }
@@ -207,7 +206,6 @@ done:
     free(kval); free(merged); free(kidx); free(hits); free(sel); free(src);
     free(tmp_len); free(tmp_done); free(tmp_score); free(msel); free(next);
     kvcache_free(&kv);
-    kvcache_free(&one);
     return rc;
 }
 

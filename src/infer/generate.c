@@ -13,25 +13,25 @@
 #include "kernels/ops.h"
 #include "model/block.h"
 
-int kvcache_init_seqs(KVCache *kv, const ModelConfig *c, int max_T, int n_seq, char *err) {
+int kvcache_init_slots(KVCache *kv, const ModelConfig *c, int max_T, int n_slots, char *err) {
     memset(kv, 0, sizeof *kv);
     if (config_validate(c, "config", err) != 0) return -1;
     if (max_T < 1 || max_T > c->max_position_embeddings)
         return set_err(err, "KV cache of %d positions: must be in [1, max_position_embeddings = %d]", max_T,
                        c->max_position_embeddings);
-    if (n_seq < 1 || n_seq > KV_MAX_SEQS)
-        return set_err(err, "KV cache of %d sequences: must be in [1, %d]", n_seq, KV_MAX_SEQS);
+    if (n_slots < 1 || n_slots > KV_MAX_SEQS)
+        return set_err(err, "KV cache of %d sequences: must be in [1, %d]", n_slots, KV_MAX_SEQS);
     const size_t L = (size_t)c->num_hidden_layers, KD = (size_t)c->num_key_value_heads * c->head_dim;
-    const size_t n = L * (size_t)max_T * (size_t)n_seq * KD, half = (size_t)c->head_dim / 2;
+    const size_t n = L * (size_t)max_T * (size_t)n_slots * KD, half = (size_t)c->head_dim / 2;
     float *k = NULL, *v = NULL;
     if (posix_memalign((void **)&k, 64, sizeof(float) * n) != 0 || posix_memalign((void **)&v, 64, sizeof(float) * n) != 0) {
         free(k);
         return set_err(err, "cannot allocate %.2f GB for a KV cache of %d positions x %d sequences", 8e-9 * (double)n,
-                       max_T, n_seq);
+                       max_T, n_slots);
     }
     kv->config = *c;
     kv->max_T = max_T;
-    kv->n_seq = n_seq;
+    kv->n_slots = n_slots;
     kv->k = k;
     kv->v = v;
     kv->rope_cos = xmalloc_aligned(sizeof(float) * (size_t)max_T * half);
@@ -41,7 +41,7 @@ int kvcache_init_seqs(KVCache *kv, const ModelConfig *c, int max_T, int n_seq, c
 }
 
 int kvcache_init(KVCache *kv, const ModelConfig *c, int max_T, char *err) {
-    return kvcache_init_seqs(kv, c, max_T, 1, err);
+    return kvcache_init_slots(kv, c, max_T, 1, err);
 }
 
 void kvcache_free(KVCache *kv) {
@@ -53,11 +53,18 @@ void kvcache_free(KVCache *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
-// Floats of one position (all sequences) and of one layer.
+void kvcache_reset(KVCache *kv) { memset(kv->len, 0, sizeof kv->len); }
+
+// Floats of one position, of one slot and of one layer.
 static size_t kv_pos_floats(const KVCache *kv) {
-    return (size_t)kv->n_seq * kv->config.num_key_value_heads * kv->config.head_dim;
+    return (size_t)kv->config.num_key_value_heads * kv->config.head_dim;
 }
-static size_t kv_layer_floats(const KVCache *kv) { return (size_t)kv->max_T * kv_pos_floats(kv); }
+static size_t kv_slot_floats(const KVCache *kv) { return (size_t)kv->max_T * kv_pos_floats(kv); }
+static size_t kv_layer_floats(const KVCache *kv) { return (size_t)kv->n_slots * kv_slot_floats(kv); }
+// Where position p of slot s of layer l starts, in kv->k or kv->v.
+static size_t kv_at(const KVCache *kv, int l, int s, int p) {
+    return (size_t)l * kv_layer_floats(kv) + (size_t)s * kv_slot_floats(kv) + (size_t)p * kv_pos_floats(kv);
+}
 
 // Scratch for n rows of activations, carved out of one allocation.
 static void scratch_reserve(KVCache *kv, int n) {
@@ -69,7 +76,8 @@ static void scratch_reserve(KVCache *kv, int n) {
     const FloatPart parts[] = {
         {&kv->x, R * C}, {&kv->ln, R * C}, {&kv->q_raw, R * QD}, {&kv->q, R * QD}, {&kv->k_raw, R * KD},
         {&kv->att, R * QD}, {&kv->lse, R * NH}, {&kv->tmp, R * (C > F ? C : F)}, {&kv->gate, R * F},
-        {&kv->up, R * F}, {&kv->h, R * F}, {&kv->row_cos, R * (size_t)c->head_dim},  // cos then sin, R x HD/2 each
+        {&kv->up, R * F}, {&kv->h, R * F}, {&kv->k_new, R * KD}, {&kv->v_new, R * KD},
+        {&kv->row_cos, R * (size_t)c->head_dim},  // cos then sin, R x HD/2 each
     };
     free(kv->scratch);
     kv->scratch = carve_floats(parts, sizeof parts / sizeof parts[0], NULL);
@@ -83,30 +91,46 @@ static int check_tokens(const ModelConfig *c, const int32_t *tokens, int n, char
     return 0;
 }
 
-// The layers over n rows whose keys/values land at cache position pos (and
-// on), then the final norm and LM head on rows [first, n) into logits.
-// rows_cos/sin: the RoPE tables of the rows; parent, n_seq: see BlockCtx.
-static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos,
-                         const float *rows_cos, const float *rows_sin, const int *parent, int node0, float *logits,
-                         int first) {
+// Where n rows go: one slot at positions pos.. (a causal run, or the nodes
+// node0.. of a draft tree with parent), or (row_slot) one row each of
+// several slots at their own positions.
+typedef struct {
+    int slot, pos;
+    const int *parent;
+    int node0;
+    const int *row_slot, *row_pos;
+} RowPlace;
+
+// The layers over n rows placed as `at`, then the final norm and LM head on
+// rows [first, n) into logits. rows_cos/sin: the RoPE tables of the rows.
+static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, const RowPlace *at,
+                         const float *rows_cos, const float *rows_sin, float *logits, int first) {
     const ModelConfig *c = &kv->config;
     const int C = c->hidden_size, L = c->num_hidden_layers;
     const size_t P = kv_pos_floats(kv);
-    const int S = kv->n_seq;
     // A prefill from position 0 runs the tiled whole-sequence attention.
-    const int fresh = pos == 0 && !parent && S == 1;
+    const int fresh = at->pos == 0 && !at->parent && !at->row_slot;
     embedding_lookup(kv->x, tokens, n, &w->embed);
     for (int l = 0; l < L; l++) {
-        float *kl = kv->k + (size_t)l * kv_layer_floats(kv), *vl = kv->v + (size_t)l * kv_layer_floats(kv);
         // One layer's scratch; the new keys/values go straight into the
-        // cache, the residual stream is updated in place, nothing is saved.
+        // cache (rows of several slots: into k_new / v_new, stored after the
+        // layer), the residual stream is updated in place, nothing is saved.
+        const size_t base = kv_at(kv, l, at->row_slot ? 0 : at->slot, 0), row0 = (size_t)(at->pos + at->node0) * P;
         BlockBufs b = {.ln1 = kv->ln, .q_raw = kv->q_raw, .k_raw = kv->k_raw, .q = kv->q,
-                       .k = kl + (size_t)(pos + node0) * P, .v = vl + (size_t)(pos + node0) * P, .att = kv->att, .lse = kv->lse,
+                       .k = at->row_slot ? kv->k_new : kv->k + base + row0,
+                       .v = at->row_slot ? kv->v_new : kv->v + base + row0, .att = kv->att, .lse = kv->lse,
                        .mid = kv->x, .ln2 = kv->ln, .gate = kv->gate, .up = kv->up, .h = kv->h, .tmp = kv->tmp};
-        const BlockCtx ctx = {.B = S, .T = S > 1 ? 1 : n, .pos = pos, .cos = rows_cos, .sin = rows_sin,
-                              .k_all = fresh ? NULL : kl, .v_all = fresh ? NULL : vl, .parent = parent, .first = node0,
-                              .n_seq = S};
+        const BlockCtx ctx = {.B = 1, .T = n, .pos = at->pos, .cos = rows_cos, .sin = rows_sin,
+                              .k_all = fresh ? NULL : kv->k + base, .v_all = fresh ? NULL : kv->v + base,
+                              .parent = at->parent, .first = at->node0, .row_slot = at->row_slot,
+                              .row_pos = at->row_pos, .slot_stride = kv_slot_floats(kv)};
         block_forward(c, &w->layers[l], kv->x, kv->x, &b, &ctx);
+        if (at->row_slot)
+            for (int i = 0; i < n; i++) {
+                const size_t dst = kv_at(kv, l, at->row_slot[i], at->row_pos[i]);
+                memcpy(kv->k + dst, kv->k_new + (size_t)i * P, sizeof(float) * P);
+                memcpy(kv->v + dst, kv->v_new + (size_t)i * P, sizeof(float) * P);
+            }
     }
     if (logits && first < n) {
         const int rows = n - first;
@@ -115,13 +139,14 @@ static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *toke
     }
 }
 
-int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos,
-                            float *logits, int all_rows, char *err) {
+int generate_forward_slot(KVCache *kv, const ModelWeights *w, int slot, const int32_t *tokens, int n, int pos,
+                          float *logits, int all_rows, char *err) {
     const ModelConfig *c = &kv->config;
-    if (kv->n_seq != 1) return set_err(err, "generate_forward: the cache holds %d sequences", kv->n_seq);
+    if (slot < 0 || slot >= kv->n_slots)
+        return set_err(err, "generate_forward: slot %d of a cache of %d", slot, kv->n_slots);
     if (n < 1) return set_err(err, "generate_forward: no tokens (n = %d)", n);
-    if (pos < 0 || pos > kv->len)
-        return set_err(err, "generate_forward: position %d is past the %d cached positions", pos, kv->len);
+    if (pos < 0 || pos > kv->len[slot])
+        return set_err(err, "generate_forward: position %d is past the %d cached positions", pos, kv->len[slot]);
     if ((long)pos + n > c->max_position_embeddings)
         return set_err(err, "sequence of %ld tokens exceeds max_position_embeddings = %d", (long)pos + n,
                        c->max_position_embeddings);
@@ -130,22 +155,27 @@ int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *t
     if (check_tokens(c, tokens, n, err)) return -1;
     scratch_reserve(kv, n);
     const size_t half = (size_t)c->head_dim / 2;
-    forward_rows(kv, w, tokens, n, pos, kv->rope_cos + (size_t)pos * half, kv->rope_sin + (size_t)pos * half, NULL, 0,
-                 logits, all_rows ? 0 : n - 1);
-    kv->len = pos + n;
+    const RowPlace at = {.slot = slot, .pos = pos};
+    forward_rows(kv, w, tokens, n, &at, kv->rope_cos + (size_t)pos * half, kv->rope_sin + (size_t)pos * half, logits,
+                 all_rows ? 0 : n - 1);
+    kv->len[slot] = pos + n;
     return 0;
+}
+
+int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos,
+                            float *logits, int all_rows, char *err) {
+    return generate_forward_slot(kv, w, 0, tokens, n, pos, logits, all_rows, err);
 }
 
 int generate_forward(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos, float *logits,
                      char *err) {
-    return generate_forward_logits(kv, w, tokens, n, pos, logits, 0, err);
+    return generate_forward_slot(kv, w, 0, tokens, n, pos, logits, 0, err);
 }
 
 int generate_forward_tree(KVCache *kv, const ModelWeights *w, const int32_t *tokens, const int *parent, int n,
                           int first, float *logits, char *err) {
     const ModelConfig *c = &kv->config;
-    const int pos = kv->len, m = n - first;
-    if (kv->n_seq != 1) return set_err(err, "generate_forward_tree: the cache holds %d sequences", kv->n_seq);
+    const int pos = kv->len[0], m = n - first;
     if (first < 0 || m < 1) return set_err(err, "generate_forward_tree: no new nodes (%d of %d)", m, n);
     if (pos < 1) return set_err(err, "generate_forward_tree: nothing is cached yet (prefill first)");
     if (pos + n > kv->max_T)
@@ -164,66 +194,82 @@ int generate_forward_tree(KVCache *kv, const ModelWeights *w, const int32_t *tok
         memcpy(cos_r + (size_t)i * half, kv->rope_cos + (size_t)(pos + depth) * half, sizeof(float) * half);
         memcpy(sin_r + (size_t)i * half, kv->rope_sin + (size_t)(pos + depth) * half, sizeof(float) * half);
     }
-    forward_rows(kv, w, tokens + first, m, pos, cos_r, sin_r, parent, first, logits, 0);
+    const RowPlace at = {.slot = 0, .pos = pos, .parent = parent, .node0 = first};
+    forward_rows(kv, w, tokens + first, m, &at, cos_r, sin_r, logits, 0);
     return 0;
 }
 
 void kvcache_commit_path(KVCache *kv, const int *path, int m) {
-    const size_t P = kv_pos_floats(kv), LF = kv_layer_floats(kv);
+    const size_t P = kv_pos_floats(kv);
+    const int len = kv->len[0];
     for (int l = 0; l < kv->config.num_hidden_layers; l++)
         for (int d = 0; d < m; d++) {
             if (path[d] == d) continue;
-            const size_t dst = (size_t)l * LF + (size_t)(kv->len + d) * P, src = (size_t)l * LF + (size_t)(kv->len + path[d]) * P;
+            const size_t dst = kv_at(kv, l, 0, len + d), src = kv_at(kv, l, 0, len + path[d]);
             memmove(kv->k + dst, kv->k + src, sizeof(float) * P);
             memmove(kv->v + dst, kv->v + src, sizeof(float) * P);
         }
-    kv->len += m;
+    kv->len[0] += m;
 }
 
-int generate_forward_seqs(KVCache *kv, const ModelWeights *w, const int32_t *tokens, float *logits, char *err) {
+int generate_forward_rows(KVCache *kv, const ModelWeights *w, const int *slots, const int32_t *tokens, int n,
+                          float *logits, char *err) {
     const ModelConfig *c = &kv->config;
-    const int pos = kv->len, S = kv->n_seq;
-    if (pos + 1 > kv->max_T) return set_err(err, "the KV cache's %d positions are full", kv->max_T);
-    if (check_tokens(c, tokens, S, err)) return -1;
-    scratch_reserve(kv, S);
+    if (n < 1 || n > kv->n_slots) return set_err(err, "generate_forward_rows: %d rows for %d slots", n, kv->n_slots);
+    int pos[KV_MAX_SEQS], seen[KV_MAX_SEQS] = {0};
+    for (int i = 0; i < n; i++) {
+        const int s = slots[i];
+        if (s < 0 || s >= kv->n_slots || seen[s]++)
+            return set_err(err, "generate_forward_rows: slot %d is outside [0, %d) or repeated", s, kv->n_slots);
+        pos[i] = kv->len[s];
+        if (pos[i] + 1 > kv->max_T) return set_err(err, "the KV cache's %d positions are full", kv->max_T);
+    }
+    if (check_tokens(c, tokens, n, err)) return -1;
+    scratch_reserve(kv, n);
     const size_t half = (size_t)c->head_dim / 2;
-    forward_rows(kv, w, tokens, S, pos, kv->rope_cos + (size_t)pos * half, kv->rope_sin + (size_t)pos * half, NULL, 0,
-                 logits, 0);
-    kv->len = pos + 1;
+    float *cos_r = kv->row_cos, *sin_r = kv->row_cos + (size_t)n * half;
+    for (int i = 0; i < n; i++) {
+        memcpy(cos_r + (size_t)i * half, kv->rope_cos + (size_t)pos[i] * half, sizeof(float) * half);
+        memcpy(sin_r + (size_t)i * half, kv->rope_sin + (size_t)pos[i] * half, sizeof(float) * half);
+    }
+    const RowPlace at = {.row_slot = slots, .row_pos = pos};
+    forward_rows(kv, w, tokens, n, &at, cos_r, sin_r, logits, 0);
+    for (int i = 0; i < n; i++) kv->len[slots[i]]++;
     return 0;
 }
 
 void kvcache_reorder(KVCache *kv, const int *src) {
-    const int S = kv->n_seq;
-    const size_t KD = (size_t)kv->config.num_key_value_heads * kv->config.head_dim, P = kv_pos_floats(kv);
-    int moved = 0;
-    for (int s = 0; s < S; s++) moved |= src[s] != s;
+    const int S = kv->n_slots;
+    int moved = 0, most = 0;
+    for (int s = 0; s < S; s++) {
+        moved |= src[s] != s;
+        most = kv->len[src[s]] > most ? kv->len[src[s]] : most;
+    }
     if (!moved) return;
-    float *tmp = xmalloc(sizeof(float) * P);
+    // Each layer's slots through one copy: a slot may be read after another
+    // slot took its place.
+    const size_t P = kv_pos_floats(kv);
+    float *tmp = xmalloc(sizeof(float) * (size_t)S * most * P + 1);
+    int len[KV_MAX_SEQS];
+    for (int s = 0; s < S; s++) len[s] = kv->len[src[s]];
     float *planes[2] = {kv->k, kv->v};
     for (int pl = 0; pl < 2; pl++)
-        for (int l = 0; l < kv->config.num_hidden_layers; l++)
-            for (int p = 0; p < kv->len; p++) {
-                float *row = planes[pl] + (size_t)l * kv_layer_floats(kv) + (size_t)p * P;
-                for (int s = 0; s < S; s++) memcpy(tmp + (size_t)s * KD, row + (size_t)src[s] * KD, sizeof(float) * KD);
-                memcpy(row, tmp, sizeof(float) * P);
-            }
+        for (int l = 0; l < kv->config.num_hidden_layers; l++) {
+            for (int s = 0; s < S; s++)
+                memcpy(tmp + (size_t)s * most * P, planes[pl] + kv_at(kv, l, src[s], 0), sizeof(float) * len[s] * P);
+            for (int s = 0; s < S; s++)
+                memcpy(planes[pl] + kv_at(kv, l, s, 0), tmp + (size_t)s * most * P, sizeof(float) * len[s] * P);
+        }
+    memcpy(kv->len, len, sizeof(int) * S);
     free(tmp);
 }
 
-int kvcache_broadcast(KVCache *dst, const KVCache *src, char *err) {
-    if (src->n_seq != 1 || src->len > dst->max_T)
-        return set_err(err, "kvcache_broadcast: %d positions of %d sequences into a cache of %d", src->len, src->n_seq,
-                       dst->max_T);
-    const size_t KD = (size_t)dst->config.num_key_value_heads * dst->config.head_dim;
-    for (int l = 0; l < dst->config.num_hidden_layers; l++)
-        for (int p = 0; p < src->len; p++)
-            for (int s = 0; s < dst->n_seq; s++) {
-                const size_t so = (size_t)l * kv_layer_floats(src) + (size_t)p * KD;
-                const size_t d = (size_t)l * kv_layer_floats(dst) + ((size_t)p * dst->n_seq + s) * KD;
-                memcpy(dst->k + d, src->k + so, sizeof(float) * KD);
-                memcpy(dst->v + d, src->v + so, sizeof(float) * KD);
-            }
-    dst->len = src->len;
-    return 0;
+void kvcache_copy_slot(KVCache *kv, int dst, int src) {
+    if (dst == src) return;
+    const size_t n = (size_t)kv->len[src] * kv_pos_floats(kv);
+    for (int l = 0; l < kv->config.num_hidden_layers; l++) {
+        memcpy(kv->k + kv_at(kv, l, dst, 0), kv->k + kv_at(kv, l, src, 0), sizeof(float) * n);
+        memcpy(kv->v + kv_at(kv, l, dst, 0), kv->v + kv_at(kv, l, src, 0), sizeof(float) * n);
+    }
+    kv->len[dst] = kv->len[src];
 }

@@ -7,8 +7,9 @@
 // attention reads the cached keys/values of positions 0..pos-1 plus the new
 // block (causal inside it). Only the last position's logits are computed.
 // The same cache serves speculative decoding (a draft tree verified in one
-// pass, then compacted to the accepted path) and beam search (n_seq
-// sequences interleaved, one row each a step, reordered when beams move).
+// pass, then compacted to the accepted path), beam search (a slot a beam,
+// reordered when beams move) and sequences decoded side by side (a slot
+// each, one row each a step, each at its own position).
 //
 // The weights come in as a ModelWeights (src/model/weights.h): fp32 views of
 // a model's parameters, or packed ternary blocks.
@@ -20,76 +21,87 @@
 #include "arch/config.h"
 #include "model/weights.h"
 
-// Most sequences one cache holds (beams).
+// Most sequences (slots) one cache holds.
 #define KV_MAX_SEQS 64
 
+// A KV cache of n_slots sequences, each in its own slot with its own length:
+// one prompt decoding alone (1 slot), beams (one slot each), or independent
+// requests decoded together, each at its own position.
 typedef struct {
     ModelConfig config;
-    int max_T;         // positions the cache holds (<= max_position_embeddings)
-    int n_seq;         // sequences side by side (beams); 1 otherwise
-    int len;           // positions filled: 0..len-1 are valid (in every sequence)
-    float *k, *v;      // (L, max_T, n_seq, NKV, HD): k after k_norm + RoPE
+    int max_T;         // positions a slot holds (<= max_position_embeddings)
+    int n_slots;       // sequences side by side
+    int len[KV_MAX_SEQS];  // positions filled in each slot: 0..len[s]-1 are valid
+    float *k, *v;      // (L, n_slots, max_T, NKV, HD): k after k_norm + RoPE
     float *rope_cos, *rope_sin;  // (max_T, HD/2)
     // Scratch of the forward pass, for up to `cap` rows (grown on demand).
     int cap;
     float *x, *ln, *q_raw, *q, *k_raw, *att, *lse, *tmp, *gate, *up, *h;
-    float *row_cos;    // (2, cap, HD/2): RoPE tables gathered for the nodes of a draft tree
+    float *k_new, *v_new;  // (cap, NKV*HD): the new keys/values of rows of several slots
+    float *row_cos;    // (2, cap, HD/2): RoPE tables gathered per row (tree nodes, rows of several slots)
     float *scratch;    // the one allocation all of these point into
 } KVCache;
 
 // Allocates a cache for max_T positions of one sequence of the model `c`
-// (kvcache_init_seqs: of n_seq in [1, KV_MAX_SEQS] sequences). max_T must be
-// in [1, max_position_embeddings]. Returns 0, or -1 with err.
-// Memory: 2 * L * max_T * n_seq * NKV * HD floats (Qwen3-0.6B: 28 layers × 8 × 128 × 2 × 4 bytes = 224 KiB a position).
+// (kvcache_init_slots: of n_slots in [1, KV_MAX_SEQS] sequences). max_T must
+// be in [1, max_position_embeddings]. Returns 0, or -1 with err.
+// Memory: 2 * L * max_T * n_slots * NKV * HD floats (Qwen3-0.6B: 28 layers × 8 × 128 × 2 × 4 bytes = 224 KiB a position).
 int kvcache_init(KVCache *kv, const ModelConfig *c, int max_T, char *err);
-int kvcache_init_seqs(KVCache *kv, const ModelConfig *c, int max_T, int n_seq, char *err);
+int kvcache_init_slots(KVCache *kv, const ModelConfig *c, int max_T, int n_slots, char *err);
 void kvcache_free(KVCache *kv);
-// Forgets every position (len = 0); keeps the memory.
-static inline void kvcache_reset(KVCache *kv) { kv->len = 0; }
-// Rolls back to the first len positions (len <= kv->len): what a rejected
-// speculative draft leaves behind is forgotten.
-static inline void kvcache_truncate(KVCache *kv, int len) { kv->len = len < kv->len ? len : kv->len; }
+// Forgets every position of every slot; keeps the memory.
+void kvcache_reset(KVCache *kv);
+// Rolls slot 0 back to its first len positions (len <= its length): what a
+// rejected speculative draft leaves behind is forgotten.
+static inline void kvcache_truncate(KVCache *kv, int len) { kv->len[0] = len < kv->len[0] ? len : kv->len[0]; }
 
-// One sequence: runs the model on tokens[0..n) at positions pos..pos+n-1,
-// writing their keys/values into the cache (positions from pos on are
-// overwritten, so pos < kv->len rewinds), and the logits of position
-// pos+n-1 into logits[V] (may be NULL). Requires 1 <= n, 0 <= pos <= kv->len
+// One sequence (slot 0): runs the model on tokens[0..n) at positions
+// pos..pos+n-1, writing their keys/values into the cache (positions from
+// pos on are overwritten, so pos < len rewinds), and the logits of position
+// pos+n-1 into logits[V] (may be NULL). Requires 1 <= n, 0 <= pos <= len
 // and pos + n <= kv->max_T; tokens must be in [0, V). On error (-1, err set)
-// the cache is unchanged. On success kv->len = pos + n.
+// the cache is unchanged. On success the slot's length is pos + n.
 int generate_forward(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos, float *logits,
                      char *err);
 // The same; with all_rows the logits of every new position go to
 // logits[n][V] (verifying several drafted tokens at once needs them).
 int generate_forward_logits(KVCache *kv, const ModelWeights *w, const int32_t *tokens, int n, int pos,
                             float *logits, int all_rows, char *err);
+// The same into slot `slot` (a prompt prefilled into one slot of many).
+int generate_forward_slot(KVCache *kv, const ModelWeights *w, int slot, const int32_t *tokens, int n, int pos,
+                          float *logits, int all_rows, char *err);
 
-// A draft tree in one pass (one sequence): node i (token tokens[i], parent
-// parent[i] < i or -1 for a root) is written at cache slot kv->len + i, runs
-// at RoPE position kv->len + depth(i) and attends to positions 0..len-1 and
+// A draft tree in one pass (slot 0): node i (token tokens[i], parent
+// parent[i] < i or -1 for a root) is written at cache slot len + i, runs
+// at RoPE position len + depth(i) and attends to positions 0..len-1 and
 // to its own ancestors and itself, nothing else. Nodes [0, first) were run
 // by an earlier call on the same tree (a drafter growing it level by
 // level); this call runs nodes [first, n) and writes their logits to
 // logits[n - first][V]. A chain (parent[i] = i - 1, first = 0) is exactly
 // generate_forward_logits with all_rows. Each node's logits equal, bit for
 // bit, those of its path decoded one token at a time (up to
-// LINEAR_DECODE_ROWS nodes a call for fp32 weights). kv->len is unchanged:
-// kvcache_commit_path keeps the accepted nodes.
+// LINEAR_DECODE_ROWS nodes a call for fp32 weights). The length is
+// unchanged: kvcache_commit_path keeps the accepted nodes.
 int generate_forward_tree(KVCache *kv, const ModelWeights *w, const int32_t *tokens, const int *parent, int n,
                           int first, float *logits, char *err);
 // Keeps nodes path[0..m) of the last tree (a root-to-node path: path[d] has
-// depth d) as positions len..len+m-1, compacting their keys/values there;
-// len += m. The rest of the tree is forgotten.
+// depth d) as positions len..len+m-1 of slot 0, compacting their keys/values
+// there; len += m. The rest of the tree is forgotten.
 void kvcache_commit_path(KVCache *kv, const int *path, int m);
 
-// n_seq sequences: one token each (tokens[n_seq]) at position kv->len of its
-// sequence, in one n_seq-row product per weight; logits[n_seq][V]. len += 1.
-int generate_forward_seqs(KVCache *kv, const ModelWeights *w, const int32_t *tokens, float *logits, char *err);
-// Sequence s takes the cached positions 0..len-1 of sequence src[s] (a beam
+// n rows of n distinct slots in one n-row product per weight (a decode step
+// of several sequences): row i is token tokens[i] at position len[slots[i]]
+// of slot slots[i]; logits[n][V]; each of those slots' length grows by one.
+// A row's logits equal, bit for bit, those of its slot decoded alone
+// (generate_forward_slot with one token): every product and the attention
+// sum each output in a fixed order whatever the other rows are.
+int generate_forward_rows(KVCache *kv, const ModelWeights *w, const int *slots, const int32_t *tokens, int n,
+                          float *logits, char *err);
+// Slot s takes the cached positions of slot src[s], for every slot (a beam
 // reorder).
 void kvcache_reorder(KVCache *kv, const int *src);
-// Copies the one sequence of src (positions 0..src->len-1) into every
-// sequence of dst, dst->len = src->len: a prompt prefilled once, shared by
-// all beams.
-int kvcache_broadcast(KVCache *dst, const KVCache *src, char *err);
+// Slot dst takes a copy of slot src's positions: a prompt prefilled once,
+// shared by all beams.
+void kvcache_copy_slot(KVCache *kv, int dst, int src);
 
 #endif

@@ -1,6 +1,6 @@
 // spec.c — speculative decoding; see spec.h.
 //
-// State between rounds: seq[0..n) holds the prompt and every emitted token;
+// State between rounds: the Seq's ids[0..n) hold the prompt and every emitted token;
 // the target's cache holds seq[0..n-1) (all but the last, the tree's root);
 // the draft model's cache holds a prefix of seq that it catches up on at the
 // start of the next round.
@@ -97,10 +97,7 @@ typedef struct {
     const DecodeOptions *o;
     const SpecOptions *s;
     int V;
-    int32_t *seq;
-    int n;
-    DecodeTokenFn fn;
-    void *user;
+    Seq sq;           // the sequence: its ids, the target's sampler, the stop rules
     SpecStats *st;
     // The draft model.
     KVCache dkv;
@@ -109,21 +106,6 @@ typedef struct {
     int levels_fed;   // tree levels (below the root) the draft model ran this round
 } Spec;
 
-// Emits t as the plain loop does. Returns 1 when generation ends.
-static int emit(Spec *g, int32_t t) {
-    if (decode_is_eos(g->o->eos, g->o->n_eos, t)) {
-        g->st->d.stop = "eos";
-        return 1;
-    }
-    g->seq[g->n++] = t;
-    g->st->d.n_generated++;
-    if (g->fn && g->fn(t, g->user)) {
-        g->st->d.stop = "callback";
-        return 1;
-    }
-    return g->st->d.n_generated >= g->o->max_tokens;
-}
-
 // The draft model's proposal under the root tokens[0]: `width` first tokens,
 // each continued to `depth` levels, level-major (nodes 1..w are level 1, the
 // next w level 2, ...). Returns the number of nodes (root included).
@@ -131,13 +113,14 @@ static int draft_model(Spec *g, int32_t *tokens, int *parent, int room, char *er
     const int V = g->V, sampling = g->o->temperature > 0.0f;
     KVCache *kv = &g->dkv;
     // Catch up on the committed tokens up to the root.
-    const int from = kv->len;
+    const int from = kv->len[0];
     double t0 = now_seconds();
     g->levels_fed = 0;
-    if (g->n >= kv->max_T) return 1;  // past the draft's own context: the target goes on alone
-    if (generate_forward_logits(kv, g->s->draft, g->seq + from, g->n - from, from, g->dlog, 0, err)) return -1;
+    const int n = (int)g->sq.n;
+    if (n >= kv->max_T) return 1;  // past the draft's own context: the target goes on alone
+    if (generate_forward_logits(kv, g->s->draft, g->sq.ids + from, n - from, from, g->dlog, 0, err)) return -1;
     g->st->draft_passes++;
-    const int w = g->s->tree_width, space = kv->max_T - kv->len;
+    const int w = g->s->tree_width, space = kv->max_T - kv->len[0];
     int depth = g->s->draft_tokens;
     if (depth * w > room - 1) depth = (room - 1) / w;
     while (depth > 0 && (depth - 1) * w > space) depth--;  // the draft's own cache bounds the levels it runs
@@ -185,7 +168,7 @@ static int draft_lookup(Spec *g, int32_t *tokens, int *parent, int room) {
     int len[SPEC_MAX_WIDTH];
     const int K = g->s->draft_tokens;
     double t0 = now_seconds();
-    const int nb = spec_lookup(g->seq, g->n, K, g->s->tree_width, out, len);
+    const int nb = spec_lookup(g->sq.ids, (int)g->sq.n, K, g->s->tree_width, out, len);
     int nn = 1;
     for (int b = 0; b < nb; b++)
         for (int k = 0; k < len[b] && nn < room; k++) {
@@ -199,22 +182,22 @@ static int draft_lookup(Spec *g, int32_t *tokens, int *parent, int room) {
 
 // One round of sampling over a chain: returns the accepted length m (root
 // included) and emits; *stop when generation ended.
-static int sample_chain(Spec *g, Sampler *tsm, uint64_t *rng, const int32_t *tokens, int nn, float *tlog, float *p,
+static int sample_chain(Spec *g, uint64_t *rng, const int32_t *tokens, int nn, float *tlog, float *p,
                         int *stop) {
     const int V = g->V;
     for (int i = 0; i < nn; i++) {
         float *row = tlog + (size_t)i * V;
         decode_mask_vocab(row, V, g->o->vocab_limit);
-        sampler_distribution(tsm, row, p);
+        sampler_distribution(&g->sq.sm, row, p);
         if (i == nn - 1) {  // every draft kept: a bonus token from p
-            *stop = emit(g, draw(p, V, rng));
+            *stop = seq_emit(&g->sq, draw(p, V, rng));
             return nn;
         }
         const int32_t d = tokens[i + 1];
         const float qd = g->s->draft ? g->q[(size_t)i * V + d] : 1.0f;
         if (sample_uniform(rng) * qd < p[d]) {
             g->st->accepted++;
-            if ((*stop = emit(g, d))) return i + 2;
+            if ((*stop = seq_emit(&g->sq, d))) return i + 2;
             continue;
         }
         // Rejected: the residual max(0, p - q).
@@ -224,7 +207,7 @@ static int sample_chain(Spec *g, Sampler *tsm, uint64_t *rng, const int32_t *tok
         } else {
             p[d] = 0.0f;
         }
-        *stop = emit(g, draw(p, V, rng));
+        *stop = seq_emit(&g->sq, draw(p, V, rng));
         return i + 1;
     }
     return nn;
@@ -237,21 +220,19 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
     memset(st, 0, sizeof *st);
     st->d = (DecodeStats){.n_prompt = n_prompt, .stop = "max-tokens"};
     if (spec_options_check(s, target, o, err)) return -1;
-    if (n_prompt == 0) return set_err(err, "the prompt encodes to no tokens");
-    if (n_prompt > (size_t)c->max_position_embeddings)
-        return set_err(err, "the prompt has %zu tokens; the model's max_position_embeddings is %d", n_prompt,
-                       c->max_position_embeddings);
-    if (o->max_tokens < 1) return 0;
+    Spec g = {.target = target, .o = o, .s = s, .V = V, .st = st};
+    if (seq_init(&g.sq, c, prompt, n_prompt, o, fn, user, err)) return -1;
+    if (g.sq.st.stop) {  // nothing to generate
+        seq_free(&g.sq);
+        return 0;
+    }
     const int P = (int)n_prompt;
     // Room for the whole output plus one tree, within the context.
     long want = (long)P + o->max_tokens - 1 + SPEC_MAX_NODES;
     const int max_T = want < c->max_position_embeddings ? (int)want : c->max_position_embeddings;
-    Spec g = {.target = target, .o = o, .s = s, .V = V, .fn = fn, .user = user, .st = st};
     KVCache tkv;
-    Sampler tsm;
-    if (kvcache_init(&tkv, c, max_T, err)) return -1;
-    if (sampler_init(&tsm, V, o->temperature, o->top_k, o->top_p, o->seed, err)) {
-        kvcache_free(&tkv);
+    if (kvcache_init(&tkv, c, max_T, err)) {
+        seq_free(&g.sq);
         return -1;
     }
     int rc = 0;
@@ -260,17 +241,14 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
         if (kvcache_init(&g.dkv, &s->draft->config, max_T < dmax ? max_T : dmax, err) ||
             sampler_init(&g.dsm, V, o->temperature, o->top_k, o->top_p, o->seed ^ 0x9e3779b97f4a7c15ull, err)) {
             kvcache_free(&g.dkv);
-            sampler_free(&tsm);
             kvcache_free(&tkv);
+            seq_free(&g.sq);
             return -1;
         }
         g.dlog = xmalloc(sizeof(float) * (size_t)SPEC_MAX_NODES * V);
         g.q = xmalloc(sizeof(float) * (size_t)SPEC_MAX_DEPTH * V);
     }
     uint64_t rng = o->seed ^ 0xd1b54a32d192ed03ull;  // acceptance and residual draws
-    g.seq = xmalloc(sizeof(int32_t) * ((size_t)P + (size_t)o->max_tokens + 1));
-    memcpy(g.seq, prompt, sizeof(int32_t) * (size_t)P);
-    g.n = P;
     float *tlog = xmalloc(sizeof(float) * (size_t)SPEC_MAX_NODES * V), *p = xmalloc(sizeof(float) * (size_t)V);
     int32_t choice[SPEC_MAX_NODES], tokens[SPEC_MAX_NODES];
     int parent[SPEC_MAX_NODES], path[SPEC_MAX_NODES];
@@ -278,14 +256,12 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
     // The prefill and the first token, exactly as decode_generate.
     double t0 = now_seconds();
     if (generate_forward(&tkv, target, prompt, P, 0, tlog, err)) { rc = -1; goto done; }
-    st->d.t_prefill = now_seconds() - t0;
+    g.sq.st.t_prefill = now_seconds() - t0;
     const double t_start = now_seconds();
-    decode_mask_vocab(tlog, V, o->vocab_limit);
-    int stop = emit(&g, sampler_sample(&tsm, tlog));
+    int stop = seq_emit(&g.sq, seq_choose(&g.sq, tlog));
     while (!stop) {
-        if (g.n - 1 >= c->max_position_embeddings) { st->d.stop = "context full (max_position_embeddings)"; break; }
-        const int room = tkv.max_T - tkv.len < SPEC_MAX_NODES ? tkv.max_T - tkv.len : SPEC_MAX_NODES;
-        tokens[0] = g.seq[g.n - 1];
+        const int room = tkv.max_T - tkv.len[0] < SPEC_MAX_NODES ? tkv.max_T - tkv.len[0] : SPEC_MAX_NODES;
+        tokens[0] = g.sq.ids[g.sq.n - 1];
         parent[0] = -1;
         int nn = 1;
         if (room > 1) nn = s->draft ? draft_model(&g, tokens, parent, room, err) : draft_lookup(&g, tokens, parent, room);
@@ -294,10 +270,10 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
         t0 = now_seconds();
         if (generate_forward_tree(&tkv, target, tokens, parent, nn, 0, tlog, err)) { rc = -1; goto done; }
         st->t_verify += now_seconds() - t0;
-        st->d.n_steps++;
+        g.sq.st.n_steps++;
         int m;
         if (o->temperature > 0.0f) {
-            m = sample_chain(&g, &tsm, &rng, tokens, nn, tlog, p, &stop);
+            m = sample_chain(&g, &rng, tokens, nn, tlog, p, &stop);
         } else {
             for (int u = 0; u < nn; u++) {
                 decode_mask_vocab(tlog + (size_t)u * V, V, o->vocab_limit);
@@ -306,9 +282,9 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
             m = spec_tree_walk(tokens, parent, nn, choice, path);
             for (int d = 1; d < m && !stop; d++) {
                 st->accepted++;
-                stop = emit(&g, tokens[path[d]]);
+                stop = seq_emit(&g.sq, tokens[path[d]]);
             }
-            if (!stop) stop = emit(&g, choice[path[m - 1]]);
+            if (!stop) stop = seq_emit(&g.sq, choice[path[m - 1]]);
         }
         if (o->temperature > 0.0f)
             for (int d = 0; d < m; d++) path[d] = d;
@@ -321,19 +297,19 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
             kvcache_commit_path(&g.dkv, dpath, dm);
         }
     }
-    st->d.t_decode = st->t_verify;
-    st->d.t_total = now_seconds() - t_start;
+    g.sq.st.t_decode = st->t_verify;
+    g.sq.st.t_total = now_seconds() - t_start;
+    st->d = g.sq.st;
 done:
     free(tlog);
     free(p);
-    free(g.seq);
     free(g.dlog);
     free(g.q);
     if (s->draft) {
         sampler_free(&g.dsm);
         kvcache_free(&g.dkv);
     }
-    sampler_free(&tsm);
+    seq_free(&g.sq);
     kvcache_free(&tkv);
     return rc;
 }

@@ -59,64 +59,68 @@ static int check_ids(const int32_t *ids, size_t n, int V, char *err) {
     return 0;
 }
 
+// Samples in flight: assigned to a slot in order, handed to the sink in
+// order, so a window of 2·n_seq of them (a long sample holds back the
+// delivery of the ones after it, not the decoding).
+typedef struct {
+    const SynthOptions *o;
+    const int32_t *text;
+    size_t n_text;
+    const ModelConfig *c;
+    Seq *win;         // sample i in win[i % n_win]
+    int n_win;
+    int32_t *prompt;  // one prompt's scratch
+    long next, done;  // the next sample to start; samples handed to the sink
+} Flight;
+
+// Starts sample i in the decoder.
+static int start(Flight *f, Decoder *d, long i, char *err) {
+    const SynthOptions *o = f->o;
+    uint64_t st = o->seed * 0x9e3779b97f4a7c15ull ^ (uint64_t)i * 0xd1b54a32d192ed03ull;
+    const int n = sample_prompt(o, f->text, f->n_text, i, &st, f->prompt);
+    const DecodeOptions dopt = {.max_tokens = o->new_tokens, .temperature = o->temperature, .top_k = o->top_k,
+                                .top_p = o->top_p, .seed = splitmix64(&st), .eos = o->eos, .n_eos = o->n_eos,
+                                .vocab_limit = o->vocab_limit};
+    Seq *s = &f->win[i % f->n_win];
+    if (seq_init(s, f->c, f->prompt, (size_t)n, &dopt, NULL, NULL, err)) return -1;
+    return decoder_add(d, s, err);
+}
+
 int synth_run(const ModelWeights *w, const int32_t *text, size_t n_text, const SynthOptions *o, SynthSampleFn fn,
               void *user, char *err) {
     const ModelConfig *c = &w->config;
     if (check_options(o, n_text, c->max_position_embeddings, err)) return -1;
-    const int S = o->n_seq, G = o->new_tokens, V = c->vocab_size, L = longest_prompt(o) + G;
+    const int S = o->n_seq, V = c->vocab_size, P = longest_prompt(o);
     if (o->n_prompts <= 0 && check_ids(text, n_text, V, err)) return -1;
     for (int i = 0; i < o->n_prompts; i++)
         if (check_ids(o->prompts[i], (size_t)o->prompt_lens[i], V, err)) return -1;
-    KVCache kv;
-    if (kvcache_init_seqs(&kv, c, L, S, err)) return -1;
-    Sampler *smp = xcalloc((size_t)S, sizeof *smp);
-    int32_t *seq = xmalloc(sizeof(int32_t) * (size_t)S * L), *tok = xmalloc(sizeof(int32_t) * S);
-    int *len = xmalloc(sizeof(int) * S), *end = xmalloc(sizeof(int) * S), *done = xmalloc(sizeof(int) * S);
-    float *logits = xmalloc_aligned(sizeof(float) * (size_t)S * V);
+    Decoder d;
+    // A slot holds the prompt and every sampled token but the last.
+    if (decoder_init(&d, w, S, P + o->new_tokens - 1 > 0 ? P + o->new_tokens - 1 : 1, err)) return -1;
+    Flight f = {.o = o, .text = text, .n_text = n_text, .c = c, .n_win = 2 * S};
+    f.win = xcalloc((size_t)f.n_win, sizeof(Seq));
+    f.prompt = xmalloc(sizeof(int32_t) * (size_t)P);
     int rc = 0;
-    for (long first = 0; first < o->samples && rc == 0; first += S) {
-        const int n = o->samples - first < S ? (int)(o->samples - first) : S;
-        for (int s = 0; s < S; s++) {
-            uint64_t st = o->seed * 0x9e3779b97f4a7c15ull ^ (uint64_t)(first + s) * 0xd1b54a32d192ed03ull;
-            len[s] = sample_prompt(o, text, n_text, first + s, &st, seq + (size_t)s * L);
-            end[s] = len[s] + G;
-            done[s] = s >= n;  // the last round's spare rows run but are not kept
-            sampler_free(&smp[s]);
-            if (sampler_init(&smp[s], V, o->temperature, o->top_k, o->top_p, splitmix64(&st), err)) { rc = -1; break; }
-        }
-        kvcache_reset(&kv);
-        // One position of every sequence per pass: a sequence reads its
-        // prompt, then samples one token per pass, until every one has ended.
-        for (int pos = 0; rc == 0 && pos < L - 1; pos++) {
-            for (int s = 0; s < S; s++) tok[s] = seq[(size_t)s * L + (pos < len[s] ? pos : len[s] - 1)];
-            if (generate_forward_seqs(&kv, w, tok, logits, err)) { rc = -1; break; }
-            int live = 0;
-            for (int s = 0; s < S; s++) {
-                if (done[s]) continue;
-                if (pos + 1 < len[s]) {  // still reading its prompt
-                    live++;
-                    continue;
-                }
-                float *row = logits + (size_t)s * V;
-                decode_mask_vocab(row, V, o->vocab_limit);
-                int32_t t = sampler_sample(&smp[s], row);
-                seq[(size_t)s * L + len[s]++] = t;
-                done[s] = decode_is_eos(o->eos, o->n_eos, t) || len[s] == end[s];
-                live += !done[s];
+    while (rc == 0 && f.done < o->samples) {
+        // Fill the free slots, within the window.
+        while (rc == 0 && d.n_live < S && f.next < o->samples && f.next < f.done + f.n_win)
+            rc = start(&f, &d, f.next++, err);
+        // Hand over the finished samples at the head, in order.
+        while (rc == 0 && f.done < f.next && f.win[f.done % f.n_win].st.stop) {
+            Seq *s = &f.win[f.done % f.n_win];
+            if (s->end_id >= 0) {  // an EOS stays as the sample's last id
+                s->ids = xrealloc(s->ids, sizeof(int32_t) * (s->cap = s->n + 1));
+                s->ids[s->n++] = s->end_id;
             }
-            if (!live) break;
+            if (fn(f.done, s->ids, s->n, user)) rc = set_err(err, "synth: stopped");
+            seq_free(s);
+            f.done++;
         }
-        for (int s = 0; s < n && rc == 0; s++)
-            if (fn(first + s, seq + (size_t)s * L, (size_t)len[s], user)) rc = set_err(err, "synth: stopped");
+        if (rc == 0 && d.n_live > 0 && decoder_step(&d, err) < 0) rc = -1;
     }
-    for (int s = 0; s < S; s++) sampler_free(&smp[s]);
-    free(smp);
-    free(seq);
-    free(tok);
-    free(len);
-    free(end);
-    free(done);
-    free(logits);
-    kvcache_free(&kv);
+    for (int i = 0; i < f.n_win; i++) seq_free(&f.win[i]);
+    free(f.win);
+    free(f.prompt);
+    decoder_free(&d);
     return rc;
 }

@@ -77,20 +77,24 @@ static Prim *prim_get(int ta, int tb, int m, int n, int k, int lda, int ldb, int
     return p;
 }
 
-// A oneDNN stream for each thread number of our parallel loops (a stream
-// serialises what runs on it), kept in a global table: streams of threads
-// that OpenMP retires stay reachable and are reused by the next team.
-#define MAX_STREAMS 1024
+// A oneDNN stream per OS thread (a stream serialises what runs on it), so
+// that products run from several threads at once (several OpenMP teams, a
+// server's threads) never share one. Each is also kept in a global list, so
+// that the streams of threads OpenMP retires stay reachable.
+#define MAX_STREAMS 4096
 static dnnl_stream_t streams[MAX_STREAMS];
+static int n_streams;
+static _Thread_local dnnl_stream_t my_stream;
 
 static dnnl_stream_t thread_stream(void) {
-    const int i = omp_get_thread_num();
-    if (i >= MAX_STREAMS) die("oneDNN: more than %d threads", MAX_STREAMS);
-    // Slot i is only ever touched by thread number i of the one parallel
-    // loop that runs products at a time.
-    if (!streams[i] && !dnnl_ok(dnnl_stream_create(&streams[i], engine, dnnl_stream_default_flags)))
+    if (my_stream) return my_stream;
+    pthread_mutex_lock(&prims_lock);
+    if (n_streams == MAX_STREAMS) die("oneDNN: more than %d threads", MAX_STREAMS);
+    if (!dnnl_ok(dnnl_stream_create(&my_stream, engine, dnnl_stream_default_flags)))
         die("oneDNN: cannot create a stream");
-    return streams[i];
+    streams[n_streams++] = my_stream;
+    pthread_mutex_unlock(&prims_lock);
+    return my_stream;
 }
 
 static void prim_run(const Prim *p, const uint16_t *a, const uint16_t *b, float *c) {

@@ -140,10 +140,38 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
     }
 }
 
+// One query row against T keys/values given by pointer, in that order:
+// scores whole in s[T], then the softmax-weighted sum of the values.
+static void attend_keys(float *o, const float *qi, const float *const *kp, const float *const *vp, int T, float scale,
+                        int HD, float *s) {
+    float mx = -FLT_MAX;
+    for (int j = 0; j < T; j++) {
+        const float *kj = kp[j];
+        float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+        for (int e = 0; e < HD; e++) d += qi[e] * kj[e];
+        s[j] = d * scale;
+        mx = s[j] > mx ? s[j] : mx;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < T; j++) {
+        s[j] = vexpf(s[j] - mx);
+        sum += s[j];
+    }
+    memset(o, 0, sizeof(float) * HD);
+    for (int j = 0; j < T; j++) {
+        const float *vj = vp[j], p = s[j];
+#pragma omp simd
+        for (int e = 0; e < HD; e++) o[e] += p * vj[e];
+    }
+    const float inv = 1.0f / sum;
+    for (int e = 0; e < HD; e++) o[e] *= inv;
+}
+
 void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
-                              const int *parent, int first, int n_seq, int NH, int NKV, int HD) {
+                              const int *parent, int first, int NH, int NKV, int HD) {
     const int KD = NKV * HD, group = NH / NKV;
-    const size_t stride = (size_t)n_seq * KD;  // floats between two positions of one sequence
     const float scale = 1.0f / sqrtf((float)HD);
     // One thread for small work (a decode step of a tiny model): a parallel
     // region costs more than it saves there.
@@ -152,55 +180,60 @@ void attention_forward_cached(float *out, const float *q, const float *k, const 
 #pragma omp parallel if (work > 65536.0)
     {
         float *s = xmalloc(sizeof(float) * (size_t)most);
-        int *key = xmalloc(sizeof(int) * (size_t)most);
+        const float **kp = xmalloc(sizeof(float *) * 2 * (size_t)most), **vp = kp + most;
 #pragma omp for collapse(2) schedule(static)
         for (int i = 0; i < n; i++)
             for (int h = 0; h < NH; h++) {
                 // The positions row i sees, in increasing order: the cached
-                // prefix, then (one sequence) the new rows on its chain.
-                int T = 0;
-                if (n_seq > 1) {
-                    for (int j = 0; j <= pos; j++) key[T++] = j;
+                // prefix, then the new rows on its chain (filled from the end).
+                const size_t off = (size_t)(h / group) * HD;
+                int T = pos;
+                if (!parent) {
+                    T += i + 1;
+                    for (int j = i, t = T - 1; j >= 0; j--, t--) kp[t] = k + (size_t)(pos + j) * KD + off;
                 } else {
-                    for (int j = 0; j < pos; j++) key[T++] = j;
-                    if (!parent) {
-                        for (int j = 0; j <= i; j++) key[T++] = pos + j;
-                    } else {
-                        int d = 0;
-                        for (int a = first + i; a >= 0; a = parent[a]) d++;
-                        T += d;
-                        for (int a = first + i, t = T - 1; a >= 0; a = parent[a], t--) key[t] = pos + a;
-                    }
+                    for (int a = first + i; a >= 0; a = parent[a]) T++;
+                    for (int a = first + i, t = T - 1; a >= 0; a = parent[a], t--) kp[t] = k + (size_t)(pos + a) * KD + off;
                 }
-                const float *qi = q + ((size_t)i * NH + h) * HD;
-                const size_t seq = n_seq > 1 ? (size_t)i * KD : 0;
-                const float *kb = k + seq + (size_t)(h / group) * HD, *vb = v + seq + (size_t)(h / group) * HD;
-                float mx = -FLT_MAX;
-                for (int j = 0; j < T; j++) {
-                    const float *kj = kb + (size_t)key[j] * stride;
-                    float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-                    for (int e = 0; e < HD; e++) d += qi[e] * kj[e];
-                    s[j] = d * scale;
-                    mx = s[j] > mx ? s[j] : mx;
-                }
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int j = 0; j < T; j++) {
-                    s[j] = vexpf(s[j] - mx);
-                    sum += s[j];
-                }
-                float *o = out + ((size_t)i * NH + h) * HD;
-                memset(o, 0, sizeof(float) * HD);
-                for (int j = 0; j < T; j++) {
-                    const float *vj = vb + (size_t)key[j] * stride, p = s[j];
-#pragma omp simd
-                    for (int e = 0; e < HD; e++) o[e] += p * vj[e];
-                }
-                const float inv = 1.0f / sum;
-                for (int e = 0; e < HD; e++) o[e] *= inv;
+                for (int j = 0; j < pos; j++) kp[j] = k + (size_t)j * KD + off;
+                for (int j = 0; j < T; j++) vp[j] = v + (kp[j] - k);
+                attend_keys(out + ((size_t)i * NH + h) * HD, q + ((size_t)i * NH + h) * HD, kp, vp, T, scale, HD, s);
             }
-        free(key);
+        free(kp);
+        free(s);
+    }
+}
+
+void attention_forward_rows(float *out, const float *q, const float *k_new, const float *v_new, const float *k,
+                            const float *v, size_t slot_stride, const int *row_slot, const int *row_pos, int n, int NH,
+                            int NKV, int HD) {
+    const int KD = NKV * HD, group = NH / NKV;
+    const float scale = 1.0f / sqrtf((float)HD);
+    int most = 1;
+    double work = 0.0;
+    for (int i = 0; i < n; i++) {
+        most = row_pos[i] + 1 > most ? row_pos[i] + 1 : most;
+        work += (double)NH * (row_pos[i] + 1) * HD;
+    }
+#pragma omp parallel if (work > 65536.0)
+    {
+        float *s = xmalloc(sizeof(float) * (size_t)most);
+        const float **kp = xmalloc(sizeof(float *) * 2 * (size_t)most), **vp = kp + most;
+#pragma omp for collapse(2) schedule(static)
+        for (int i = 0; i < n; i++)
+            for (int h = 0; h < NH; h++) {
+                // The slot's cached positions 0..pos-1, then the row's own key.
+                const size_t off = (size_t)(h / group) * HD, base = (size_t)row_slot[i] * slot_stride + off;
+                const int P = row_pos[i];
+                for (int j = 0; j < P; j++) {
+                    kp[j] = k + base + (size_t)j * KD;
+                    vp[j] = v + base + (size_t)j * KD;
+                }
+                kp[P] = k_new + (size_t)i * KD + off;
+                vp[P] = v_new + (size_t)i * KD + off;
+                attend_keys(out + ((size_t)i * NH + h) * HD, q + ((size_t)i * NH + h) * HD, kp, vp, P + 1, scale, HD, s);
+            }
+        free(kp);
         free(s);
     }
 }

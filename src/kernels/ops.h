@@ -31,22 +31,28 @@ void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int NH, int NKV, int HD);
 
-// Attention of n new queries against cached keys/values. One sequence
-// (n_seq == 1): the queries are at cache positions pos..pos+n-1 and query i
-// sees the keys 0..pos-1 and, among the new ones, with parent == NULL every
-// j <= i (causal), else query i is tree node first + i, at cache position
-// pos + first + i, and sees its chain of nodes a = first + i, parent[a],
-// parent[parent[a]], ... at positions pos + a (a draft tree: parent[a] < a,
-// -1 for a root; nodes below `first` were cached by an earlier call). n_seq > 1 sequences
-// interleaved, one new query each (n == n_seq): query i is sequence i at
-// position pos and sees that sequence's keys 0..pos; position p of sequence
-// s is k[p][s][NKV][HD]. q[n][NH][HD] -> out[n][NH][HD].
+// Attention of n new queries of one sequence against its cached
+// keys/values (positions KD = NKV*HD floats apart): the queries are at
+// cache positions pos..pos+n-1 and query i sees the keys 0..pos-1 and,
+// among the new ones, with parent == NULL every j <= i (causal), else query
+// i is tree node first + i, at cache position pos + first + i, and sees its
+// chain of nodes a = first + i, parent[a], parent[parent[a]], ... at
+// positions pos + a (a draft tree: parent[a] < a, -1 for a root; nodes
+// below `first` were cached by an earlier call). q[n][NH][HD] -> out[n][NH][HD].
 // Every query visits its keys in increasing position order with the same
 // arithmetic, so a row's result does not depend on the other rows: a draft
 // token verified inside a tree equals the same token decoded alone.
 // Scores are kept whole per (query, head): pos + n floats a thread.
 void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
-                              const int *parent, int first, int n_seq, int NH, int NKV, int HD);
+                              const int *parent, int first, int NH, int NKV, int HD);
+// n queries of different sequences, one each (a batched decode step): query
+// i sees the cached keys 0..row_pos[i]-1 of slot row_slot[i] (at k +
+// row_slot[i] * slot_stride, positions KD floats apart), then its own new
+// key k_new[i] (values likewise): the same keys in the same order, with the
+// same arithmetic, as attention_forward_cached gives that query alone.
+void attention_forward_rows(float *out, const float *q, const float *k_new, const float *v_new, const float *k,
+                            const float *v, size_t slot_stride, const int *row_slot, const int *row_pos, int n, int NH,
+                            int NKV, int HD);
 
 // h = silu(gate) * up, elementwise over n values.
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n);

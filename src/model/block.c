@@ -43,9 +43,12 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
     rope_forward(b->k, ctx->cos, ctx->sin, B, T, NKV, HD);
     if (!ctx->k_all)
         attention_forward(b->att, b->lse, b->q, b->k, b->v, B, T, NH, NKV, HD);
+    else if (ctx->row_slot)
+        attention_forward_rows(b->att, b->q, b->k, b->v, ctx->k_all, ctx->v_all, ctx->slot_stride, ctx->row_slot,
+                               ctx->row_pos, n, NH, NKV, HD);
     else
-        attention_forward_cached(b->att, b->q, ctx->k_all, ctx->v_all, n, ctx->pos, ctx->parent, ctx->first,
-                                 ctx->n_seq > 1 ? ctx->n_seq : 1, NH, NKV, HD);
+        attention_forward_cached(b->att, b->q, ctx->k_all, ctx->v_all, n, ctx->pos, ctx->parent, ctx->first, NH, NKV,
+                                 HD);
     linear_forward(b->tmp, b->att, &w->wo, n);
     residual_forward(b->mid, x, b->tmp, (size_t)n * C);
 

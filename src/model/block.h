@@ -41,12 +41,14 @@ typedef struct {
 
 // How attention sees the sequence. k_all == NULL: the block is a whole
 // sequence (B of them), plain causal attention over it (training, eval, a
-// prefill from position 0). Otherwise the rows attend to a KV cache, into
-// which b->k, b->v point at position pos (kernels/ops.h
-// attention_forward_cached): B = 1 sequence, rows at positions pos..pos+T-1
-// (causal, or nodes first..first+T-1 of a draft tree with `parent`, b->k at
-// position pos + first); or B = n_seq interleaved
-// sequences, T = 1 row each at position pos (beam search). cos/sin are the
+// prefill from position 0). Otherwise the rows attend to a KV cache
+// (kernels/ops.h): with row_slot == NULL one sequence whose cache starts at
+// k_all, into which b->k, b->v point at position pos (B = 1, rows at
+// positions pos..pos+T-1, causal, or nodes first..first+T-1 of a draft tree
+// with `parent`, b->k at position pos + first); with row_slot, T rows of
+// as many sequences, row i at position row_pos[i] of cache slot
+// row_slot[i] (slots slot_stride floats apart from k_all), whose new
+// keys/values stay in b->k, b->v for the caller to store. cos/sin are the
 // RoPE tables of the rows' positions, row t at cos + t * HD/2.
 typedef struct {
     int B, T, pos;
@@ -54,7 +56,8 @@ typedef struct {
     const float *k_all, *v_all;
     const int *parent;  // draft tree: parent of each node (-1: a root), NULL: causal
     int first;          // draft tree: the first node these rows are
-    int n_seq;          // > 1: interleaved sequences in the cache
+    const int *row_slot, *row_pos;  // rows of several sequences: each row's cache slot and position
+    size_t slot_stride;
 } BlockCtx;
 
 void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, const float *x, BlockBufs *b,
