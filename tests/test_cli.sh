@@ -124,10 +124,7 @@ JSON
     # with the same bytes as an uninterrupted run; a rerun of a finished job
     # redoes nothing; bad input is one clear error.
     printf 'Hi there.\nName a color.\n# not a prompt\n\nWhat is 1 + 1?\tignored column\n' > "$T/prompts.txt"
-    # fp32 products: at this toy shape (width 64, a 152 K vocabulary) oneDNN's
-    # bf16 ones cost several times more than they save (~1 s a step on an
-    # AVX512_BF16 Xeon against 0.2 s), and the budgeted runs need short steps.
-    CV="--data $T/val.txt --val $T/val.txt --calib-tokens 256 --seq-len 32 --block-seqs 8 --e2e-steps 10 --batch-size 2 --e2e-seq-len 16 --eval-tokens 128 --chat-prompts $T/prompts.txt --chat-tokens 8 --chat-samples 5 --precision fp32"
+    CV="--data $T/val.txt --val $T/val.txt --calib-tokens 256 --seq-len 32 --block-seqs 8 --e2e-steps 10 --batch-size 2 --e2e-seq-len 16 --eval-tokens 128 --chat-prompts $T/prompts.txt --chat-tokens 8 --chat-samples 5"
     expect 0 "convert: chat: 5 answers to the 3 prompts" "$BIN" convert --model "$T/m64" --out "$T/c1" $CV
     [ "$(ls -d "$T/c1.work/e2e/ckpt-"* | wc -l)" -eq 1 ] && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: convert's e2e stage kept more than its newest checkpoint"; }
