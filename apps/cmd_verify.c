@@ -106,7 +106,9 @@ int cmd_verify(int argc, char **argv) {
         if (gguf_load_model(dir, &m, err)) die("%s", err);
     } else {
         if (model_load(&m, dir, err)) die("%s", err);
-        if (!group) group = recorded_group_size(dir, keep);
+        // The kept embedding is read even when --group-size is given.
+        const int recorded = recorded_group_size(dir, keep);
+        if (!group) group = recorded;
     }
     if (!group) group = 128;
     TernaryCounts total = {0};

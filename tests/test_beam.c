@@ -14,18 +14,9 @@
 #include "infer/beam.h"
 #include "infer/decode.h"
 #include "model/model.h"
+#include "collect.h"
 #include "test.h"
 
-typedef struct {
-    int32_t ids[512];
-    int n;
-} Collect;
-
-static int collect(int32_t id, void *user) {
-    Collect *c = user;
-    if (c->n < 512) c->ids[c->n++] = id;
-    return 0;
-}
 
 static cJSON *read_json(const char *path) {
     char err[ERR_LEN];

@@ -116,6 +116,8 @@ JSON
     expect 1 "holds no ternary format" "$BIN" export --model "$T/out" --out "$T/x.gguf"
     sed 's/"hidden_size": 32/"hidden_size": 64/; s/"intermediate_size": 64/"intermediate_size": 128/; s/"head_dim": 16/"head_dim": 32/' "$T/cfg.json" > "$T/cfg64.json"
     expect 0 "wrote" "$BIN" init --config "$T/cfg64.json" --out "$T/m64" --seed 3 --tokenizer "$TOK"
+    # Outputs may name folders that do not exist yet (a fresh clone has no runs/).
+    expect 0 "wrote" "$BIN" init --config "$T/cfg64.json" --out "$T/new/dirs/m" --seed 3 --tokenizer "$TOK"
     expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/q" --steps 2 --warmup 1 \
         --seq-len 16 --group-size 64 --eval-tokens 32
     expect 0 "lossless as Q2_0" "$BIN" verify "$T/q"
@@ -174,8 +176,10 @@ JSON
         --seq-len 16 --group-size 64 --eval-tokens 32 --distill --distill-alpha 0.5 --distill-temp 2 \
         --quant-ramp 2 --keep-embedding bf16
     expect 0 "kept out of the ternary projection in bf16" "$BIN" verify "$T/dk"
+    expect 0 "kept out of the ternary projection in bf16" "$BIN" verify "$T/dk" --group-size 64
     expect 0 "lossless as Q2_0 with the embedding in bf16" "$BIN" verify "$T/dk"
     expect 0 "matrices Q2_0, embedding BF16" "$BIN" export --model "$T/dk" --out "$T/dk.gguf"
+    expect 0 "matrices Q2_0, embedding BF16" "$BIN" export --model "$T/dk" --out "$T/new/gguf/dk.gguf"
     expect 1 "distill-alpha must be in" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 64 --distill --distill-alpha 1.5
     expect 1 "distill-temp must be positive" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \

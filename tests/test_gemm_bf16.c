@@ -1,11 +1,13 @@
 // test_gemm_bf16.c — oneDNN's bf16 products (gemm_bf16.h) against the plain
 // reference, in every transpose layout, across tile edges, accumulating or
-// not, and bit-identical for 1, 2 and 3 threads.
+// not, bit-identical for 1, 2 and 3 threads, and from two threads at once
+// (each with its own oneDNN stream).
 //
 // Tolerance: products of bf16 values are exact in fp32, so the only error
 // is the fp32 summation's, bounded by (K + 1)·2^-24·Σ_k |a_k·b_k| (+ the
 // final add of C); the reference sums in double.
 #include <omp.h>
+#include <pthread.h>
 
 #include "base/hash.h"
 #include "base/util.h"
@@ -74,6 +76,41 @@ static void check_case(int ta, int tb, int M, int N, int K, int accumulate) {
     free(A); free(B); free(C0); free(C); free(R); free(first);
 }
 
+// Products run from two threads at once (two callers, as a server's would
+// be) give what each gives alone.
+typedef struct {
+    const uint16_t *A, *B;
+    float *C;
+} Job;
+
+static void *run_job(void *arg) {
+    const Job *j = arg;
+    for (int r = 0; r < 20; r++) gemm_bf16_det(0, 1, 96, 600, 64, j->A, 64, j->B, 64, 0.0f, j->C, 600);
+    return NULL;
+}
+
+static void check_two_callers(void) {
+    uint16_t *A[2] = {rand_bf16(96 * 64), rand_bf16(96 * 64)}, *B = rand_bf16(600 * 64);
+    float *alone[2], *both[2];
+    Job jobs[2];
+    for (int i = 0; i < 2; i++) {
+        alone[i] = xmalloc(sizeof(float) * 96 * 600);
+        both[i] = xmalloc(sizeof(float) * 96 * 600);
+        gemm_bf16_det(0, 1, 96, 600, 64, A[i], 64, B, 64, 0.0f, alone[i], 600);
+        jobs[i] = (Job){A[i], B, both[i]};
+    }
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, run_job, &jobs[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        CHECK(!memcmp(alone[i], both[i], sizeof(float) * 96 * 600), "caller %d: products from two threads at once differ", i);
+        free(A[i]);
+        free(alone[i]);
+        free(both[i]);
+    }
+    free(B);
+}
+
 int main(void) {
     char err[ERR_LEN];
     const int rc = gemm_bf16_check(err);
@@ -94,6 +131,7 @@ int main(void) {
         check_case(1, 0, 300, 1030, 77, 1);
         // A sum longer than one oneDNN K block.
         check_case(0, 1, 33, 40, 2500, 0);
+        check_two_callers();
         // Rounding: ties go to even, NaN stays NaN.
         const float in[5] = {1.00390625f /* 1 + 2^-8: a tie, down */, 1.01171875f /* 1 + 3·2^-8: up */, -0.0f,
                              INFINITY, NAN};

@@ -20,6 +20,7 @@
 #include "model/forward.h"
 #include "model/model.h"
 #include "quant/ggml_types.h"
+#include "collect.h"
 #include "test.h"
 
 #define FIXTURES "tests/fixtures/models"
@@ -252,20 +253,9 @@ static void check_limits(void) {
 // alone, and so does every token the Decoder emits, greedy or sampled, for
 // sequences that join at different steps and end at different lengths.
 
-typedef struct {
-    int32_t ids[64];
-    int n;
-} Got;
-
-static int got_token(int32_t id, void *user) {
-    Got *g = user;
-    g->ids[g->n++] = id;
-    return 0;
-}
-
 // The plain loop, written out: one cache, generate_forward one token at a
 // time, the sampler on each position's logits.
-static void decode_plain(const ModelWeights *mw, const int32_t *prompt, int P, const DecodeOptions *o, Got *g) {
+static void decode_plain(const ModelWeights *mw, const int32_t *prompt, int P, const DecodeOptions *o, Collect *g) {
     char err[ERR_LEN];
     const int V = mw->config.vocab_size;
     KVCache kv;
@@ -334,16 +324,16 @@ static void check_slots_on(const char *name, const ModelWeights *mw) {
     // The Decoder: three sequences joining at steps 0, 2, 3, against each
     // decoded alone; greedy, then sampled.
     for (int sampled = 0; sampled < 2; sampled++) {
-        Got alone[NS], side[NS];
+        Collect alone[NS], side[NS];
         DecodeOptions o[NS];
         for (int s = 0; s < NS; s++) {
             o[s] = (DecodeOptions){.max_tokens = G - 3 * s, .temperature = sampled ? 0.9f : 0.0f, .top_p = 1.0f,
                                   .seed = 11 + (uint64_t)s};
             DecodeStats st;
-            Got one = {.n = 0};
+            Collect one = {.n = 0};
             side[s].n = 0;
             decode_plain(mw, prompt[s], plen[s], &o[s], &alone[s]);
-            CHECK(decode_generate(mw, prompt[s], (size_t)plen[s], &o[s], got_token, &one, &st, err) == 0 &&
+            CHECK(decode_generate(mw, prompt[s], (size_t)plen[s], &o[s], collect, &one, &st, err) == 0 &&
                       one.n == alone[s].n && !memcmp(one.ids, alone[s].ids, sizeof(int32_t) * one.n),
                   "%s: decode_generate differs from the plain loop (%s)", name, err);
         }
@@ -351,7 +341,7 @@ static void check_slots_on(const char *name, const ModelWeights *mw) {
         Seq q[NS];
         memset(q, 0, sizeof q);
         ok = decoder_init(&d, mw, NS, 9 + G, err) == 0;
-        for (int s = 0; s < NS && ok; s++) ok &= seq_init(&q[s], c, prompt[s], (size_t)plen[s], &o[s], got_token, &side[s], err) == 0;
+        for (int s = 0; s < NS && ok; s++) ok &= seq_init(&q[s], c, prompt[s], (size_t)plen[s], &o[s], collect, &side[s], err) == 0;
         const int join[NS] = {0, 2, 3};
         int live = 0;
         for (int step = 0; ok && (step <= join[NS - 1] || live > 0); step++) {

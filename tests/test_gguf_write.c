@@ -452,11 +452,16 @@ static void test_errors(void) {
     counts(w, &n_kv, &n_tensors);
     CHECK(n_kv == 1 && n_tensors == 2, "after the refused adds: %d KVs, %d tensors (want 1, 2)", n_kv, n_tensors);
 
-    // An unwritable path: an error naming it, and no file.
-    char *missing = tmp_path("no/such/dir/x.gguf");
-    REFUSED(gguf_writer_write(w, missing, err), "no/such/dir/x.gguf");
+    // An unwritable path (below a regular file: no folder can be made
+    // there): an error naming it, and no file.
+    char *plain = tmp_path("plain");
+    write_file_atomic(plain, "x", 1, err);
+    char *missing = tmp_path("plain/sub/x.gguf");
+    REFUSED(gguf_writer_write(w, missing, err), "plain: cannot create directory: a file of that name is in the way");
     CHECK(!file_exists(missing), "no file at %s", missing);
     free(missing);
+    remove(plain);
+    free(plain);
     // A target that is a directory: the data is written, the rename fails,
     // and the temporary file is removed.
     char *target = tmp_path("is_a_dir");

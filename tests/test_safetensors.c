@@ -323,9 +323,13 @@ static void test_write_errors(void) {
     CHECK(st_write_file(path, &meta, 1, NULL, 0, err) != 0, "__metadata__ as a tensor name must fail");
     CHECK(!file_exists(path), "a failed write must leave no file");
     CHECK(count_files(tmpdir, ".tmp") == 0, "no temp file left");
+    // Missing folders are made; below a regular file none can be.
     char *nodir = tmp_path("no/such/dir/x.safetensors");
     StWriteTensor ok = {.name = "a", .dtype = ST_F32, .ndim = 1, .shape = {4}, .data = x};
-    CHECK(st_write_file(nodir, &ok, 1, NULL, 0, err) != 0 && strstr(err, "cannot create"), "nodir: %s", err);
+    CHECK(st_write_file(nodir, &ok, 1, NULL, 0, err) == 0 && file_exists(nodir), "new folders: %s", err);
+    free(nodir);
+    nodir = tmp_path("no/such/dir/x.safetensors/y.safetensors");
+    CHECK(st_write_file(nodir, &ok, 1, NULL, 0, err) != 0 && strstr(err, "cannot create"), "below a file: %s", err);
     // No metadata at all is valid too.
     CHECK(st_write_file(path, &ok, 1, NULL, 0, err) == 0, "%s", err);
     StArchive a;

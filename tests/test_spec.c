@@ -34,6 +34,7 @@
 #include "infer/sample.h"
 #include "infer/spec.h"
 #include "model/model.h"
+#include "collect.h"
 #include "test.h"
 
 static int quick;  // TRIT_SAN: fewer prompts and seeds
@@ -222,16 +223,6 @@ static void check_lookup(void) {
 // ---------------------------------------------------------------------------
 // (d) greedy: identical output.
 
-typedef struct {
-    int32_t ids[512];
-    int n;
-} Collect;
-
-static int collect(int32_t id, void *user) {
-    Collect *c = user;
-    if (c->n < 512) c->ids[c->n++] = id;
-    return 0;
-}
 
 static int same_output(const Collect *a, const DecodeStats *sa, const Collect *b, const DecodeStats *sb) {
     return a->n == b->n && !memcmp(a->ids, b->ids, sizeof(int32_t) * (size_t)a->n) && !strcmp(sa->stop, sb->stop);

@@ -117,7 +117,25 @@ int remove_dir_files(const char *dir) {
     return rmdir(dir);
 }
 
+// Creates the directories above path that do not exist yet (mkdir -p of
+// its parent): an output path may name a new folder, as `--out runs/x`
+// on a fresh clone does.
+static int make_parents(const char *path, char *err) {
+    char *p = xstrdup(path);
+    int rc = 0;
+    for (char *q = strchr(p + 1, '/'); q && rc == 0; q = strchr(q + 1, '/')) {
+        *q = 0;
+        if (!is_directory(p) && mkdir(p, 0755) != 0 && !(errno == EEXIST && is_directory(p)))
+            rc = set_err(err, "%s: cannot create directory: %s", p,
+                         errno == EEXIST ? "a file of that name is in the way" : strerror(errno));
+        *q = '/';
+    }
+    free(p);
+    return rc;
+}
+
 int atomic_dir_open(AtomicDir *d, const char *path, char *err) {
+    if (make_parents(path, err)) return -1;
     size_t n = strlen(path) + 32;
     d->path = xstrdup(path);
     d->tmp = xmalloc(n);
@@ -171,6 +189,7 @@ int atomic_dir_commit(AtomicDir *d, int replace, char *err) {
 }
 
 int atomic_open(AtomicFile *a, const char *path, char *err) {
+    if (make_parents(path, err)) return -1;
     size_t n = strlen(path) + 32;
     a->path = xstrdup(path);
     a->tmp = xmalloc(n);
@@ -249,8 +268,10 @@ int is_directory(const char *path) {
 }
 
 int make_dir(const char *path, char *err) {
+    if (make_parents(path, err)) return -1;
     if (mkdir(path, 0755) == 0 || (errno == EEXIST && is_directory(path))) return 0;
-    return set_err(err, "%s: cannot create directory: %s", path, strerror(errno));
+    return set_err(err, "%s: cannot create directory: %s", path,
+                   errno == EEXIST ? "a file of that name is in the way" : strerror(errno));
 }
 
 double now_seconds(void) {

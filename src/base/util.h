@@ -116,7 +116,7 @@ int file_exists(const char *path);
 // does not. For the tokenizer files a converted model carries along.
 int copy_file_if_present(const char *from_dir, const char *to_dir, const char *name, char *err);
 int is_directory(const char *path);
-// mkdir -p for one level (parent must exist); ok if it already exists.
+// mkdir -p: path and the folders above it; ok if it already exists.
 int make_dir(const char *path, char *err);
 
 double now_seconds(void);  // monotonic clock

@@ -169,14 +169,16 @@ static void attend_keys(float *o, const float *qi, const float *const *kp, const
     for (int e = 0; e < HD; e++) o[e] *= inv;
 }
 
-void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
-                              const int *parent, int first, int NH, int NKV, int HD) {
-    const int KD = NKV * HD, group = NH / NKV;
+// Fills kp/vp with the keys/values query row i of head h sees, in order;
+// returns how many.
+typedef int (*KeysFn)(const void *ctx, int i, int h, const float **kp, const float **vp);
+
+// Every (row, head) of n query rows against the keys `keys` lists. One
+// thread for small work (a decode step of a tiny model): a parallel region
+// costs more than it saves there. `most`: keys a row sees at most.
+static void attend_rows(float *out, const float *q, int n, int NH, int HD, int most, double work, KeysFn keys,
+                        const void *ctx) {
     const float scale = 1.0f / sqrtf((float)HD);
-    // One thread for small work (a decode step of a tiny model): a parallel
-    // region costs more than it saves there.
-    const int most = pos + first + n + 1;  // keys a query sees at most
-    const double work = (double)n * NH * most * HD;
 #pragma omp parallel if (work > 65536.0)
     {
         float *s = xmalloc(sizeof(float) * (size_t)most);
@@ -184,19 +186,7 @@ void attention_forward_cached(float *out, const float *q, const float *k, const 
 #pragma omp for collapse(2) schedule(static)
         for (int i = 0; i < n; i++)
             for (int h = 0; h < NH; h++) {
-                // The positions row i sees, in increasing order: the cached
-                // prefix, then the new rows on its chain (filled from the end).
-                const size_t off = (size_t)(h / group) * HD;
-                int T = pos;
-                if (!parent) {
-                    T += i + 1;
-                    for (int j = i, t = T - 1; j >= 0; j--, t--) kp[t] = k + (size_t)(pos + j) * KD + off;
-                } else {
-                    for (int a = first + i; a >= 0; a = parent[a]) T++;
-                    for (int a = first + i, t = T - 1; a >= 0; a = parent[a], t--) kp[t] = k + (size_t)(pos + a) * KD + off;
-                }
-                for (int j = 0; j < pos; j++) kp[j] = k + (size_t)j * KD + off;
-                for (int j = 0; j < T; j++) vp[j] = v + (kp[j] - k);
+                const int T = keys(ctx, i, h, kp, vp);
                 attend_keys(out + ((size_t)i * NH + h) * HD, q + ((size_t)i * NH + h) * HD, kp, vp, T, scale, HD, s);
             }
         free(kp);
@@ -204,38 +194,71 @@ void attention_forward_cached(float *out, const float *q, const float *k, const 
     }
 }
 
+typedef struct {
+    const float *k, *v;
+    int pos, first, KD, group, HD;
+    const int *parent;
+} CachedKeys;
+
+// The positions row i sees, in increasing order: the cached prefix, then
+// the new rows on its chain (filled from the end).
+static int cached_keys(const void *ctx, int i, int h, const float **kp, const float **vp) {
+    const CachedKeys *c = ctx;
+    const size_t off = (size_t)(h / c->group) * c->HD, KD = (size_t)c->KD;
+    int T = c->pos;
+    if (!c->parent) {
+        T += i + 1;
+        for (int j = i, t = T - 1; j >= 0; j--, t--) kp[t] = c->k + (size_t)(c->pos + j) * KD + off;
+    } else {
+        for (int a = c->first + i; a >= 0; a = c->parent[a]) T++;
+        for (int a = c->first + i, t = T - 1; a >= 0; a = c->parent[a], t--) kp[t] = c->k + (size_t)(c->pos + a) * KD + off;
+    }
+    for (int j = 0; j < c->pos; j++) kp[j] = c->k + (size_t)j * KD + off;
+    for (int j = 0; j < T; j++) vp[j] = c->v + (kp[j] - c->k);
+    return T;
+}
+
+void attention_forward_cached(float *out, const float *q, const float *k, const float *v, int n, int pos,
+                              const int *parent, int first, int NH, int NKV, int HD) {
+    const CachedKeys c = {.k = k, .v = v, .pos = pos, .first = first, .KD = NKV * HD, .group = NH / NKV, .HD = HD,
+                          .parent = parent};
+    const int most = pos + first + n + 1;
+    attend_rows(out, q, n, NH, HD, most, (double)n * NH * most * HD, cached_keys, &c);
+}
+
+typedef struct {
+    const float *k_new, *v_new, *k, *v;
+    size_t slot_stride;
+    const int *row_slot, *row_pos;
+    int KD, group, HD;
+} SlotKeys;
+
+// The slot's cached positions 0..pos-1, then the row's own key.
+static int slot_keys(const void *ctx, int i, int h, const float **kp, const float **vp) {
+    const SlotKeys *c = ctx;
+    const size_t off = (size_t)(h / c->group) * c->HD, base = (size_t)c->row_slot[i] * c->slot_stride + off;
+    const int P = c->row_pos[i];
+    for (int j = 0; j < P; j++) {
+        kp[j] = c->k + base + (size_t)j * c->KD;
+        vp[j] = c->v + base + (size_t)j * c->KD;
+    }
+    kp[P] = c->k_new + (size_t)i * c->KD + off;
+    vp[P] = c->v_new + (size_t)i * c->KD + off;
+    return P + 1;
+}
+
 void attention_forward_rows(float *out, const float *q, const float *k_new, const float *v_new, const float *k,
                             const float *v, size_t slot_stride, const int *row_slot, const int *row_pos, int n, int NH,
                             int NKV, int HD) {
-    const int KD = NKV * HD, group = NH / NKV;
-    const float scale = 1.0f / sqrtf((float)HD);
+    const SlotKeys c = {.k_new = k_new, .v_new = v_new, .k = k, .v = v, .slot_stride = slot_stride,
+                        .row_slot = row_slot, .row_pos = row_pos, .KD = NKV * HD, .group = NH / NKV, .HD = HD};
     int most = 1;
     double work = 0.0;
     for (int i = 0; i < n; i++) {
         most = row_pos[i] + 1 > most ? row_pos[i] + 1 : most;
         work += (double)NH * (row_pos[i] + 1) * HD;
     }
-#pragma omp parallel if (work > 65536.0)
-    {
-        float *s = xmalloc(sizeof(float) * (size_t)most);
-        const float **kp = xmalloc(sizeof(float *) * 2 * (size_t)most), **vp = kp + most;
-#pragma omp for collapse(2) schedule(static)
-        for (int i = 0; i < n; i++)
-            for (int h = 0; h < NH; h++) {
-                // The slot's cached positions 0..pos-1, then the row's own key.
-                const size_t off = (size_t)(h / group) * HD, base = (size_t)row_slot[i] * slot_stride + off;
-                const int P = row_pos[i];
-                for (int j = 0; j < P; j++) {
-                    kp[j] = k + base + (size_t)j * KD;
-                    vp[j] = v + base + (size_t)j * KD;
-                }
-                kp[P] = k_new + (size_t)i * KD + off;
-                vp[P] = v_new + (size_t)i * KD + off;
-                attend_keys(out + ((size_t)i * NH + h) * HD, q + ((size_t)i * NH + h) * HD, kp, vp, P + 1, scale, HD, s);
-            }
-        free(kp);
-        free(s);
-    }
+    attend_rows(out, q, n, NH, HD, most, work, slot_keys, &c);
 }
 
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
