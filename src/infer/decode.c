@@ -57,17 +57,21 @@ int32_t seq_choose(Seq *s, float *logits) {
     return sampler_sample(&s->sm, logits);
 }
 
+void seq_push(Seq *s, int32_t t) {
+    if (s->n == s->cap) {
+        s->cap *= 2;
+        s->ids = xrealloc(s->ids, sizeof(int32_t) * s->cap);
+    }
+    s->ids[s->n++] = t;
+}
+
 int seq_emit(Seq *s, int32_t t) {
     if (decode_is_eos(s->o.eos, s->o.n_eos, t)) {
         s->end_id = t;
         s->st.stop = "eos";
         return 1;
     }
-    if (s->n == s->cap) {
-        s->cap *= 2;
-        s->ids = xrealloc(s->ids, sizeof(int32_t) * s->cap);
-    }
-    s->ids[s->n++] = t;
+    seq_push(s, t);
     s->st.n_generated++;
     if (s->fn && s->fn(t, s->user)) s->st.stop = "callback";
     else if (s->st.n_generated >= s->o.max_tokens) s->st.stop = "max-tokens";

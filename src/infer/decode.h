@@ -66,6 +66,9 @@ void seq_free(Seq *s);
 // The next token from logits[V] (masked to the vocabulary limit in place),
 // by the sequence's sampler.
 int32_t seq_choose(Seq *s, float *logits);
+// Appends t to ids (an id the caller keeps, as synth keeps the EOS that
+// ended a sample); no stop rule applies.
+void seq_push(Seq *s, int32_t t);
 // Takes t as decoding does: an EOS ends the sequence (not appended);
 // otherwise t is appended and passed to the callback, and the sequence ends
 // at max_tokens or when the context has no room to feed t back. Returns 1

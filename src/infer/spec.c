@@ -1,9 +1,9 @@
 // spec.c — speculative decoding; see spec.h.
 //
-// State between rounds: the Seq's ids[0..n) hold the prompt and every emitted token;
-// the target's cache holds seq[0..n-1) (all but the last, the tree's root);
-// the draft model's cache holds a prefix of seq that it catches up on at the
-// start of the next round.
+// State between rounds: the Seq's ids[0..n) hold the prompt and every
+// emitted token; the target's cache holds ids[0..n-1) (all but the last, the
+// tree's root); the draft model's cache holds a prefix of ids that it
+// catches up on at the start of the next round.
 #include "infer/spec.h"
 
 #include <math.h>

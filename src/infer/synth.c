@@ -108,10 +108,7 @@ int synth_run(const ModelWeights *w, const int32_t *text, size_t n_text, const S
         // Hand over the finished samples at the head, in order.
         while (rc == 0 && f.done < f.next && f.win[f.done % f.n_win].st.stop) {
             Seq *s = &f.win[f.done % f.n_win];
-            if (s->end_id >= 0) {  // an EOS stays as the sample's last id
-                s->ids = xrealloc(s->ids, sizeof(int32_t) * (s->cap = s->n + 1));
-                s->ids[s->n++] = s->end_id;
-            }
+            if (s->end_id >= 0) seq_push(s, s->end_id);  // an EOS stays as the sample's last id
             if (fn(f.done, s->ids, s->n, user)) rc = set_err(err, "synth: stopped");
             seq_free(s);
             f.done++;
