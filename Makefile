@@ -18,7 +18,7 @@ ifeq ($(CI),true)
 CFLAGS  += -Werror
 endif
 CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -Isrc -I$(BLAS_INC)
-LDLIBS  += -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -ldnnl -lpcre2-8 -lutf8proc -lcjson -lm
+LDLIBS  += -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -ldnnl -lpcre2-8 -lutf8proc -lcjson -lmicrohttpd -lm
 # OpenMPI (Debian's libopenmpi-dev) for data-parallel training, wherever
 # mpicc is found; MPI=0 builds without it (every run is one process).
 MPI     ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
@@ -53,7 +53,11 @@ isa_flags     = $(if $(findstring src/kernels/cpu/,$1)$(findstring src/quant/ter
 
 $(BUILD)/src/%.o: src/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(call isa_flags,$<) -c $< -o $@
+	$(CC) $(CFLAGS) -I$(BUILD)/gen $(call isa_flags,$<) -c $< -o $@
+# trit serve's chat page, built into the binary as a C array.
+$(BUILD)/src/serve/server.o: $(BUILD)/gen/chat_html.h
+$(BUILD)/gen/chat_html.h: src/serve/chat.html tools/embed.py
+	python3 tools/embed.py $< $@ chat_html
 $(BUILD)/apps/%.o: apps/%.c $(LIB_HDR) $(wildcard apps/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -91,7 +95,10 @@ FUZZ_OBJ   := $(LIB_SRC:src/%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/obj/%.o: src/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(call isa_flags,$<) -c $< -o $@
+	clang $(FUZZ_FLAGS) -Ibuild-fuzz/gen -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(call isa_flags,$<) -c $< -o $@
+build-fuzz/obj/serve/server.o: build-fuzz/gen/chat_html.h
+build-fuzz/gen/chat_html.h: src/serve/chat.html tools/embed.py
+	python3 tools/embed.py $< $@ chat_html
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) $(LIB_HDR)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $< $(FUZZ_OBJ) $(LDLIBS) -o $@
 .SECONDARY: $(FUZZ_OBJ)

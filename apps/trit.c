@@ -20,6 +20,7 @@ static const struct {
     {"train", cmd_train, "quantization-aware fine-tuning to ternary weights"},
     {"verify", cmd_verify, "check that every ternary tensor is exactly {-1,0,+1} x its group scale"},
     {"generate", cmd_generate, "text from a prompt, token by token (KV cache, sampling)"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server with continuous batching and a chat page"},
     {"synth", cmd_synth, "text sampled from a model, as a token file of training data (distillation)"},
 };
 

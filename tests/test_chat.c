@@ -1,4 +1,4 @@
-// test_chat.c — chat templates: chat_format against jinja2's rendering of
+// test_chat.c — chat templates: chat_format and chat_format_messages against jinja2's rendering of
 // the real Qwen3 and SmolLM2 templates (tests/fixtures/chat, written by
 // tools/reference/make_chat_fixtures.py), tokenizer_config.json loading, and
 // templates trit refuses.
@@ -15,6 +15,13 @@
 // (The literal is split to end the \xaf escape; the parentheses say so.)
 static const char *messages[3] = {"What is the capital of France?", ("Line one\nline two, \xc3\xbcn\xc3\xaf" "code \xe2\x9c\x93"), ""};
 
+// tools/reference/make_chat_fixtures.py's CONVERSATIONS.
+static const ChatMessage conv0[] = {{"system", "You answer in one word."}, {"user", "Capital of Italy?"}};
+static const ChatMessage conv1[] = {{"user", "Hi!"}, {"assistant", "Hello! How can I help?"}, {"user", "Name a colour."}};
+static const ChatMessage conv2[] = {{"user", "2+2?"}, {"assistant", "<think>\nadd them\n</think>\n\n4"}, {"user", "And 3+3?"}};
+static const ChatMessage conv3[] = {{"system", "Be brief."}, {"user", "a"}, {"assistant", "b"}, {"user", "c"}};
+static const struct { const ChatMessage *m; int n; } convs[] = {{conv0, 2}, {conv1, 3}, {conv2, 3}, {conv3, 4}};
+
 static void check_template(const Tokenizer *tok, const char *name) {
     char path[256], err[ERR_LEN];
     size_t len;
@@ -27,6 +34,15 @@ static void check_template(const Tokenizer *tok, const char *name) {
         char *want = read_file(path, &len, err);
         char *got = chat_format(tmpl, tok, messages[k], err);
         CHECK(want && got && !strcmp(want, got), "%s message %d: got '%s', jinja2 gives '%s' (%s)", name, k,
+              got ? got : "(null)", want ? want : "(null)", err);
+        free(want);
+        free(got);
+    }
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, FIX "/%s.conv%d.expected", name, k);
+        char *want = read_file(path, &len, err);
+        char *got = chat_format_messages(tmpl, tok, convs[k].m, convs[k].n, err);
+        CHECK(want && got && !strcmp(want, got), "%s conversation %d: got '%s', jinja2 gives '%s' (%s)", name, k,
               got ? got : "(null)", want ? want : "(null)", err);
         free(want);
         free(got);
@@ -76,6 +92,8 @@ int main(void) {
     free(s);
     const char *llama3 = "{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{% endfor %}";
     CHECK(chat_format(llama3, tok, "hi", err) == NULL && strstr(err, "not ChatML"), "llama3 template: %s", err);
+    const ChatMessage tool[] = {{"user", "hi"}, {"tool", "{}"}};
+    CHECK(chat_format_messages(NULL, tok, tool, 2, err) == NULL && strstr(err, "role 'tool'"), "tool role: %s", err);
     tokenizer_free(tok);
     return test_finish("test_chat");
 }

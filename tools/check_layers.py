@@ -21,7 +21,7 @@ LAYERS = [
     ["arch"],             # tensor tables, ModelConfig, checkpoint and GGUF checks
     ["model"],
     ["train", "infer", "convert"],
-    ["pipeline"],         # trit convert: quantize, block-wise, end-to-end in stages
+    ["pipeline", "serve"],  # trit convert's stages; trit serve's HTTP API and batching
     ["apps"],
 ]
 RANK = {folder: r for r, group in enumerate(LAYERS) for folder in group}

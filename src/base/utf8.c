@@ -77,3 +77,28 @@ size_t utf8_encode(uint32_t cp, char out[4]) {
     out[2] = (char)(0x80 | (cp >> 6 & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
 }
+
+int utf8_next(const uint8_t *s, size_t n) {
+    const uint8_t c = s[0];
+    if (c < 0x80) return 1;
+    int len;
+    uint8_t lo = 0x80, hi = 0xbf;  // the second byte's range (narrower after E0, ED, F0, F4)
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0) lo = 0xa0;  // no overlongs
+        if (c == 0xed) hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0) lo = 0x90;  // no overlongs
+        if (c == 0xf4) hi = 0x8f;  // nothing above U+10FFFF
+    } else {
+        return -1;  // a continuation byte, C0, C1 or F5..FF: never a lead
+    }
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n) return 0;
+        if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) return -i;
+    }
+    return len;
+}

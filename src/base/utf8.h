@@ -21,6 +21,14 @@ size_t utf8_decode(const uint8_t *s, uint32_t *cp);
 // the sequence is ill-formed (overlong, surrogate, above U+10FFFF, truncated).
 int utf8_decode_checked(const unsigned char *p, uint32_t *cp);
 
+// Classifies the UTF-8 sequence starting at s[0] (n >= 1 bytes there):
+// its length (1..4) when it is complete and well-formed; 0 when s[0..n) is
+// a proper prefix of a well-formed sequence (more bytes may complete it);
+// -k when its first k bytes are an ill-formed sequence's maximal subpart,
+// which one U+FFFD replaces (Unicode's substitution of maximal subparts, as
+// Python's decode(errors="replace") does).
+int utf8_next(const uint8_t *s, size_t n);
+
 // Writes code point cp (at most U+10FFFF) as UTF-8 into out; returns its
 // length (1..4). No NUL is written.
 size_t utf8_encode(uint32_t cp, char out[4]);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/utf8.h"
 #include "base/util.h"
 
@@ -71,26 +72,48 @@ static char *default_system(const char *tmpl) {
     return out;
 }
 
-char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_message, char *err) {
+// An assistant turn as a template that keeps no reasoning in the history
+// renders it: the text after the last </think>, leading newlines dropped
+// (Qwen3's rule for earlier turns).
+static const char *history_content(const char *tmpl, const char *role, const char *content) {
+    if (!tmpl || strcmp(role, "assistant") || !strstr(tmpl, "reasoning_content")) return content;
+    const char *p = content, *q;
+    while ((q = strstr(p, "</think>"))) p = q + strlen("</think>");
+    if (p == content) return content;
+    while (*p == '\n') p++;
+    return p;
+}
+
+char *chat_format_messages(const char *tmpl, const Tokenizer *tok, const ChatMessage *m, int n, char *err) {
     if (tokenizer_token_id(tok, "<|im_start|>") < 0 || tokenizer_token_id(tok, "<|im_end|>") < 0) {
-        set_err(err, "--chat: the tokenizer has no <|im_start|>/<|im_end|> tokens; trit applies ChatML chat "
+        set_err(err, "chat: the tokenizer has no <|im_start|>/<|im_end|> tokens; trit applies ChatML chat "
                 "templates only");
         return NULL;
     }
     if (tmpl && (!strstr(tmpl, "<|im_start|>") || !strstr(tmpl, "<|im_end|>"))) {
-        set_err(err, "--chat: the model's chat template is not ChatML (<|im_start|>role ... <|im_end|>); trit "
+        set_err(err, "chat: the model's chat template is not ChatML (<|im_start|>role ... <|im_end|>); trit "
                 "cannot apply it (it does not run Jinja)");
         return NULL;
     }
-    char *system = tmpl ? default_system(tmpl) : NULL;
-    const char *fmt_sys = "<|im_start|>system\n%s<|im_end|>\n";
-    size_t n = strlen(user_message) + (system ? strlen(system) + strlen(fmt_sys) : 0) + 64;
-    char *out = xmalloc(n);
-    size_t k = 0;
-    if (system) k += (size_t)snprintf(out + k, n - k, fmt_sys, system);
-    snprintf(out + k, n - k, "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n", user_message);
+    for (int i = 0; i < n; i++)
+        if (strcmp(m[i].role, "system") && strcmp(m[i].role, "user") && strcmp(m[i].role, "assistant")) {
+            set_err(err, "chat: message %d has role '%s'; trit renders system, user and assistant messages", i,
+                    m[i].role);
+            return NULL;
+        }
+    Buf b = {0};
+    char *system = tmpl && (n == 0 || strcmp(m[0].role, "system")) ? default_system(tmpl) : NULL;
+    if (system) buf_printf(&b, "<|im_start|>system\n%s<|im_end|>\n", system);
     free(system);
-    return out;
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n", m[i].role, history_content(tmpl, m[i].role, m[i].content));
+    buf_puts(&b, "<|im_start|>assistant\n");
+    return b.s;
+}
+
+char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_message, char *err) {
+    const ChatMessage m = {"user", user_message};
+    return chat_format_messages(tmpl, tok, &m, 1, err);
 }
 
 void chat_prompts_free(ChatPrompts *p) {

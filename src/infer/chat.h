@@ -1,4 +1,4 @@
-// chat.h — a user message in the model's own chat template.
+// chat.h — a conversation in the model's own chat template.
 //
 // trit does not run Jinja. It recognises ChatML templates (Qwen3, SmolLM2,
 // and the many models that use <|im_start|>role\n...<|im_end|>), including a
@@ -17,6 +17,19 @@
 // "default" entry is used). *tmpl is NULL (and 0 returned) when the file or
 // the field is absent; -1 with err when the file is unreadable or malformed.
 int chat_template_load(const char *model_dir, char **tmpl, char *err);
+
+// One message of a conversation: role "system", "user" or "assistant".
+typedef struct {
+    const char *role;
+    const char *content;
+} ChatMessage;
+
+// Formats a conversation for generation (the assistant's turn opened), as
+// the template renders it: the template's default system message first when
+// m[0] is not a system message; earlier assistant turns without their
+// reasoning when the template drops it (Qwen3). Returns a malloc'd string, or
+// NULL with err (a template trit cannot apply, another role).
+char *chat_format_messages(const char *tmpl, const Tokenizer *tok, const ChatMessage *m, int n, char *err);
 
 // Formats one user message for generation (the assistant's turn opened).
 // tmpl NULL: plain ChatML, if the tokenizer has <|im_start|> and <|im_end|>.

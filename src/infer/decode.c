@@ -116,6 +116,12 @@ int decoder_add(Decoder *d, Seq *s, char *err) {
     return 0;
 }
 
+void decoder_remove(Decoder *d, Seq *s) {
+    if (s->slot < 0 || d->seq[s->slot] != s) return;
+    if (!s->st.stop) s->st.stop = "removed";
+    leave(d, s);
+}
+
 int decoder_step(Decoder *d, char *err) {
     const int V = d->w->config.vocab_size;
     int slots[KV_MAX_SEQS], n = 0;

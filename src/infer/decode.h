@@ -28,7 +28,7 @@ typedef struct {
 typedef struct {
     size_t n_prompt;
     long n_generated;
-    const char *stop;     // "eos", "max-tokens", "context full (max_position_embeddings)", "callback"
+    const char *stop;     // "eos", "max-tokens", "context full (max_position_embeddings)", "callback", "removed"
     int n_steps;          // decode forward passes (the prefill not counted)
     double t_prefill, t_decode, t_total;  // seconds: prefill, decode forwards, whole loop after the prefill
 } DecodeStats;
@@ -92,6 +92,10 @@ void decoder_free(Decoder *d);
 // sequence that ends there does not keep the slot. Returns 0, or -1 with err
 // (no free slot, a prompt the cache cannot hold).
 int decoder_add(Decoder *d, Seq *s, char *err);
+// Takes s out before it ends (a server's client that went away): its slot
+// is free at once and st.stop says "removed" unless it had ended. A
+// sequence in no slot of d is left as it is.
+void decoder_remove(Decoder *d, Seq *s);
 // One step: the last token of every live sequence through the model, one
 // row each in one product per weight, then each chooses and emits its next.
 // A sequence that ends leaves its slot (free for decoder_add). Returns the

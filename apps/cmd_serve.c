@@ -1,0 +1,71 @@
+// cmd_serve.c — `trit serve`: the OpenAI-compatible server (src/serve); this
+// file reads the options and loads the model.
+#include <stdio.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "commands.h"
+#include "infer/generate.h"
+#include "infer/source.h"
+#include "opts.h"
+#include "serve/server.h"
+
+int cmd_serve(int argc, char **argv) {
+    const char *model = NULL, *pack = NULL, *host = "127.0.0.1", *api_key = NULL, *name = NULL;
+    int port = 8080, parallel = 4, queue = 16, ctx = 0, timeout = 60;
+    long max_body = 1 << 20;
+    const Opt opts[] = {
+        {"--model", OPT_STR, &model, "DIR|FILE.gguf", .required = 1,
+         .help = "HF-layout checkpoint (run in fp32) or a GGUF file (run on its packed blocks)"},
+        {"--pack", OPT_STR, &pack, "TYPE", .help = "pack DIR's exactly ternary weights at load (as trit generate)"},
+        {"--host", OPT_STR, &host, "ADDR", .help = "address to listen on (127.0.0.1: this machine only)"},
+        {"--port", OPT_INT, &port, "N", 0, 65535, .help = "TCP port (8080; 0 = any free one, printed)"},
+        {"--parallel", OPT_INT, &parallel, "N", 1, KV_MAX_SEQS,
+         .help = "requests decoded together, one KV cache slot each (4)"},
+        {"--queue", OPT_INT, &queue, "N", 0, 1 << 20,
+         .help = "requests that may wait for a slot; more get 503 with Retry-After (16)"},
+        {"--ctx", OPT_INT, &ctx, "N", 0, 1 << 24,
+         .help = "positions a request may use, prompt and answer\n"
+                 "(default: the model's context, at most 4096)"},
+        {"--api-key", OPT_STR, &api_key, "KEY",
+         .help = "every API route then needs 'Authorization: Bearer KEY'"},
+        {"--max-body", OPT_LONG, &max_body, "BYTES", 1024, 1L << 30, .help = "largest request body (1 MiB)"},
+        {"--timeout", OPT_INT, &timeout, "S", 1, 86400,
+         .help = "seconds a connection may be idle before it is closed (60)"},
+        {"--name", OPT_STR, &name, "ID", .help = "the model id clients see (default: --model's last path part)"},
+        {0}};
+    const Command cmd = {
+        .name = "serve",
+        .synopsis = "--model DIR|FILE.gguf [options]",
+        .about = "Serves the model over HTTP with the OpenAI API: POST /v1/chat/completions (in the\n"
+                 "model's chat template) and /v1/completions, streaming or not; GET /v1/models,\n"
+                 "/health, /metrics (Prometheus) and / (a chat page). Requests are decoded\n"
+                 "together, one row each a step (continuous batching); a greedy answer is the same\n"
+                 "whatever runs beside it. SIGTERM or Ctrl-C: requests in flight finish, then exit 0.\n",
+        .opts = opts};
+    const int status = opts_parse(&cmd, argc, argv);
+    if (status >= 0) return status;
+    if (api_key && !api_key[0]) return opts_error("--api-key must not be empty");
+
+    char err[ERR_LEN];
+    ModelSource src;
+    const double t0 = now_seconds();
+    if (source_open(&src, model, pack, NULL, err)) die("%s", err);
+    const int max_pos = src.w.config.max_position_embeddings;
+    if (ctx == 0) ctx = max_pos < 4096 ? max_pos : 4096;
+    if (ctx > max_pos) {
+        source_close(&src);
+        return opts_error("--ctx %d exceeds the model's context of %d", ctx, max_pos);
+    }
+    if (!name) {
+        const char *slash = strrchr(model, '/');
+        name = slash && slash[1] ? slash + 1 : model;
+    }
+    fprintf(stderr, "trit serve: loaded %s in %.2f s\n", model, now_seconds() - t0);
+    const ServeOptions so = {.host = host, .port = port, .parallel = parallel, .queue = queue, .ctx = ctx,
+                             .api_key = api_key, .max_body = (size_t)max_body, .timeout = timeout, .name = name};
+    const int rc = serve_run(&src, &so, err);
+    source_close(&src);
+    if (rc) die("%s", err);
+    return 0;
+}
