@@ -7,12 +7,14 @@
 #include "commands.h"
 #include "infer/generate.h"
 #include "infer/source.h"
+#include "infer/spec.h"
 #include "opts.h"
 #include "serve/server.h"
 
 int cmd_serve(int argc, char **argv) {
     const char *model = NULL, *pack = NULL, *host = "127.0.0.1", *api_key = NULL, *name = NULL;
-    int port = 8080, parallel = 4, queue = 16, ctx = 0, timeout = 60;
+    const char *draft = NULL, *draft_pack = NULL;
+    int port = 8080, parallel = 4, queue = 16, ctx = 0, timeout = 60, draft_tokens = 4, draft_tree = 1;
     long max_body = 1 << 20;
     const Opt opts[] = {
         {"--model", OPT_STR, &model, "DIR|FILE.gguf", .required = 1,
@@ -33,6 +35,14 @@ int cmd_serve(int argc, char **argv) {
         {"--timeout", OPT_INT, &timeout, "S", 1, 86400,
          .help = "seconds a connection may be idle before it is closed (60)"},
         {"--name", OPT_STR, &name, "ID", .help = "the model id clients see (default: --model's last path part)"},
+        {.name = "Speculative decoding for a request that runs alone (others wait while it runs):",
+         .kind = OPT_SECTION},
+        {"--draft", OPT_STR, &draft, "DIR|FILE.gguf|lookup",
+         .help = "a draft model with the same tokenizer, or prompt lookup (as trit generate)"},
+        {"--draft-pack", OPT_STR, &draft_pack, "TYPE", .help = "pack the draft DIR's ternary weights at load"},
+        {"--draft-tokens", OPT_INT, &draft_tokens, "K", 1, 32, .help = "tokens drafted per branch (4)"},
+        {"--draft-tree", OPT_INT, &draft_tree, "W", 1, 8,
+         .help = "W branches verified in one pass (1: a chain; trees serve greedy requests only)"},
         {0}};
     const Command cmd = {
         .name = "serve",
@@ -46,6 +56,14 @@ int cmd_serve(int argc, char **argv) {
     const int status = opts_parse(&cmd, argc, argv);
     if (status >= 0) return status;
     if (api_key && !api_key[0]) return opts_error("--api-key must not be empty");
+    if (!draft && (draft_pack || draft_tokens != 4 || draft_tree != 1))
+        return opts_error("--draft-tokens, --draft-tree and --draft-pack need --draft");
+    SpecOptions spec = {.draft_tokens = draft_tokens, .tree_width = draft_tree};
+    if (draft) {  // the library's checks of the flags, as usage errors before loading anything
+        char uerr[ERR_LEN];
+        const DecodeOptions greedy = {0};
+        if (spec_options_check(&spec, NULL, &greedy, uerr)) return opts_error("%s", uerr);
+    }
 
     char err[ERR_LEN];
     ModelSource src;
@@ -61,10 +79,22 @@ int cmd_serve(int argc, char **argv) {
         const char *slash = strrchr(model, '/');
         name = slash && slash[1] ? slash + 1 : model;
     }
+    ModelSource dsrc = {0};
+    if (draft && strcmp(draft, "lookup")) {
+        if (source_open(&dsrc, draft, draft_pack, NULL, err)) die("draft: %s", err);
+        if (!tokenizer_same_vocab(dsrc.tok, src.tok))
+            die("the draft model %s has another tokenizer than the model: speculative decoding needs the same one",
+                draft);
+        spec.draft = &dsrc.w;
+        const DecodeOptions greedy = {0};
+        if (spec_options_check(&spec, &src.w, &greedy, err)) die("draft: %s", err);
+    }
     fprintf(stderr, "trit serve: loaded %s in %.2f s\n", model, now_seconds() - t0);
     const ServeOptions so = {.host = host, .port = port, .parallel = parallel, .queue = queue, .ctx = ctx,
-                             .api_key = api_key, .max_body = (size_t)max_body, .timeout = timeout, .name = name};
+                             .api_key = api_key, .max_body = (size_t)max_body, .timeout = timeout, .name = name,
+                             .spec = draft ? &spec : NULL};
     const int rc = serve_run(&src, &so, err);
+    if (spec.draft) source_close(&dsrc);
     source_close(&src);
     if (rc) die("%s", err);
     return 0;

@@ -209,7 +209,7 @@ static void test_engine(const char *dir) {
     for (int sampled = 0; sampled < 2; sampled++) {
         // Six requests on three slots: three wait in the queue and join as
         // slots free, at other steps than they would alone.
-        Engine *e = engine_start(&src.w, src.tok, eos, n_eos, &(EngineOptions){3, 8, 256}, err);
+        Engine *e = engine_start(&src.w, src.tok, eos, n_eos, &(EngineOptions){3, 8, 256, NULL}, err);
         CHECK(e != NULL, "engine_start: %s", err);
         if (!e) break;
         Job *jobs[N];
@@ -247,9 +247,36 @@ static void test_engine(const char *dir) {
         engine_stop(e);
     }
 
+    // With a drafter (prompt lookup, and the model drafting for itself), a
+    // request alone decodes speculatively: the same greedy answer.
+    for (int self = 0; self < 2; self++) {
+        const SpecOptions so = {.draft = self ? &src.w : NULL, .draft_tokens = 3, .tree_width = 1};
+        Engine *e = engine_start(&src.w, src.tok, eos, n_eos, &(EngineOptions){2, 4, 256, &so}, err);
+        CHECK(e != NULL, "engine_start: %s", err);
+        for (int i = 0; e && i < N; i++) {
+            DecodeOptions o = {.max_tokens = 30, .temperature = 0, .top_p = 1, .vocab_limit = tokenizer_vocab_size(src.tok)};
+            int busy;
+            Job *j = engine_submit(e, ids[i], n[i], &o, NULL, 0, &busy, err);
+            Buf got = {0}, want = {0};
+            JobStatus st;
+            drain(j, &got, &st);
+            job_release(j);
+            const char *finish;
+            size_t n_tok;
+            alone(&src, ids[i], n[i], o, NULL, &want, &finish, &n_tok);
+            CHECK(got.len == want.len && (got.len == 0 || !memcmp(got.s, want.s, got.len)) && st.finish &&
+                      !strcmp(st.finish, finish) && st.completion_tokens == n_tok,
+                  "%s drafting, request %d: '%s' against '%s' alone", self ? "self" : "lookup", i, got.s ? got.s : "",
+                  want.s ? want.s : "");
+            free(got.s);
+            free(want.s);
+        }
+        if (e) engine_stop(e);
+    }
+
     // One slot, a queue of one: a third request is refused; a cancelled
     // job leaves its slot, and the next request runs.
-    Engine *e = engine_start(&src.w, src.tok, eos, n_eos, &(EngineOptions){1, 1, 256}, err);
+    Engine *e = engine_start(&src.w, src.tok, eos, n_eos, &(EngineOptions){1, 1, 256, NULL}, err);
     CHECK(e != NULL, "engine_start: %s", err);
     if (e) {
         DecodeOptions lo = {.max_tokens = 200, .temperature = 0, .top_p = 1, .vocab_limit = tokenizer_vocab_size(src.tok)};

@@ -94,6 +94,18 @@ static void finish(Engine *e, Job *j, const char *error) {
     unref(j);
 }
 
+// j is the only request: speculative decoding, to its end (with e->mu
+// held; released while it runs).
+static void run_alone(Engine *e, Job *j) {
+    char err[ERR_LEN];
+    SpecStats ss;
+    pthread_mutex_unlock(&e->mu);
+    const int rc = spec_generate(e->w, j->seq.ids, j->seq.n, &j->seq.o, e->o.spec, on_token, j, &ss, err);
+    pthread_mutex_lock(&e->mu);
+    j->seq.st.stop = rc ? NULL : ss.d.stop;
+    finish(e, j, rc ? err : NULL);
+}
+
 // Queued jobs into free slots, each prompt prefilled alone (with e->mu held;
 // released around the prefill).
 static void admit(Engine *e) {
@@ -105,6 +117,10 @@ static void admit(Engine *e) {
         e->queued--;
         if (j->cancelled) {
             finish(e, j, NULL);
+            continue;
+        }
+        if (e->o.spec && e->d.n_live == 0 && !e->head && spec_options_check(e->o.spec, NULL, &j->seq.o, err) == 0) {
+            run_alone(e, j);
             continue;
         }
         pthread_mutex_unlock(&e->mu);

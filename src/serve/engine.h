@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "base/util.h"
 #include "infer/decode.h"
+#include "infer/spec.h"
 #include "model/weights.h"
 #include "tok/tokenizer.h"
 
@@ -23,6 +24,10 @@ typedef struct {
     int n_slots;    // sequences decoded together (<= KV_MAX_SEQS)
     int max_queue;  // requests waiting for a slot before submits are refused
     int ctx;        // positions a slot holds (prompt + answer)
+    // NULL, or a drafter: a request that finds no other running or waiting
+    // decodes alone with speculative decoding (greedy: the same answer;
+    // sampled: the same distribution); requests that come meanwhile wait.
+    const SpecOptions *spec;
 } EngineOptions;
 
 // What a job has become, as job_wait reports it.

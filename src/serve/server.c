@@ -506,7 +506,7 @@ int serve_run(const ModelSource *src, const ServeOptions *o, char *err) {
     }
     int32_t eos[3];
     const int n_eos = source_eos_ids(src, eos);
-    const EngineOptions eo = {.n_slots = o->parallel, .max_queue = o->queue, .ctx = o->ctx};
+    const EngineOptions eo = {.n_slots = o->parallel, .max_queue = o->queue, .ctx = o->ctx, .spec = o->spec};
     Server s = {.src = src, .o = o};
     pthread_mutex_init(&s.mu, NULL);
     if (!(s.engine = engine_start(&src->w, src->tok, eos, n_eos, &eo, err))) return -1;

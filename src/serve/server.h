@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "infer/source.h"
+#include "infer/spec.h"
 
 typedef struct {
     const char *host;      // address to bind ("127.0.0.1"; IPv6 when it has a ':')
@@ -18,6 +19,7 @@ typedef struct {
     size_t max_body;       // bytes of a request body
     int timeout;           // seconds a connection may stay idle
     const char *name;      // the model id clients see
+    const SpecOptions *spec;  // NULL, or speculative decoding for a request that runs alone
 } ServeOptions;
 
 // Serves until SIGTERM or SIGINT, then lets every request in flight finish
