@@ -56,6 +56,17 @@ echo "== beam search and speculative decoding: SmolLM2-135M (fp32) as the target
 # python3 bench/bench_spec.py --target DIR --student STUDENT.gguf
 OMP_NUM_THREADS=2 python3 bench/bench_spec.py --trit "$BUILD/trit" --target "$OUT/smollm2" --student "$OUT/smollm2-q2_0.gguf"
 
+if [ -f models/SmolLM2-135M-Instruct.Q4_1.gguf ]; then
+    echo "== serving: trit serve vs llama.cpp's server (llama-cpp-python), SmolLM2-135M-Instruct, 2 threads"
+    # Not the same weight format: llama.cpp serves the Q4_1 GGUF as it is,
+    # trit its fp32 import of that file ($OUT/smollm2, made above; trit runs
+    # fp32 or its own packed types, not Q4_1). Same model, prompts and greedy
+    # decoding; trit's fp32 weights are several times Q4_1's bytes per step.
+    echo "(llama.cpp runs the Q4_1 GGUF, trit the fp32 import of it)"
+    python3 bench/bench_serve.py --trit "$BUILD/trit" --gguf models/SmolLM2-135M-Instruct.Q4_1.gguf \
+        --hf "$OUT/smollm2" --threads 2 --json "$OUT/serve.json"
+fi
+
 if [ -x bench/bench_tokenizer.sh ]; then
     echo "== tokenizer: WikiText-2 train (10.8 MB), trit vs HF tokenizers"
     bench/bench_tokenizer.sh "$BUILD/trit" "$DATA"

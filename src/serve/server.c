@@ -315,7 +315,8 @@ static enum MHD_Result models(Req *r) {
     Buf b = {0};
     buf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":");
     buf_json_str(&b, r->s->o->name, 0);
-    buf_printf(&b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"trit\"}]}", (long)time(NULL));
+    buf_printf(&b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"trit\",\"context_length\":%d}]}",
+               (long)time(NULL), r->s->o->ctx);
     return respond_json(r, 200, &b);
 }
 
