@@ -25,7 +25,7 @@ expect() {
 
 expect 0 "usage: trit" "$BIN" --help
 expect 2 "unknown command" "$BIN" frobnicate
-for c in init info import quantize export tokenize eval train verify generate; do expect 0 "usage: trit $c" "$BIN" $c --help; done
+for c in init info import quantize export tokenize eval train verify generate serve; do expect 0 "usage: trit $c" "$BIN" $c --help; done
 expect 2 "missing --data" "$BIN" eval --model "$FIX/tiny_tied_fp32"
 expect 2 "not a whole number" "$BIN" eval --model x --data y --seq-len 12abc
 expect 2 "--save-path is now --out" "$BIN" train --model x --data y --save-path "$T/o"
@@ -51,6 +51,11 @@ expect 0 "torch_dtype bfloat16" "$BIN" info "$T/imp"
 expect 1 "already exists" "$BIN" import --gguf "$G/llama.gguf" --out "$T/imp"
 expect 0 "LlamaForCausalLM\|llama" "$BIN" info "$G/llama.gguf"
 expect 0 "decode:" "$BIN" generate --model "$T/imp" --prompt "the" --chat --max-tokens 3 --seed 1
+expect 2 "--port: '70000' is not a whole number in \[0, 65535\]" "$BIN" serve --model "$T/imp" --port 70000
+expect 2 "--api-key must not be empty" "$BIN" serve --model "$T/imp" --api-key ""
+expect 2 "need --draft" "$BIN" serve --model "$T/imp" --draft-tokens 3
+expect 2 "--ctx 9999 exceeds the model's context of 256" "$BIN" serve --model "$T/imp" --ctx 9999
+expect 1 "--host nohost: not an IPv4 address" "$BIN" serve --model "$T/imp" --host nohost
 
 # Checkpoints: missing, truncated, corrupt, mismatched.
 expect 1 "cannot open\|no such\|not found\|No such" "$BIN" info "$T/nothing-here"
