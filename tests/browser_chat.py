@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """browser_chat.py: the chat page of `trit serve` (GET /) in headless Chromium.
 
-Usage: python3 tests/browser_chat.py URL [--screenshot PATH]
+Usage: python3 tests/browser_chat.py URL [--screenshot PATH] [--max-tokens N]
 
 Loads URL, asks two questions through the page and checks that each answer
 streams into an assistant bubble, that #stats shows tokens/s and the finish
@@ -37,22 +37,12 @@ def unavailable(why):
 
 
 def parse_args(argv):
-    url, shot = None, None
-    i = 0
-    while i < len(argv):
-        if argv[i] == "--screenshot" and i + 1 < len(argv):
-            shot = argv[i + 1]
-            i += 2
-        elif url is None and not argv[i].startswith("-"):
-            url = argv[i]
-            i += 1
-        else:
-            url = None
-            break
-    if url is None:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        sys.exit(2)
-    return url, shot
+    import argparse
+    ap = argparse.ArgumentParser(description="the chat page in headless chromium")
+    ap.add_argument("url")
+    ap.add_argument("--screenshot")
+    ap.add_argument("--max-tokens", type=int, help="typed into the page's max tokens field (a small model's context)")
+    return ap.parse_args(argv)
 
 
 def start_browser():
@@ -123,10 +113,12 @@ def ask(drv, n, use_enter):
     return ans
 
 
-def run(drv, url):
+def run(drv, url, max_tokens):
     from selenium.webdriver.common.by import By
     drv.set_window_size(1000, 800)
     drv.get(url)
+    if max_tokens:
+        drv.find_element(By.ID, "max-tokens").send_keys(str(max_tokens))
     check("trit" in drv.title.lower(), "page title names trit", drv.title)
     model = wait_for(drv, 30, lambda d: d.find_element(By.ID, "model").text.strip(),
                      "#model shows the model name")
@@ -149,11 +141,12 @@ def run(drv, url):
 
 
 def main():
-    url, shot = parse_args(sys.argv[1:])
+    args = parse_args(sys.argv[1:])
+    shot = args.screenshot
     drv = start_browser()
     try:
         try:
-            run(drv, url)
+            run(drv, args.url, args.max_tokens)
         except Stop:
             pass
         except Exception as e:  # a broken page must still give a report and a screenshot

@@ -174,13 +174,22 @@ def tiny_checks(binary, model):
         check(srv.metric("trit_slots_busy") == 0, "a disconnected client's slot is freed")
         check(chat(srv, "after", max_tokens=4).choices[0].message.content is not None, "serves after a disconnect")
 
-        # A connection that sends half its headers is closed after --timeout.
         load_run(srv)
+        # After all of it, SIGTERM exits 0 (under the sanitizers: no leak
+        # and no error report on the way out).
+        srv.p.send_signal(signal.SIGTERM)
+        try:
+            rc = srv.p.wait(60)
+        except subprocess.TimeoutExpired:
+            rc = None
+        time.sleep(0.2)
+        check(rc == 0, f"exit status {rc} after SIGTERM: " + "".join(srv.log[-15:]))
     finally:
         srv.stop()
 
     srv = Server(binary, model, "--parallel", "1", "--queue", "1", "--timeout", "2")
     try:
+        # A connection that sends half its headers is closed after --timeout.
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
         s.settimeout(10)
@@ -305,7 +314,10 @@ def load_run(srv):
     [t.join() for t in ts]
     late = rss_kb(srv.p.pid)
     check(not errors, f"load run: {len(errors)} failures, e.g. {errors[:2]}")
-    check(late <= 1.25 * rss["early"] + 8192, f"load run: resident memory {rss['early']} kB after 50, {late} kB after 300")
+    # Under AddressSanitizer freed memory waits in its quarantine (256 MB), so
+    # resident memory grows by design; there the clean exit below, with the
+    # leak check, stands for this.
+    check(os.environ.get("TRIT_SAN") == "1" or late <= 1.25 * rss["early"] + 8192, f"load run: resident memory {rss['early']} kB after 50, {late} kB after 300")
 
 
 def smol_checks(binary, model):
@@ -329,7 +341,7 @@ def browser_check(binary, model):
     try:
         here = os.path.dirname(os.path.abspath(__file__))
         out = subprocess.run([sys.executable, os.path.join(here, "../../tests/browser_chat.py"),
-                              f"http://127.0.0.1:{srv.port}/"], capture_output=True, text=True, timeout=300)
+                              f"http://127.0.0.1:{srv.port}/", "--max-tokens", "32"], capture_output=True, text=True, timeout=300)
         print(out.stdout.strip())
         check(out.returncode == 0, "the chat page in chromium: " + out.stdout[-300:] + out.stderr[-300:])
     finally:
