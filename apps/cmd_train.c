@@ -20,7 +20,7 @@ int cmd_train(int argc, char **argv) {
     long eval_tokens = (long)j.eval_tokens;  // size_t in the job
     int distill_flag = 0;                    // --distill-alpha or --distill-temp given
     static const int quant_values[] = {1, 0};
-    static const int scale_values[] = {SCALE_ABSMEAN, SCALE_ABSMAX, SCALE_MSE};
+    static const int scale_values[] = {SCALE_ABSMEAN, SCALE_ABSMAX, SCALE_MSE, SCALE_LEARNED};
     static const int keep_values[] = {KEEP_FP32, KEEP_BF16};
     static const int prec_values[] = {PREC_FP32, PREC_BF16};
     const Opt opts[] = {
@@ -49,9 +49,12 @@ int cmd_train(int argc, char **argv) {
          .help = "ternary QAT, or plain full-precision training (ternary)"},
         {"--group-size", OPT_INT, &j.cfg.group_size, "N", 1, 1 << 20,
          .help = "weights per scale group along the input dimension (128)"},
-        {"--scale", OPT_CHOICE, &scale, "absmean|absmax|mse", .values = scale_values,
+        {"--scale", OPT_CHOICE, &scale, "absmean|absmax|mse|learned", .values = scale_values,
          .help = "group scale (absmean); mse: each group's MSE-optimal scale, which keeps\n"
-                 "a calibrated start (trit quantize) as it is"},
+                 "a calibrated start (trit quantize) as it is; learned: parameters trained\n"
+                 "beside the weights (LSQ's gradient, no weight decay), starting as mse's"},
+        {"--scale-lr-mult", OPT_FLOAT, &j.cfg.scale_lr_mult, "X", 1e-6, 1e6,
+         .help = "with --scale learned: the scales' learning rate over --lr (1)"},
         {"--seed", OPT_U64, &j.seed, "N", .help = "data order (0); the same seed repeats the run exactly"},
         {"--eval-every", OPT_LONG, &j.eval_every, "N", 0, 100000000,
          .help = "validation interval in steps (50; 0 = start and end only)"},

@@ -258,6 +258,43 @@ int main(void) {
     jf.resume = ck;  // a checkpoint without distillation
     CHECK(train_run(&jf, err) != 0 && strstr(err, "another recipe"), "distilling from a plain checkpoint: %s", err);
 
+    // Learned scales: the checkpoint carries them and their moments, so a
+    // resumed run is byte-identical; the model it writes is exactly ternary;
+    // other scale flags do not resume it; with a ramp it is refused.
+    char *l1 = tmp_path("l1"), *l2 = tmp_path("l2"), *lck = path_join(l1, "ckpt-3");
+    char *lm1 = path_join(l1, "model.safetensors");
+    TrainJob jl = je;
+    jl.out_dir = l1;
+    jl.cfg.quant_ramp = 0;
+    jl.cfg.scale = SCALE_LEARNED;
+    jl.cfg.scale_lr_mult = 2.0f;
+    CHECK(train_run(&jl, err) == 0, "learned-scale run: %s", err);
+    CHECK(!same_file(lm1, dm1), "learned scales changed nothing");
+    CHECK(resumes_same(jl, lck, l2, omp_get_max_threads(), lm1),
+          "the resumed learned-scale run's model differs from the uninterrupted run's");
+    {
+        Model lm;
+        TernaryCounts cnt = {0};
+        CHECK(model_load(&lm, l1, err) == 0, "%s", err);
+        for (int i = 0; i < lm.n_tensors; i++)
+            if (lm.tensors[i].matrix && !tk_is_embedding(lm.tensors[i].kind))
+                CHECK(ternary_verify(lm.params_memory + lm.tensors[i].offset, lm.tensors[i].rows, lm.tensors[i].cols,
+                                     32, &cnt) == 0, "%s is not t*s after learned scales", lm.tensors[i].name);
+        model_free(&lm);
+    }
+    TrainJob jm = jl;
+    jm.out_dir = l2;
+    jm.resume = lck;
+    jm.cfg.scale_lr_mult = 1.0f;
+    CHECK(train_run(&jm, err) != 0 && strstr(err, "another recipe"), "learned scales resumed at another rate: %s", err);
+    jm.cfg.scale = SCALE_MSE;
+    CHECK(train_run(&jm, err) != 0 && strstr(err, "another recipe"), "learned scales resumed as mse: %s", err);
+    jm = jl;
+    jm.out_dir = l2;
+    jm.cfg.quant_ramp = 2;
+    CHECK(train_run(&jm, err) != 0 && strstr(err, "--scale learned"), "learned scales with a ramp: %s", err);
+    free(l1); free(l2); free(lck); free(lm1);
+
     // --precision bf16, distilled: the resumed run, on one thread instead of
     // two, is byte-identical to the uninterrupted one; not the fp32 run; a
     // bf16 checkpoint does not resume as fp32.

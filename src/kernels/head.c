@@ -74,15 +74,45 @@ static double ce_row(float *lg, int tgt, int V, float dloss) {
 
 // One row of the distillation loss α·CE + (1 − α)·τ²·KL(p_t ‖ p_s), p = softmax(logits/τ):
 //   dlogits = dloss·[α·(softmax(z) − onehot) + (1 − α)·τ·(p_s − p_t)].
-// lg (student logits) becomes dlogits; tl (teacher logits) is only read.
-// Three passes: the maxima, the three normalisers, then KL and the gradient
-// together. *ce_out and *kl_out get the row's two terms.
-static double distill_row(float *lg, const float *tl, int tgt, int V, float dloss, float alpha, float tau,
+// lg (student logits) becomes dlogits; tl (teacher logits, the caller's
+// scratch) may be overwritten. *ce_out and *kl_out get the row's two terms.
+// At τ = 1 (what trit convert distils with) the student's softmax is also
+// the CE's, so each side needs one exp an element, kept in place between
+// the passes: two exps an element instead of six.
+static double distill_row(float *lg, float *tl, int tgt, int V, float dloss, float alpha, float tau,
                           double *ce_out, double *kl_out) {
     float mx = -FLT_MAX, mt = -FLT_MAX;
+#pragma omp simd reduction(max : mx, mt)
     for (int i = 0; i < V; i++) {
         mx = lg[i] > mx ? lg[i] : mx;
         mt = tl[i] > mt ? tl[i] : mt;
+    }
+    const float fa = dloss * alpha, fk = dloss * (1.0f - alpha) * tau;
+    if (tau == 1.0f) {
+        const float lt = lg[tgt];
+        // KL = Σ p_t·(b − a) + log ss − log st with a, b the shifted logits,
+        // and Σ p_t·(b − a) = u / st: the sums of one pass give both losses.
+        double ss = 0.0, st = 0.0, u = 0.0;
+#pragma omp simd reduction(+ : ss, st, u)
+        for (int i = 0; i < V; i++) {
+            const float a = lg[i] - mx, b = tl[i] - mt;
+            const float es = vexpf(a), et = vexpf(b);
+            ss += (double)es;
+            st += (double)et;
+            u += (double)(et * (b - a));
+            lg[i] = es;
+            tl[i] = et;
+        }
+        const float rs = (float)(1.0 / ss), rt = (float)(1.0 / st);
+#pragma omp simd
+        for (int i = 0; i < V; i++) {
+            const float ps = lg[i] * rs;
+            lg[i] = fa * ps + fk * (ps - tl[i] * rt);
+        }
+        lg[tgt] -= fa;
+        *ce_out = log(ss) + mx - lt;
+        *kl_out = u / st + log(ss) - log(st);
+        return alpha * *ce_out + (1.0 - alpha) * *kl_out;
     }
     const float it = 1.0f / tau;
     double s1 = 0.0, ss = 0.0, st = 0.0;  // in double, as the forward's sum
@@ -96,7 +126,6 @@ static double distill_row(float *lg, const float *tl, int tgt, int V, float dlos
     // log p_t − log p_s = a_t − a_s + (log ss − log st), with a = (logit − max)/τ.
     const float dlog = (float)(log(ss) - log(st));
     const float r1 = (float)(1.0 / s1), rs = (float)(1.0 / ss), rt = (float)(1.0 / st);
-    const float fa = dloss * alpha, fk = dloss * (1.0f - alpha) * tau;
     double kl = 0.0;
 #pragma omp simd reduction(+ : kl)
     for (int i = 0; i < V; i++) {

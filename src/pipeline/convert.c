@@ -25,6 +25,7 @@
 void convert_job_default(ConvertJob *j) {
     *j = (ConvertJob){.group = 64, .keep_embedding = QKEEP_NONE, .calib_tokens = 32768, .seq_len = 512,
                       .block_seqs = 0, .block_epochs = 4, .block_batch = 1, .block_lr = 1e-3f, .e2e_steps = 250, .e2e_lr = 5e-4f,
+                      .e2e_scale = SCALE_LEARNED, .e2e_scale_lr_mult = 1.0f,
                       .e2e_batch = 2, .e2e_seq = 256, .eval_tokens = 16384, .chat_tokens = 128,
                       .chat_share = 0.3f, .block_share = 0.3f};
 }
@@ -370,7 +371,8 @@ static void e2e_job(const Conv *k, const char *from, const char *out, long steps
     t->cfg.min_lr = j->e2e_lr / 20.0f;
     t->cfg.weight_decay = 0.0f;  // decay pulls latent weights into the dead zone
     t->cfg.group_size = j->group;
-    t->cfg.scale = SCALE_MSE;    // the projection keeps the calibrated start as it is
+    t->cfg.scale = j->e2e_scale;  // either starts where the calibrated start is
+    t->cfg.scale_lr_mult = j->e2e_scale_lr_mult;
     t->cfg.distill = 1;
     t->cfg.distill_alpha = 0.0f;
     t->cfg.distill_hidden = j->e2e_hidden;

@@ -10,8 +10,9 @@
 //              (block_seqs 0): at equal minutes on SmolLM2 the distillation
 //              alone ended better (README);
 //   4. e2e     end-to-end distillation from the parent (train/train_run.h,
-//              --distill, the MSE-scale projection that keeps the start) on
-//              the training text with the chat answers mixed in;
+//              --distill, group scales learned from the start's, or each
+//              step's MSE-optimal ones) on the training text with the chat
+//              answers mixed in;
 // then the student in DIR (HF layout, verified) and DIR.gguf (packed,
 // losslessly), and DIR/convert.json: each stage's perplexity on the
 // validation text, tokens and seconds.
@@ -52,6 +53,8 @@ typedef struct {
     long e2e_steps;          // stage 3: optimizer steps, 0: skip the stage
     float e2e_lr;            // 5e-4
     float e2e_hidden;        // β of the hidden-state term (train.h distill_hidden; 0: off)
+    TernaryScale e2e_scale;  // SCALE_LEARNED (default) or SCALE_MSE, both starting at the start's scales
+    float e2e_scale_lr_mult; // learned scales' learning rate over e2e_lr (1)
     int e2e_batch, e2e_seq;  // 2, 256
     Precision precision;     // stage 3's products (train.h)
     size_t eval_tokens;      // tokens of val_path scored after each stage (0: all)

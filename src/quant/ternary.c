@@ -118,11 +118,41 @@ void ternary_project_mse(float *q, const float *w, int64_t rows, int64_t cols, i
 }
 
 const char *ternary_scale_name(TernaryScale mode) {
-    return mode == SCALE_MSE ? "mse" : mode == SCALE_ABSMAX ? "absmax" : "absmean";
+    return mode == SCALE_LEARNED ? "learned" : mode == SCALE_MSE ? "mse" : mode == SCALE_ABSMAX ? "absmax" : "absmean";
+}
+
+float ternary_scale_f16(float s) {
+    return f16_to_f32(f32_to_f16(s > F16_MAX ? (float)F16_MAX : s));
+}
+
+void ternary_project_scales(float *q, const float *w, int64_t rows, int64_t cols, int group, const float *scales) {
+    const int64_t ngroups = rows * (cols / group);
+#pragma omp parallel for schedule(static)
+    for (int64_t g = 0; g < ngroups; g++)
+        ternary_round_group(q + g * group, w + g * group, group, ternary_scale_f16(scales[g]));
+}
+
+void ternary_scale_grad(float *ds, const float *g, const float *w, const float *scales, int64_t rows, int64_t cols,
+                        int group) {
+    const int64_t ngroups = rows * (cols / group);
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < ngroups; k++) {
+        const float s = ternary_scale_f16(scales[k]);
+        const float *gk = g + k * group, *wk = w + k * group;
+        double acc = 0.0;
+        if (s > 0.0f)
+            for (int i = 0; i < group; i++) {
+                const float v = wk[i] / s;  // the forward's division
+                float t = nearbyintf(v);
+                t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
+                acc += (double)gk[i] * (double)(fabsf(v) <= 1.0f ? t - v : t);
+            }
+        ds[k] = (float)acc;
+    }
 }
 
 void ternary_project(float *q, const float *w, int64_t rows, int64_t cols, int group, TernaryScale mode) {
-    if (mode == SCALE_MSE) {
+    if (mode == SCALE_MSE || mode == SCALE_LEARNED) {  // learned scales start as the MSE-optimal ones
         ternary_project_mse(q, w, rows, cols, group, NULL);
         return;
     }

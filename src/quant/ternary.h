@@ -19,10 +19,12 @@
 
 // SCALE_MSE: each group's MSE-optimal scale (ternary_mse_scale below); a
 // group that is already t*s keeps its s, so training from a calibrated start
-// (trit quantize) begins where that start is.
-typedef enum { SCALE_ABSMEAN, SCALE_ABSMAX, SCALE_MSE } TernaryScale;
+// (trit quantize) begins where that start is. SCALE_LEARNED: the scales are
+// parameters of their own, trained beside the weights (train.h); they start
+// as SCALE_MSE's.
+typedef enum { SCALE_ABSMEAN, SCALE_ABSMAX, SCALE_MSE, SCALE_LEARNED } TernaryScale;
 
-// "absmean", "absmax", "mse".
+// "absmean", "absmax", "mse", "learned".
 const char *ternary_scale_name(TernaryScale mode);
 
 // Checks that `group` is positive and divides `cols`; names the tensor.
@@ -44,6 +46,22 @@ float ternary_mse_scale(const float *w, const float *h, int n, int32_t *tmp);
 // ternary_project with each group's MSE-optimal scale; h (cols values, or
 // NULL) weighs each input column's error (its mean square input).
 void ternary_project_mse(float *q, const float *w, int64_t rows, int64_t cols, int group, const float *h);
+
+// s rounded to the fp16 the packed formats store (clamped to the largest
+// finite fp16): the scale a learned group's forward uses.
+float ternary_scale_f16(float s);
+
+// ternary_project with given scales, one per group in row order (rounded
+// to fp16 first); the forward of SCALE_LEARNED.
+void ternary_project_scales(float *q, const float *w, int64_t rows, int64_t cols, int group, const float *scales);
+
+// The gradient of each group's scale, LSQ's (Esser et al.): with v = w/s
+// (s the fp16 scale the forward used) and t its ternary rounding, the
+// forward q = s·t has dq/ds = t − v where |v| <= 1 (rounding passed
+// straight through) and t outside (the clamp). ds[g] = sum g_i·dq_i/ds over
+// the group, g the gradient of q; a group whose scale is 0 gets 0.
+void ternary_scale_grad(float *ds, const float *g, const float *w, const float *scales, int64_t rows, int64_t cols,
+                        int group);
 
 typedef struct {
     uint64_t neg, zero, pos;  // how many weights are -s, 0, +s

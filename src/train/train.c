@@ -17,6 +17,7 @@ void train_config_default(TrainConfig *c) {
     c->quant = 1;
     c->group_size = 128;
     c->scale = SCALE_ABSMEAN;
+    c->scale_lr_mult = 1.0f;
     c->steps = 250;
     c->warmup = 25;
     c->lr = 1e-4f;
@@ -65,6 +66,45 @@ static void round_matrices(uint16_t *dst, const Model *m) {
     }
 }
 
+// The kept embedding / LM head (their one or two tensors).
+static int kept(const TrainConfig *c, const TensorInfo *ti) {
+    return c->keep_embedding != KEEP_NONE && tk_is_embedding(ti->kind);
+}
+
+// Learned scales: one per group of every projected tensor, starting as the
+// MSE-optimal scale of the latent weights (a calibrated start's own scales).
+static void init_scales(Trainer *t) {
+    const Model *m = t->model;
+    const int group = t->cfg.group_size;
+    t->scale_off = xmalloc(sizeof(size_t) * (size_t)m->n_tensors);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        t->scale_off[i] = SIZE_MAX;
+        if (!ti->matrix || kept(&t->cfg, ti)) continue;
+        t->scale_off[i] = t->n_scales;
+        t->n_scales += (size_t)ti->rows * (size_t)(ti->cols / group);
+    }
+    const size_t n = t->n_scales ? t->n_scales : 1;
+    t->scales = xmalloc_aligned(sizeof(float) * n);
+    t->scale_grads = xmalloc_aligned(sizeof(float) * n);
+    t->scale_m = xcalloc(n, sizeof(float));
+    t->scale_v = xcalloc(n, sizeof(float));
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (t->scale_off[i] == SIZE_MAX) continue;
+        const int64_t ng = ti->rows * (ti->cols / group);
+        const float *w = m->params_memory + ti->offset;
+        float *s = t->scales + t->scale_off[i];
+#pragma omp parallel
+        {
+            int32_t *tmp = xmalloc(3 * sizeof(int32_t) * (size_t)group);
+#pragma omp for schedule(static)
+            for (int64_t g = 0; g < ng; g++) s[g] = ternary_mse_scale(w + g * group, NULL, group, tmp);
+            free(tmp);
+        }
+    }
+}
+
 int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char *err) {
     memset(t, 0, sizeof *t);
     if (c->steps < 1) return set_err(err, "--steps must be at least 1");
@@ -89,6 +129,10 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
             if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, c->group_size, err))
                 return -1;
     }
+    if (c->scale == SCALE_LEARNED && (!c->quant || c->quant_ramp))
+        return set_err(err, "--scale learned needs ternary training without --quant-ramp");
+    if (!(c->scale_lr_mult > 0) || !isfinite(c->scale_lr_mult))
+        return set_err(err, "--scale-lr-mult must be positive (got %g)", c->scale_lr_mult);
     if (c->precision != PREC_FP32 && c->precision != PREC_BF16) return set_err(err, "unknown precision %d", c->precision);
     if (c->precision == PREC_BF16 && gemm_bf16_check(err)) return -1;
     t->cfg = *c;
@@ -124,6 +168,7 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
         const size_t s0 = a > t->lo ? a : t->lo, s1 = b < hi ? b : hi;
         if (s0 < s1) t->ranges[t->n_ranges++] = (ParamRange){s0 - t->lo, s1 - s0, ti->matrix};
     }
+    if (c->scale == SCALE_LEARNED) init_scales(t);
     return 0;
 }
 
@@ -141,6 +186,11 @@ void trainer_free(Trainer *t) {
     free(t->teacher16);
     free(t->teacher_layers);
     free(t->ranges);
+    free(t->scales);
+    free(t->scale_grads);
+    free(t->scale_m);
+    free(t->scale_v);
+    free(t->scale_off);
     memset(t, 0, sizeof *t);
 }
 
@@ -165,16 +215,12 @@ float trainer_lambda(const TrainConfig *c, long step) {
     return c->quant_ramp > 0 && step < c->quant_ramp ? (float)step / (float)c->quant_ramp : 1.0f;
 }
 
-// The kept embedding / LM head (their one or two tensors).
-static int kept(const TrainConfig *c, const TensorInfo *ti) {
-    return c->keep_embedding != KEEP_NONE && tk_is_embedding(ti->kind);
-}
-
 // Tensor ti of the forward weights in fp32 into dst (its own offset applied
 // by the caller): copied (norms, an fp32-kept embedding), rounded through
 // bf16 (a bf16-kept one), or projected and mixed with mix lambda; rows
 // [r0, r1) only.
-static void project_rows(const Trainer *t, const TensorInfo *ti, float lambda, int64_t r0, int64_t r1, float *dst) {
+static void project_rows(const Trainer *t, int i, float lambda, int64_t r0, int64_t r1, float *dst) {
+    const TensorInfo *ti = &t->model->tensors[i];
     const int64_t cols = ti->cols ? ti->cols : 1;
     const float *src = t->model->params_memory + ti->offset + (size_t)(r0 * cols);
     const size_t n = (size_t)((r1 - r0) * cols);
@@ -182,6 +228,9 @@ static void project_rows(const Trainer *t, const TensorInfo *ti, float lambda, i
         memcpy(dst, src, sizeof(float) * n);
     } else if (kept(&t->cfg, ti)) {
         for (size_t j = 0; j < n; j++) dst[j] = bf16_to_f32(f32_to_bf16(src[j]));
+    } else if (t->cfg.scale == SCALE_LEARNED) {
+        const float *s = t->scales + t->scale_off[i] + (size_t)(r0 * (cols / t->cfg.group_size));
+        ternary_project_scales(dst, src, r1 - r0, cols, t->cfg.group_size, s);
     } else {
         ternary_project(dst, src, r1 - r0, cols, t->cfg.group_size, t->cfg.scale);
         if (lambda < 1.0f)
@@ -191,7 +240,7 @@ static void project_rows(const Trainer *t, const TensorInfo *ti, float lambda, i
 
 static void project_f32(const Trainer *t, float lambda, float *dst) {
     const Model *m = t->model;
-    for (int i = 0; i < m->n_tensors; i++) project_rows(t, &m->tensors[i], lambda, 0, m->tensors[i].rows, dst + m->tensors[i].offset);
+    for (int i = 0; i < m->n_tensors; i++) project_rows(t, i, lambda, 0, m->tensors[i].rows, dst + m->tensors[i].offset);
 }
 
 void trainer_project(Trainer *t, float lambda) {
@@ -207,7 +256,7 @@ void trainer_project(Trainer *t, float lambda) {
         if (!ti->matrix || (kept(&t->cfg, ti) && t->cfg.keep_embedding == KEEP_FP32)) continue;
         for (int64_t r0 = 0; r0 < ti->rows; r0 += PROJ_ROWS) {
             const int64_t r1 = r0 + PROJ_ROWS < ti->rows ? r0 + PROJ_ROWS : ti->rows;
-            project_rows(t, ti, lambda, r0, r1, t->proj_tmp);
+            project_rows(t, i, lambda, r0, r1, t->proj_tmp);
             bf16_round(t->fwd16 + ti->offset + (size_t)(r0 * ti->cols), t->proj_tmp, (size_t)((r1 - r0) * ti->cols));
         }
     }
@@ -217,6 +266,31 @@ float *trainer_model_f32(Trainer *t) {
     float *dst = t->cfg.precision == PREC_FP32 ? t->fwd : t->grads;
     if (dst != t->model->params_memory) project_f32(t, 1.0f, dst);
     return dst;
+}
+
+void trainer_scale_grads(Trainer *t) {
+    const Model *m = t->model;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (t->scale_off[i] == SIZE_MAX) continue;
+        ternary_scale_grad(t->scale_grads + t->scale_off[i], t->grads + ti->offset, m->params_memory + ti->offset,
+                           t->scales + t->scale_off[i], ti->rows, ti->cols, t->cfg.group_size);
+    }
+}
+
+// Below this a learned scale stops: a scale that reached 0 would freeze its
+// group for good (zero scales get no gradient).
+#define SCALE_FLOOR 1e-7f
+
+// AdamW on the learned scales (no weight decay), rank 0's result for all.
+static void update_scales(Trainer *t, float lr, float clip) {
+    const AdamWConfig ac = {t->cfg.beta1, t->cfg.beta2, t->cfg.eps, 0.0f};
+    const ParamRange all = {0, t->n_scales, 0};
+    adamw_step(t->scales, t->scale_grads, t->scale_m, t->scale_v, &all, 1, &ac, lr * t->cfg.scale_lr_mult,
+               t->step + 1, clip);
+    for (size_t k = 0; k < t->n_scales; k++)
+        if (t->scales[k] != 0.0f && !(t->scales[k] >= SCALE_FLOOR)) t->scales[k] = SCALE_FLOOR;
+    if (t->dist.size > 1) dist_bcast(&t->dist, t->scales, sizeof(float) * t->n_scales, 0);
 }
 
 static size_t count_targets(const int32_t *y, size_t n) {
@@ -279,6 +353,11 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
         st->comm_s = now_seconds() - t0;
     }
     st->grad_norm = grad_global_norm(t->grads, m->n_params);
+    if (t->scales) {  // from the summed gradients: the same on every rank
+        trainer_scale_grads(t);
+        const double ns = grad_global_norm(t->scale_grads, t->n_scales);
+        st->grad_norm = sqrt(st->grad_norm * st->grad_norm + ns * ns);
+    }
     st->lr = lr_cosine(step, t->cfg.steps, t->cfg.warmup, t->cfg.lr, t->cfg.min_lr);
     if (!isfinite(st->loss) || !isfinite(st->grad_norm))
         return set_err(err, "step %ld: the %s is not finite (loss %g, grad norm %g); weights left as they were",
@@ -289,6 +368,7 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
     const float clip = t->cfg.clip > 0 ? grad_clip_factor(st->grad_norm, t->cfg.clip) : 1.0f;
     AdamWConfig ac = {t->cfg.beta1, t->cfg.beta2, t->cfg.eps, t->cfg.weight_decay};
     adamw_step(w + t->lo, g + t->lo, t->m, t->v, t->ranges, t->n_ranges, &ac, st->lr, step + 1, clip);
+    if (t->scales) update_scales(t, st->lr, clip);
     t0 = now_seconds();
     for (int r = 0; r < d->size && d->size > 1; r++) {
         size_t lo, n;
@@ -318,7 +398,8 @@ typedef struct {
     int32_t keep_embedding, distill;
     float distill_alpha, distill_temp;
     uint64_t teacher_hash;
-    int32_t ranks, pad3;
+    int32_t ranks;
+    float scale_lr_mult;  // learned scales only (0 otherwise, as the padding it replaced)
 } CkptHeader;
 
 static uint64_t model_shape_hash(const Model *m) {
@@ -361,6 +442,7 @@ static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint
     h->distill_hidden = c->distill_hidden;
     h->teacher_hash = t->teacher ? t->teacher_hash : 0;
     h->ranks = t->dist.size;
+    h->scale_lr_mult = c->scale == SCALE_LEARNED ? c->scale_lr_mult : 0.0f;
 }
 
 uint64_t trainer_state_hash(const Trainer *t, uint64_t data_rng, uint64_t tokenizer_hash) {
@@ -414,6 +496,11 @@ int trainer_save_checkpoint(const Trainer *t, const char *dir, uint64_t data_rng
             atomic_write(&f, t->model->params_memory, bytes);
             write_moments(t, &f, 0);
             write_moments(t, &f, 1);
+            if (t->scales) {  // learned scales and their moments, after the weights' (rank 0 holds all)
+                atomic_write(&f, t->scales, sizeof(float) * t->n_scales);
+                atomic_write(&f, t->scale_m, sizeof(float) * t->n_scales);
+                atomic_write(&f, t->scale_v, sizeof(float) * t->n_scales);
+            }
             rc = atomic_commit(&f, err);
         }
     }
@@ -458,7 +545,8 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
         h.beta1 != want.beta1 || h.beta2 != want.beta2 || h.eps != want.eps || h.clip != want.clip ||
         h.quant_ramp != want.quant_ramp || h.keep_embedding != want.keep_embedding || h.distill != want.distill ||
         h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp ||
-        h.distill_hidden != want.distill_hidden || h.precision != want.precision) {
+        h.distill_hidden != want.distill_hidden || h.precision != want.precision ||
+        h.scale_lr_mult != want.scale_lr_mult) {
         rc = set_err(err, "%s: the checkpoint was made with another recipe (quant %d, group %d, steps %lld, warmup "
                      "%lld, lr %g, min-lr %g, weight-decay %g, clip %g, quant-ramp %lld, keep-embedding %d, distill "
                      "%d, alpha %g, temp %g, hidden %g, precision %s); resume with the same flags", state, h.quant, h.group_size,
@@ -478,13 +566,17 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
                      "and --teacher", state);
         goto done;
     }
-    // The weights, then this rank's slice of m and of v.
-    const size_t n = t->model->n_params, k = t->n_slice;
+    // The weights, then this rank's slice of m and of v, then any learned
+    // scales with their m and v (all of them).
+    const size_t n = t->model->n_params, k = t->n_slice, ns = t->n_scales;
     const off_t at_m = (off_t)sizeof h + (off_t)(sizeof(float) * n), at_v = at_m + (off_t)(sizeof(float) * n);
-    if (fseeko(f, 0, SEEK_END) || ftello(f) != at_v + (off_t)(sizeof(float) * n) ||
+    const off_t at_s = at_v + (off_t)(sizeof(float) * n);
+    if (fseeko(f, 0, SEEK_END) || ftello(f) != at_s + 3 * (off_t)(sizeof(float) * ns) ||
         fseeko(f, (off_t)sizeof h, SEEK_SET) || fread(t->model->params_memory, sizeof(float), n, f) != n ||
         fseeko(f, at_m + (off_t)(sizeof(float) * t->lo), SEEK_SET) || fread(t->m, sizeof(float), k, f) != k ||
-        fseeko(f, at_v + (off_t)(sizeof(float) * t->lo), SEEK_SET) || fread(t->v, sizeof(float), k, f) != k) {
+        fseeko(f, at_v + (off_t)(sizeof(float) * t->lo), SEEK_SET) || fread(t->v, sizeof(float), k, f) != k ||
+        fseeko(f, at_s, SEEK_SET) || fread(t->scales, sizeof(float), ns, f) != ns ||
+        fread(t->scale_m, sizeof(float), ns, f) != ns || fread(t->scale_v, sizeof(float), ns, f) != ns) {
         rc = set_err(err, "%s: truncated or oversized checkpoint", state);
         goto done;
     }

@@ -12,6 +12,9 @@
 //      tokens first, and the loss is α·CE + (1 − α)·τ²·KL(teacher ‖ student);
 //   3. global gradient norm (logged before clipping), stop on NaN/Inf, clip;
 //   4. AdamW with the cosine learning rate of this step.
+// With learned scales (SCALE_LEARNED) step 1 rounds with the trained scales,
+// step 2 adds their LSQ gradients (ternary_scale_grad), the norm of step 3
+// covers them too, and step 4 updates them without weight decay.
 // grads, m, v and fwd have the parameter buffer's layout.
 #ifndef TRIT_TRAIN_H
 #define TRIT_TRAIN_H
@@ -39,6 +42,7 @@ typedef struct {
     int quant;           // 1: ternary (default), 0: full precision
     int group_size;      // 128
     TernaryScale scale;  // absmean
+    float scale_lr_mult; // SCALE_LEARNED: the scales' learning rate over the weights' (1)
     long steps, warmup;  // 250, 25
     float lr, min_lr;    // 1e-4, 5e-6
     float weight_decay;  // 0.01 (matrices only)
@@ -79,6 +83,12 @@ typedef struct {
     uint16_t *teacher16;
     float *teacher_layers; // the teacher's layer outputs of a step (the hidden-state term)
     size_t teacher_layers_n;
+    // SCALE_LEARNED: one scale per projected group, every tensor's groups in
+    // tensor order from scale_off[i] (SIZE_MAX: tensor i is not projected);
+    // fp32, the forward uses each one's fp16. Their gradient and AdamW
+    // moments; every rank holds all of them (rank 0's update is broadcast).
+    float *scales, *scale_grads, *scale_m, *scale_v;
+    size_t n_scales, *scale_off;
 } Trainer;
 
 typedef struct {
@@ -115,6 +125,10 @@ void trainer_project(Trainer *t, float lambda);
 // the gradient buffer, overwritten (so only between steps). Its layout is
 // the parameter buffer's.
 float *trainer_model_f32(Trainer *t);
+
+// SCALE_LEARNED: scale_grads from the matrices' gradients in grads (the
+// gradient of the forward weights) and the latent weights.
+void trainer_scale_grads(Trainer *t);
 
 // One step on x, y: the global batch of dist.size x B rows of T tokens,
 // of which this rank runs rows [rank·B, rank·B + B). The loss is the mean

@@ -22,7 +22,12 @@ some also ramp the quantization ((1 - lam)*W + lam*t*s, lam = step/N) or keep
 the embedding / LM head out of the projection (fp32, or rounded to bf16), or
 add beta times the hidden-state term: the mean over layers and tokens of
 ||h_l - t_l||^2 / (||t_l||^2 + 1e-6*C), h_l and t_l the student's and the
-teacher's output of decoder layer l.
+teacher's output of decoder layer l. The learned-scale variant (trit train
+--scale learned) trains one scale per group beside the weights: they start
+as each group's MSE-optimal fp16 scale, the forward rounds them to fp16, and
+their gradient is LSQ's (t - w/s where |w/s| <= 1, t outside); AdamW without
+weight decay, inside the same global-norm clip. It also writes
+scales.safetensors: init.<name>, grad.<name> (batch 0) and final.<name>.
 Run: python3 tools/reference/make_train_fixtures.py   (needs torch, transformers, safetensors)
 """
 import json
@@ -31,11 +36,16 @@ import os
 import shutil
 import struct
 
+import sys
+
+import numpy as np
 import torch
 import torch.nn.functional as Fn
 from safetensors.torch import save_file
 import argparse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_quant_fixtures import mse_scale  # noqa: E402  the independent MSE-optimal scale
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/fixtures/train")
@@ -59,6 +69,9 @@ VARIANTS = [
          ramp=10),
     # The hidden-state term beside the KL (trit train --distill-hidden).
     dict(name="distill_hidden", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.2, 1.0), hidden=0.7),
+    # Learned group scales (trit train --scale learned), as trit convert distils.
+    dict(name="distill_learned_scales", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.0, 1.0),
+         learned=True),
 ]
 
 
@@ -99,17 +112,56 @@ def forward_weight(w, group, lam, keep):
     return f + (w - w.detach())
 
 
+def init_scales(w, group):
+    """Each group's MSE-optimal fp16 scale (rows, groups, 1), a parameter."""
+    a = w.detach().double().numpy()
+    s = [[mse_scale(a[r, g0:g0 + group], np.ones(group)) for g0 in range(0, a.shape[1], group)]
+         for r in range(a.shape[0])]
+    return torch.nn.Parameter(torch.tensor(s, dtype=torch.float32).unsqueeze(-1))
+
+
+def learned_weight(w, s, group):
+    """t*fp16(s) with straight-through gradient to w and LSQ's to s."""
+    rows, cols = w.shape
+    g = w.reshape(rows, cols // group, group)
+    with torch.no_grad():
+        sd = s.clamp(max=65504.0).half().float()
+        ok = sd > 0
+        v = g / torch.where(ok, sd, torch.ones_like(sd))
+        t = torch.where(ok, torch.clamp(torch.round(v), -1, 1), torch.zeros_like(v))
+        ds = torch.where(ok, torch.where(v.abs() <= 1, t - v, t), torch.zeros_like(v))
+        value = t * sd
+    q = g + (value - g).detach() + (s - s.detach()) * ds
+    return q.reshape(rows, cols)
+
+
 def patch_ternary(model, group, state):
     """state["lam"] is read at every forward; the embedding / LM head are kept
-    when state["keep"] is set."""
+    when state["keep"] is set. With state["scales"] (a dict, filled here by
+    weight name) the scales are learned."""
     head = model.get_output_embeddings()
+    names = {id(p): n for n, p in model.named_parameters()}
+    scales = state.get("scales")
+
+    def weight(w, keep):
+        if scales is not None and not keep:
+            n = names[id(w)]
+            if n not in scales:
+                scales[n] = init_scales(w, group)
+            return learned_weight(w, scales[n], group)
+        return forward_weight(w, group, state["lam"], keep)
+
     for mod in model.modules():
         if isinstance(mod, torch.nn.Linear):
             keep = state.get("keep") if mod is head else None
-            mod.forward = (lambda m, k: (lambda x: Fn.linear(
-                x, forward_weight(m.weight, group, state["lam"], k), m.bias)))(mod, keep)
+            mod.forward = (lambda m, k: (lambda x: Fn.linear(x, weight(m.weight, k), m.bias)))(mod, keep)
     emb = model.model.embed_tokens
-    emb.forward = lambda ids: Fn.embedding(ids, forward_weight(emb.weight, group, state["lam"], state.get("keep")))
+    emb.forward = lambda ids: Fn.embedding(ids, weight(emb.weight, state.get("keep")))
+    if scales is not None:  # every scale made now, before the optimizer sees them
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Linear) and not (mod is head and state.get("keep")):
+                weight(mod.weight, None)
+        weight(emb.weight, state.get("keep"))
 
 
 def build(v, seed):
@@ -178,7 +230,7 @@ def main():
         model = model_class(v).from_pretrained(os.path.join(d, "model"), dtype=torch.float32,
                                                  attn_implementation="eager")
         model.train()
-        state = dict(lam=1.0, keep=v.get("keep"))
+        state = dict(lam=1.0, keep=v.get("keep"), scales={} if v.get("learned") else None)
         if v["quant"]:
             patch_ternary(model, RECIPE["group_size"], state)
         teacher = None
@@ -192,8 +244,10 @@ def main():
         params = named_params(model)
         decay = [p for n, p in params if "norm" not in n]
         no_decay = [p for n, p in params if "norm" in n]
+        scales = state["scales"] or {}
+        init = {f"init.{n}": p.detach().clone().squeeze(-1) for n, p in scales.items()}
         opt = torch.optim.AdamW([dict(params=decay, weight_decay=RECIPE["weight_decay"]),
-                                 dict(params=no_decay, weight_decay=0.0)],
+                                 dict(params=no_decay + list(scales.values()), weight_decay=0.0)],
                                 lr=RECIPE["lr"], betas=(RECIPE["beta1"], RECIPE["beta2"]), eps=RECIPE["eps"])
         g = torch.Generator().manual_seed(7 + i)
         # Two distinct batches, alternating: random tokens the model can
@@ -225,10 +279,14 @@ def main():
             loss.backward()
             if step == 0:
                 save_file({n: p.grad.detach().contiguous() for n, p in params}, os.path.join(d, "grads.safetensors"))
-            norm = torch.nn.utils.clip_grad_norm_([p for _, p in params], RECIPE["clip"])
+                init.update({f"grad.{n}": p.grad.detach().clone().squeeze(-1) for n, p in scales.items()})
+            norm = torch.nn.utils.clip_grad_norm_([p for _, p in params] + list(scales.values()), RECIPE["clip"])
             opt.step()
             trace.append(dict(step=step, loss=loss.item(), grad_norm=norm.item(), lr=lr))
         save_file({n: p.detach().contiguous() for n, p in params}, os.path.join(d, "final.safetensors"))
+        if scales:
+            init.update({f"final.{n}": p.detach().clone().squeeze(-1) for n, p in scales.items()})
+            save_file({k: t.contiguous() for k, t in init.items()}, os.path.join(d, "scales.safetensors"))
         with open(os.path.join(d, "batches.bin"), "wb") as f:
             f.write(struct.pack("<5i", 0x54524954, 2, v["steps"], B, T))
             f.write(batches.numpy().astype("<i4").tobytes())
@@ -237,6 +295,8 @@ def main():
             extra.update(distill_alpha=v["distill"][0], distill_temp=v["distill"][1])
         if v.get("hidden"):
             extra.update(distill_hidden=v["hidden"])
+        if v.get("learned"):
+            extra.update(scale="learned")
         json.dump(dict(recipe=dict(RECIPE, steps=v["steps"], quant="ternary" if v["quant"] else "none", **extra),
                        trace=trace), open(os.path.join(d, "trace.json"), "w"), indent=1)
         print(v["name"], " ".join(f"{t['loss']:.4f}" for t in trace))
