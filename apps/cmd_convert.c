@@ -83,11 +83,10 @@ int cmd_convert(int argc, char **argv) {
         {"--e2e-hidden", OPT_FLOAT, &j.e2e_hidden, "B", 0, 1e6,
          .help = "weight of the per-layer hidden-state term beside the KL (0 = off)"},
         {"--e2e-scale", OPT_CHOICE, &e2e_scale, "learned|mse", .values = e2e_scales,
-         .help = "group scales trained beside the weights from the start's (learned, default:\n"
-                 "at equal steps 139 against 188 on wiki.valid, and 1.2x the steps a minute), or\n"
-                 "each step's MSE-optimal ones (mse)"},
+         .help = "group scales trained beside the weights from the start's (learned, the\n"
+                 "default), or each step's MSE-optimal ones (mse); README: study_e2e.sh"},
         {"--e2e-scale-lr-mult", OPT_FLOAT, &j.e2e_scale_lr_mult, "X", 1e-6, 1e6,
-         .help = "learned scales' learning rate over --e2e-lr (1)"},
+         .help = "learned scales' learning rate over --e2e-lr (4)"},
         {"--batch-size", OPT_INT, &j.e2e_batch, "B", 1, 65536, .help = "sequences per step (2: more, smaller steps)"},
         {"--e2e-seq-len", OPT_INT, &j.e2e_seq, "T", 2, 1 << 20, .help = "tokens per sequence (256)"},
         {"--precision", OPT_CHOICE, &precision, "fp32|bf16", .values = precisions,

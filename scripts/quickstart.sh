@@ -7,7 +7,7 @@
 #   scripts/quickstart.sh --toy-parent   # no real model: pretrain a small Qwen3 first (~35 min)
 #
 # Then: trit convert within MINUTES (GPTQ start, the parent's chat answers,
-# block-wise reconstruction, distillation from the parent; resumable), trit
+# distillation from the parent with learned group scales; resumable), trit
 # verify of the model and its GGUF, parent and student side by side:
 # perplexity on wiki.test.raw (never trained on) and the chat prompts of
 # prompts/chat-eval.tsv (scripts/chat_score.py). Everything lands in runs/.

@@ -25,7 +25,7 @@
 void convert_job_default(ConvertJob *j) {
     *j = (ConvertJob){.group = 64, .keep_embedding = QKEEP_NONE, .calib_tokens = 32768, .seq_len = 512,
                       .block_seqs = 0, .block_epochs = 4, .block_batch = 1, .block_lr = 1e-3f, .e2e_steps = 250, .e2e_lr = 5e-4f,
-                      .e2e_scale = SCALE_LEARNED, .e2e_scale_lr_mult = 1.0f,
+                      .e2e_scale = SCALE_LEARNED, .e2e_scale_lr_mult = 4.0f,
                       .e2e_batch = 2, .e2e_seq = 256, .eval_tokens = 16384, .chat_tokens = 128,
                       .chat_share = 0.3f, .block_share = 0.3f};
 }

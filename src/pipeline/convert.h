@@ -54,7 +54,7 @@ typedef struct {
     float e2e_lr;            // 5e-4
     float e2e_hidden;        // β of the hidden-state term (train.h distill_hidden; 0: off)
     TernaryScale e2e_scale;  // SCALE_LEARNED (default) or SCALE_MSE, both starting at the start's scales
-    float e2e_scale_lr_mult; // learned scales' learning rate over e2e_lr (1)
+    float e2e_scale_lr_mult; // learned scales' learning rate over e2e_lr (4)
     int e2e_batch, e2e_seq;  // 2, 256
     Precision precision;     // stage 3's products (train.h)
     size_t eval_tokens;      // tokens of val_path scored after each stage (0: all)
