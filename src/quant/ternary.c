@@ -34,11 +34,10 @@ static float group_scale(const float *w, int n, TernaryScale mode) {
         s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
         s /= n;
     }
-    if (s > F16_MAX) s = F16_MAX;
     // Rounded to fp16 (through float32, as torch's .float().half() does),
     // the precision every packed format stores the scale in: training,
     // verify and export then agree bit for bit.
-    return f16_to_f32(f32_to_f16((float)s));
+    return ternary_scale_f16((float)s);
 }
 
 // A signed int in the order of the float: a total order over every bit
@@ -84,8 +83,15 @@ float ternary_mse_scale(const float *w, const float *h, int n, int32_t *tmp) {
             best = num / den;
         }
     }
-    if (best > F16_MAX) best = F16_MAX;
-    return f16_to_f32(f32_to_f16((float)best));
+    return ternary_scale_f16((float)best);
+}
+
+// t for w at the scale s > 0: the nearest of {-1, 0, 1} to w / s. A true
+// division (not a multiply by 1/s), so the rounding decisions are
+// bit-identical to the torch reference's w / s; half to even, as torch.round.
+static inline float ternary_level(float w, float s) {
+    const float t = nearbyintf(w / s);
+    return t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
 }
 
 void ternary_round_group(float *q, const float *w, int n, float s) {
@@ -93,13 +99,8 @@ void ternary_round_group(float *q, const float *w, int n, float s) {
         for (int i = 0; i < n; i++) q[i] = s == 0.0f ? 0.0f : s;
         return;
     }
-    for (int i = 0; i < n; i++) {
-        // A true division (not a multiply by 1/s), so the rounding
-        // decisions are bit-identical to the torch reference's w / s.
-        float t = nearbyintf(w[i] / s);  // default rounding: half to even, as torch.round
-        t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
-        q[i] = t * s + 0.0f;  // + 0: a zero is +0.0, as a packed zero decodes, never -0.0
-    }
+    for (int i = 0; i < n; i++)
+        q[i] = ternary_level(w[i], s) * s + 0.0f;  // + 0: a zero is +0.0, as a packed zero decodes, never -0.0
 }
 
 void ternary_project_mse(float *q, const float *w, int64_t rows, int64_t cols, int group, const float *h) {
@@ -142,9 +143,7 @@ void ternary_scale_grad(float *ds, const float *g, const float *w, const float *
         double acc = 0.0;
         if (s > 0.0f)
             for (int i = 0; i < group; i++) {
-                const float v = wk[i] / s;  // the forward's division
-                float t = nearbyintf(v);
-                t = t > 1.0f ? 1.0f : t < -1.0f ? -1.0f : t;
+                const float v = wk[i] / s, t = ternary_level(wk[i], s);  // the forward's t
                 acc += (double)gk[i] * (double)(fabsf(v) <= 1.0f ? t - v : t);
             }
         ds[k] = (float)acc;
