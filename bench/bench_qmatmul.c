@@ -21,6 +21,7 @@
 
 #include "base/hash.h"
 #include "base/util.h"
+#include "kernels/cpu/qpack.h"
 #include "kernels/qmatmul.h"
 #include "quant/ggml_types.h"
 
@@ -37,7 +38,7 @@ typedef struct {
 } Mat;
 
 // Random blocks with finite fp16 scales (the kernels' speed does not depend
-// on the values); F16 all 0.0625.
+// on the values); F16 all 0.0625. The ternary types in their run layout.
 static void *random_packed(const GgmlType *t, int rows, int cols, uint64_t *rng) {
     size_t nb = (size_t)rows * cols / t->block_size, bytes = nb * t->type_size;
     uint8_t *w = xmalloc_aligned(bytes);
@@ -50,7 +51,11 @@ static void *random_packed(const GgmlType *t, int rows, int cols, uint64_t *rng)
         w[k * t->type_size + doff] = 0x00;
         w[k * t->type_size + doff + 1] = 0x2c;  // fp16 0.0625
     }
-    return w;
+    if (!qpack_type_ok(t->id)) return w;
+    void *p = xmalloc_aligned(qpack_bytes(t->id, rows, cols));
+    qpack(t->id, w, rows, cols, p);
+    free(w);
+    return p;
 }
 
 static double best_of(int reps, double (*run)(void *), void *ctx) {
@@ -96,7 +101,9 @@ static double run_sgemm(void *p) {
 
 static double bytes_of(const GgmlType *t, const Mat *m, int nm) {
     double b = 0;
-    for (int i = 0; i < nm; i++) b += (double)m[i].rows * m[i].cols / t->block_size * t->type_size;
+    for (int i = 0; i < nm; i++)
+        b += qpack_type_ok(t->id) ? (double)qpack_bytes(t->id, m[i].rows, m[i].cols)
+                                  : (double)m[i].rows * m[i].cols / t->block_size * t->type_size;
     return b;
 }
 

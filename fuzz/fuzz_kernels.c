@@ -10,6 +10,8 @@
 // shape needs (zero-padded) so that ASan sees any read past it.
 // Checks:
 //   - to_float, where the type has one, reads only its blocks;
+//   - qpack (the ternary types' run layout) reads only its blocks and gives
+//     back every row as to_float does;
 //   - qmatmul, where the type and shape are supported, gives the same bits
 //     on every kernel set this CPU runs (ref, AVX2, AVX-512) as on the plain
 //     reference, and each row of the n-row product equals the 1-row product
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/qpack.h"
 #include "kernels/qmatmul.h"
 #include "quant/ggml_types.h"
 
@@ -91,7 +94,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     activations(x, n * cols, mode, data + used, size - used);
 
     if (t->to_float) t->to_float(w, deq, (int64_t)rows * cols);
-    if (qmatmul_shape_ok(t->id, cols)) check_products(t, w, x, rows, cols, n);
+    if (qmatmul_shape_ok(t->id, cols)) {
+        if (qpack_type_ok(t->id)) {  // the ternary types run in their run layout, read back exactly
+            uint8_t *p = malloc(qpack_bytes(t->id, rows, cols));
+            float *row = malloc(sizeof(float) * (size_t)cols);
+            if (!p || !row) abort();
+            qpack(t->id, w, rows, cols, p);
+            for (int r = 0; r < rows; r++) {
+                qpack_row_to_float(p, rows, cols, t->block_size, r, row);
+                same_or_abort(row, deq + (size_t)r * cols, (size_t)cols, "qpack row", t);
+            }
+            check_products(t, p, x, rows, cols, n);
+            free(p);
+            free(row);
+        } else {
+            check_products(t, w, x, rows, cols, n);
+        }
+    }
     free(w);
     free(x);
     free(deq);

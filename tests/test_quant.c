@@ -7,13 +7,16 @@
 //    refusals (a non-ternary value, a scale not exact in fp16, NaN, infinity,
 //    bad type or length) name the first bad block.
 //  - the activation quantization: scales, round half to even, clamping,
-//    zero and non-finite blocks, the interleaved and planes layouts.
+//    zero and non-finite blocks, the interleaved layout.
+//  - qpack, the ternary run layout: every byte against the layout's
+//    definition written out from the dequantized GGUF rows, rows read back
+//    (qpack_row_to_float) equal to_float's bit for bit, padding rows.
 //  - qmatmul's reference path against an independent computation from the
 //    packed ternary values (bit for bit), and against the fp32 product of the
 //    dequantized weights (within the int8 activation error); Q8_0 and F16
 //    against their defined sequences written out from the raw blocks.
 //  - every SIMD path this CPU runs against the reference, bit for bit, for
-//    all five weight types, on random raw blocks (codes 3, every TQ1_0 byte
+//    all six weight types, on random raw blocks (the ternary ones packed by qpack) (codes 3, every TQ1_0 byte
 //    value, Q8_0's -128, zero and negative scales) and odd shapes: rows not a multiple of any tile, n = 1..9 and
 //    a few larger, the shortest and longer rows; one row of an n-row product
 //    equals the 1-row product; 1 thread equals 2 threads.
@@ -30,6 +33,7 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "kernels/cpu/qact.h"
+#include "kernels/cpu/qpack.h"
 #include "kernels/qmatmul.h"
 #include "quant/ggml_types.h"
 #include "quant/tpack.h"
@@ -180,7 +184,7 @@ static void test_qact(void) {
     x[1 * cols + 70] = NAN;                  // row 1, block 1
     x[2 * cols + 130] = -INFINITY;           // row 2, block 2
     QAct a;
-    qact_quantize(&a, x, n, cols, QORDER_NATURAL, 1);
+    qact_quantize(&a, x, n, cols, 1);
     int ok = a.d[0] == 1.0f;
     for (int k = 0; k < 8; k++) ok &= a.q[k] == tie_q[k];
     CHECK(ok, "d = max/127 and q rounds half to even");
@@ -209,20 +213,19 @@ static void test_qact(void) {
     float tiny[64];
     for (int k = 0; k < 64; k++) tiny[k] = (k % 2 ? 1 : -1) * 0x1p-140f * (float)(k + 1);
     QAct t;
-    qact_quantize(&t, tiny, 1, 64, QORDER_NATURAL, 1);
+    qact_quantize(&t, tiny, 1, 64, 1);
     int in_range = 1;
     for (int k = 0; k < 64; k++) in_range &= t.q[k] >= -127;
     CHECK(in_range && t.d[0] > 0, "subnormal scale: q stays in [-127, 127]");
     qact_free(&t);
 
-    // The planes order and the 8-row interleave hold the same values.
+    // The 8-row interleave holds the same values.
     QAct p;
-    qact_quantize(&p, x, n, cols, QORDER_PLANES, 8);
+    qact_quantize(&p, x, n, cols, 8);
     int same = p.lanes == 8;
     for (int i = 0; i < 16; i++)
         for (int k = 0; k < cols; k++) {
-            int b = k / 64, j = k % 64, pos = b * 64 + 16 * (j % 4) + j / 4;
-            int8_t v = p.q[((i / 8) * cols / 4 + pos / 4) * 32 + (i % 8) * 4 + pos % 4];
+            int8_t v = p.q[((i / 8) * cols / 4 + k / 4) * 32 + (i % 8) * 4 + k % 4];
             same &= v == (i < n ? a.q[i * cols + k] : 0);
         }
     for (int i = 0; i < 16; i++)
@@ -231,10 +234,74 @@ static void test_qact(void) {
             float dw = i < n ? a.d[i * 3 + b] : 0.0f;
             same &= (isnan(dw) ? isnan(p.d[s]) : p.d[s] == dw) && p.sum[s] == (i < n ? a.sum[i * 3 + b] : 0);
         }
-    CHECK(same, "planes order + 8-row interleave: the same values, zero padding rows");
+    CHECK(same, "8-row interleave: the same values, zero padding rows");
     qact_free(&p);
     qact_free(&a);
     free(x);
+}
+
+// ---------------------------------------------------------------------------
+// The ternary run layout
+
+static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks);
+
+// The run layout of GGUF rows W (qpack), in a new buffer.
+static uint8_t *pack(const GgmlType *t, const uint8_t *W, int rows, int cols) {
+    uint8_t *P = xmalloc_aligned(qpack_bytes(t->id, rows, cols));
+    qpack(t->id, W, rows, cols, P);
+    return P;
+}
+
+
+static void test_qpack(void) {
+    static const int shapes[][2] = {{8, 256}, {13, 512}, {1, 256}, {21, 768}};
+    for (int ti = 0; ti < NTYPES; ti++) {
+        const GgmlType *t = ggml_type_find(TYPES[ti]);
+        int bad_bytes = 0, bad_rows = 0, bad_scales = 0;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int rows = shapes[s][0], cols = shapes[s][1], nwb = cols / t->block_size;
+            const size_t nblocks = (size_t)rows * nwb;
+            uint8_t *W = xmalloc(nblocks * t->type_size);
+            random_weights(t, W, nblocks);
+            // Nonzero scales, so that each code is the dequantized value / d + 1.
+            const size_t doff = t->id == GGML_TYPE_Q2_0 ? 0 : (size_t)t->type_size - 2;
+            for (size_t k = 0; k < nblocks; k++) W[k * t->type_size + doff + 1] |= 0x04;
+            float *deq = xmalloc(sizeof(float) * nblocks * t->block_size), *row = xmalloc(sizeof(float) * cols);
+            t->to_float(W, deq, (int64_t)nblocks * t->block_size);
+            uint8_t *P = pack(t, W, rows, cols);
+            const uint16_t *sc = qpack_scales(P, rows, cols);
+            const int groups = (rows + 7) / 8;
+            for (int g = 0; g < groups; g++)
+                for (int l = 0; l < 8; l++) {
+                    const int r = 8 * g + l;
+                    for (int wb = 0; wb < nwb; wb++) {
+                        const uint8_t *blk = W + ((size_t)r * nwb + wb) * t->type_size + doff;
+                        uint16_t want = r < rows ? (uint16_t)(blk[0] | blk[1] << 8) : 0;
+                        bad_scales += sc[((size_t)g * nwb + wb) * 8 + l] != want;
+                    }
+                    for (int k = 0; k < cols; k++) {
+                        const int b = k / 64, j = k % 64, p = j / 16, c = (j % 16) / 4, i = j % 4;
+                        int want = 1;
+                        if (r < rows) {
+                            const float d = f16_to_f32(sc[((size_t)g * nwb + k / t->block_size) * 8 + l]);
+                            want = (int)(deq[(size_t)r * cols + k] / d) + 1;
+                        }
+                        const uint8_t byte = P[(size_t)g * cols * 2 + (size_t)b * 128 + 32 * c + 4 * l + i];
+                        bad_bytes += ((byte >> (2 * p)) & 3) != want;
+                    }
+                    if (r < rows) {
+                        qpack_row_to_float(P, rows, cols, t->block_size, r, row);
+                        bad_rows += !same_bits(row, deq + (size_t)r * cols, (size_t)cols, "row");
+                    }
+                }
+            CHECK(qpack_bytes(t->id, rows, cols) == (size_t)groups * (2 * cols + nwb * 16), "%s: qpack_bytes",
+                  t->name);
+            free(W); free(deq); free(row); free(P);
+        }
+        CHECK(bad_bytes == 0, "%s: %d codes of the run layout differ from its definition", t->name, bad_bytes);
+        CHECK(bad_scales == 0, "%s: %d scales misplaced (padding rows: 0)", t->name, bad_scales);
+        CHECK(bad_rows == 0, "%s: %d rows read back differ from to_float", t->name, bad_rows);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -297,7 +364,9 @@ static void test_ref(void) {
                 want[i * rows + r] = acc;
                 over += fabs(acc - exact) > bound * (1 + 1e-5) + 1e-6 * fabs(exact);
             }
-        qmatmul(got, x, W, t->id, rows, cols, n);
+        uint8_t *P = pack(t, W, rows, cols);
+        qmatmul(got, x, P, t->id, rows, cols, n);
+        free(P);
         CHECK(same_bits(got, want, (size_t)n * rows, t->name), "%s: ref = the integer sums of the ternary values", t->name);
         CHECK(over == 0, "%s: %d outputs further from the exact product than the activation rounding allows", t->name, over);
         free(W);
@@ -305,7 +374,6 @@ static void test_ref(void) {
     free(x); free(tq); free(got); free(want);
 }
 
-static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks);
 
 // Q8_0 and F16 on the reference path, against the sequences of
 // qkernels.h written out here from the raw blocks.
@@ -418,6 +486,14 @@ static void test_paths(void) {
                     float *ref = xmalloc(sizeof(float) * n * rows), *got = xmalloc(sizeof(float) * n * rows);
                     float *one = xmalloc(sizeof(float) * rows);
                     activations(x, n, cols);
+                    if (qpack_type_ok(t->id)) {  // the run layout, at an odd address too
+                        uint8_t *P = pack(t, W + 1, rows, cols);
+                        const size_t pb = qpack_bytes(t->id, rows, cols);
+                        free(W);
+                        W = xmalloc(pb + 1);
+                        memcpy(W + 1, P, pb);
+                        free(P);
+                    }
                     qkernels_force("ref");
                     qmatmul(ref, x, W + 1, t->id, rows, cols, n);
                     qkernels_force(PATHS[p]);
@@ -451,8 +527,10 @@ static void test_paths(void) {
 static void test_special(void) {
     const int rows = 9, cols = 256, n = 3;
     const GgmlType *t = ggml_type_find(GGML_TYPE_TQ2_0);
-    uint8_t *W = xmalloc((size_t)rows * t->type_size);
-    random_weights(t, W, rows);
+    uint8_t *G = xmalloc((size_t)rows * t->type_size);
+    random_weights(t, G, rows);
+    uint8_t *W = pack(t, G, rows, cols);
+    free(G);
     float x[3 * 256] = {0}, out[3 * 9];
     x[256 + 17] = NAN;
     const char *paths[] = {"ref", "avx2", "avx512"};
@@ -500,6 +578,7 @@ int main(int argc, char **argv) {
     test_q2_0_dequant();
     test_pack();
     test_qact();
+    test_qpack();
     test_ref();
     test_ref_q8_f16();
     test_paths();

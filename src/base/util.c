@@ -436,6 +436,12 @@ void unmap_file(const void *map, size_t len) {
     if (map && len) munmap((void *)map, len);
 }
 
+void map_release(const void *p, size_t len) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + len) & ~(page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 static _Thread_local void *scratch[SCRATCH_SLOTS];
 static _Thread_local size_t scratch_bytes[SCRATCH_SLOTS];
 

@@ -68,6 +68,10 @@ int spans_overlap(Span *s, int n, int *a, int *b);
 // or -1 with err naming the path. Release with unmap_file.
 int map_file(const char *path, const void **map, size_t *len, char *err);
 void unmap_file(const void *map, size_t len);
+// Drops the whole pages inside [p, p + len) of a map_file mapping from this
+// process's memory (a later read maps them in again from the file): for
+// parts that were read once and are no longer needed.
+void map_release(const void *p, size_t len);
 
 // Reads a whole file into a NUL-terminated buffer. Returns NULL and sets err
 // (naming the path) on failure.

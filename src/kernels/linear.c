@@ -5,15 +5,19 @@
 
 #include "base/util.h"
 #include "kernels/gemm.h"
+#include "kernels/cpu/qpack.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/qmatmul.h"
 
-size_t wt_row_bytes(const WTensor *W) {
-    const GgmlType *t = ggml_type_find(W->type);
-    return (size_t)(W->cols / t->block_size) * (size_t)t->type_size;
+static size_t row_bytes(uint32_t type, int cols) {
+    const GgmlType *t = ggml_type_find(type);
+    return (size_t)(cols / t->block_size) * (size_t)t->type_size;
 }
 
-size_t wt_bytes(const WTensor *W) { return wt_row_bytes(W) * (size_t)W->rows; }
+size_t wt_bytes(const WTensor *W) {
+    if (qpack_type_ok(W->type)) return qpack_bytes(W->type, W->rows, W->cols);
+    return row_bytes(W->type, W->cols) * (size_t)W->rows;
+}
 
 int wt_supported(uint32_t type, int cols) {
     return type == GGML_TYPE_F32 || type == GGML_TYPE_BF16 || qmatmul_shape_ok(type, cols);
@@ -74,7 +78,12 @@ void embedding_lookup(float *out, const int32_t *tokens, int n, const WTensor *E
         return;
     }
     const GgmlType *t = ggml_type_find(E->type);
-    const size_t rb = wt_row_bytes(E);
+    if (qpack_type_ok(E->type)) {
+        for (int i = 0; i < n; i++)
+            qpack_row_to_float(E->data, E->rows, E->cols, t->block_size, tokens[i], out + (size_t)i * E->cols);
+        return;
+    }
+    const size_t rb = row_bytes(E->type, E->cols);
     for (int i = 0; i < n; i++)
         t->to_float((const uint8_t *)E->data + (size_t)tokens[i] * rb, out + (size_t)i * E->cols, E->cols);
 }

@@ -4,10 +4,11 @@
 // A WTensor is a row-major matrix W[rows][cols] as HF stores it (out, in),
 // in any ggml storage type (the ids of src/quant/ggml_types.h): fp32 (the
 // latent weights, or their ternary projection t·s during training), or
-// packed blocks as a GGUF file holds them (Q2_0, TQ2_0, TQ1_0 for ternary
-// matrices; F16 / Q8_0 for an embedding kept apart). A row of `cols` weights
-// is cols / block_size blocks, rows back to back, never expanded to fp32:
-// the products run on the blocks (src/kernels/qmatmul.h).
+// packed: the ternary types (Q2_0, TQ2_0, TQ1_0) in the run layout that
+// qpack makes from a GGUF file's blocks (kernels/cpu/qpack.h: rows 8 at a
+// time), F16 / Q8_0 (an embedding kept apart) as GGUF rows of blocks. Never
+// expanded to fp32: the products run on the packed bytes
+// (src/kernels/qmatmul.h).
 #ifndef TRIT_LINEAR_H
 #define TRIT_LINEAR_H
 
@@ -26,8 +27,8 @@ static inline WTensor wt_f32(const float *data, int rows, int cols) {
     return (WTensor){.type = GGML_TYPE_F32, .data = data, .rows = rows, .cols = cols};
 }
 
-// Bytes of one row / of the whole matrix in its storage type.
-size_t wt_row_bytes(const WTensor *W);
+// Bytes of the whole matrix in its storage type (the ternary types: in the
+// run layout).
 size_t wt_bytes(const WTensor *W);
 
 // Whether linear_forward and embedding_lookup run weights of this type with

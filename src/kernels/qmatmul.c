@@ -13,7 +13,8 @@
 
 // Rows per parallel work item. Every output is computed whole inside one
 // item, so the split changes nothing but the speed: GEMV items are long
-// enough to stream the weights in order, GEMM items are a few tiles.
+// enough to stream the weights in order, GEMM items are a few tiles; both
+// are whole groups of the ternary run layout (qpack.h).
 #define GEMV_CHUNK 64
 #define GEMM_CHUNK 32
 
@@ -66,13 +67,8 @@ int qkernels_force(const char *name) {
 const char *qkernels_name(void) { return isa()->name; }
 
 static const QTypeKernels *type_kernels(const QIsa *k, uint32_t type) {
-    switch (type) {
-    case GGML_TYPE_Q2_0: return &k->q2_0;
-    case GGML_TYPE_TQ1_0: return &k->tq1_0;
-    case GGML_TYPE_TQ2_0: return &k->tq2_0;
-    case GGML_TYPE_Q8_0: return &k->q8_0;
-    default: return NULL;
-    }
+    if (qpack_type_ok(type)) return &k->ternary;
+    return type == GGML_TYPE_Q8_0 ? &k->q8_0 : NULL;
 }
 
 int qmatmul_supported(uint32_t type) {
@@ -104,15 +100,16 @@ void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int row
         qmatmul_float(type == GGML_TYPE_F16 ? &k->f16 : &k->f32, out, inp, W, rows, cols, n);
         return;
     }
+    const QMat m = {.w = W, .scales = qpack_type_ok(type) ? qpack_scales(W, rows, cols) : NULL, .rows = rows,
+                    .cols = cols, .qk = ggml_type_find(type)->block_size};
     QAct a;
-    qact_quantize(&a, inp, n, cols, type == GGML_TYPE_Q2_0 ? QORDER_PLANES : QORDER_NATURAL,
-                  n == 1 ? 1 : k->gemm_lanes);
+    qact_quantize(&a, inp, n, cols, n == 1 ? 1 : k->gemm_lanes);
     const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK, nchunks = (rows + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < nchunks; c++) {
         int r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        if (n == 1) t->gemv(out, &a, W, r0, r1);
-        else t->gemm(out, rows, &a, W, r0, r1);
+        if (n == 1) t->gemv(out, &a, &m, r0, r1);
+        else t->gemm(out, rows, &a, &m, r0, r1);
     }
     qact_free(&a);
 }

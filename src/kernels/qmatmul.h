@@ -19,10 +19,11 @@
 
 #include <stdint.h>
 
-// out[i][r] = sum_k inp[i][k] * W[r][k] for i < n, r < rows. W is `rows`
-// rows of packed blocks of ggml type `type` (rows * cols / block_size *
-// type_size bytes, row-major, any alignment); cols must be a multiple of the
-// type's block size and of 64 (F16, F32: of 8). n == 1 streams the weights once (decode);
+// out[i][r] = sum_k inp[i][k] * W[r][k] for i < n, r < rows. W: for the
+// ternary types (Q2_0, TQ1_0, TQ2_0) the run layout that qpack makes from
+// their GGUF blocks (kernels/cpu/qpack.h, 32-byte aligned); for Q8_0, F16
+// and F32 `rows` rows of GGUF blocks (row-major, any alignment). cols must be
+// a multiple of the type's block size and of 64 (F16, F32: of 8). n == 1 streams the weights once (decode);
 // n > 1 reuses each decoded weight block for many activation rows (prefill).
 // A type that qmatmul_supported rejects is a programming error (abort).
 void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n);

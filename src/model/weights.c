@@ -7,6 +7,7 @@
 #include "arch/arch.h"
 #include "arch/gguf_config.h"
 #include "base/util.h"
+#include "kernels/cpu/qpack.h"
 
 // The WTensor of tensor kind k, layer l, in a set of per-kind base pointers
 // (fp32 slabs, or packed slabs): per-layer kinds are (L, rows, cols) slabs.
@@ -16,12 +17,53 @@ static WTensor kind_tensor(const ModelConfig *c, const ArchTensor *e, const void
     return t;
 }
 
+// The ternary kinds' slabs, GGUF blocks at base[k], packed into the run
+// layout (kernels/cpu/qpack.h) in one new allocation, mw->packed; base[k]
+// then points there. A kind read from a mapped file (mapped[k]) leaves this
+// process's memory once packed, so the peak stays near one copy.
+static void pack_ternary(ModelWeights *mw, const void *base[TK_COUNT], const uint32_t type[TK_COUNT],
+                         const int *mapped) {
+    const ModelConfig *c = &mw->config;
+    const Arch *a = arch_get(c->arch);
+    size_t off[TK_COUNT] = {0}, total = 0;
+    int todo[TK_COUNT] = {0};
+    for (int k = 0; k < TK_COUNT; k++) {
+        const ArchTensor *e = arch_tensor(a, k);
+        if (!base[k] || !e || !qpack_type_ok(type[k]) || (k == TK_LM_HEAD && c->tie_word_embeddings)) continue;
+        const int L = (e->flags & TF_LAYER) ? c->num_hidden_layers : 1;
+        todo[k] = 1;
+        off[k] = total;
+        total += ((size_t)L * qpack_bytes(type[k], (int)arch_dim(c, e->rows), (int)arch_dim(c, e->cols)) + 63) &
+                 ~(size_t)63;
+    }
+    if (!total) return;
+    uint8_t *packed = xmalloc_aligned(total);
+    mw->packed = packed;
+    for (int k = 0; k < TK_COUNT; k++) {
+        if (!todo[k]) continue;
+        const ArchTensor *e = arch_tensor(a, k);
+        const GgmlType *t = ggml_type_find(type[k]);
+        const int L = (e->flags & TF_LAYER) ? c->num_hidden_layers : 1;
+        const int rows = (int)arch_dim(c, e->rows), cols = (int)arch_dim(c, e->cols);
+        const size_t in = (size_t)rows * (size_t)(cols / t->block_size) * t->type_size;
+        const size_t out = qpack_bytes(type[k], rows, cols);
+        for (int l = 0; l < L; l++)
+            qpack(type[k], (const uint8_t *)base[k] + (size_t)l * in, rows, cols, packed + off[k] + (size_t)l * out);
+        if (mapped && mapped[k]) map_release(base[k], (size_t)L * in);
+        base[k] = packed + off[k];
+    }
+}
+
 // Fills embed/head/final_norm/layers from one base pointer and storage type
 // per kind. Kinds the architecture lacks have a NULL base.
-void weights_assemble(ModelWeights *mw, const void *const base[TK_COUNT], const uint32_t type[TK_COUNT]) {
+void weights_assemble(ModelWeights *mw, const void *const gguf_base[TK_COUNT], const uint32_t type[TK_COUNT],
+                      const int *mapped) {
     const ModelConfig *c = &mw->config;
     const Arch *a = arch_get(c->arch);
     const int L = c->num_hidden_layers;
+    const void *base[TK_COUNT];
+    memcpy(base, gguf_base, sizeof base);
+    pack_ternary(mw, base, type, mapped);
     mw->layers = xcalloc((size_t)L, sizeof(LayerWeights));
     mw->embed = kind_tensor(c, arch_tensor(a, TK_EMBED), base[TK_EMBED], type[TK_EMBED], 0);
     mw->lm_head = c->tie_word_embeddings ? mw->embed
@@ -50,7 +92,7 @@ void weights_view(ModelWeights *mw, const Model *m, const ParamTensors *w) {
         base[k] = w->k[k];
         type[k] = GGML_TYPE_F32;
     }
-    weights_assemble(mw, base, type);
+    weights_assemble(mw, base, type, NULL);
 }
 
 int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
@@ -67,6 +109,8 @@ int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
     const void *base[TK_COUNT] = {0};
     uint32_t type[TK_COUNT];
     size_t copy_bytes = 0;  // Llama q/k, reordered into a copy
+    int mapped[TK_COUNT] = {0};  // kinds used in place, in the mapped file
+    int copy_other = 0;     // the copy holds a kind that is not ternary
     char name[96];
     // Each kind's layers must share one type (they are one slab view); the
     // slab is the file's tensors when they lie back to back, else a copy.
@@ -97,8 +141,13 @@ int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
             }
             contiguous &= t->data == t0->data + (size_t)l * t0->nbytes;
         }
-        if (contiguous) base[k] = t0->data;
-        else copy_bytes += ((size_t)L * t0->nbytes + 63) & ~(size_t)63;
+        if (contiguous) {
+            base[k] = t0->data;
+            mapped[k] = 1;
+        } else {
+            copy_other |= !qpack_type_ok(t0->type);
+            copy_bytes += ((size_t)L * t0->nbytes + 63) & ~(size_t)63;
+        }
     }
     uint8_t *copy = copy_bytes ? xmalloc_aligned(copy_bytes) : NULL;
     mw->blocks = copy;
@@ -121,7 +170,11 @@ int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
         base[TK_LM_HEAD] = base[TK_EMBED];
         type[TK_LM_HEAD] = type[TK_EMBED];
     }
-    weights_assemble(mw, base, type);
+    weights_assemble(mw, base, type, mapped);
+    if (!copy_other) {  // the copy held ternary kinds only, now packed
+        free(mw->blocks);
+        mw->blocks = NULL;
+    }
     return 0;
 fail:
     weights_free(mw);
@@ -146,6 +199,7 @@ void weights_free(ModelWeights *mw) {
     free(mw->model);
     free(mw->layers);
     free(mw->blocks);
+    free(mw->packed);
     free(mw->norms);
     if (mw->file) gguf_close(mw->file);
     free(mw->file);

@@ -21,9 +21,10 @@ typedef struct ModelWeights {
     WTensor embed, lm_head;   // lm_head == embed (same data) when tied
     const float *final_norm;
     LayerWeights *layers;     // [num_hidden_layers]
-    // What the views point into, owned: packed blocks, fp32 norms, or a
-    // mapped GGUF file (any of them NULL).
+    // What the views point into, owned: packed blocks, the ternary matrices
+    // in the run layout, fp32 norms, or a mapped GGUF file (any of them NULL).
     void *blocks;
+    void *packed;
     float *norms;
     GgufFile *file;
     Model *model;             // the fp32 model views point into
@@ -56,9 +57,14 @@ int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols,
 int weights_load_gguf(ModelWeights *mw, const char *path, char *err);
 
 // Fills embed / lm_head / final_norm / layers from one base pointer and one
-// storage type per tensor kind (per-layer kinds: (L, rows, cols) slabs; a
-// NULL base for kinds the architecture lacks). For the constructors above.
-void weights_assemble(ModelWeights *mw, const void *const base[TK_COUNT], const uint32_t type[TK_COUNT]);
+// storage type per tensor kind (per-layer kinds: (L, rows, cols) slabs of
+// GGUF blocks; a NULL base for kinds the architecture lacks). The ternary
+// kinds are packed into the run layout (mw->packed), so their GGUF blocks
+// may be freed afterwards; those of a kind with mapped[k] set (mapped may be
+// NULL) lie in a map_file mapping and are released from memory at once.
+// For the constructors above.
+void weights_assemble(ModelWeights *mw, const void *const base[TK_COUNT], const uint32_t type[TK_COUNT],
+                      const int *mapped);
 
 // Opens what `trit eval` / `trit generate --model PATH` run: a GGUF file
 // (weights_load_gguf), or an HF directory loaded in fp32 and, when `pack`

@@ -6,6 +6,7 @@
 
 #include "arch/arch.h"
 #include "base/util.h"
+#include "kernels/cpu/qpack.h"
 #include "model/weights.h"
 #include "quant/ggml_types.h"
 
@@ -91,7 +92,13 @@ int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed
         if (!base[k]) ktype[k] = GGML_TYPE_F32;
     mw->blocks = blocks;
     mw->norms = norms;
-    weights_assemble(mw, base, ktype);
+    weights_assemble(mw, base, ktype, NULL);
+    int other = 0;  // a matrix kind that runs from `blocks` (not packed again by weights_assemble)
+    for (int k = 0; k < TK_COUNT; k++) other |= kind_bytes[k] && !qpack_type_ok(ktype[k]);
+    if (!other) {
+        free(mw->blocks);
+        mw->blocks = NULL;
+    }
     return 0;
 }
 

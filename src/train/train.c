@@ -55,7 +55,7 @@ static void view_bf16(ModelWeights *mw, const Model *m, const uint16_t *w16, con
         base[ti->kind] = bf16 ? (const void *)(w16 + ti->offset) : (const void *)(f32 + ti->offset);
         type[ti->kind] = bf16 ? GGML_TYPE_BF16 : GGML_TYPE_F32;
     }
-    weights_assemble(mw, base, type);
+    weights_assemble(mw, base, type, NULL);
 }
 
 static void round_matrices(uint16_t *dst, const Model *m) {

@@ -75,18 +75,7 @@ static float quantize_block(const float *restrict x, int8_t *restrict q, int32_t
     return d;
 }
 
-// The block in the given order: position 16p + i of the planes order holds
-// value 4i + p.
-static void reorder(QOrder order, const int8_t *q, int8_t *out) {
-    if (order == QORDER_NATURAL) {
-        memcpy(out, q, QA_BLOCK);
-        return;
-    }
-    for (int p = 0; p < 4; p++)
-        for (int i = 0; i < 16; i++) out[16 * p + i] = q[4 * i + p];
-}
-
-void qact_quantize(QAct *a, const float *x, int n, int cols, QOrder order, int lanes) {
+void qact_quantize(QAct *a, const float *x, int n, int cols, int lanes) {
     const int nb = cols / QA_BLOCK, groups = (n + lanes - 1) / lanes;
     const size_t nq = (size_t)groups * lanes * cols, ns = (size_t)groups * lanes * nb;
     // q first (a multiple of 64 bytes when lanes * cols is), then d, then sum.
@@ -106,11 +95,10 @@ void qact_quantize(QAct *a, const float *x, int n, int cols, QOrder order, int l
 #pragma omp parallel for schedule(static) if (n > 1)
     for (int i = 0; i < n; i++) {
         const int g = i / lanes, l = i % lanes;
-        int8_t tmp[QA_BLOCK], blk[QA_BLOCK];
+        int8_t blk[QA_BLOCK];
         for (int b = 0; b < nb; b++) {
             size_t s = ((size_t)g * nb + b) * lanes + l;
-            a->d[s] = quantize_block(x + (size_t)i * cols + (size_t)b * QA_BLOCK, tmp, &a->sum[s]);
-            reorder(order, tmp, blk);
+            a->d[s] = quantize_block(x + (size_t)i * cols + (size_t)b * QA_BLOCK, blk, &a->sum[s]);
             // Four values at a time, lanes * 4 bytes apart.
             int8_t *dst = a->q + (size_t)g * lanes * cols + (size_t)b * QA_BLOCK * lanes + (size_t)l * 4;
             for (int c = 0; c < QA_BLOCK / 4; c++) memcpy(dst + (size_t)c * 4 * lanes, blk + 4 * c, 4);

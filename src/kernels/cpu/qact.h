@@ -20,27 +20,19 @@
 // q. A block that holds a NaN or an infinity gets d = NaN and q = 0, so the
 // outputs it touches become NaN instead of quietly finite.
 //
-// Two things vary by kernel, never the values:
-//  - the order of the 64 values inside a block (QOrder): the order in which
-//    the weight type's decoder produces its codes, so that both meet in plain
-//    contiguous loads;
-//  - `lanes`: 1 stores row i at q + i * cols (the GEMV and reference
-//    layout); L > 1 interleaves groups of L rows four values at a time,
-//    q[((g * cols/4 + k/4) * L + l) * 4 + k%4] for row g*L + l, so one
-//    L*4-byte load holds four values of L rows (the GEMM kernels broadcast
-//    four weight codes against it). d and sum are laid out alike:
-//    [(g * nblocks + b) * L + l]. Rows past n in the last group are zero.
+// What varies by kernel, never the values: `lanes`. 1 stores row i at
+// q + i * cols (the GEMV and reference layout); L > 1 interleaves groups of
+// L rows four values at a time, q[((g * cols/4 + k/4) * L + l) * 4 + k%4]
+// for row g*L + l, so one L*4-byte load holds four values of L rows (the
+// GEMM kernels broadcast four weight codes against it). d and sum are laid
+// out alike: [(g * nblocks + b) * L + l]. Rows past n in the last group are
+// zero.
 #ifndef TRIT_QACT_H
 #define TRIT_QACT_H
 
 #include <stdint.h>
 
 #define QA_BLOCK 64
-
-typedef enum {
-    QORDER_NATURAL,  // value k at position k
-    QORDER_PLANES,   // value 4i + p at position 16p + i: Q2_0's 2-bit planes
-} QOrder;
 
 typedef struct {
     int n, cols, lanes;  // rows, values per row (a multiple of QA_BLOCK), interleave
@@ -52,7 +44,7 @@ typedef struct {
 
 // Quantizes x[n][cols] (cols a multiple of QA_BLOCK, n >= 1) into a; free
 // with qact_free.
-void qact_quantize(QAct *a, const float *x, int n, int cols, QOrder order, int lanes);
+void qact_quantize(QAct *a, const float *x, int n, int cols, int lanes);
 void qact_free(QAct *a);
 
 #endif

@@ -2,6 +2,7 @@
 // order that qkernels.h defines. The SIMD paths are tested against these.
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -18,76 +19,34 @@
 
 static float rd_half(const uint8_t *p) { return f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
 
-// Decoders: the codes of one block in the order its activations are stored
-// (qact.h QOrder) and the block's scale.
-
-// Q2_0, planes order: position 16p + i holds weight 4i + p.
-static float decode_q2_0(const uint8_t *b, uint8_t *code) {
-    const uint8_t *qs = b + offsetof(GgmlBlockQ2_0, qs);
-    for (int p = 0; p < 4; p++)
-        for (int i = 0; i < 16; i++) code[16 * p + i] = (qs[i] >> (2 * p)) & 3;
-    return rd_half(b + offsetof(GgmlBlockQ2_0, d));
-}
-
-// TQ2_0, natural order (see ggml_types.c for the bit positions).
-static float decode_tq2_0(const uint8_t *b, uint8_t *code) {
-    for (int e = 0; e < GGML_QK_K; e++) code[e] = (b[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-    return rd_half(b + offsetof(GgmlBlockTQ2_0, d));
-}
-
-static uint8_t trit(uint8_t byte, int n) {
-    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
-    return (uint8_t)(((uint8_t)(byte * pow3[n]) * 3) >> 8);
-}
-
-// TQ1_0, natural order.
-static float decode_tq1_0(const uint8_t *b, uint8_t *code) {
-    const uint8_t *qh = b + offsetof(GgmlBlockTQ1_0, qh);
-    for (int n = 0; n < 5; n++) {
-        for (int m = 0; m < 32; m++) code[32 * n + m] = trit(b[m], n);
-        for (int m = 0; m < 16; m++) code[160 + 16 * n + m] = trit(b[32 + m], n);
-    }
-    for (int n = 0; n < 4; n++)
-        for (int j = 0; j < 4; j++) code[240 + 4 * n + j] = trit(qh[j], n);
-    return rd_half(b + offsetof(GgmlBlockTQ1_0, d));
-}
-
-typedef float (*Decoder)(const uint8_t *block, uint8_t *code);
-
-// Weight row w (cols / qk blocks of ts bytes) times activation row i.
-static float row_dot(Decoder decode, int qk, int ts, const uint8_t *w, const QAct *a, int i) {
+// A weight row (codes in column order, one scale per qk columns) times
+// activation row i.
+static float row_dot(const uint8_t *code, const float *dw, int qk, const QAct *a, int i) {
     const int nb = a->cols / QA_BLOCK;
     const int8_t *q = a->q + (size_t)i * a->cols;
     float acc = 0.0f;
-    uint8_t code[GGML_QK_K];
-    float dw = 0.0f;
     for (int b = 0; b < nb; b++) {
-        int j = b % (qk / QA_BLOCK);  // activation block inside the weight block
-        if (j == 0) dw = decode(w + (size_t)(b * QA_BLOCK / qk) * ts, code);
         int32_t isum = 0;
-        for (int k = 0; k < QA_BLOCK; k++) isum += code[j * QA_BLOCK + k] * q[b * QA_BLOCK + k];
+        for (int k = 0; k < QA_BLOCK; k++) isum += code[b * QA_BLOCK + k] * q[b * QA_BLOCK + k];
         isum -= a->sum[(size_t)i * nb + b];  // offset 1: code - 1 = t
-        acc += (dw * a->d[(size_t)i * nb + b]) * (float)isum;
+        acc += (dw[b * QA_BLOCK / qk] * a->d[(size_t)i * nb + b]) * (float)isum;
     }
     return acc;
 }
 
-static void gemm(Decoder decode, int qk, int ts, float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) {
-    const size_t row_bytes = (size_t)(a->cols / qk) * ts;
-    for (int r = r0; r < r1; r++)
-        for (int i = 0; i < a->n; i++) out[(size_t)i * ldo + r] = row_dot(decode, qk, ts, W + r * row_bytes, a, i);
+// The ternary types in the run layout (qpack.h): each row decoded once.
+static void gemm_ternary(float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
+    uint8_t *code = xmalloc((size_t)m->cols);
+    float *dw = xmalloc(sizeof(float) * (size_t)(m->cols / m->qk));
+    for (int r = r0; r < r1; r++) {
+        qpack_row(m->w, m->rows, m->cols, m->qk, r, code, dw);
+        for (int i = 0; i < a->n; i++) out[(size_t)i * ldo + r] = row_dot(code, dw, m->qk, a, i);
+    }
+    free(code);
+    free(dw);
 }
 
-#define REF_TYPE(name, qk, block)                                                                    \
-    static void gemm_##name(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) { \
-        gemm(decode_##name, qk, sizeof(block), out, ldo, a, W, r0, r1);                             \
-    }                                                                                                \
-    static void gemv_##name(float *out, const QAct *a, const uint8_t *W, int r0, int r1) {          \
-        gemm(decode_##name, qk, sizeof(block), out, 0, a, W, r0, r1);                               \
-    }
-REF_TYPE(q2_0, GGML_QK2_0, GgmlBlockQ2_0)
-REF_TYPE(tq1_0, GGML_QK_K, GgmlBlockTQ1_0)
-REF_TYPE(tq2_0, GGML_QK_K, GgmlBlockTQ2_0)
+static void gemv_ternary(float *out, const QAct *a, const QMat *m, int r0, int r1) { gemm_ternary(out, 0, a, m, r0, r1); }
 
 // Q8_0: two 32-weight blocks per activation block, each its own scale.
 static float row_dot_q8_0(const uint8_t *w, const QAct *a, int i) {
@@ -105,13 +64,13 @@ static float row_dot_q8_0(const uint8_t *w, const QAct *a, int i) {
     return acc;
 }
 
-static void gemm_q8_0(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) {
+static void gemm_q8_0(float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
     const size_t row_bytes = (size_t)(a->cols / GGML_QK) * sizeof(GgmlBlockQ8_0);
     for (int r = r0; r < r1; r++)
-        for (int i = 0; i < a->n; i++) out[(size_t)i * ldo + r] = row_dot_q8_0(W + r * row_bytes, a, i);
+        for (int i = 0; i < a->n; i++) out[(size_t)i * ldo + r] = row_dot_q8_0(m->w + r * row_bytes, a, i);
 }
 
-static void gemv_q8_0(float *out, const QAct *a, const uint8_t *W, int r0, int r1) { gemm_q8_0(out, 0, a, W, r0, r1); }
+static void gemv_q8_0(float *out, const QAct *a, const QMat *m, int r0, int r1) { gemm_q8_0(out, 0, a, m, r0, r1); }
 
 // F16 and F32: eight fused partial sums, folded as one 8-lane register folds.
 static float rd_f32(const uint8_t *p) {
@@ -149,9 +108,7 @@ static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int
 const QIsa qisa_ref = {
     .name = "ref",
     .gemm_lanes = 1,
-    .q2_0 = {gemv_q2_0, gemm_q2_0},
-    .tq1_0 = {gemv_tq1_0, gemm_tq1_0},
-    .tq2_0 = {gemv_tq2_0, gemm_tq2_0},
+    .ternary = {gemv_ternary, gemm_ternary},
     .q8_0 = {gemv_q8_0, gemm_q8_0},
     .f16 = {gemv_f16, gemm_f16},
     .f32 = {gemv_f32, gemm_f32},

@@ -39,91 +39,13 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-// --- decoders: one block to its codes (values 0..3), in the order of its
-// activations (qact.h QOrder); `code` is 32-byte aligned -------------------
+ALWAYS_INLINE uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-// Q2_0: 16 bytes, weight 4i + p in bits 2p of byte i. Shifting the whole
-// 16 bytes by 2p and masking gives plane p (weights p, 4 + p, ...): the
-// planes order, two planes per 256-bit register.
-ALWAYS_INLINE void dec_q2_0(const uint8_t *b, uint8_t *code) {
-    const __m256i m3 = _mm256_set1_epi8(3);
-    __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b + offsetof(GgmlBlockQ2_0, qs))));
-    __m256i p01 = _mm256_srlv_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2));
-    __m256i p23 = _mm256_srlv_epi32(x, _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6));
-    _mm256_store_si256((__m256i *)code, _mm256_and_si256(p01, m3));
-    _mm256_store_si256((__m256i *)(code + 32), _mm256_and_si256(p23, m3));
-}
-
-// TQ2_0: bits 2t of the 32 bytes of half h are weights 128h + 32t + m, so
-// one shift per t gives 32 consecutive weights: natural order.
-ALWAYS_INLINE void dec_tq2_0(const uint8_t *b, uint8_t *code) {
-    const __m256i m3 = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(b + 32 * h));
-        _mm256_store_si256((__m256i *)(code + 128 * h), _mm256_and_si256(x, m3));
-        _mm256_store_si256((__m256i *)(code + 128 * h + 32), _mm256_and_si256(_mm256_srli_epi16(x, 2), m3));
-        _mm256_store_si256((__m256i *)(code + 128 * h + 64), _mm256_and_si256(_mm256_srli_epi16(x, 4), m3));
-        _mm256_store_si256((__m256i *)(code + 128 * h + 96), _mm256_and_si256(_mm256_srli_epi16(x, 6), m3));
-    }
-}
-
-// floor(3x / 256) per byte, the top base-3 digit of x: with y = x - 1
-// (saturating), avg(y, avg(y, 0)) is about 3y / 4 and its top two bits are
-// the digit, exactly for all 256 x (ggml's TQ1_0 trick; the - 1 fixes
-// x = 85, 170, 255).
-ALWAYS_INLINE __m256i top_trit(__m256i x) {
-    __m256i y = _mm256_subs_epu8(x, _mm256_set1_epi8(1));
-    __m256i t = _mm256_avg_epu8(y, _mm256_avg_epu8(y, _mm256_setzero_si256()));
-    return _mm256_and_si256(_mm256_srli_epi16(t, 6), _mm256_set1_epi8(3));
-}
-
-ALWAYS_INLINE __m256i times3(__m256i x) { return _mm256_add_epi8(_mm256_add_epi8(x, x), x); }
-
-// TQ1_0: digit n of a byte is top_trit(byte * 3^n mod 256). qs[0..32) give
-// weights 32n + m; qs[32..48) (low half of y) weights 160 + 16n + m; qh,
-// repeated in the four dwords of y's high half, weights 240 + 4n + j, taken
-// from dword n of digit n. Natural order.
-ALWAYS_INLINE void dec_tq1_0(const uint8_t *b, uint8_t *code) {
-    uint32_t qh;
-    memcpy(&qh, b + offsetof(GgmlBlockTQ1_0, qh), 4);
-    __m256i x = _mm256_loadu_si256((const __m256i *)b);
-    __m256i y = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b + 32))),
-                                        _mm_set1_epi32((int)qh), 1);
-    __m256i ty[5];
-    for (int n = 0; n < 5; n++) {
-        _mm256_store_si256((__m256i *)(code + 32 * n), top_trit(x));
-        ty[n] = top_trit(y);
-        _mm_store_si128((__m128i *)(code + 160 + 16 * n), _mm256_castsi256_si128(ty[n]));
-        x = times3(x);
-        y = times3(y);
-    }
-    __m256i h = _mm256_blend_epi32(_mm256_blend_epi32(_mm256_blend_epi32(ty[0], ty[1], 0x20), ty[2], 0x40), ty[3], 0x80);
-    _mm_store_si128((__m128i *)(code + 240), _mm256_extracti128_si256(h, 1));
-}
-
-// The codes of activation block j of a block straight into two registers,
-// for GEMV, which uses each code once (no trip through memory). TQ1_0 has
-// none: its base-3 digits come out 32 or 16 at a time in an order that does
-// not split into 64-blocks cheaply, so GEMV decodes it whole.
-ALWAYS_INLINE void codes_q2_0(const uint8_t *b, int j, __m256i *c0, __m256i *c1) {
-    (void)j;  // one activation block per Q2_0 block
-    const __m256i m3 = _mm256_set1_epi8(3);
-    __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b + offsetof(GgmlBlockQ2_0, qs))));
-    *c0 = _mm256_and_si256(_mm256_srlv_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2)), m3);
-    *c1 = _mm256_and_si256(_mm256_srlv_epi32(x, _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6)), m3);
-}
-
-ALWAYS_INLINE void codes_tq2_0(const uint8_t *b, int j, __m256i *c0, __m256i *c1) {
-    const __m256i m3 = _mm256_set1_epi8(3);
-    __m256i x = _mm256_loadu_si256((const __m256i *)(b + 32 * (j / 2)));
-    if (j % 2) x = _mm256_srli_epi16(x, 4);
-    *c0 = _mm256_and_si256(x, m3);
-    *c1 = _mm256_and_si256(_mm256_srli_epi16(x, 2), m3);
-}
-
-// Q8_0: the int8 weights as they are (dot_signed takes them signed).
-ALWAYS_INLINE void dec_q8_0(const uint8_t *b, uint8_t *code) {
-    _mm256_store_si256((__m256i *)code, _mm256_loadu_si256((const __m256i *)(b + offsetof(GgmlBlockQ8_0, qs))));
+// Four activation bytes at p in every dword.
+ALWAYS_INLINE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
 }
 
 // Signed weights w against signed activations q with the unsigned x signed
@@ -131,39 +53,8 @@ ALWAYS_INLINE void dec_q8_0(const uint8_t *b, uint8_t *code) {
 // an unsigned byte), so a pair of products stays within int16 (32512).
 ALWAYS_INLINE __m256i sign_q(__m256i q, __m256i w) { return _mm256_sign_epi8(q, w); }
 
-ALWAYS_INLINE uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-// The weight type as the kernels see it.
-typedef void (*Decoder)(const uint8_t *block, uint8_t *code);
-typedef void (*Codes)(const uint8_t *block, int j, __m256i *c0, __m256i *c1);
-typedef struct {
-    Decoder decode;     // a whole block into a buffer (GEMM; GEMV without `codes`)
-    Codes codes;        // NULL: GEMV decodes through a buffer too
-    int qk, ts, d_off;  // weights and bytes per block, offset of the fp16 scale
-    int q8;             // Q8_0: signed int8 weights, two blocks per activation block
-} WType8;
-
-// --- GEMV ---------------------------------------------------------------
-
 #define GEMV_ROWS 8
 #define PREFETCH_TILES 2
-
-// Lane r of the result = the sum of the 8 int32 lanes of v[r]. Every lane
-// and every partial sum fits in int16 (a lane sums at most 8 products of a
-// code <= 3 and |q| <= 127: 3048; a whole block at most 24384), so the tree
-// alternates vpackssdw (two rows into one register, no saturation) with
-// vpmaddwd against ones (adjacent pairs summed, back to int32): 15
-// instructions for 8 rows, half of them on the multiply ports rather than
-// the shuffle ports.
-ALWAYS_INLINE __m256i hsum8(const __m256i v[GEMV_ROWS]) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i s[4], u[2];
-    for (int k = 0; k < 4; k++)  // [a01, a23, b01, b23] per 128-bit half
-        s[k] = _mm256_madd_epi16(_mm256_packs_epi32(v[2 * k], v[2 * k + 1]), ones);
-    for (int k = 0; k < 2; k++)  // [a, b, c, d] per half
-        u[k] = _mm256_madd_epi16(_mm256_packs_epi32(s[2 * k], s[2 * k + 1]), ones);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(u[0], u[1], 0x20), _mm256_permute2x128_si256(u[0], u[1], 0x31));
-}
 
 // out[r .. min(r + 8, r1)) from the lanes of v.
 ALWAYS_INLINE void store_rows(float *out, int r, int r1, __m256 v) {
@@ -176,44 +67,47 @@ ALWAYS_INLINE void store_rows(float *out, int r, int r1, __m256 v) {
     }
 }
 
-ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t *W, int r0, int r1) {
-    const int nwb = a->cols / t.qk, bpw = t.qk / QA_BLOCK;
-    const size_t row_bytes = (size_t)nwb * t.ts;
-    _Alignas(32) uint8_t code[GEMV_ROWS][GGML_QK_K];
-    const size_t ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
-    for (int r = r0; r < r1; r += GEMV_ROWS) {
-        const uint8_t *w[GEMV_ROWS];  // rows past r1 repeat the last one
-        for (int k = 0; k < GEMV_ROWS; k++) w[k] = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * row_bytes;
+// --- the ternary types: GEMV on the run layout (qpack.h) -------------------
+
+// Lane l = Σ code_k q_k of row l over one 64-column block (128 bytes of
+// codes, q the block's activations). Planes 0 and 2 are masked to the codes
+// themselves, planes 1 and 3 to 4 x the codes (no shift for them), summed in
+// two accumulators; the second is exactly 4 x its sum, so the shift back is
+// exact. AVX2's 16-bit pairs stay in range: 8 pairs of up to 2 * 12 * 127
+// in the second (24384 < 32767).
+ALWAYS_INLINE __m256i x8_block(const uint8_t *blk, const int8_t *q) {
+    const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c);
+    QXAcc lo = QX_ZERO(), hi = QX_ZERO();
+    for (int c = 0; c < 4; c++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 32 * c)), v4 = _mm256_srli_epi16(v, 4);
+        lo = QX_DOT(lo, _mm256_and_si256(v, m03), bcast4(q + 4 * c));
+        hi = QX_DOT(hi, _mm256_and_si256(v, m0c), bcast4(q + 16 + 4 * c));
+        lo = QX_DOT(lo, _mm256_and_si256(v4, m03), bcast4(q + 32 + 4 * c));
+        hi = QX_DOT(hi, _mm256_and_si256(v4, m0c), bcast4(q + 48 + 4 * c));
+    }
+    return _mm256_add_epi32(QX_I32(lo), _mm256_srai_epi32(QX_I32(hi), 2));
+}
+
+// Rows [r0, r1) (r0 a multiple of 8): one group of 8 rows per register, the
+// float sequence of qkernels.h lane-wise. The groups of a call are one
+// sequential stream; the prefetch keeps more DRAM reads in flight than the
+// hardware prefetcher alone.
+ALWAYS_INLINE void gemv_x8(const int qk, float *out, const QAct *a, const QMat *m, int r0, int r1) {
+    const int cols = a->cols, bpw = qk / QA_BLOCK, nwb = cols / qk;
+    const size_t ahead = PREFETCH_TILES * (size_t)cols * 2;
+    for (int r = r0; r < r1; r += QPACK_ROWS) {
+        const int g = r / QPACK_ROWS;
+        const uint8_t *codes = m->w + (size_t)g * cols * 2;
+        const uint16_t *sc = m->scales + (size_t)g * nwb * QPACK_ROWS;
         __m256 acc = _mm256_setzero_ps();
         for (int wb = 0; wb < nwb; wb++) {
-            _Alignas(16) uint16_t h[GEMV_ROWS];
-            for (int k = 0; k < GEMV_ROWS; k++) {
-                const uint8_t *blk = w[k] + (size_t)wb * t.ts;
-                // The bytes PREFETCH_TILES tiles on, one request per block
-                // (blocks are about a cache line): the hardware prefetcher
-                // alone keeps too few DRAM reads in flight for 8 row streams.
-                _mm_prefetch((const char *)(blk + ahead), _MM_HINT_T0);
-                if (!t.codes) t.decode(blk, code[k]);
-                h[k] = rd16(blk + t.d_off);
-            }
-            __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)h));
-#pragma GCC unroll 4
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + wb * QPACK_ROWS)));
             for (int j = 0; j < bpw; j++) {
                 const int b = wb * bpw + j;
-                const int8_t *q = a->q + (size_t)b * QA_BLOCK;
-                __m256i q0 = _mm256_load_si256((const __m256i *)q), q1 = _mm256_load_si256((const __m256i *)(q + 32));
-                __m256i s[GEMV_ROWS];
-                for (int k = 0; k < GEMV_ROWS; k++) {
-                    __m256i c0, c1;
-                    if (t.codes) {
-                        t.codes(w[k] + (size_t)wb * t.ts, j, &c0, &c1);
-                    } else {
-                        c0 = _mm256_load_si256((const __m256i *)(code[k] + j * QA_BLOCK));
-                        c1 = _mm256_load_si256((const __m256i *)(code[k] + j * QA_BLOCK + 32));
-                    }
-                    s[k] = QX_I32(QX_DOT(QX_DOT(QX_ZERO(), c0, q0), c1, q1));
-                }
-                __m256i isum = _mm256_sub_epi32(hsum8(s), _mm256_set1_epi32(a->sum[b]));
+                const uint8_t *blk = codes + (size_t)b * QPACK_BLOCK_BYTES;
+                _mm_prefetch((const char *)(blk + ahead), _MM_HINT_T0);
+                _mm_prefetch((const char *)(blk + ahead + 64), _MM_HINT_T0);
+                __m256i isum = _mm256_sub_epi32(x8_block(blk, a->q + (size_t)b * QA_BLOCK), _mm256_set1_epi32(a->sum[b]));
                 __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a->d[b])), _mm256_cvtepi32_ps(isum));
                 acc = _mm256_add_ps(acc, p);
             }
@@ -222,13 +116,24 @@ ALWAYS_INLINE void gemv_rows(WType8 t, float *out, const QAct *a, const uint8_t 
     }
 }
 
-// --- GEMM ---------------------------------------------------------------
+// --- GEMM -------------------------------------------------------------------
 
-// Weight rows r..r+QX_GEMM_W (codes: QX_GEMM_W rows of cols bytes, dw: their
-// block scales) against activation groups g..g+G: out rows 8g.. , columns r..
-ALWAYS_INLINE void gemm_tile(const int G, WType8 t, const uint8_t *code, const float *dw, const QAct *a, int g,
-                             float *out, int ldo, int r, int r1) {
-    const int cols = a->cols, nb = cols / QA_BLOCK, nwb = cols / t.qk;
+// The codes of a tile of weight rows, decoded once per tile to bytes (0..3
+// for the ternary types, the int8 weights for Q8_0): the four codes of row
+// w at columns 64b + 4c .. + 3 (c < 16) are the int32 at
+// code + b * bstride + c * cstride + w * wstride. dw[w * nwb + k]: the
+// scale of row w's weight block (Q8_0: half-block) k.
+typedef struct {
+    const uint8_t *code;
+    size_t bstride, cstride, wstride;
+    const float *dw;
+    int nwb, qk, q8;
+} WTile;
+
+// QX_GEMM_W weight rows from r (columns r.. of out) against activation
+// groups g..g+G (out rows 8g..).
+ALWAYS_INLINE void gemm_tile(const int G, WTile t, const QAct *a, int g, float *out, int ldo, int r, int r1) {
+    const int cols = a->cols, nb = cols / QA_BLOCK;
     // Parts of an activation block with their own weight scale (Q8_0: 2).
     const int parts = t.q8 ? QA_BLOCK / t.qk : 1, chunks = QA_BLOCK / 4 / parts;
     __m256 accf[QX_GEMM_G][QX_GEMM_W];
@@ -247,7 +152,7 @@ ALWAYS_INLINE void gemm_tile(const int G, WType8 t, const uint8_t *code, const f
                     av[gg] = _mm256_load_si256((const __m256i *)(qa + (size_t)gg * QGEMM_LANES * cols + 32 * c));
                 for (int w = 0; w < QX_GEMM_W; w++) {
                     int32_t four;
-                    memcpy(&four, code + (size_t)w * cols + b * QA_BLOCK + 4 * c, 4);
+                    memcpy(&four, t.code + b * t.bstride + c * t.cstride + w * t.wstride, 4);
                     __m256i wv = _mm256_set1_epi32(four);
                     if (t.q8) {
                         __m256i u = _mm256_abs_epi8(wv);
@@ -263,7 +168,7 @@ ALWAYS_INLINE void gemm_tile(const int G, WType8 t, const uint8_t *code, const f
                 __m256 d = _mm256_load_ps(a->d + s);
                 for (int w = 0; w < QX_GEMM_W; w++) {
                     __m256i isum = t.q8 ? acc[gg][w] : _mm256_sub_epi32(QX_I32(acc[gg][w]), sum);
-                    float dwp = dw[w * nwb + (t.q8 ? parts * b + part : b / (t.qk / QA_BLOCK))];
+                    float dwp = t.dw[w * t.nwb + (t.q8 ? parts * b + part : b / (t.qk / QA_BLOCK))];
                     __m256 p = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(dwp), d), _mm256_cvtepi32_ps(isum));
                     accf[gg][w] = _mm256_add_ps(accf[gg][w], p);
                 }
@@ -279,23 +184,62 @@ ALWAYS_INLINE void gemm_tile(const int G, WType8 t, const uint8_t *code, const f
         }
 }
 
-ALWAYS_INLINE void gemm_rows(WType8 t, float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) {
-    const int cols = a->cols, nwb = cols / t.qk, groups = (a->n + QGEMM_LANES - 1) / QGEMM_LANES;
-    const size_t row_bytes = (size_t)nwb * t.ts;
+// Every activation group against the tile.
+ALWAYS_INLINE void gemm_tiles(WTile t, float *out, int ldo, const QAct *a, int r, int r1) {
+    const int groups = (a->n + QGEMM_LANES - 1) / QGEMM_LANES;
+    int g = 0;
+    for (; g + QX_GEMM_G <= groups; g += QX_GEMM_G) gemm_tile(QX_GEMM_G, t, a, g, out, ldo, r, r1);
+    for (; g < groups; g++) gemm_tile(1, t, a, g, out, ldo, r, r1);
+}
+
+// The ternary types: each group of 8 rows decoded once, plane by plane,
+// into registers of (8 rows x 4 codes) stored in column-chunk order — chunk
+// 4p + c of a block is plane p of its c-th 32 bytes — and run as
+// 8 / QX_GEMM_W tiles.
+ALWAYS_INLINE void gemm_x8(const int qk, float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
+    const int cols = a->cols, nb = cols / QA_BLOCK, nwb = cols / qk;
+    uint8_t *code = xmalloc_aligned((size_t)QPACK_ROWS * cols);
+    float *dw = xmalloc(sizeof(float) * QPACK_ROWS * (size_t)nwb);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int r = r0; r < r1; r += QPACK_ROWS) {
+        const int g = r / QPACK_ROWS;
+        const uint8_t *codes = m->w + (size_t)g * cols * 2;
+        for (int b = 0; b < nb; b++)
+            for (int c = 0; c < 4; c++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(codes + (size_t)b * QPACK_BLOCK_BYTES + 32 * c));
+                for (int p = 0; p < 4; p++)
+                    _mm256_store_si256((__m256i *)(code + (size_t)b * 512 + (4 * p + c) * 32),
+                                       _mm256_and_si256(_mm256_srli_epi16(v, 2 * p), m3));
+            }
+        const uint16_t *sc = m->scales + (size_t)g * nwb * QPACK_ROWS;
+        for (int w = 0; w < QPACK_ROWS; w++)
+            for (int wb = 0; wb < nwb; wb++) dw[w * nwb + wb] = _cvtsh_ss(sc[wb * QPACK_ROWS + w]);
+        for (int w0 = 0; w0 < QPACK_ROWS && r + w0 < r1; w0 += QX_GEMM_W) {
+            const WTile t = {code + 4 * w0, 512, 32, 4, dw + w0 * nwb, nwb, qk, 0};
+            gemm_tiles(t, out, ldo, a, r + w0, r1);
+        }
+    }
+    free(code);
+    free(dw);
+}
+
+// Q8_0 (GGUF rows): QX_GEMM_W rows copied per tile.
+static void gemm_q8_0(float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
+    const int cols = a->cols, nwb = cols / GGML_QK;
+    const size_t ts = sizeof(GgmlBlockQ8_0), row_bytes = (size_t)nwb * ts;
     uint8_t *code = xmalloc_aligned((size_t)QX_GEMM_W * cols);
     float *dw = xmalloc(sizeof(float) * QX_GEMM_W * (size_t)nwb);
     for (int r = r0; r < r1; r += QX_GEMM_W) {
         for (int w = 0; w < QX_GEMM_W; w++) {
-            const uint8_t *row = W + (size_t)(r + w < r1 ? r + w : r1 - 1) * row_bytes;
+            const uint8_t *row = m->w + (size_t)(r + w < r1 ? r + w : r1 - 1) * row_bytes;
             for (int wb = 0; wb < nwb; wb++) {
-                const uint8_t *blk = row + (size_t)wb * t.ts;
-                t.decode(blk, code + (size_t)w * cols + (size_t)wb * t.qk);
-                dw[w * nwb + wb] = _cvtsh_ss(rd16(blk + t.d_off));
+                const uint8_t *blk = row + (size_t)wb * ts;
+                memcpy(code + (size_t)w * cols + (size_t)wb * GGML_QK, blk + offsetof(GgmlBlockQ8_0, qs), GGML_QK);
+                dw[w * nwb + wb] = _cvtsh_ss(rd16(blk + offsetof(GgmlBlockQ8_0, d)));
             }
         }
-        int g = 0;
-        for (; g + QX_GEMM_G <= groups; g += QX_GEMM_G) gemm_tile(QX_GEMM_G, t, code, dw, a, g, out, ldo, r, r1);
-        for (; g < groups; g++) gemm_tile(1, t, code, dw, a, g, out, ldo, r, r1);
+        const WTile t = {code, QA_BLOCK, 4, (size_t)cols, dw, nwb, GGML_QK, 1};
+        gemm_tiles(t, out, ldo, a, r, r1);
     }
     free(code);
     free(dw);
@@ -317,7 +261,8 @@ ALWAYS_INLINE __m256i hsum8_i32(const __m256i v[GEMV_ROWS]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(u[0], u[1], 0x20), _mm256_permute2x128_si256(u[0], u[1], 0x31));
 }
 
-static void gemv_q8_0(float *out, const QAct *a, const uint8_t *W, int r0, int r1) {
+static void gemv_q8_0(float *out, const QAct *a, const QMat *m, int r0, int r1) {
+    const uint8_t *W = m->w;
     const int nb = a->cols / QA_BLOCK;
     const size_t ts = sizeof(GgmlBlockQ8_0), row_bytes = (size_t)(a->cols / GGML_QK) * ts;
     const size_t ahead = PREFETCH_TILES * GEMV_ROWS * row_bytes;
@@ -446,29 +391,20 @@ static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const
 
 // --- the table ------------------------------------------------------------
 
-#define QX_TYPE(name, codes, qk, block)                                                              \
-    static const WType8 wt_##name = {dec_##name, codes, qk, sizeof(block), offsetof(block, d), 0};   \
-    static void gemv_##name(float *out, const QAct *a, const uint8_t *W, int r0, int r1) {          \
-        gemv_rows(wt_##name, out, a, W, r0, r1);                                                     \
-    }                                                                                                \
-    static void gemm_##name(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) { \
-        gemm_rows(wt_##name, out, ldo, a, W, r0, r1);                                                \
-    }
-QX_TYPE(q2_0, codes_q2_0, GGML_QK2_0, GgmlBlockQ2_0)
-QX_TYPE(tq1_0, NULL, GGML_QK_K, GgmlBlockTQ1_0)
-QX_TYPE(tq2_0, codes_tq2_0, GGML_QK_K, GgmlBlockTQ2_0)
+static void gemv_ternary(float *out, const QAct *a, const QMat *m, int r0, int r1) {
+    if (m->qk == QA_BLOCK) gemv_x8(QA_BLOCK, out, a, m, r0, r1);
+    else gemv_x8(GGML_QK_K, out, a, m, r0, r1);
+}
 
-static const WType8 wt_q8_0 = {dec_q8_0, NULL, GGML_QK, sizeof(GgmlBlockQ8_0), offsetof(GgmlBlockQ8_0, d), 1};
-static void gemm_q8_0(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1) {
-    gemm_rows(wt_q8_0, out, ldo, a, W, r0, r1);
+static void gemm_ternary(float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
+    if (m->qk == QA_BLOCK) gemm_x8(QA_BLOCK, out, ldo, a, m, r0, r1);
+    else gemm_x8(GGML_QK_K, out, ldo, a, m, r0, r1);
 }
 
 const QIsa QX_ISA = {
     .name = QX_NAME,
     .gemm_lanes = QGEMM_LANES,
-    .q2_0 = {gemv_q2_0, gemm_q2_0},
-    .tq1_0 = {gemv_tq1_0, gemm_tq1_0},
-    .tq2_0 = {gemv_tq2_0, gemm_tq2_0},
+    .ternary = {gemv_ternary, gemm_ternary},
     .q8_0 = {gemv_q8_0, gemm_q8_0},
     .f16 = {gemv_f16, gemm_f16},
     .f32 = {gemv_f32, gemm_f32},

@@ -29,17 +29,27 @@
 #include <stdint.h>
 
 #include "kernels/cpu/qact.h"
+#include "kernels/cpu/qpack.h"
 
 // Rows of the GEMM activation layout interleaved together (qact.h `lanes`):
 // one 256-bit vector of int32 is one accumulator for each of 8 rows.
 #define QGEMM_LANES 8
 
+// A packed weight matrix as the kernels see it: the ternary types in the
+// run layout (qpack.h: codes, then scales, qk the type's block size), Q8_0
+// as GGUF rows (w only).
+typedef struct {
+    const uint8_t *w;
+    const uint16_t *scales;
+    int rows, cols, qk;
+} QMat;
+
 typedef struct {
     // out[r] for r in [r0, r1): weight row r times activation row 0.
-    // a->lanes == 1.
-    void (*gemv)(float *out, const QAct *a, const uint8_t *W, int r0, int r1);
+    // a->lanes == 1. Ternary: r0 a multiple of QPACK_ROWS.
+    void (*gemv)(float *out, const QAct *a, const QMat *m, int r0, int r1);
     // out[i * ldo + r] for i < a->n and r in [r0, r1). a->lanes == gemm_lanes.
-    void (*gemm)(float *out, int ldo, const QAct *a, const uint8_t *W, int r0, int r1);
+    void (*gemm)(float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1);
 } QTypeKernels;
 
 // F16 and F32: the same shapes, fp32 activations x[n][cols].
@@ -51,7 +61,7 @@ typedef struct {
 typedef struct {
     const char *name;  // "ref", "avx2", "avx512"
     int gemm_lanes;    // the `lanes` its gemm wants its activations in
-    QTypeKernels q2_0, tq1_0, tq2_0, q8_0;
+    QTypeKernels ternary, q8_0;  // ternary: Q2_0, TQ1_0, TQ2_0 in the run layout
     QFloatKernels f16, f32;
 } QIsa;
 
