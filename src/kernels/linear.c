@@ -69,6 +69,25 @@ void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
         matmul_forward(out, inp, W->data, n, W->rows, W->cols);
 }
 
+void linear_forward_multi(int count, float *const out[], const WTensor *const W[], const float *inp, int n) {
+    int same = count <= QMATMUL_MAX_MULTI, rows[QMATMUL_MAX_MULTI];
+    const void *data[QMATMUL_MAX_MULTI];
+    for (int i = 0; i < count && same; i++) {
+        same = W[i]->type == W[0]->type && W[i]->cols == W[0]->cols;
+        rows[i] = W[i]->rows;
+        data[i] = W[i]->data;
+    }
+    // The products linear_forward would send to qmatmul, in one call.
+    const uint32_t type = W[0]->type;
+    const int q = type == GGML_TYPE_F32 ? n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(type, W[0]->cols)
+                                        : type != GGML_TYPE_BF16;
+    if (same && q) {
+        qmatmul_multi(count, out, data, rows, type, inp, W[0]->cols, n);
+        return;
+    }
+    for (int i = 0; i < count; i++) linear_forward(out[i], inp, W[i], n);
+}
+
 void embedding_lookup(float *out, const int32_t *tokens, int n, const WTensor *E) {
     if (E->type == GGML_TYPE_F32) {
 #pragma omp parallel for

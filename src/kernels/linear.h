@@ -49,6 +49,12 @@ int wt_supported(uint32_t type, int cols);
 // bf16 and multiplied on oneDNN (gemm_bf16.h), fp32 sums.
 void linear_forward(float *out, const float *inp, const WTensor *W, int n);
 
+// linear_forward of count (<= 4) matrices with one input, out[i] = inp ·
+// W[i]^T, the same results; where qmatmul runs them (one type and width),
+// one call: the input quantized once, one parallel loop (q, k, v of a
+// decode step).
+void linear_forward_multi(int count, float *const out[], const WTensor *const W[], const float *inp, int n);
+
 // The training products, F32 or BF16 weights only, bit-identical at any
 // thread count (sgemm_det / gemm_bf16_det):
 //   linear_forward_det: out[n][rows] = inp[n][cols] · W^T

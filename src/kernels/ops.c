@@ -13,8 +13,14 @@
 #include "base/util.h"
 #include "base/vmath.h"
 
+// Element-wise work below this many values runs on one thread: a decode
+// step's vectors (a few thousand values) take less time than the fork and
+// join of a parallel region. Every value is computed alone, so the split
+// never changes a result.
+#define PAR_MIN 32768
+
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * D >= PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D;
         float *o = out + (size_t)n * D;
@@ -49,7 +55,7 @@ void rope_tables(float *cos_t, float *sin_t, int T, int HD, double theta) {
 
 void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD) {
     int half = HD / 2;
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if ((size_t)B * T * H * HD >= PAR_MIN)
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
@@ -262,7 +268,7 @@ void attention_forward_rows(float *out, const float *q, const float *k_new, cons
 }
 
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         h[i] = g / (1.0f + vexpf(-g)) * up[i];
@@ -270,6 +276,6 @@ void swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
 }
 
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

@@ -75,41 +75,53 @@ int qmatmul_supported(uint32_t type) {
     return type == GGML_TYPE_F16 || type == GGML_TYPE_F32 || type_kernels(&qisa_ref, type) != NULL;
 }
 
-// F16 and F32: no activation quantization, the same split of rows.
-static void qmatmul_float(const QFloatKernels *f, float *out, const float *inp, const void *W, int rows, int cols, int n) {
-    const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK, nchunks = (rows + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < nchunks; c++) {
-        int r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        if (n == 1) f->gemv(out, inp, cols, W, r0, r1);
-        else f->gemm(out, rows, inp, n, cols, W, r0, r1);
-    }
-}
-
 int qmatmul_shape_ok(uint32_t type, int cols) {
     if (type == GGML_TYPE_F16 || type == GGML_TYPE_F32) return cols > 0 && cols % 8 == 0;
     return qmatmul_supported(type) && cols > 0 && cols % QA_BLOCK == 0 && cols % ggml_type_find(type)->block_size == 0;
 }
 
-void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n) {
-    if (!qmatmul_shape_ok(type, cols) || rows < 0 || n < 1)
-        die("qmatmul: unsupported weight type %u or shape %d x %d (n %d)", type, rows, cols, n);
+// Chunk c of the concatenated rows of count matrices: matrix *i, rows [r0, r1).
+static void chunk_at(int c, int count, const int *first, const int *rows, int chunk, int *i, int *r0, int *r1) {
+    int k = 0;
+    while (k + 1 < count && c >= first[k + 1]) k++;
+    *i = k;
+    *r0 = (c - first[k]) * chunk;
+    *r1 = *r0 + chunk < rows[k] ? *r0 + chunk : rows[k];
+}
+
+void qmatmul_multi(int count, float *const out[], const void *const W[], const int rows[], uint32_t type,
+                   const float *inp, int cols, int n) {
+    if (count < 1 || count > QMATMUL_MAX_MULTI || !qmatmul_shape_ok(type, cols) || n < 1)
+        die("qmatmul: unsupported weight type %u or shape: %d matrices of %d columns (n %d)", type, count, cols, n);
     const QIsa *k = isa();
     const QTypeKernels *t = type_kernels(k, type);
-    if (!t) {
-        qmatmul_float(type == GGML_TYPE_F16 ? &k->f16 : &k->f32, out, inp, W, rows, cols, n);
-        return;
+    const QFloatKernels *f = type == GGML_TYPE_F16 ? &k->f16 : &k->f32;
+    const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK;
+    int first[QMATMUL_MAX_MULTI], nchunks = 0;
+    QMat m[QMATMUL_MAX_MULTI];
+    for (int i = 0; i < count; i++) {
+        if (rows[i] < 0) die("qmatmul: %d rows", rows[i]);
+        first[i] = nchunks;
+        nchunks += (rows[i] + chunk - 1) / chunk;
+        m[i] = (QMat){.w = W[i], .scales = qpack_type_ok(type) ? qpack_scales(W[i], rows[i], cols) : NULL,
+                      .rows = rows[i], .cols = cols, .qk = ggml_type_find(type)->block_size};
     }
-    const QMat m = {.w = W, .scales = qpack_type_ok(type) ? qpack_scales(W, rows, cols) : NULL, .rows = rows,
-                    .cols = cols, .qk = ggml_type_find(type)->block_size};
-    QAct a;
-    qact_quantize(&a, inp, n, cols, n == 1 ? 1 : k->gemm_lanes);
-    const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK, nchunks = (rows + chunk - 1) / chunk;
+    // The packed types' activations are quantized once for every matrix;
+    // F16 and F32 read them as they are.
+    QAct a = {0};
+    if (t) qact_quantize(&a, inp, n, cols, n == 1 ? 1 : k->gemm_lanes);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < nchunks; c++) {
-        int r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        if (n == 1) t->gemv(out, &a, &m, r0, r1);
-        else t->gemm(out, rows, &a, &m, r0, r1);
+        int i, r0, r1;
+        chunk_at(c, count, first, rows, chunk, &i, &r0, &r1);
+        if (t && n == 1) t->gemv(out[i], &a, &m[i], r0, r1);
+        else if (t) t->gemm(out[i], rows[i], &a, &m[i], r0, r1);
+        else if (n == 1) f->gemv(out[i], inp, cols, W[i], r0, r1);
+        else f->gemm(out[i], rows[i], inp, n, cols, W[i], r0, r1);
     }
-    qact_free(&a);
+    if (t) qact_free(&a);
+}
+
+void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n) {
+    qmatmul_multi(1, &out, &W, &rows, type, inp, cols, n);
 }

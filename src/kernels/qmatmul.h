@@ -28,6 +28,14 @@
 // A type that qmatmul_supported rejects is a programming error (abort).
 void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n);
 
+// The same product for `count` matrices of one type and width that read the
+// same input (q, k and v; gate and up): one activation quantization and one
+// parallel loop over all their rows. out[i][n][rows[i]]. Each output is what
+// qmatmul gives it.
+#define QMATMUL_MAX_MULTI 4
+void qmatmul_multi(int count, float *const out[], const void *const W[], const int rows[], uint32_t type,
+                   const float *inp, int cols, int n);
+
 // 1 for the types qmatmul takes: Q2_0, TQ1_0, TQ2_0 and, for embeddings /
 // LM heads kept at higher precision, Q8_0 (int8 against the same activation
 // blocks) and F16 (fp32 activations, no quantization); F32 for the

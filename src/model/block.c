@@ -34,9 +34,9 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
 
     // Attention: without head norms the projections land in q, k directly.
     rmsnorm_forward(b->ln1, b->rstd1, x, w->attn_norm, n, C, eps);
-    linear_forward(w->q_norm ? b->q_raw : b->q, b->ln1, &w->wq, n);
-    linear_forward(w->k_norm ? b->k_raw : b->k, b->ln1, &w->wk, n);
-    linear_forward(b->v, b->ln1, &w->wv, n);
+    float *const qkv[3] = {w->q_norm ? b->q_raw : b->q, w->k_norm ? b->k_raw : b->k, b->v};
+    const WTensor *const wqkv[3] = {&w->wq, &w->wk, &w->wv};
+    linear_forward_multi(3, qkv, wqkv, b->ln1, n);
     if (w->q_norm) rmsnorm_forward(b->q, b->rstd_q, b->q_raw, w->q_norm, n * NH, HD, eps);
     if (w->k_norm) rmsnorm_forward(b->k, b->rstd_k, b->k_raw, w->k_norm, n * NKV, HD, eps);
     rope_forward(b->q, ctx->cos, ctx->sin, B, T, NH, HD);
@@ -54,8 +54,9 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
 
     // MLP.
     rmsnorm_forward(b->ln2, b->rstd2, b->mid, w->mlp_norm, n, C, eps);
-    linear_forward(b->gate, b->ln2, &w->wgate, n);
-    linear_forward(b->up, b->ln2, &w->wup, n);
+    float *const gu[2] = {b->gate, b->up};
+    const WTensor *const wgu[2] = {&w->wgate, &w->wup};
+    linear_forward_multi(2, gu, wgu, b->ln2, n);
     swiglu_forward(b->h, b->gate, b->up, (size_t)n * F);
     linear_forward(b->tmp, b->h, &w->wdown, n);
     residual_forward(x_out, b->mid, b->tmp, (size_t)n * C);

@@ -77,15 +77,16 @@ ALWAYS_INLINE void store_rows(float *out, int r, int r1, __m256 v) {
 // in the second (24384 < 32767).
 ALWAYS_INLINE __m256i x8_block(const uint8_t *blk, const int8_t *q) {
     const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c);
-    QXAcc lo = QX_ZERO(), hi = QX_ZERO();
+    QXAcc lo[2] = {QX_ZERO(), QX_ZERO()}, hi[2] = {QX_ZERO(), QX_ZERO()};
     for (int c = 0; c < 4; c++) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 32 * c)), v4 = _mm256_srli_epi16(v, 4);
-        lo = QX_DOT(lo, _mm256_and_si256(v, m03), bcast4(q + 4 * c));
-        hi = QX_DOT(hi, _mm256_and_si256(v, m0c), bcast4(q + 16 + 4 * c));
-        lo = QX_DOT(lo, _mm256_and_si256(v4, m03), bcast4(q + 32 + 4 * c));
-        hi = QX_DOT(hi, _mm256_and_si256(v4, m0c), bcast4(q + 48 + 4 * c));
+        lo[c & 1] = QX_DOT(lo[c & 1], _mm256_and_si256(v, m03), bcast4(q + 4 * c));
+        hi[c & 1] = QX_DOT(hi[c & 1], _mm256_and_si256(v, m0c), bcast4(q + 16 + 4 * c));
+        lo[c & 1] = QX_DOT(lo[c & 1], _mm256_and_si256(v4, m03), bcast4(q + 32 + 4 * c));
+        hi[c & 1] = QX_DOT(hi[c & 1], _mm256_and_si256(v4, m0c), bcast4(q + 48 + 4 * c));
     }
-    return _mm256_add_epi32(QX_I32(lo), _mm256_srai_epi32(QX_I32(hi), 2));
+    return _mm256_add_epi32(_mm256_add_epi32(QX_I32(lo[0]), QX_I32(lo[1])),
+                            _mm256_srai_epi32(_mm256_add_epi32(QX_I32(hi[0]), QX_I32(hi[1])), 2));
 }
 
 // Rows [r0, r1) (r0 a multiple of 8): one group of 8 rows per register, the
