@@ -47,8 +47,9 @@ AVX2_FLAGS   := -mavx2 -mfma -mf16c -ffp-contract=off
 AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512dq
 # The kernels read no floating-point exception flags; without
 # -fno-trapping-math GCC will not vectorise a clamp (qact.c, the ternary
-# projection's t = clamp(round(w / s)), run over every weight each step).
-isa_flags     = $(if $(findstring src/kernels/cpu/,$1)$(findstring src/quant/ternary.c,$1),-fno-trapping-math) \
+# projection's t = clamp(round(w / s)), run over every weight each step;
+# vexpf's clamps in ops.c: SwiGLU and the softmax of attention).
+isa_flags     = $(if $(findstring src/kernels/cpu/,$1)$(findstring src/kernels/ops.c,$1)$(findstring src/quant/ternary.c,$1),-fno-trapping-math) \
                 $(if $(findstring _avx512.c,$1),$(AVX512_FLAGS),$(if $(findstring _avx2.c,$1),$(AVX2_FLAGS)))
 
 $(BUILD)/src/%.o: src/%.c $(LIB_HDR)
@@ -110,7 +111,7 @@ fuzz-long: fuzz
 
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/%)
-$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libtrit.a
+$(BUILD)/bench_%: bench/bench_%.c bench/membw.h $(BUILD)/libtrit.a
 	$(CC) $(CFLAGS) $< $(BUILD)/libtrit.a $(LDLIBS) -o $@
 bench: $(BUILD)/trit $(BENCHES)
 	bench/run.sh $(BUILD) $(DATA)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/prof.h"
 #include "base/util.h"
 #include "base/vmath.h"
 #include "kernels/linear.h"
@@ -110,7 +111,9 @@ static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *toke
     const size_t P = kv_pos_floats(kv);
     // A prefill from position 0 runs the tiled whole-sequence attention.
     const int fresh = at->pos == 0 && !at->parent && !at->row_slot;
+    double t = prof_start();
     embedding_lookup(kv->x, tokens, n, &w->embed);
+    prof_lap(PROF_EMBED, &t);
     for (int l = 0; l < L; l++) {
         // One layer's scratch; the new keys/values go straight into the
         // cache (rows of several slots: into k_new / v_new, stored after the
@@ -134,8 +137,11 @@ static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *toke
     }
     if (logits && first < n) {
         const int rows = n - first;
+        t = prof_start();
         rmsnorm_forward(kv->ln, NULL, kv->x + (size_t)first * C, w->final_norm, rows, C, c->rms_norm_eps);
+        prof_lap(PROF_NORM, &t);
         linear_forward(logits, kv->ln, &w->lm_head, rows);
+        prof_lap(PROF_HEAD, &t);
     }
 }
 

@@ -13,25 +13,31 @@
 #include "base/util.h"
 #include "base/vmath.h"
 
-// Element-wise work below this many values runs on one thread: a decode
-// step's vectors (a few thousand values) take less time than the fork and
-// join of a parallel region. Every value is computed alone, so the split
-// never changes a result.
+// Element-wise work below this many values runs on one thread, in a plain
+// loop: a decode step's vectors (a few thousand values) take less time than
+// the fork and join of a parallel region. Every value (row) is computed
+// alone, so the split never changes a result.
 #define PAR_MIN 32768
 
-void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps) {
-#pragma omp parallel for if ((size_t)N * D >= PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * D;
-        float *o = out + (size_t)n * D;
-        float ss = 0.0f;
+static inline void rmsnorm_row(float *o, float *rstd, const float *xr, const float *w, int D, float eps) {
+    float ss = 0.0f;
 #pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
-        float r = 1.0f / sqrtf(ss / (float)D + eps);
-        if (rstd) rstd[n] = r;
+    for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
+    float r = 1.0f / sqrtf(ss / (float)D + eps);
+    if (rstd) *rstd = r;
 #pragma omp simd
-        for (int i = 0; i < D; i++) o[i] = xr[i] * r * w[i];
+    for (int i = 0; i < D; i++) o[i] = xr[i] * r * w[i];
+}
+
+// Small inputs take a plain loop rather than a parallel region with an if
+// clause: GCC does not vectorise the body it outlines for the region.
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps) {
+    if ((size_t)N * D < PAR_MIN) {
+        for (int n = 0; n < N; n++) rmsnorm_row(out + (size_t)n * D, rstd ? rstd + n : NULL, x + (size_t)n * D, w, D, eps);
+        return;
     }
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) rmsnorm_row(out + (size_t)n * D, rstd ? rstd + n : NULL, x + (size_t)n * D, w, D, eps);
 }
 
 void rope_tables_freq(float *cos_t, float *sin_t, int T, int half, const double *inv_freq) {
@@ -53,23 +59,29 @@ void rope_tables(float *cos_t, float *sin_t, int T, int HD, double theta) {
     free(inv_freq);
 }
 
-void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD) {
-    int half = HD / 2;
-#pragma omp parallel for collapse(2) if ((size_t)B * T * H * HD >= PAR_MIN)
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
-            for (int h = 0; h < H; h++) {
-                float *v = x + (((size_t)b * T + t) * H + h) * HD;
+static inline void rope_head(float *v, const float *c, const float *s, int half) {
 #pragma omp simd
-                for (int i = 0; i < half; i++) {
-                    float x1 = v[i], x2 = v[i + half];
-                    v[i] = x1 * c[i] - x2 * s[i];
-                    v[i + half] = x2 * c[i] + x1 * s[i];
-                }
-            }
-        }
+    for (int i = 0; i < half; i++) {
+        float x1 = v[i], x2 = v[i + half];
+        v[i] = x1 * c[i] - x2 * s[i];
+        v[i + half] = x2 * c[i] + x1 * s[i];
     }
+}
+
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int HD) {
+    const int half = HD / 2;
+    if ((size_t)B * T * H * HD < PAR_MIN) {
+        for (int bt = 0; bt < B * T; bt++)
+            for (int h = 0; h < H; h++)
+                rope_head(x + ((size_t)bt * H + h) * HD, cos_t + (size_t)(bt % T) * half, sin_t + (size_t)(bt % T) * half,
+                          half);
+        return;
+    }
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++)
+                rope_head(x + (((size_t)b * T + t) * H + h) * HD, cos_t + (size_t)t * half, sin_t + (size_t)t * half, half);
 }
 
 // Attention works on blocks of ATT_BLOCK query rows against tiles of
@@ -267,15 +279,24 @@ void attention_forward_rows(float *out, const float *q, const float *k_new, cons
     attend_rows(out, q, n, NH, HD, most, work, slot_keys, &c);
 }
 
+static inline float swiglu(float g, float u) { return g / (1.0f + vexpf(-g)) * u; }
+
 void swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for simd if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        h[i] = g / (1.0f + vexpf(-g)) * up[i];
+    if (n < PAR_MIN) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) h[i] = swiglu(gate[i], up[i]);
+        return;
     }
+#pragma omp parallel for simd
+    for (size_t i = 0; i < n; i++) h[i] = swiglu(gate[i], up[i]);
 }
 
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for simd if (n >= PAR_MIN)
+    if (n < PAR_MIN) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+        return;
+    }
+#pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/prof.h"
 #include "base/util.h"
 #include "kernels/ops.h"
 #include "kernels/ops_backward.h"
@@ -33,14 +34,19 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
     const float eps = c->rms_norm_eps;
 
     // Attention: without head norms the projections land in q, k directly.
+    double t = prof_start();
     rmsnorm_forward(b->ln1, b->rstd1, x, w->attn_norm, n, C, eps);
+    prof_lap(PROF_NORM, &t);
     float *const qkv[3] = {w->q_norm ? b->q_raw : b->q, w->k_norm ? b->k_raw : b->k, b->v};
     const WTensor *const wqkv[3] = {&w->wq, &w->wk, &w->wv};
     linear_forward_multi(3, qkv, wqkv, b->ln1, n);
+    prof_lap(PROF_QKV, &t);
     if (w->q_norm) rmsnorm_forward(b->q, b->rstd_q, b->q_raw, w->q_norm, n * NH, HD, eps);
     if (w->k_norm) rmsnorm_forward(b->k, b->rstd_k, b->k_raw, w->k_norm, n * NKV, HD, eps);
+    prof_lap(PROF_NORM, &t);
     rope_forward(b->q, ctx->cos, ctx->sin, B, T, NH, HD);
     rope_forward(b->k, ctx->cos, ctx->sin, B, T, NKV, HD);
+    prof_lap(PROF_ROPE, &t);
     if (!ctx->k_all)
         attention_forward(b->att, b->lse, b->q, b->k, b->v, B, T, NH, NKV, HD);
     else if (ctx->row_slot)
@@ -49,17 +55,25 @@ void block_forward(const ModelConfig *c, const LayerWeights *w, float *x_out, co
     else
         attention_forward_cached(b->att, b->q, ctx->k_all, ctx->v_all, n, ctx->pos, ctx->parent, ctx->first, NH, NKV,
                                  HD);
+    prof_lap(PROF_ATTN, &t);
     linear_forward(b->tmp, b->att, &w->wo, n);
+    prof_lap(PROF_O, &t);
     residual_forward(b->mid, x, b->tmp, (size_t)n * C);
+    prof_lap(PROF_RESID, &t);
 
     // MLP.
     rmsnorm_forward(b->ln2, b->rstd2, b->mid, w->mlp_norm, n, C, eps);
+    prof_lap(PROF_NORM, &t);
     float *const gu[2] = {b->gate, b->up};
     const WTensor *const wgu[2] = {&w->wgate, &w->wup};
     linear_forward_multi(2, gu, wgu, b->ln2, n);
+    prof_lap(PROF_GATEUP, &t);
     swiglu_forward(b->h, b->gate, b->up, (size_t)n * F);
+    prof_lap(PROF_SWIGLU, &t);
     linear_forward(b->tmp, b->h, &w->wdown, n);
+    prof_lap(PROF_DOWN, &t);
     residual_forward(x_out, b->mid, b->tmp, (size_t)n * C);
+    prof_lap(PROF_RESID, &t);
 }
 
 void block_backward(const ModelConfig *c, const LayerWeights *w, const LayerParams *g, const float *x,

@@ -69,51 +69,103 @@ ALWAYS_INLINE void store_rows(float *out, int r, int r1, __m256 v) {
 
 // --- the ternary types: GEMV on the run layout (qpack.h) -------------------
 
-// Lane l = Σ code_k q_k of row l over one 64-column block (128 bytes of
-// codes, q the block's activations). Planes 0 and 2 are masked to the codes
-// themselves, planes 1 and 3 to 4 x the codes (no shift for them), summed in
-// two accumulators; the second is exactly 4 x its sum, so the shift back is
-// exact. AVX2's 16-bit pairs stay in range: 8 pairs of up to 2 * 12 * 127
-// in the second (24384 < 32767).
-ALWAYS_INLINE __m256i x8_block(const uint8_t *blk, const int8_t *q) {
+// Per 64-column block of a group: Σ code_k q_k of each of its 16 rows. Planes
+// 0 and 2 are masked to the codes themselves, planes 1 and 3 to 4 x the
+// codes (no shift for them), summed in two accumulators; the second is
+// exactly 4 x its sum, so the shift back is exact. Each broadcast of 4
+// activations serves all 16 rows. AVX2's 16-bit pairs stay in range: 8
+// pairs of up to 2 * 12 * 127 in the second (24384 < 32767).
+#ifdef QX_ZMM
+// AVX-512: the 16 rows in one 512-bit register, lane l = row l.
+typedef __m512i XRows;
+typedef __m512 XRowsF;
+ALWAYS_INLINE XRows x16_block(const uint8_t *blk, const int8_t *q) {
+    const __m512i m03 = _mm512_set1_epi8(0x03), m0c = _mm512_set1_epi8(0x0c);
+    __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        int32_t a[4];
+        for (int p = 0; p < 4; p++) memcpy(&a[p], q + 16 * p + 4 * c, 4);
+        __m512i v = _mm512_loadu_si512(blk + 64 * c), v4 = _mm512_srli_epi16(v, 4);
+        lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(v, m03), _mm512_set1_epi32(a[0]));
+        hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(v, m0c), _mm512_set1_epi32(a[1]));
+        lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(v4, m03), _mm512_set1_epi32(a[2]));
+        hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(v4, m0c), _mm512_set1_epi32(a[3]));
+    }
+    return _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 2));
+}
+ALWAYS_INLINE XRowsF xf_zero(void) { return _mm512_setzero_ps(); }
+ALWAYS_INLINE XRowsF xf_scales(const uint16_t *sc) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sc)); }
+// acc + (dw * d) * (float)(isum - sum), lane-wise.
+ALWAYS_INLINE XRowsF xf_step(XRowsF acc, XRowsF dw, float d, XRows isum, int32_t sum) {
+    __m512 p = _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(d)),
+                             _mm512_cvtepi32_ps(_mm512_sub_epi32(isum, _mm512_set1_epi32(sum))));
+    return _mm512_add_ps(acc, p);
+}
+ALWAYS_INLINE void xf_store(float *out, int n, XRowsF v) { _mm512_mask_storeu_ps(out, (__mmask16)((1u << n) - 1), v); }
+#else
+// AVX2: two registers of 8 rows.
+typedef struct { __m256i h[2]; } XRows;
+typedef struct { __m256 h[2]; } XRowsF;
+ALWAYS_INLINE XRows x16_block(const uint8_t *blk, const int8_t *q) {
     const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c);
     QXAcc lo[2] = {QX_ZERO(), QX_ZERO()}, hi[2] = {QX_ZERO(), QX_ZERO()};
     for (int c = 0; c < 4; c++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 32 * c)), v4 = _mm256_srli_epi16(v, 4);
-        lo[c & 1] = QX_DOT(lo[c & 1], _mm256_and_si256(v, m03), bcast4(q + 4 * c));
-        hi[c & 1] = QX_DOT(hi[c & 1], _mm256_and_si256(v, m0c), bcast4(q + 16 + 4 * c));
-        lo[c & 1] = QX_DOT(lo[c & 1], _mm256_and_si256(v4, m03), bcast4(q + 32 + 4 * c));
-        hi[c & 1] = QX_DOT(hi[c & 1], _mm256_and_si256(v4, m0c), bcast4(q + 48 + 4 * c));
+        const __m256i a0 = bcast4(q + 4 * c), a1 = bcast4(q + 16 + 4 * c);
+        const __m256i a2 = bcast4(q + 32 + 4 * c), a3 = bcast4(q + 48 + 4 * c);
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 64 * c + 32 * h)), v4 = _mm256_srli_epi16(v, 4);
+            lo[h] = QX_DOT(lo[h], _mm256_and_si256(v, m03), a0);
+            hi[h] = QX_DOT(hi[h], _mm256_and_si256(v, m0c), a1);
+            lo[h] = QX_DOT(lo[h], _mm256_and_si256(v4, m03), a2);
+            hi[h] = QX_DOT(hi[h], _mm256_and_si256(v4, m0c), a3);
+        }
     }
-    return _mm256_add_epi32(_mm256_add_epi32(QX_I32(lo[0]), QX_I32(lo[1])),
-                            _mm256_srai_epi32(_mm256_add_epi32(QX_I32(hi[0]), QX_I32(hi[1])), 2));
+    XRows r;
+    for (int h = 0; h < 2; h++) r.h[h] = _mm256_add_epi32(QX_I32(lo[h]), _mm256_srai_epi32(QX_I32(hi[h]), 2));
+    return r;
 }
+ALWAYS_INLINE XRowsF xf_zero(void) { return (XRowsF){{_mm256_setzero_ps(), _mm256_setzero_ps()}}; }
+ALWAYS_INLINE XRowsF xf_scales(const uint16_t *sc) {
+    return (XRowsF){{_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sc)),
+                     _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + 8)))}};
+}
+ALWAYS_INLINE XRowsF xf_step(XRowsF acc, XRowsF dw, float d, XRows isum, int32_t sum) {
+    for (int h = 0; h < 2; h++) {
+        __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw.h[h], _mm256_set1_ps(d)),
+                                 _mm256_cvtepi32_ps(_mm256_sub_epi32(isum.h[h], _mm256_set1_epi32(sum))));
+        acc.h[h] = _mm256_add_ps(acc.h[h], p);
+    }
+    return acc;
+}
+ALWAYS_INLINE void xf_store(float *out, int n, XRowsF v) {
+    _Alignas(32) float tmp[16];
+    _mm256_store_ps(tmp, v.h[0]);
+    _mm256_store_ps(tmp + 8, v.h[1]);
+    memcpy(out, tmp, sizeof(float) * (size_t)n);
+}
+#endif
 
-// Rows [r0, r1) (r0 a multiple of 8): one group of 8 rows per register, the
+// Rows [r0, r1) (r0 a multiple of 16): one group of 16 rows at a time, the
 // float sequence of qkernels.h lane-wise. The groups of a call are one
-// sequential stream; the prefetch keeps more DRAM reads in flight than the
-// hardware prefetcher alone.
-ALWAYS_INLINE void gemv_x8(const int qk, float *out, const QAct *a, const QMat *m, int r0, int r1) {
+// sequential stream, which the hardware prefetcher follows: software
+// prefetches on top measured slower (bench_decode, 2026-12-06: 26 against
+// 29.5 GB/s of weights on 2 Zen 4 cores).
+ALWAYS_INLINE void gemv_x16(const int qk, float *out, const QAct *a, const QMat *m, int r0, int r1) {
     const int cols = a->cols, bpw = qk / QA_BLOCK, nwb = cols / qk;
-    const size_t ahead = PREFETCH_TILES * (size_t)cols * 2;
     for (int r = r0; r < r1; r += QPACK_ROWS) {
         const int g = r / QPACK_ROWS;
-        const uint8_t *codes = m->w + (size_t)g * cols * 2;
+        const uint8_t *codes = m->w + (size_t)g * qpack_group_bytes(cols);
         const uint16_t *sc = m->scales + (size_t)g * nwb * QPACK_ROWS;
-        __m256 acc = _mm256_setzero_ps();
+        XRowsF acc = xf_zero();
         for (int wb = 0; wb < nwb; wb++) {
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + wb * QPACK_ROWS)));
+            const XRowsF dw = xf_scales(sc + wb * QPACK_ROWS);
             for (int j = 0; j < bpw; j++) {
                 const int b = wb * bpw + j;
                 const uint8_t *blk = codes + (size_t)b * QPACK_BLOCK_BYTES;
-                _mm_prefetch((const char *)(blk + ahead), _MM_HINT_T0);
-                _mm_prefetch((const char *)(blk + ahead + 64), _MM_HINT_T0);
-                __m256i isum = _mm256_sub_epi32(x8_block(blk, a->q + (size_t)b * QA_BLOCK), _mm256_set1_epi32(a->sum[b]));
-                __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(a->d[b])), _mm256_cvtepi32_ps(isum));
-                acc = _mm256_add_ps(acc, p);
+                acc = xf_step(acc, dw, a->d[b], x16_block(blk, a->q + (size_t)b * QA_BLOCK), a->sum[b]);
             }
         }
-        store_rows(out, r, r1, acc);
+        xf_store(out + r, r1 - r < QPACK_ROWS ? r1 - r : QPACK_ROWS, acc);
     }
 }
 
@@ -193,30 +245,31 @@ ALWAYS_INLINE void gemm_tiles(WTile t, float *out, int ldo, const QAct *a, int r
     for (; g < groups; g++) gemm_tile(1, t, a, g, out, ldo, r, r1);
 }
 
-// The ternary types: each group of 8 rows decoded once, plane by plane,
-// into registers of (8 rows x 4 codes) stored in column-chunk order — chunk
-// 4p + c of a block is plane p of its c-th 32 bytes — and run as
-// 8 / QX_GEMM_W tiles.
-ALWAYS_INLINE void gemm_x8(const int qk, float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
+// The ternary types: each group of 16 rows decoded once, plane by plane,
+// into (16 rows x 4 codes) stored in column-chunk order — chunk 4p + c of a
+// block is plane p of its c-th 64 bytes — and run as 16 / QX_GEMM_W tiles.
+ALWAYS_INLINE void gemm_x16(const int qk, float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
     const int cols = a->cols, nb = cols / QA_BLOCK, nwb = cols / qk;
     uint8_t *code = xmalloc_aligned((size_t)QPACK_ROWS * cols);
     float *dw = xmalloc(sizeof(float) * QPACK_ROWS * (size_t)nwb);
     const __m256i m3 = _mm256_set1_epi8(3);
     for (int r = r0; r < r1; r += QPACK_ROWS) {
         const int g = r / QPACK_ROWS;
-        const uint8_t *codes = m->w + (size_t)g * cols * 2;
+        const uint8_t *codes = m->w + (size_t)g * qpack_group_bytes(cols);
         for (int b = 0; b < nb; b++)
-            for (int c = 0; c < 4; c++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(codes + (size_t)b * QPACK_BLOCK_BYTES + 32 * c));
-                for (int p = 0; p < 4; p++)
-                    _mm256_store_si256((__m256i *)(code + (size_t)b * 512 + (4 * p + c) * 32),
-                                       _mm256_and_si256(_mm256_srli_epi16(v, 2 * p), m3));
-            }
+            for (int c = 0; c < 4; c++)
+                for (int h = 0; h < 2; h++) {
+                    __m256i v = _mm256_loadu_si256(
+                        (const __m256i *)(codes + (size_t)b * QPACK_BLOCK_BYTES + 64 * c + 32 * h));
+                    for (int p = 0; p < 4; p++)
+                        _mm256_store_si256((__m256i *)(code + (size_t)b * 1024 + (4 * p + c) * 64 + 32 * h),
+                                           _mm256_and_si256(_mm256_srli_epi16(v, 2 * p), m3));
+                }
         const uint16_t *sc = m->scales + (size_t)g * nwb * QPACK_ROWS;
         for (int w = 0; w < QPACK_ROWS; w++)
             for (int wb = 0; wb < nwb; wb++) dw[w * nwb + wb] = _cvtsh_ss(sc[wb * QPACK_ROWS + w]);
         for (int w0 = 0; w0 < QPACK_ROWS && r + w0 < r1; w0 += QX_GEMM_W) {
-            const WTile t = {code + 4 * w0, 512, 32, 4, dw + w0 * nwb, nwb, qk, 0};
+            const WTile t = {code + 4 * w0, 1024, 64, 4, dw + w0 * nwb, nwb, qk, 0};
             gemm_tiles(t, out, ldo, a, r + w0, r1);
         }
     }
@@ -393,13 +446,13 @@ static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const
 // --- the table ------------------------------------------------------------
 
 static void gemv_ternary(float *out, const QAct *a, const QMat *m, int r0, int r1) {
-    if (m->qk == QA_BLOCK) gemv_x8(QA_BLOCK, out, a, m, r0, r1);
-    else gemv_x8(GGML_QK_K, out, a, m, r0, r1);
+    if (m->qk == QA_BLOCK) gemv_x16(QA_BLOCK, out, a, m, r0, r1);
+    else gemv_x16(GGML_QK_K, out, a, m, r0, r1);
 }
 
 static void gemm_ternary(float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1) {
-    if (m->qk == QA_BLOCK) gemm_x8(QA_BLOCK, out, ldo, a, m, r0, r1);
-    else gemm_x8(GGML_QK_K, out, ldo, a, m, r0, r1);
+    if (m->qk == QA_BLOCK) gemm_x16(QA_BLOCK, out, ldo, a, m, r0, r1);
+    else gemm_x16(GGML_QK_K, out, ldo, a, m, r0, r1);
 }
 
 const QIsa QX_ISA = {

@@ -15,7 +15,7 @@ static int type_qk(uint32_t type) { return ggml_type_find(type)->block_size; }
 
 size_t qpack_bytes(uint32_t type, int rows, int cols) {
     const size_t groups = (size_t)(rows + QPACK_ROWS - 1) / QPACK_ROWS;
-    return groups * ((size_t)cols * 2 + (size_t)(cols / type_qk(type)) * QPACK_ROWS * 2);
+    return groups * (qpack_group_bytes(cols) + (size_t)(cols / type_qk(type)) * QPACK_ROWS * 2);
 }
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
@@ -71,13 +71,13 @@ void qpack(uint32_t type, const void *blocks, int rows, int cols, void *dst) {
                 for (int wb = 0; wb < nwb; wb++)
                     sc[wb * QPACK_ROWS] = block_codes(type, row + (size_t)wb * t->type_size, code + (size_t)l * cols + (size_t)wb * qk);
             }
-            uint8_t *out = codes + (size_t)g * cols * 2;
+            uint8_t *out = codes + (size_t)g * qpack_group_bytes(cols);
             for (int b = 0; b < nb; b++)
                 for (int c = 0; c < 4; c++)
                     for (int l = 0; l < QPACK_ROWS; l++)
                         for (int i = 0; i < 4; i++) {
                             const uint8_t *k = code + (size_t)l * cols + (size_t)b * QPACK_BLOCK + 4 * c + i;
-                            out[(size_t)b * QPACK_BLOCK_BYTES + 32 * c + 4 * l + i] =
+                            out[(size_t)b * QPACK_BLOCK_BYTES + 4 * QPACK_ROWS * c + 4 * l + i] =
                                 (uint8_t)(k[0] | k[16] << 2 | k[32] << 4 | k[48] << 6);
                         }
         }
@@ -88,13 +88,13 @@ void qpack(uint32_t type, const void *blocks, int rows, int cols, void *dst) {
 void qpack_row(const void *packed, int rows, int cols, int qk, int r, uint8_t *code, float *dw) {
     const int nwb = cols / qk, nb = cols / QPACK_BLOCK;
     const int g = r / QPACK_ROWS, l = r % QPACK_ROWS;
-    const uint8_t *in = (const uint8_t *)packed + (size_t)g * cols * 2;
+    const uint8_t *in = (const uint8_t *)packed + (size_t)g * qpack_group_bytes(cols);
     for (int b = 0; b < nb; b++)
         for (int p = 0; p < 4; p++)
             for (int c = 0; c < 4; c++)
                 for (int i = 0; i < 4; i++)
                     code[b * QPACK_BLOCK + 16 * p + 4 * c + i] =
-                        (in[(size_t)b * QPACK_BLOCK_BYTES + 32 * c + 4 * l + i] >> (2 * p)) & 3;
+                        (in[(size_t)b * QPACK_BLOCK_BYTES + 4 * QPACK_ROWS * c + 4 * l + i] >> (2 * p)) & 3;
     const uint16_t *sc = qpack_scales(packed, rows, cols) + (size_t)g * nwb * QPACK_ROWS + l;
     for (int wb = 0; wb < nwb; wb++) dw[wb] = f16_to_f32(sc[wb * QPACK_ROWS]);
 }
