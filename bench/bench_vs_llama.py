@@ -63,7 +63,7 @@ def run_trit(trit, path, threads, prompt_text, n_decode):
 
     def gen(prompt, n):
         r = subprocess.run(["/usr/bin/time", "-f", "maxrss %M", trit, "generate", "--model", path, "--prompt", prompt,
-                            "--max-tokens", str(n), "--greedy"], capture_output=True, text=True, env=env, check=True)
+                            "--max-tokens", str(n), "--greedy"], capture_output=True, text=True, errors="replace", env=env, check=True)
         return r.stderr
 
     err = gen(prompt_text, 1)
