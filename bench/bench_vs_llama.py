@@ -12,7 +12,9 @@ llama.cpp runs with its defaults for speed (f16 KV cache, its own threads
 set to the same count); trit with its f32 KV cache.
 
 Usage: bench_vs_llama.py --trit build/trit --membw build/bench_membw --text FILE GGUF...
-       [--threads 2] [--decode 64] [--prompt-tokens 512]
+       [--threads 2] [--decode 64] [--prompt-tokens 512] [--kernels auto,avx2]
+--kernels runs trit once per kernel set (TRIT_QKERNELS), e.g. its AVX2 kernels
+on an AVX-512 host; llama.cpp runs as built (its own best kernels).
 """
 import argparse
 import json
@@ -57,9 +59,11 @@ def run_llama(path, threads, prompt_ids, n_decode):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_trit(trit, path, threads, prompt_text, n_decode):
+def run_trit(trit, path, threads, prompt_text, n_decode, kernels):
     """trit generate twice: the long prompt (prefill tok/s) and a short one (decode tok/s)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if kernels != "auto":
+        env["TRIT_QKERNELS"] = kernels
 
     def gen(prompt, n):
         r = subprocess.run(["/usr/bin/time", "-f", "maxrss %M", trit, "generate", "--model", path, "--prompt", prompt,
@@ -91,6 +95,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--prompt-tokens", type=int, default=512)
+    ap.add_argument("--kernels", default="auto",
+                    help="trit's kernel sets, comma-separated (auto, avx512, avx2): one row each")
     args = ap.parse_args()
     import llama_cpp
     with open(args.text, encoding="utf-8") as f:
@@ -110,14 +116,16 @@ def main():
             nbytes = step_bytes(path)
         except Exception:  # gguf-py 0.19 cannot read Q2_0 files: the file size is within a few KB
             nbytes = os.path.getsize(path)
-        t_pp, t_dec, t_rss, n_prompt = run_trit(args.trit, path, args.threads, prompt, args.decode)
         l_pp, l_dec, l_rss = run_llama(path, args.threads, ids, args.decode)
         bound = bw * 1e9 / nbytes
-        print("%-26s %8.1f | %9.1f %9.1f %5.2fx | %9.1f %9.1f %5.2fx | %7.0f %7.0f | %.1f%% of %.0f tok/s" % (
-            os.path.basename(path), nbytes / 1e6, t_dec, l_dec, t_dec / l_dec, t_pp, l_pp, t_pp / l_pp, t_rss / 1e6,
-            l_rss / 1e6, 100 * t_dec / bound, bound))
-        if n_prompt != len(ids):
-            print("    (trit's prompt: %d tokens, llama.cpp's %d)" % (n_prompt, len(ids)))
+        for kernels in args.kernels.split(","):
+            t_pp, t_dec, t_rss, n_prompt = run_trit(args.trit, path, args.threads, prompt, args.decode, kernels)
+            name = os.path.basename(path) + ("" if kernels == "auto" else " [%s]" % kernels)
+            print("%-26s %8.1f | %9.1f %9.1f %5.2fx | %9.1f %9.1f %5.2fx | %7.0f %7.0f | %.1f%% of %.0f tok/s" % (
+                name, nbytes / 1e6, t_dec, l_dec, t_dec / l_dec, t_pp, l_pp, t_pp / l_pp, t_rss / 1e6,
+                l_rss / 1e6, 100 * t_dec / bound, bound))
+            if n_prompt != len(ids):
+                print("    (trit's prompt: %d tokens, llama.cpp's %d)" % (n_prompt, len(ids)))
 
 
 if __name__ == "__main__":

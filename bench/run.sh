@@ -28,27 +28,7 @@ bench/bench_train.sh "$BUILD" "$DATA" 3
 echo "== decode (trit generate), Qwen3-0.6B shape, fp32 weights"
 bench/bench_generate.sh "$OUT/qwen3-0.6b-random" "$BUILD/trit"
 
-echo "== packed ternary kernels (bench_qmatmul), each ISA path against fp32 OpenBLAS"
-"$BUILD/bench_qmatmul"
-
-echo "== qmatmul: packed-weight products vs fp32 OpenBLAS, Qwen3-0.6B shapes"
-"$BUILD/bench_qmatmul" 3
-
-echo "== packed ternary models: trit vs llama.cpp (llama-cpp-python), same GGUF, 2 threads"
-# The Qwen3-0.6B shape projected to ternary (groups of 256: TQ2_0 and Q2_0
-# both hold it), and SmolLM2-135M-Instruct projected at groups of 64 (Q2_0;
-# its rows of 576 are no whole TQ2_0 blocks). Speed does not depend on
-# training, so the projections stand in for trained students.
-Q06=$OUT/q06-g256
-[ -f "$Q06/model.safetensors" ] || "$BUILD/trit" quantize --model "$OUT/qwen3-0.6b-random" --out "$Q06" --group-size 256
-[ -f "$OUT/q06-tq2_0.gguf" ] || "$BUILD/trit" export --model "$Q06" --out "$OUT/q06-tq2_0.gguf" --type tq2_0
-[ -f "$OUT/q06-q2_0.gguf" ] || "$BUILD/trit" export --model "$Q06" --out "$OUT/q06-q2_0.gguf" --type q2_0
-SMOL_GGUF=$(scripts/fetch-smollm2.sh)
-[ -d "$OUT/smollm2" ] || "$BUILD/trit" import --gguf "$SMOL_GGUF" --out "$OUT/smollm2"
-[ -f "$OUT/smollm2-g64/model.safetensors" ] || "$BUILD/trit" quantize --model "$OUT/smollm2" --out "$OUT/smollm2-g64" --group-size 64
-[ -f "$OUT/smollm2-q2_0.gguf" ] || "$BUILD/trit" export --model "$OUT/smollm2-g64" --out "$OUT/smollm2-q2_0.gguf"
-OMP_NUM_THREADS=2 python3 bench/bench_vs_llama.py --trit "$BUILD/trit" --membw "$BUILD/bench_membw" \
-    --text "$DATA/wikitext-2-raw/wiki.test.raw" "$OUT/q06-tq2_0.gguf" "$OUT/q06-q2_0.gguf" "$OUT/smollm2-q2_0.gguf"
+bench/bench_packed.sh "$BUILD" "$DATA"
 
 echo "== beam search and speculative decoding: SmolLM2-135M (fp32) as the target"
 # The drafter here is the untrained ternary projection (what make bench can
