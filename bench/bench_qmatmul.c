@@ -14,6 +14,7 @@
 // where the CPU has it; the reference C path is too slow to time and only
 // tested), with 2 threads and, for decode, 1. Best of `reps` passes.
 #include <cblas.h>
+#include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,40 @@ static void *random_packed(const GgmlType *t, int rows, int cols, uint64_t *rng)
     qpack(t->id, w, rows, cols, p);
     free(w);
     return p;
+}
+
+// The int8 compute bound: independent chains of the instructions the GEMM
+// kernels multiply with, no loads, on every thread: AVX-512 VNNI's
+// vpdpbusd on 512-bit registers (64 multiply-adds each), or AVX2's
+// vpmaddubsw + vpaddw (32 each). Gop/s, 2 per multiply-add.
+#define PEAK_ITERS 20000000L
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static double peak_avx512(void) {
+    double t = now_seconds();
+#pragma omp parallel
+    {
+        __m512i acc[12], a = _mm512_set1_epi8(1), b = _mm512_set1_epi8((char)omp_get_thread_num());
+        for (int k = 0; k < 12; k++) acc[k] = _mm512_setzero_si512();
+        for (long i = 0; i < PEAK_ITERS / 12; i++)
+            for (int k = 0; k < 12; k++) acc[k] = _mm512_dpbusd_epi32(acc[k], a, b);
+        int sink = 0;
+        for (int k = 0; k < 12; k++) sink += _mm512_reduce_add_epi32(acc[k]);
+        if (sink == 1) printf(" ");
+    }
+    return 2.0 * 64 * (PEAK_ITERS / 12 * 12) * omp_get_max_threads() / (now_seconds() - t) / 1e9;
+}
+__attribute__((target("avx2"))) static double peak_avx2(void) {
+    double t = now_seconds();
+#pragma omp parallel
+    {
+        __m256i acc[12], a = _mm256_set1_epi8(1), b = _mm256_set1_epi8((char)omp_get_thread_num());
+        for (int k = 0; k < 12; k++) acc[k] = _mm256_setzero_si256();
+        for (long i = 0; i < PEAK_ITERS / 12; i++)
+            for (int k = 0; k < 12; k++) acc[k] = _mm256_add_epi16(acc[k], _mm256_maddubs_epi16(a, b));
+        int sink = 0;
+        for (int k = 0; k < 12; k++) sink += _mm256_extract_epi16(acc[k], 0);
+        if (sink == 1) printf(" ");
+    }
+    return 2.0 * 32 * (PEAK_ITERS / 12 * 12) * omp_get_max_threads() / (now_seconds() - t) / 1e9;
 }
 
 static double best_of(int reps, double (*run)(void *), void *ctx) {
@@ -151,6 +186,10 @@ int main(int argc, char **argv) {
     printf("%-6s %-7s prefill %6.1f Gop/s (%.1f ms)\n", "F32", "sgemm", ops_of(f, 7, PREFILL) / t / 1e9, t * 1e3);
     for (int i = 0; i < nf; i++) free(f[i].w);
     free(f);
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
+        printf("int8 peak (vpdpbusd zmm, no loads): %.1f Gop/s\n", peak_avx512());
+    printf("int8 peak (vpmaddubsw + vpaddw ymm, no loads): %.1f Gop/s\n", peak_avx2());
 
     static const uint32_t types[] = {GGML_TYPE_TQ2_0, GGML_TYPE_TQ1_0, GGML_TYPE_Q2_0, GGML_TYPE_Q8_0, GGML_TYPE_F16};
     static const char *const paths[] = {"avx512", "avx2"};

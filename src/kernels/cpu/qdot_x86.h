@@ -237,10 +237,59 @@ ALWAYS_INLINE void gemm_tile(const int G, WTile t, const QAct *a, int g, float *
         }
 }
 
+#ifdef QX_ZMM
+// The ternary types' tile on AVX-512: activation groups g and g + 1 side by
+// side in one 512-bit register (lanes 0-7 group g, 8-15 group g + 1), so
+// each dot instruction covers 4 values of 16 activation rows; the float
+// sequence per output is gemm_tile's.
+ALWAYS_INLINE __m512i pair_i(const int32_t *lo, const int32_t *hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256((const __m256i *)lo)),
+                              _mm256_load_si256((const __m256i *)hi), 1);
+}
+ALWAYS_INLINE void gemm_tile_pair(const int W, WTile t, const QAct *a, int g, float *out, int ldo, int r, int r1) {
+    const int cols = a->cols, nb = cols / QA_BLOCK;
+    __m512 accf[QX_GEMM_W];
+    for (int w = 0; w < W; w++) accf[w] = _mm512_setzero_ps();
+    const size_t gstride = (size_t)QGEMM_LANES * cols;  // bytes between two groups' activations
+    for (int b = 0; b < nb; b++) {
+        __m512i acc[QX_GEMM_W];
+        for (int w = 0; w < W; w++) acc[w] = _mm512_setzero_si512();
+        const int8_t *qa = a->q + (size_t)g * gstride + (size_t)b * QA_BLOCK * QGEMM_LANES;
+        for (int c = 0; c < QA_BLOCK / 4; c++) {
+            const __m512i av = pair_i((const int32_t *)(qa + 32 * c), (const int32_t *)(qa + gstride + 32 * c));
+            for (int w = 0; w < W; w++) {
+                int32_t four;
+                memcpy(&four, t.code + b * t.bstride + c * t.cstride + w * t.wstride, 4);
+                acc[w] = _mm512_dpbusd_epi32(acc[w], _mm512_set1_epi32(four), av);
+            }
+        }
+        const size_t s0 = ((size_t)g * nb + b) * QGEMM_LANES, s1 = ((size_t)(g + 1) * nb + b) * QGEMM_LANES;
+        const __m512i sum = pair_i(a->sum + s0, a->sum + s1);
+        const __m512 d = _mm512_castsi512_ps(pair_i((const int32_t *)(a->d + s0), (const int32_t *)(a->d + s1)));
+        for (int w = 0; w < W; w++) {
+            const float dwp = t.dw[w * t.nwb + b / (t.qk / QA_BLOCK)];
+            __m512 p = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(dwp), d),
+                                     _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[w], sum)));
+            accf[w] = _mm512_add_ps(accf[w], p);
+        }
+    }
+    for (int w = 0; w < W && r + w < r1; w++) {
+        _Alignas(64) float tmp[2 * QGEMM_LANES];
+        _mm512_store_ps(tmp, accf[w]);
+        for (int l = 0; l < 2 * QGEMM_LANES && g * QGEMM_LANES + l < a->n; l++)
+            out[(size_t)(g * QGEMM_LANES + l) * ldo + r + w] = tmp[l];
+    }
+}
+#endif
+
 // Every activation group against the tile.
 ALWAYS_INLINE void gemm_tiles(WTile t, float *out, int ldo, const QAct *a, int r, int r1) {
     const int groups = (a->n + QGEMM_LANES - 1) / QGEMM_LANES;
     int g = 0;
+#ifdef QX_ZMM
+    if (!t.q8)
+        for (; g + 2 <= groups; g += 2) gemm_tile_pair(QX_GEMM_W, t, a, g, out, ldo, r, r1);
+#endif
     for (; g + QX_GEMM_G <= groups; g += QX_GEMM_G) gemm_tile(QX_GEMM_G, t, a, g, out, ldo, r, r1);
     for (; g < groups; g++) gemm_tile(1, t, a, g, out, ldo, r, r1);
 }
