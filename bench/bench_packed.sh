@@ -3,7 +3,8 @@
 # operation against the read-bandwidth bound of the same run (bench_decode),
 # the kernels alone (bench_qmatmul), and trit against stock llama.cpp on the
 # same GGUF files (bench_vs_llama.py), each with trit's best kernels for this
-# CPU and its AVX2 kernels forced. Usage: bench/bench_packed.sh BUILD_DIR DATA_DIR
+# CPU and its AVX2 kernels forced; then how far both runtimes' next-token
+# distributions are from the exact model's (bench_accuracy.py). Usage: bench/bench_packed.sh BUILD_DIR DATA_DIR
 # (BENCH_DIR as in bench/run.sh; the Qwen3-0.6B-shape model is made there or here).
 set -eu
 BUILD=${1:-build}
@@ -44,3 +45,8 @@ echo "== packed ternary models: trit vs llama.cpp (llama-cpp-python), same GGUF,
 OMP_NUM_THREADS=2 python3 bench/bench_vs_llama.py --trit "$BUILD/trit" --membw "$BUILD/bench_membw" --kernels auto,avx2 \
     --text "$DATA/wikitext-2-raw/wiki.test.raw" "$OUT/q06-tq2_0.gguf" "$OUT/q06-q2_0.gguf" "$OUT/smollm2-q2_0.gguf"
 
+echo "== accuracy: KL of the packed runtimes (trit, llama.cpp) to the exact fp32 model, same GGUF"
+python3 bench/bench_accuracy.py --trit "$BUILD/trit" --model "$OUT/smollm2-g64" \
+    --text "$DATA/wikitext-2-raw/wiki.test.raw" "$OUT/smollm2-q2_0.gguf"
+python3 bench/bench_accuracy.py --trit "$BUILD/trit" --model "$Q06" --windows 8 \
+    --text "$DATA/wikitext-2-raw/wiki.test.raw" "$OUT/q06-tq2_0.gguf" "$OUT/q06-q2_0.gguf"
