@@ -269,7 +269,7 @@ static void test_qpack(void) {
             float *deq = xmalloc(sizeof(float) * nblocks * t->block_size), *row = xmalloc(sizeof(float) * cols);
             t->to_float(W, deq, (int64_t)nblocks * t->block_size);
             uint8_t *P = pack(t, W, rows, cols);
-            const uint16_t *sc = qpack_scales(P, rows, cols);
+            const uint8_t *sc = qpack_scales(P, rows, cols);
             const int groups = (rows + QPACK_ROWS - 1) / QPACK_ROWS;
             for (int g = 0; g < groups; g++)
                 for (int l = 0; l < QPACK_ROWS; l++) {
@@ -277,13 +277,13 @@ static void test_qpack(void) {
                     for (int wb = 0; wb < nwb; wb++) {
                         const uint8_t *blk = W + ((size_t)r * nwb + wb) * t->type_size + doff;
                         uint16_t want = r < rows ? (uint16_t)(blk[0] | blk[1] << 8) : 0;
-                        bad_scales += sc[((size_t)g * nwb + wb) * QPACK_ROWS + l] != want;
+                        bad_scales += qpack_scale(sc, ((size_t)g * nwb + wb) * QPACK_ROWS + l) != want;
                     }
                     for (int k = 0; k < cols; k++) {
                         const int b = k / 64, j = k % 64, p = j / 16, c = (j % 16) / 4, i = j % 4;
                         int want = 1;
                         if (r < rows) {
-                            const float d = f16_to_f32(sc[((size_t)g * nwb + k / t->block_size) * QPACK_ROWS + l]);
+                            const float d = f16_to_f32(qpack_scale(sc, ((size_t)g * nwb + k / t->block_size) * QPACK_ROWS + l));
                             want = (int)(deq[(size_t)r * cols + k] / d) + 1;
                         }
                         const uint8_t byte = P[(size_t)g * cols * QPACK_ROWS / 4 + (size_t)b * 16 * QPACK_ROWS + 4 * QPACK_ROWS * c + 4 * l + i];

@@ -94,7 +94,7 @@ ALWAYS_INLINE XRows x16_block(const uint8_t *blk, const int8_t *q) {
     return _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 2));
 }
 ALWAYS_INLINE XRowsF xf_zero(void) { return _mm512_setzero_ps(); }
-ALWAYS_INLINE XRowsF xf_scales(const uint16_t *sc) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sc)); }
+ALWAYS_INLINE XRowsF xf_scales(const uint8_t *sc) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sc)); }
 // acc + (dw * d) * (float)(isum - sum), lane-wise.
 ALWAYS_INLINE XRowsF xf_step(XRowsF acc, XRowsF dw, float d, XRows isum, int32_t sum) {
     __m512 p = _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(d)),
@@ -125,9 +125,9 @@ ALWAYS_INLINE XRows x16_block(const uint8_t *blk, const int8_t *q) {
     return r;
 }
 ALWAYS_INLINE XRowsF xf_zero(void) { return (XRowsF){{_mm256_setzero_ps(), _mm256_setzero_ps()}}; }
-ALWAYS_INLINE XRowsF xf_scales(const uint16_t *sc) {
+ALWAYS_INLINE XRowsF xf_scales(const uint8_t *sc) {
     return (XRowsF){{_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sc)),
-                     _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + 8)))}};
+                     _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + 16)))}};
 }
 ALWAYS_INLINE XRowsF xf_step(XRowsF acc, XRowsF dw, float d, XRows isum, int32_t sum) {
     for (int h = 0; h < 2; h++) {
@@ -155,10 +155,10 @@ ALWAYS_INLINE void gemv_x16(const int qk, float *out, const QAct *a, const QMat 
     for (int r = r0; r < r1; r += QPACK_ROWS) {
         const int g = r / QPACK_ROWS;
         const uint8_t *codes = m->w + (size_t)g * qpack_group_bytes(cols);
-        const uint16_t *sc = m->scales + (size_t)g * nwb * QPACK_ROWS;
+        const uint8_t *sc = m->scales + 2 * (size_t)g * nwb * QPACK_ROWS;
         XRowsF acc = xf_zero();
         for (int wb = 0; wb < nwb; wb++) {
-            const XRowsF dw = xf_scales(sc + wb * QPACK_ROWS);
+            const XRowsF dw = xf_scales(sc + 2 * wb * QPACK_ROWS);
             for (int j = 0; j < bpw; j++) {
                 const int b = wb * bpw + j;
                 const uint8_t *blk = codes + (size_t)b * QPACK_BLOCK_BYTES;
@@ -314,9 +314,9 @@ ALWAYS_INLINE void gemm_x16(const int qk, float *out, int ldo, const QAct *a, co
                         _mm256_store_si256((__m256i *)(code + (size_t)b * 1024 + (4 * p + c) * 64 + 32 * h),
                                            _mm256_and_si256(_mm256_srli_epi16(v, 2 * p), m3));
                 }
-        const uint16_t *sc = m->scales + (size_t)g * nwb * QPACK_ROWS;
         for (int w = 0; w < QPACK_ROWS; w++)
-            for (int wb = 0; wb < nwb; wb++) dw[w * nwb + wb] = _cvtsh_ss(sc[wb * QPACK_ROWS + w]);
+            for (int wb = 0; wb < nwb; wb++)
+                dw[w * nwb + wb] = _cvtsh_ss(qpack_scale(m->scales, ((size_t)g * nwb + wb) * QPACK_ROWS + w));
         for (int w0 = 0; w0 < QPACK_ROWS && r + w0 < r1; w0 += QX_GEMM_W) {
             const WTile t = {code + 4 * w0, 1024, 64, 4, dw + w0 * nwb, nwb, qk, 0};
             gemm_tiles(t, out, ldo, a, r + w0, r1);

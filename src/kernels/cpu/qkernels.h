@@ -40,7 +40,7 @@
 // as GGUF rows (w only).
 typedef struct {
     const uint8_t *w;
-    const uint16_t *scales;
+    const uint8_t *scales;  // qpack_scales: fp16 at any alignment
     int rows, cols, qk;
 } QMat;
 

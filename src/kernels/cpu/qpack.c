@@ -19,6 +19,10 @@ size_t qpack_bytes(uint32_t type, int rows, int cols) {
 }
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static void put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
 
 // One GGUF block: its codes in column order, returns its fp16 scale.
 static uint16_t block_codes(uint32_t type, const uint8_t *b, uint8_t *code) {
@@ -53,7 +57,7 @@ void qpack(uint32_t type, const void *blocks, int rows, int cols, void *dst) {
     const int groups = (rows + QPACK_ROWS - 1) / QPACK_ROWS;
     const size_t row_bytes = (size_t)nwb * t->type_size;
     uint8_t *codes = dst;
-    uint16_t *scales = (uint16_t *)qpack_scales(dst, rows, cols);
+    uint8_t *scales = (uint8_t *)qpack_scales(dst, rows, cols);
 #pragma omp parallel
     {
         uint8_t *code = xmalloc((size_t)QPACK_ROWS * cols);
@@ -61,15 +65,16 @@ void qpack(uint32_t type, const void *blocks, int rows, int cols, void *dst) {
         for (int g = 0; g < groups; g++) {
             for (int l = 0; l < QPACK_ROWS; l++) {
                 const int r = g * QPACK_ROWS + l;
-                uint16_t *sc = scales + (size_t)g * nwb * QPACK_ROWS + l;
+                uint8_t *sc = scales + 2 * ((size_t)g * nwb * QPACK_ROWS + l);
                 if (r >= rows) {  // padding: code 1 (t = 0), scale 0
                     memset(code + (size_t)l * cols, 1, (size_t)cols);
-                    for (int wb = 0; wb < nwb; wb++) sc[wb * QPACK_ROWS] = 0;
+                    for (int wb = 0; wb < nwb; wb++) put16(sc + 2 * wb * QPACK_ROWS, 0);
                     continue;
                 }
                 const uint8_t *row = (const uint8_t *)blocks + (size_t)r * row_bytes;
                 for (int wb = 0; wb < nwb; wb++)
-                    sc[wb * QPACK_ROWS] = block_codes(type, row + (size_t)wb * t->type_size, code + (size_t)l * cols + (size_t)wb * qk);
+                    put16(sc + 2 * wb * QPACK_ROWS,
+                          block_codes(type, row + (size_t)wb * t->type_size, code + (size_t)l * cols + (size_t)wb * qk));
             }
             uint8_t *out = codes + (size_t)g * qpack_group_bytes(cols);
             for (int b = 0; b < nb; b++)
@@ -95,8 +100,8 @@ void qpack_row(const void *packed, int rows, int cols, int qk, int r, uint8_t *c
                 for (int i = 0; i < 4; i++)
                     code[b * QPACK_BLOCK + 16 * p + 4 * c + i] =
                         (in[(size_t)b * QPACK_BLOCK_BYTES + 4 * QPACK_ROWS * c + 4 * l + i] >> (2 * p)) & 3;
-    const uint16_t *sc = qpack_scales(packed, rows, cols) + (size_t)g * nwb * QPACK_ROWS + l;
-    for (int wb = 0; wb < nwb; wb++) dw[wb] = f16_to_f32(sc[wb * QPACK_ROWS]);
+    const uint8_t *sc = qpack_scales(packed, rows, cols);
+    for (int wb = 0; wb < nwb; wb++) dw[wb] = f16_to_f32(qpack_scale(sc, ((size_t)g * nwb + wb) * QPACK_ROWS + l));
 }
 
 void qpack_row_to_float(const void *packed, int rows, int cols, int qk, int r, float *out) {

@@ -42,9 +42,13 @@ size_t qpack_bytes(uint32_t type, int rows, int cols);
 // Bytes of one group's codes (2 bits a weight).
 static inline size_t qpack_group_bytes(int cols) { return (size_t)cols * QPACK_ROWS / 4; }
 
-// The scales of a packed matrix: [groups][cols / qk][QPACK_ROWS].
-static inline const uint16_t *qpack_scales(const void *packed, int rows, int cols) {
-    return (const uint16_t *)((const uint8_t *)packed + (size_t)((rows + QPACK_ROWS - 1) / QPACK_ROWS) * qpack_group_bytes(cols));
+// The scales of a packed matrix: fp16 [groups][cols / qk][QPACK_ROWS],
+// little-endian, 2 bytes each at any alignment (qpack_scale reads one).
+static inline const uint8_t *qpack_scales(const void *packed, int rows, int cols) {
+    return (const uint8_t *)packed + (size_t)((rows + QPACK_ROWS - 1) / QPACK_ROWS) * qpack_group_bytes(cols);
+}
+static inline uint16_t qpack_scale(const uint8_t *scales, size_t i) {
+    return (uint16_t)(scales[2 * i] | scales[2 * i + 1] << 8);
 }
 
 // Packs rows x cols weights of `type`, GGUF blocks row by row (any
