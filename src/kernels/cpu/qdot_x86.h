@@ -10,22 +10,28 @@
 //                             Q8_0's products, too large to sum in int16
 //   QX_GEMM_W, QX_GEMM_G      GEMM tile: weight rows x groups of 8 activation
 //                             rows (what the register file holds)
-//   QX_ISA, QX_NAME           the exported table and its name.
+//   QX_ISA, QX_NAME           the exported table and its name
+//   QX_ZMM                    (AVX-512 only) the ternary GEMV and GEMM use
+//                             512-bit registers.
 // Everything else is AVX2 (+ F16C); the difference between the two files is
 // how 32 byte products are summed (vpmaddubsw + vpmaddwd against one
 // vpdpbusd) and how many registers a tile may use.
 //
-// Both kernels run the per-output sequence of qkernels.h on 8 outputs at a
-// time, one per 32-bit float lane:
-//  - GEMV (one activation row): 8 weight rows. Per activation block each row
-//    leaves 8 int32 partial sums; hsum8 folds the 8 rows' vectors into one
-//    vector of 8 row totals (15 instructions for 8 rows), and the float
-//    update runs lane-wise: lane r is weight row r.
+// Both kernels run the per-output sequence of qkernels.h on many outputs at
+// a time, one per 32-bit float lane, never reassociating it:
+//  - GEMV of the ternary types (one activation row), on the run layout of
+//    qpack.h: a group of 16 weight rows, one row per lane from the start, so
+//    no horizontal sums: per 4 columns and plane, one mask and one dot
+//    instruction against the 4 activations broadcast.
+//  - GEMV of Q8_0 (GGUF rows): 8 weight rows; per activation block each row
+//    leaves 8 int32 partial sums that hsum8_i32 folds into one vector of 8
+//    row totals, and the float update runs lane-wise.
 //  - GEMM: QX_GEMM_W weight rows against groups of 8 activation rows stored
 //    interleaved (qact.h lanes = 8): 4 codes of one weight row, broadcast,
-//    meet 4 values of 8 activation rows, so every int32 lane is one output
-//    and no horizontal sums are needed. Each weight row is decoded once per
-//    tile into a byte buffer and reused for every activation row.
+//    meet 4 values of 8 activation rows (AVX-512: of 16, two groups side by
+//    side), so every int32 lane is one output. The weights are decoded once
+//    per call into a byte buffer (a group of 16 ternary rows, or QX_GEMM_W
+//    Q8_0 rows) and reused for every activation row.
 //  - F16 is plain fp32 arithmetic: lane l of a row's register is its partial
 //    sum s_l, folded once at the end of the row; GEMM converts a tile of
 //    weight rows to fp32 once and runs two activation rows against it.
@@ -350,9 +356,9 @@ static void gemm_q8_0(float *out, int ldo, const QAct *a, const QMat *m, int r0,
 
 // --- Q8_0 GEMV -------------------------------------------------------------
 
-// Lane r = the sum of the 8 int32 lanes of v[r], for Q8_0, whose lanes (four
-// products of up to 128 * 127) do not fit the int16 tree of hsum8: unpack and
-// add, 21 instructions for 8 rows.
+// Lane r = the sum of the 8 int32 lanes of v[r] (each four products of up
+// to 128 * 127, too large for an int16 tree): unpack and add, 21
+// instructions for 8 rows.
 ALWAYS_INLINE __m256i hsum8_i32(const __m256i v[GEMV_ROWS]) {
     __m256i s[4], u[2];
     for (int k = 0; k < 4; k++)  // [a0+a2, b0+b2, a1+a3, b1+b3] per 128-bit half
