@@ -19,15 +19,9 @@
 #include "base/prof.h"
 #include "base/util.h"
 #include "infer/generate.h"
+#include "infer/sample.h"
 #include "membw.h"
 #include "model/weights.h"
-
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -59,7 +53,7 @@ int main(int argc, char **argv) {
     prof_seconds = prof;
     const double t0 = now_seconds();
     for (int i = 0; i < N; i++) {
-        ids[P + i] = argmax(logits, c->vocab_size);
+        ids[P + i] = sample_argmax(logits, c->vocab_size);
         if (generate_forward(&kv, &w, ids + P + i, 1, P + i, logits, err)) {
             fprintf(stderr, "bench_decode: %s\n", err);
             return 1;

@@ -54,17 +54,19 @@ void linear_backward(float *dinp, float *dW, const float *dout, const float *inp
     }
 }
 
+// Whether linear_forward sends W's product over n rows to qmatmul: every
+// packed type, and fp32 up to LINEAR_DECODE_ROWS rows (BF16: oneDNN; more
+// fp32 rows: sgemm).
+static int on_qmatmul(const WTensor *W, int n) {
+    if (W->type == GGML_TYPE_BF16) return 0;
+    return W->type != GGML_TYPE_F32 || (n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(GGML_TYPE_F32, W->cols));
+}
+
 void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
-    if (W->type == GGML_TYPE_BF16) {
-        forward_bf16(out, inp, W, n);
-        return;
-    }
-    if (W->type != GGML_TYPE_F32) {
+    if (on_qmatmul(W, n))
         qmatmul(out, inp, W->data, W->type, W->rows, W->cols, n);
-        return;
-    }
-    if (n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(GGML_TYPE_F32, W->cols))
-        qmatmul(out, inp, W->data, GGML_TYPE_F32, W->rows, W->cols, n);
+    else if (W->type == GGML_TYPE_BF16)
+        forward_bf16(out, inp, W, n);
     else
         matmul_forward(out, inp, W->data, n, W->rows, W->cols);
 }
@@ -78,11 +80,8 @@ void linear_forward_multi(int count, float *const out[], const WTensor *const W[
         data[i] = W[i]->data;
     }
     // The products linear_forward would send to qmatmul, in one call.
-    const uint32_t type = W[0]->type;
-    const int q = type == GGML_TYPE_F32 ? n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(type, W[0]->cols)
-                                        : type != GGML_TYPE_BF16;
-    if (same && q) {
-        qmatmul_multi(count, out, data, rows, type, inp, W[0]->cols, n);
+    if (same && on_qmatmul(W[0], n)) {
+        qmatmul_multi(count, out, data, rows, W[0]->type, inp, W[0]->cols, n);
         return;
     }
     for (int i = 0; i < count; i++) linear_forward(out[i], inp, W[i], n);

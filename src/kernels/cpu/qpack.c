@@ -8,7 +8,8 @@
 #include "quant/ggml_types.h"
 
 int qpack_type_ok(uint32_t type) {
-    return type == GGML_TYPE_Q2_0 || type == GGML_TYPE_TQ2_0 || type == GGML_TYPE_TQ1_0;
+    const GgmlType *t = ggml_type_find(type);
+    return t && t->is_ternary;
 }
 
 static int type_qk(uint32_t type) { return ggml_type_find(type)->block_size; }

@@ -32,7 +32,8 @@
 #define QPACK_BLOCK 64     // columns of a block of codes
 #define QPACK_BLOCK_BYTES (16 * QPACK_ROWS)  // one block of a group
 
-// 1 for the GGUF types packed into this layout (the ternary ones).
+// 1 for the GGUF types packed into this layout: the type table's ternary
+// ones (ggml_types.h is_ternary).
 int qpack_type_ok(uint32_t type);
 
 // Bytes of a rows x cols matrix of `type` in the run layout (cols a
