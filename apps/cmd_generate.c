@@ -103,8 +103,20 @@ static void json_ids(Buf *b, const char *key, const int32_t *ids, size_t n) {
 }
 
 // {"prompt_ids": [...], "ids": [...], "text": "...", "stop": "..."[, "score": S]} on one line.
+// A speculative run's figures as a JSON member: tau (tokens a target pass
+// commits), the share of passes whose i-th drafted token was accepted,
+// milliseconds in the drafter and in the target's passes.
+static void json_spec(Buf *b, const SpecStats *ss, int drafts) {
+    const int passes = ss->d.n_steps;
+    buf_printf(b, ", \"spec\": {\"passes\": %d, \"tau\": %.4f, \"drafted\": %ld, \"accepted\": %ld, \"accepted_at\": [",
+               passes, passes ? (double)(ss->d.n_generated - 1) / passes : 0.0, ss->drafted, ss->accepted);
+    for (int i = 0; i < drafts; i++)
+        buf_printf(b, "%s%.4f", i ? ", " : "", passes ? (double)ss->accepted_at[i] / passes : 0.0);
+    buf_printf(b, "], \"draft_ms\": %.3f, \"verify_ms\": %.3f}", 1e3 * ss->t_draft, 1e3 * ss->t_verify);
+}
+
 static void print_json(const Tokenizer *tok, const int32_t *prompt, size_t n_prompt, const int32_t *ids, size_t n,
-                       const char *stop, const float *score) {
+                       const char *stop, const float *score, const SpecStats *ss, int drafts) {
     char *text, err[ERR_LEN];
     size_t len;
     if (tokenizer_decode(tok, ids, n, &text, &len, err)) die("%s", err);
@@ -118,6 +130,7 @@ static void print_json(const Tokenizer *tok, const int32_t *prompt, size_t n_pro
     buf_puts(&b, ", \"stop\": ");
     buf_json_str(&b, stop, 0);
     if (score) buf_printf(&b, ", \"score\": %.9g", (double)*score);
+    if (ss) json_spec(&b, ss, drafts);
     buf_puts(&b, "}\n");
     fwrite(b.s, 1, b.len, stdout);
     free(b.s);
@@ -133,7 +146,7 @@ static void run_beams(const ModelSource *src, const int32_t *ids, size_t n_promp
         const BeamHyp *h = &r.hyp[i];
         const char *stop = h->eos ? "eos" : "max-tokens";
         if (json) {
-            print_json(src->tok, ids, n_prompt, h->ids, (size_t)h->n, stop, &h->score);
+            print_json(src->tok, ids, n_prompt, h->ids, (size_t)h->n, stop, &h->score, NULL, 0);
             continue;
         }
         char *text;
@@ -161,7 +174,7 @@ int cmd_generate(int argc, char **argv) {
     double temperature = 0.8, top_p = 0.95, length_penalty = 1.0;
     uint64_t seed = 0;
     int have_seed = 0, greedy = 0, chat = 0, json = 0, early = BEAM_EARLY_FALSE;
-    int temperature_set = 0, top_k_set = 0, top_p_set = 0, beams_set = 0;
+    int temperature_set = 0, top_k_set = 0, top_p_set = 0, beams_set = 0, draft_tokens_set = 0;
     int return_set = 0, penalty_set = 0, early_set = 0;
     static const int early_values[] = {BEAM_EARLY_TRUE, BEAM_EARLY_FALSE, BEAM_EARLY_NEVER};
     const Opt opts[] = {
@@ -207,10 +220,12 @@ int cmd_generate(int argc, char **argv) {
                  "distributed as the target's sampler otherwise):",
          .kind = OPT_SECTION},
         {"--draft", OPT_STR, &draft_path, "DIR|FILE.gguf|lookup",
-         .help = "a draft model with the same tokenizer, or prompt lookup\n"
-                 "(continuations of the text's own earlier n-grams)"},
+         .help = "a draft model with the same tokenizer, a DFlash drafter of the target\n"
+                 "(trit train-drafter; a block of tokens drafted in one pass), or prompt\n"
+                 "lookup (continuations of the text's own earlier n-grams)"},
         {"--draft-pack", OPT_STR, &draft_pack, "TYPE", .help = "pack the draft DIR's ternary weights at load (as --pack)"},
-        {"--draft-tokens", OPT_LONG, &draft_tokens, "K", 1, 32, .help = "tokens drafted per branch (default 4)"},
+        {"--draft-tokens", OPT_LONG, &draft_tokens, "K", 1, 32, .given = &draft_tokens_set,
+         .help = "tokens drafted per branch (default 4; a DFlash drafter: its block - 1)"},
         {"--draft-tree", OPT_LONG, &draft_tree, "W", 1, 8,
          .help = "W branches under the last token, verified in one pass\n"
                  "(default 1: a chain; trees need greedy decoding)"},
@@ -244,11 +259,21 @@ int cmd_generate(int argc, char **argv) {
     if (num_beams < 2 && (return_set || penalty_set || early_set) &&
         (num_return > 1 || length_penalty != 1.0 || early != BEAM_EARLY_FALSE))
         return opts_error("--num-return-sequences, --length-penalty and --early-stopping need --num-beams >= 2");
-    if (!draft_path && (draft_pack || draft_tokens != 4 || draft_tree != 1))
+    if (!draft_path && (draft_pack || draft_tokens_set || draft_tree != 1))
         return opts_error("--draft-tokens, --draft-tree and --draft-pack need --draft");
+    // A DFlash drafter is small: loaded first, so that its block sizes the flags' check.
+    Drafter dfl = {0};
+    const int dflash = draft_path && drafter_is_dir(draft_path);
+    if (dflash) {
+        char derr[ERR_LEN];
+        if (draft_pack) return opts_error("--draft-pack packs a draft model; a DFlash drafter runs in fp32");
+        if (drafter_load(&dfl, draft_path, derr)) die("draft: %s", derr);
+        if (!draft_tokens_set) draft_tokens = dfl.dc.block_size - 1;
+    }
     if (draft_path) {  // the library's checks of the flags, as usage errors before loading anything
         char uerr[ERR_LEN];
-        const SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
+        const SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree,
+                                .dflash = dflash ? &dfl : NULL};
         const DecodeOptions o = {.temperature = (float)temperature};
         if (spec_options_check(&so, NULL, &o, uerr)) return opts_error("%s", uerr);
     }
@@ -307,7 +332,12 @@ int cmd_generate(int argc, char **argv) {
     }
     ModelSource dsrc = {0};
     SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
-    if (draft_path && strcmp(draft_path, "lookup")) {
+    if (dflash) {
+        so.dflash = &dfl;
+        fprintf(stderr, "draft %s: DFlash drafter, %d layers, blocks of %d, %d target layers tapped, %.1f MB\n",
+                draft_path, dfl.dc.layer.num_hidden_layers, dfl.dc.block_size, dfl.dc.n_taps,
+                4e-6 * (double)dfl.n_params);
+    } else if (draft_path && strcmp(draft_path, "lookup")) {
         if (source_open(&dsrc, draft_path, draft_pack, tok_path, err)) die("draft: %s", err);
         if (!tokenizer_same_vocab(dsrc.tok, tok))
             die("the draft model %s has another tokenizer than the target: speculative decoding needs the same one",
@@ -326,7 +356,7 @@ int cmd_generate(int argc, char **argv) {
         die("%s", err);
     }
     if (pr.out.len) fwrite(pr.out.buf, 1, pr.out.len, stdout);  // an incomplete character at the very end
-    if (json) print_json(tok, ids, n_prompt, pr.ids, pr.n, st.stop, NULL);
+    if (json) print_json(tok, ids, n_prompt, pr.ids, pr.n, st.stop, NULL, draft_path ? &ss : NULL, so.draft_tokens);
     else if (isatty(fileno(stdout))) fputc('\n', stdout);
     fflush(stdout);
     fprintf(stderr,
@@ -342,12 +372,19 @@ int cmd_generate(int argc, char **argv) {
                 st.n_steps, st.n_steps ? (double)(st.n_generated - 1) / st.n_steps : 0.0, ss.accepted, ss.drafted,
                 ss.drafted ? 100.0 * (double)ss.accepted / (double)ss.drafted : 0.0, ss.t_draft, ss.draft_passes,
                 ss.t_verify, st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
-    else
+    if (draft_path && so.tree_width == 1) {
+        fprintf(stderr, "accepted by draft position (share of passes):");
+        for (int i = 0; i < so.draft_tokens; i++)
+            fprintf(stderr, " %.2f", st.n_steps ? (double)ss.accepted_at[i] / st.n_steps : 0.0);
+        fputc('\n', stderr);
+    }
+    if (!draft_path)
         fprintf(stderr, "decode:           %.2f tok/s (%d forward steps, %.2f ms each; %.2f tok/s with sampling)\n",
                 st.n_steps ? (double)st.n_steps / st.t_decode : 0.0, st.n_steps,
                 st.n_steps ? 1e3 * st.t_decode / st.n_steps : 0.0,
                 st.t_total > 0 ? (double)st.n_generated / st.t_total : 0.0);
     if (so.draft) source_close(&dsrc);
+    drafter_free(&dfl);
     free(ids);
     free(pr.ids);
     source_close(&src);

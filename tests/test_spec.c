@@ -19,6 +19,11 @@
 //      target's own, exactly computed, by a chi-square test over many seeds
 //      (p < 0.001 critical value; the seeds are fixed, so the test is
 //      deterministic);
+//  (f) a DFlash drafter (model/drafter.h): greedy output identical to plain
+//      greedy decoding (random drafters, blocks of 2..8, a mask row of the
+//      embedding or a mask embedding of its own, EOS and max_tokens inside a
+//      block, the context filling up), with drafters steered to the target's
+//      own tokens so that whole blocks are accepted; sampling as in (e);
 // (Beam search: test_beam.)
 // Under the sanitizers (make san sets TRIT_SAN=1) (d) and (e) run a quarter
 // of their cases: the same code paths, in CI's time budget.
@@ -33,6 +38,8 @@
 #include "infer/generate.h"
 #include "infer/sample.h"
 #include "infer/spec.h"
+#include "kernels/linear.h"
+#include "model/drafter.h"
 #include "model/model.h"
 #include "collect.h"
 #include "test.h"
@@ -331,7 +338,7 @@ static double chi2(const double *expect, const long *count, int n, int *df) {
     return x;
 }
 
-static void check_sampling(const TestModel *target, const TestModel *draft, const char *name) {
+static void check_sampling(const TestModel *target, const TestModel *draft, const Drafter *dflash, const char *name) {
     const ModelConfig *c = &target->w.config;
     const int V = c->vocab_size, NS = quick ? 1500 : 6000, P = 24;
     // Many distinct ids, so that lookup finds the first token in it.
@@ -361,7 +368,8 @@ static void check_sampling(const TestModel *target, const TestModel *draft, cons
     }
     long *c2 = xcalloc((size_t)V, sizeof(long)), *c3 = xcalloc((size_t)V, sizeof(long));
     long accepted = 0, drafted = 0;
-    SpecOptions so = {.draft = draft ? &draft->w : NULL, .draft_tokens = 3, .tree_width = 1};
+    SpecOptions so = {.draft = draft ? &draft->w : NULL, .dflash = dflash, .tree_width = 1,
+                      .draft_tokens = dflash ? dflash->dc.block_size - 1 : 3};
     int fails = 0;
     for (int i = 0; i < NS; i++) {
         o.seed = 1000 + (uint64_t)i;
@@ -410,6 +418,109 @@ static void check_sampling(const TestModel *target, const TestModel *draft, cons
     free(p1); free(p2); free(p3); free(m2); free(m3); free(c2); free(c3);
 }
 
+// ---------------------------------------------------------------------------
+// (f) DFlash drafters.
+
+// A random drafter of blocks of B for the target (mask: a row of its
+// embedding, or its own mask embedding), its taps the published default.
+static void dflash_drafter(Drafter *d, const TestModel *t, int B, int own_mask, uint64_t seed) {
+    const ModelConfig *c = &t->w.config;
+    int taps[2];
+    drafter_default_taps(c->num_hidden_layers, 2, taps);
+    char err[ERR_LEN];
+    if (drafter_init(d, c, 1, B, taps, 2, own_mask ? -1 : c->vocab_size - 1, seed, err)) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+}
+
+// Steers a drafter to draft token y at every masked slot: its layers add
+// nothing (o_proj and down_proj zero, so the output is the final norm of
+// the input rows) and its mask embedding is y's row of the target's
+// embedding, whose LM head logit is then, on these random tied models, the
+// largest.
+static void steer(Drafter *d, const TestModel *t, int32_t y) {
+    const ModelConfig *c = &d->dc.layer;
+    const size_t C = c->hidden_size, QD = (size_t)c->num_attention_heads * c->head_dim, F = c->intermediate_size;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        memset(d->lp[l].wo, 0, sizeof(float) * C * QD);
+        memset(d->lp[l].wdown, 0, sizeof(float) * C * F);
+    }
+    embedding_lookup(d->mask_embedding, &y, 1, &t->w.embed);
+}
+
+static void check_dflash(const TestModel *target, const char *tname) {
+    const ModelConfig *c = &target->w.config;
+    const int V = c->vocab_size;
+    char err[ERR_LEN];
+    int runs = 0, bad = 0, fails = 0, eos_cases = 0, ctx_cases = 0;
+    long accepted = 0, drafted = 0, whole = 0;
+    for (int pr = 0; pr < 10; pr++) {
+        if (quick && pr != 0 && pr != 3 && pr != 5) continue;
+        int32_t prompt[40];
+        uint64_t s = 300 + pr;
+        const int P = 1 + (int)(lcg(&s) % 30);
+        for (int i = 0; i < P; i++) prompt[i] = (int32_t)(lcg(&s) % V);
+        const long max_tokens = pr == 5 ? 400 : 10 + (long)(lcg(&s) % 40);
+        DecodeOptions o = {.max_tokens = max_tokens, .temperature = 0.0f, .top_p = 1.0f};
+        Collect plain = {0};
+        DecodeStats ps;
+        if (decode_generate(&target->w, prompt, (size_t)P, &o, collect, &plain, &ps, err)) { fails++; continue; }
+        int32_t eos = plain.n > 6 ? plain.ids[5] : -1;
+        if (eos >= 0 && pr % 2 == 1 && pr != 5) {  // prompt 5 fills the context
+            o.eos = &eos;
+            o.n_eos = 1;
+            plain.n = 0;
+            decode_generate(&target->w, prompt, (size_t)P, &o, collect, &plain, &ps, err);
+            eos_cases += !strcmp(ps.stop, "eos");
+        }
+        ctx_cases += !strncmp(ps.stop, "context", 7);
+        // The plain output's most frequent token, for a steered drafter.
+        int32_t y = plain.ids[0];
+        int most = 0;
+        for (int i = 0; i < plain.n; i++) {
+            int k = 0;
+            for (int j = 0; j < plain.n; j++) k += plain.ids[j] == plain.ids[i];
+            if (k > most) { most = k; y = plain.ids[i]; }
+        }
+        for (int B = 2; B <= 8; B += quick ? 6 : 2)
+            for (int kind = 0; kind < 3; kind++) {  // a mask row, a mask embedding, steered
+                Drafter d;
+                dflash_drafter(&d, target, B, kind > 0, 11 + (uint64_t)pr);
+                if (kind == 2) steer(&d, target, y);
+                SpecOptions so = {.dflash = &d, .draft_tokens = B - 1, .tree_width = 1};
+                Collect got = {0};
+                SpecStats ss;
+                if (spec_generate(&target->w, prompt, (size_t)P, &o, &so, collect, &got, &ss, err)) {
+                    fprintf(stderr, "  %s: %s\n", tname, err);
+                    fails++;
+                    drafter_free(&d);
+                    continue;
+                }
+                runs++;
+                accepted += ss.accepted;
+                drafted += ss.drafted;
+                whole += ss.accepted_at[B - 2];
+                if (!same_output(&plain, &ps, &got, &ss.d)) {
+                    if (bad < 3)
+                        fprintf(stderr, "  %s DFlash B %d kind %d prompt %d: %d vs %d tokens, stop %s vs %s\n", tname,
+                                B, kind, pr, got.n, plain.n, ss.d.stop, ps.stop);
+                    bad++;
+                }
+                drafter_free(&d);
+            }
+    }
+    CHECK(fails == 0, "%s: %d DFlash runs failed", tname, fails);
+    CHECK(bad == 0, "%s: %d of %d DFlash runs differ from plain greedy decoding", tname, bad, runs);
+    CHECK(eos_cases >= 1 && ctx_cases >= 1, "%s: DFlash cases that stop at EOS %d, at the context %d", tname,
+          eos_cases, ctx_cases);
+    CHECK(accepted > 0 && accepted < drafted && whole > 0,
+          "%s: %ld of %ld DFlash drafts accepted, %ld whole blocks (want some, not all)", tname, accepted, drafted,
+          whole);
+    printf("%s: %d DFlash runs identical to plain greedy; %ld of %ld drafted tokens accepted, %ld whole blocks\n",
+           tname, runs, accepted, drafted, whole);
+}
+
 // The chi-square check itself can fail: counts drawn from another
 // distribution (the expected one shifted by one token) are rejected.
 static void check_chi2_power(void) {
@@ -456,8 +567,14 @@ int main(void) {
     TestModel st, st_draft;
     make_model(&st, &cs, 5, 0.0f, 0);
     make_model(&st_draft, &cs, 5, 0.05f, 0);
-    check_sampling(&st, &st_draft, "sampling, draft model");
-    check_sampling(&st, NULL, "sampling, lookup");
+    check_sampling(&st, &st_draft, NULL, "sampling, draft model");
+    check_sampling(&st, NULL, NULL, "sampling, lookup");
+    check_dflash(&fp, "fp32 target");
+    check_dflash(&pk, "q2_0 target");
+    Drafter sd;
+    dflash_drafter(&sd, &st, 4, 1, 7);
+    check_sampling(&st, NULL, &sd, "sampling, DFlash drafter");
+    drafter_free(&sd);
 
     free_model(&fp); free_model(&fp_draft); free_model(&pk); free_model(&pk_draft); free_model(&pk1);
     free_model(&st); free_model(&st_draft);

@@ -54,6 +54,17 @@ void kvcache_free(KVCache *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
+int kvcache_set_taps(KVCache *kv, const int *taps, int n, char *err) {
+    if (n < 0 || n > KV_MAX_TAPS) return set_err(err, "%d tapped layers: must be in [0, %d]", n, KV_MAX_TAPS);
+    for (int t = 0; t < n; t++)
+        if (taps[t] < 0 || taps[t] >= kv->config.num_hidden_layers)
+            return set_err(err, "tapped layer %d: the model has layers 0..%d", taps[t], kv->config.num_hidden_layers - 1);
+    if (n) memcpy(kv->taps, taps, sizeof(int) * (size_t)n);
+    kv->n_taps = n;
+    kv->cap = 0;  // the scratch is carved again with room for the taps
+    return 0;
+}
+
 void kvcache_reset(KVCache *kv) { memset(kv->len, 0, sizeof kv->len); }
 
 // Floats of one position, of one slot and of one layer.
@@ -79,6 +90,7 @@ static void scratch_reserve(KVCache *kv, int n) {
         {&kv->att, R * QD}, {&kv->lse, R * NH}, {&kv->tmp, R * (C > F ? C : F)}, {&kv->gate, R * F},
         {&kv->up, R * F}, {&kv->h, R * F}, {&kv->k_new, R * KD}, {&kv->v_new, R * KD},
         {&kv->row_cos, R * (size_t)c->head_dim},  // cos then sin, R x HD/2 each
+        {&kv->tap_rows, R * (size_t)kv->n_taps * C},
     };
     free(kv->scratch);
     kv->scratch = carve_floats(parts, sizeof parts / sizeof parts[0], NULL);
@@ -128,6 +140,10 @@ static void forward_rows(KVCache *kv, const ModelWeights *w, const int32_t *toke
                               .parent = at->parent, .first = at->node0, .row_slot = at->row_slot,
                               .row_pos = at->row_pos, .slot_stride = kv_slot_floats(kv)};
         block_forward(c, &w->layers[l], kv->x, kv->x, &b, &ctx);
+        for (int tp = 0; tp < kv->n_taps; tp++)
+            if (kv->taps[tp] == l)
+                for (int i = 0; i < n; i++)
+                    memcpy(kv->tap_rows + ((size_t)i * kv->n_taps + tp) * C, kv->x + (size_t)i * C, sizeof(float) * C);
         if (at->row_slot)
             for (int i = 0; i < n; i++) {
                 const size_t dst = kv_at(kv, l, at->row_slot[i], at->row_pos[i]);

@@ -23,6 +23,8 @@
 
 // Most sequences (slots) one cache holds.
 #define KV_MAX_SEQS 64
+// Most layers whose outputs a cache captures (kvcache_set_taps).
+#define KV_MAX_TAPS 16
 
 // A KV cache of n_slots sequences, each in its own slot with its own length:
 // one prompt decoding alone (1 slot), beams (one slot each), or independent
@@ -39,6 +41,12 @@ typedef struct {
     float *x, *ln, *q_raw, *q, *k_raw, *att, *lse, *tmp, *gate, *up, *h;
     float *k_new, *v_new;  // (cap, NKV*HD): the new keys/values of rows of several slots
     float *row_cos;    // (2, cap, HD/2): RoPE tables gathered per row (tree nodes, rows of several slots)
+    // Captured layer outputs (a DFlash drafter's context): row i of the
+    // last forward call at tap_rows + (i * n_taps + t) * C holds the output
+    // of layer taps[t] (the residual stream after it, before any final norm).
+    int n_taps;
+    int taps[KV_MAX_TAPS];
+    float *tap_rows;   // (cap, n_taps, C)
     float *scratch;    // the one allocation all of these point into
 } KVCache;
 
@@ -49,6 +57,10 @@ typedef struct {
 int kvcache_init(KVCache *kv, const ModelConfig *c, int max_T, char *err);
 int kvcache_init_slots(KVCache *kv, const ModelConfig *c, int max_T, int n_slots, char *err);
 void kvcache_free(KVCache *kv);
+// From now on every forward call captures the outputs of layers taps[0..n)
+// (each in [0, L)) into kv->tap_rows, one row per new row of the call
+// (tree nodes in node order). n = 0 stops capturing. -1 with err.
+int kvcache_set_taps(KVCache *kv, const int *taps, int n, char *err);
 // Forgets every position of every slot; keeps the memory.
 void kvcache_reset(KVCache *kv);
 // Rolls slot 0 back to its first len positions (len <= its length): what a

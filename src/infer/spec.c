@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "infer/generate.h"
 #include "infer/sample.h"
+#include "kernels/linear.h"
 
 #define SPEC_MAX_DEPTH 32
 #define SPEC_MAX_WIDTH 8
@@ -27,6 +28,15 @@ int spec_options_check(const SpecOptions *s, const ModelWeights *target, const D
                        SPEC_MAX_NODES - 1);
     if (o->temperature > 0.0f && s->tree_width > 1)
         return set_err(err, "draft trees verify greedy decoding only; sampling drafts a chain (--draft-tree 1)");
+    if (s->dflash) {
+        const int B = s->dflash->dc.block_size;
+        if (s->draft) return set_err(err, "one drafter at a time: a draft model or a DFlash drafter");
+        if (s->tree_width != 1) return set_err(err, "a DFlash drafter drafts a chain (--draft-tree 1)");
+        if (s->draft_tokens != B - 1)
+            return set_err(err, "the DFlash drafter was trained on blocks of %d: it drafts %d tokens, not %d", B,
+                           B - 1, s->draft_tokens);
+        if (target && drafter_check_target(&s->dflash->dc, &target->config, err)) return -1;
+    }
     if (target && s->draft && s->draft->config.vocab_size != target->config.vocab_size)
         return set_err(err, "the draft model's vocabulary has %d entries, the target's %d: they must share a tokenizer",
                        s->draft->config.vocab_size, target->config.vocab_size);
@@ -104,7 +114,100 @@ typedef struct {
     Sampler dsm;
     float *dlog, *q;  // draft logits (SPEC_MAX_NODES rows); the chain's q (SPEC_MAX_DEPTH rows)
     int levels_fed;   // tree levels (below the root) the draft model ran this round
+    // The DFlash drafter: its context keys/values (a cache of its layers),
+    // the target's tap rows of the committed positions it has not yet seen.
+    KVCache dfc;
+    DrafterBufs db;
+    float *kc[DRAFTER_MAX_LAYERS], *vc[DRAFTER_MAX_LAYERS];  // each layer's context keys/values in dfc
+    float *feats;     // (pending, n_taps * C)
+    int pending, feats_cap;
+    float *xin, *mask_row;  // the block's input rows (B, C); the masked slots' embedding (C)
 } Spec;
+
+// The DFlash drafter's state: a cache of its layers for the context (B
+// positions beyond the target's, for the block), the target's cache
+// capturing the tapped layers, the masked slots' input row.
+static int dflash_init(Spec *g, KVCache *tkv, int max_T, char *err) {
+    const Drafter *d = g->s->dflash;
+    const ModelConfig *c = &d->dc.layer;
+    const int B = d->dc.block_size, C = c->hidden_size;
+    const long want = (long)max_T + B;
+    if (kvcache_init(&g->dfc, c, want < c->max_position_embeddings ? (int)want : c->max_position_embeddings, err) ||
+        kvcache_set_taps(tkv, d->dc.taps, d->dc.n_taps, err))
+        return -1;
+    const size_t layer = (size_t)g->dfc.max_T * c->num_key_value_heads * c->head_dim;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        g->kc[l] = g->dfc.k + (size_t)l * layer;
+        g->vc[l] = g->dfc.v + (size_t)l * layer;
+    }
+    g->xin = xmalloc(sizeof(float) * (size_t)B * C);
+    g->mask_row = xmalloc(sizeof(float) * (size_t)C);
+    if (d->mask_embedding) {
+        memcpy(g->mask_row, d->mask_embedding, sizeof(float) * (size_t)C);
+    } else {
+        const int32_t mask = d->dc.mask_token_id;
+        embedding_lookup(g->mask_row, &mask, 1, &g->target->embed);
+    }
+    return 0;
+}
+
+static void dflash_free(Spec *g) {
+    kvcache_free(&g->dfc);
+    drafter_bufs_free(&g->db);
+    free(g->feats);
+    free(g->xin);
+    free(g->mask_row);
+}
+
+// Appends the target's tap rows of its last pass, rows[0..m), to what the
+// DFlash drafter has yet to see.
+static void dflash_feed(Spec *g, const KVCache *tkv, int m) {
+    const size_t row = (size_t)tkv->n_taps * tkv->config.hidden_size;
+    if (g->pending + m > g->feats_cap) {
+        g->feats_cap = 2 * (g->pending + m);
+        g->feats = xrealloc(g->feats, sizeof(float) * row * (size_t)g->feats_cap);
+    }
+    memcpy(g->feats + row * (size_t)g->pending, tkv->tap_rows, sizeof(float) * row * (size_t)m);
+    g->pending += m;
+}
+
+// The DFlash proposal under the root tokens[0]: the drafter catches up on
+// the committed positions, then drafts block [root, MASK x (B-1)] in one
+// pass; a chain of up to B - 1 tokens (room - 1 when the target has less).
+static int draft_dflash(Spec *g, int32_t *tokens, int *parent, int room) {
+    const Drafter *d = g->s->dflash;
+    const int B = d->dc.block_size, C = d->dc.layer.hidden_size, V = g->V;
+    const double t0 = now_seconds();
+    KVCache *kv = &g->dfc;
+    if (kv->len[0] + g->pending + B > kv->max_T) return 1;  // past the drafter's positions: the target goes on alone
+    if (g->pending) {
+        drafter_context(d, &g->db, g->feats, g->pending, kv->len[0], g->kc, g->vc, kv->rope_cos, kv->rope_sin, 0);
+        kv->len[0] += g->pending;
+        g->pending = 0;
+    }
+    const int start = kv->len[0];
+    embedding_lookup(g->xin, tokens, 1, &g->target->embed);
+    for (int i = 1; i < B; i++) memcpy(g->xin + (size_t)i * C, g->mask_row, sizeof(float) * C);
+    drafter_blocks(d, &g->db, g->xin, 1, &start, (const float *const *)g->kc, (const float *const *)g->vc,
+                   kv->rope_cos, kv->rope_sin, 0);
+    g->st->draft_passes++;
+    const int nd = (room < B ? room : B) - 1;
+    if (nd > 0) linear_forward(g->dlog, g->db.out + C, &g->target->lm_head, nd);
+    for (int i = 0; i < nd; i++) {
+        float *row = g->dlog + (size_t)i * V;
+        decode_mask_vocab(row, V, g->o->vocab_limit);
+        if (g->o->temperature > 0.0f) {
+            float *q = g->q + (size_t)i * V;
+            sampler_distribution(&g->dsm, row, q);
+            tokens[1 + i] = draw(q, V, &g->dsm.rng);
+        } else {
+            tokens[1 + i] = sample_argmax(row, V);
+        }
+        parent[1 + i] = i;
+    }
+    g->st->t_draft += now_seconds() - t0;
+    return 1 + nd;
+}
 
 // The draft model's proposal under the root tokens[0]: `width` first tokens,
 // each continued to `depth` levels, level-major (nodes 1..w are level 1, the
@@ -194,14 +297,16 @@ static int sample_chain(Spec *g, uint64_t *rng, const int32_t *tokens, int nn, f
             return nn;
         }
         const int32_t d = tokens[i + 1];
-        const float qd = g->s->draft ? g->q[(size_t)i * V + d] : 1.0f;
+        const int model_q = g->s->draft || g->s->dflash;
+        const float qd = model_q ? g->q[(size_t)i * V + d] : 1.0f;
         if (sample_uniform(rng) * qd < p[d]) {
             g->st->accepted++;
+            g->st->accepted_at[i]++;
             if ((*stop = seq_emit(&g->sq, d))) return i + 2;
             continue;
         }
         // Rejected: the residual max(0, p - q).
-        if (g->s->draft) {
+        if (model_q) {
             const float *q = g->q + (size_t)i * V;
             for (int v = 0; v < V; v++) p[v] = p[v] > q[v] ? p[v] - q[v] : 0.0f;
         } else {
@@ -236,11 +341,17 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
         return -1;
     }
     int rc = 0;
-    if (s->draft) {
-        const int dmax = s->draft->config.max_position_embeddings;
-        if (kvcache_init(&g.dkv, &s->draft->config, max_T < dmax ? max_T : dmax, err) ||
-            sampler_init(&g.dsm, V, o->temperature, o->top_k, o->top_p, o->seed ^ 0x9e3779b97f4a7c15ull, err)) {
+    if (s->draft || s->dflash) {
+        int bad;
+        if (s->draft) {
+            const int dmax = s->draft->config.max_position_embeddings;
+            bad = kvcache_init(&g.dkv, &s->draft->config, max_T < dmax ? max_T : dmax, err);
+        } else {
+            bad = dflash_init(&g, &tkv, max_T, err);
+        }
+        if (bad || sampler_init(&g.dsm, V, o->temperature, o->top_k, o->top_p, o->seed ^ 0x9e3779b97f4a7c15ull, err)) {
             kvcache_free(&g.dkv);
+            dflash_free(&g);
             kvcache_free(&tkv);
             seq_free(&g.sq);
             return -1;
@@ -256,6 +367,7 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
     // The prefill and the first token, exactly as decode_generate.
     double t0 = now_seconds();
     if (generate_forward(&tkv, target, prompt, P, 0, tlog, err)) { rc = -1; goto done; }
+    if (s->dflash) dflash_feed(&g, &tkv, P);
     g.sq.st.t_prefill = now_seconds() - t0;
     const double t_start = now_seconds();
     int stop = seq_emit(&g.sq, seq_choose(&g.sq, tlog));
@@ -264,7 +376,10 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
         tokens[0] = g.sq.ids[g.sq.n - 1];
         parent[0] = -1;
         int nn = 1;
-        if (room > 1) nn = s->draft ? draft_model(&g, tokens, parent, room, err) : draft_lookup(&g, tokens, parent, room);
+        if (room > 1)
+            nn = s->draft    ? draft_model(&g, tokens, parent, room, err)
+                 : s->dflash ? draft_dflash(&g, tokens, parent, room)
+                             : draft_lookup(&g, tokens, parent, room);
         if (nn < 0) { rc = -1; goto done; }
         st->drafted += nn - 1;
         t0 = now_seconds();
@@ -282,6 +397,7 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
             m = spec_tree_walk(tokens, parent, nn, choice, path);
             for (int d = 1; d < m && !stop; d++) {
                 st->accepted++;
+                st->accepted_at[d - 1]++;
                 stop = seq_emit(&g.sq, tokens[path[d]]);
             }
             if (!stop) stop = seq_emit(&g.sq, choice[path[m - 1]]);
@@ -289,6 +405,7 @@ int spec_generate(const ModelWeights *target, const int32_t *prompt, size_t n_pr
         if (o->temperature > 0.0f)
             for (int d = 0; d < m; d++) path[d] = d;
         kvcache_commit_path(&tkv, path, m);
+        if (s->dflash) dflash_feed(&g, &tkv, m);  // a chain: the path is rows 0..m-1
         if (s->draft) {
             // The draft cache keeps the accepted nodes it ran (levels up to
             // levels_fed), renumbered as its tree (the target's minus the root).
@@ -305,10 +422,9 @@ done:
     free(p);
     free(g.dlog);
     free(g.q);
-    if (s->draft) {
-        sampler_free(&g.dsm);
-        kvcache_free(&g.dkv);
-    }
+    if (s->draft || s->dflash) sampler_free(&g.dsm);
+    kvcache_free(&g.dkv);
+    dflash_free(&g);
     seq_free(&g.sq);
     kvcache_free(&tkv);
     return rc;

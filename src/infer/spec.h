@@ -30,6 +30,7 @@
 #define TRIT_SPEC_H
 
 #include "infer/decode.h"
+#include "model/drafter.h"
 
 // Most nodes of one tree (root included), so that one verification pass is
 // a decode-sized product (kernels/linear.h LINEAR_DECODE_ROWS).
@@ -37,8 +38,10 @@
 #define SPEC_LOOKUP_NGRAM 3  // longest n-gram prompt lookup tries
 
 typedef struct {
-    const ModelWeights *draft;  // NULL: prompt lookup
-    int draft_tokens;           // K >= 1: tokens a branch drafts
+    const ModelWeights *draft;  // NULL: prompt lookup (or a DFlash drafter)
+    const Drafter *dflash;      // a DFlash drafter (model/drafter.h): a chain of B - 1 tokens
+                                // drafted in one pass from the target's own hidden states
+    int draft_tokens;           // K >= 1: tokens a branch drafts (DFlash: B - 1)
     int tree_width;             // W >= 1: branches under the root (1: a chain)
 } SpecOptions;
 
@@ -47,11 +50,13 @@ typedef struct {
     long drafted;        // drafted tokens offered to the target (tree nodes but the root)
     long accepted;       // drafted tokens the target kept
     long draft_passes;   // forward passes of the draft model
+    long accepted_at[SPEC_MAX_NODES];  // chains: rounds whose draft i (0-based) was accepted
     double t_draft, t_verify;  // seconds in the drafter and in the target's passes
 } SpecStats;
 
 // Checks the options (depth, width, node budget, trees only when greedy)
-// and, given a target (may be NULL), the draft model's vocabulary against it.
+// and, given a target (may be NULL), the draft model's vocabulary (or the
+// DFlash drafter's shape, taps and block) against it.
 int spec_options_check(const SpecOptions *s, const ModelWeights *target, const DecodeOptions *o, char *err);
 
 // As decode_generate, drafting with s. Returns 0, or -1 with err.
