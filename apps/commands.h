@@ -17,5 +17,6 @@ int cmd_quantize(int argc, char **argv);  // apps/cmd_quantize.c
 int cmd_synth(int argc, char **argv);     // apps/cmd_synth.c
 int cmd_convert(int argc, char **argv);   // apps/cmd_convert.c
 int cmd_serve(int argc, char **argv);     // apps/cmd_serve.c
+int cmd_train_drafter(int argc, char **argv);  // apps/cmd_train_drafter.c
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "text to token ids (or back, with --decode)"},
     {"eval", cmd_eval, "perplexity of a model on a text file"},
     {"train", cmd_train, "quantization-aware fine-tuning to ternary weights"},
+    {"train-drafter", cmd_train_drafter, "a DFlash drafter for a model: lossless speculative decoding, a block a pass"},
     {"verify", cmd_verify, "check that every ternary tensor is exactly {-1,0,+1} x its group scale"},
     {"generate", cmd_generate, "text from a prompt, token by token (KV cache, sampling)"},
     {"serve", cmd_serve, "an OpenAI-compatible HTTP server with continuous batching and a chat page"},

@@ -12,6 +12,12 @@
 //      run alone equals it run among the others, bit for bit (what the
 //      decode loop and the training batch rely on);
 //  (d) save and load round-trip every byte and the config;
+//  (g) the training loss (decayed cross-entropy through the target's LM
+//      head) and the gradient of every drafter tensor against torch's
+//      autograd (relative error of each tensor's gradient < 1e-4);
+//  (f) the response mask of training text: in a ChatML stream only the
+//      assistant turns' tokens (with their <|im_end|>) are labels; plain text
+//      is all labels;
 //  (e) bad input: a drafter for another target (width, vocabulary, tapped
 //      layer, layer count), a missing or misshapen tensor, a config that is
 //      not a drafter or has a block size out of range: one clear error each.
@@ -25,6 +31,8 @@
 #include "model/block.h"
 #include "model/drafter.h"
 #include "test.h"
+#include "tok/tokenizer.h"
+#include "train/drafter_train.h"
 
 #define FIX "tests/fixtures/dflash"
 
@@ -69,7 +77,7 @@ static ModelConfig fixture_target(const Drafter *d) {
 
 // Context rows into fresh per-layer arrays; returns them (k then v, L each).
 static float **run_context(const Drafter *d, DrafterBufs *b, const float *feats, int S, int split, const float *cos,
-                           const float *sin) {
+                           const float *sin, int keep) {
     const ModelConfig *c = &d->dc.layer;
     const int L = c->num_hidden_layers, KD = c->num_key_value_heads * c->head_dim;
     float **kv = xcalloc(2 * (size_t)L, sizeof(float *));
@@ -79,7 +87,7 @@ static float **run_context(const Drafter *d, DrafterBufs *b, const float *feats,
         drafter_context(d, b, feats, split, 0, kv, kv + L, cos, sin, 0);
         drafter_context(d, b, feats + row * split, S - split, split, kv, kv + L, cos, sin, 0);
     } else {
-        drafter_context(d, b, feats, S, 0, kv, kv + L, cos, sin, 0);
+        drafter_context(d, b, feats, S, 0, kv, kv + L, cos, sin, keep);
     }
     return kv;
 }
@@ -87,6 +95,69 @@ static float **run_context(const Drafter *d, DrafterBufs *b, const float *feats,
 static void free_kv(float **kv, int L) {
     for (int i = 0; i < 2 * L; i++) free(kv[i]);
     free(kv);
+}
+
+// (g) the loss and every gradient, against torch's.
+static void check_grads(const Drafter *d, const StArchive *a, const char *name, const float *feats, int S,
+                        const float *x_in, int N, const int *anchors, const float *cos, const float *sin) {
+    const ModelConfig *c = &d->dc.layer;
+    const int C = c->hidden_size, L = c->num_hidden_layers, B = d->dc.block_size, R = N * B, V = c->vocab_size;
+    float *embed = read_tensor(a, "embed", NULL), *lab_f = read_tensor(a, "labels", NULL);
+    float *w = read_tensor(a, "weights", NULL), *want_loss = read_tensor(a, "loss", NULL);
+    int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)R);
+    for (int r = 0; r < R; r++) labels[r] = (int32_t)lab_f[r];
+    DrafterBufs b = {0};
+    drafter_bufs_reserve(d, &b, S, R, 1);
+    float **kv = run_context(d, &b, feats, S, 0, cos, sin, 1);
+    drafter_blocks(d, &b, x_in, N, anchors, (const float *const *)kv, (const float *const *)(kv + L), cos, sin, 1);
+    const WTensor E = wt_f32(embed, V, C);
+    float *dout = xmalloc(sizeof(float) * (size_t)R * C), *dx = xmalloc(sizeof(float) * (size_t)R * C);
+    const double loss = drafter_loss(b.out, &E, labels, w, R, dout);
+    CHECK(fabs(loss - want_loss[0]) < 1e-4 * fabs(want_loss[0]), "%s: loss %.7f, torch %.7f", name, loss,
+          (double)want_loss[0]);
+    Drafter g;
+    drafter_zeros_like(&g, d);
+    drafter_backward(d, &g, &b, feats, S, dout, dx, N, anchors, (const float *const *)kv, (const float *const *)(kv + L),
+                     cos, sin);
+    if (g.mask_embedding)  // the masked slots' rows share the mask embedding
+        for (int r = 0; r < R; r++)
+            if (r % B)
+                for (int i = 0; i < C; i++) g.mask_embedding[i] += dx[(size_t)r * C + i];
+    // Each tensor of g against torch's grad.<name>, by the table's order.
+    int checked = 0, bad = 0;
+    double worst = 0;
+    for (int i = 0; i < a->ntensors; i++) {
+        const StTensor *t = &a->tensors[i];
+        if (strncmp(t->name, "grad.", 5)) continue;
+        const char *tn = t->name + 5;
+        float *want = read_tensor(a, t->name, NULL), *got = drafter_tensor(&g, tn);
+        checked++;
+        if (!got) {
+            bad++;
+            fprintf(stderr, "  %s: no tensor %s\n", name, tn);
+            free(want);
+            continue;
+        }
+        double num = 0, den = 0;
+        for (int64_t k = 0; k < t->numel; k++) {
+            num += ((double)got[k] - want[k]) * ((double)got[k] - want[k]);
+            den += (double)want[k] * want[k];
+        }
+        const double rel = sqrt(num / (den + 1e-30));
+        worst = fmax(worst, rel);
+        if (rel > 1e-4) {
+            bad++;
+            fprintf(stderr, "  %s: grad %s relative error %.3g\n", name, tn, rel);
+        }
+        free(want);
+    }
+    CHECK(checked >= 3 + 11 * L && bad == 0, "%s: %d of %d gradients differ from torch's", name, bad, checked);
+    printf("%s: loss %.6f (torch %.6f); %d gradients, worst relative error %.3g\n", name, loss, (double)want_loss[0],
+           checked, worst);
+    drafter_free(&g);
+    free_kv(kv, L);
+    drafter_bufs_free(&b);
+    free(embed); free(lab_f); free(w); free(want_loss); free(labels); free(dout); free(dx);
 }
 
 static void check_fixture(const char *name) {
@@ -121,7 +192,7 @@ static void check_fixture(const char *name) {
 
     // (b) against torch.
     DrafterBufs b = {0};
-    float **kv = run_context(&d, &b, feats, S, 0, cos, sin);
+    float **kv = run_context(&d, &b, feats, S, 0, cos, sin, 0);
     drafter_blocks(&d, &b, x_in, N, anchors, (const float *const *)kv, (const float *const *)(kv + L), cos, sin, 0);
     double worst = 0;
     for (size_t i = 0; i < nx; i++) worst = fmax(worst, fabs((double)b.out[i] - want[i]));
@@ -131,7 +202,7 @@ static void check_fixture(const char *name) {
     memcpy(all, b.out, sizeof(float) * nx);
 
     // (c) the context in two calls; each block alone.
-    float **kv2 = run_context(&d, &b, feats, S, 7, cos, sin);
+    float **kv2 = run_context(&d, &b, feats, S, 7, cos, sin, 0);
     int same = 1;
     for (int i = 0; i < 2 * L; i++)
         same &= !memcmp(kv[i], kv2[i], sizeof(float) * (size_t)S * c->num_key_value_heads * c->head_dim);
@@ -165,6 +236,7 @@ static void check_fixture(const char *name) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
         if (system(cmd)) fprintf(stderr, "cannot remove %s\n", tmp);
     }
+    check_grads(&d, &a, name, feats, S, x_in, N, anchors, cos, sin);
     free_kv(kv, L);
     free_kv(kv2, L);
     drafter_bufs_free(&b);
@@ -250,8 +322,46 @@ static void check_bad(void) {
     (void)rc;
 }
 
+static void check_response_mask(void) {
+    const char *data = test_data_dir("response mask");
+    if (!data) return;
+    char path[4200], err[ERR_LEN];
+    snprintf(path, sizeof path, "%s/qwen3-tokenizer/tokenizer.json", data);
+    Tokenizer *tok = tokenizer_load(path, err);
+    if (!tok) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    const char *pre = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n"
+                      "<|im_start|>assistant\n";
+    const char *answer = "Hello, friend.<|im_end|>";
+    char text[512];
+    snprintf(text, sizeof text, "%s%s\n%s%s", pre, answer, "<|im_start|>user\nBye<|im_end|>\n", "tail");
+    int32_t *ids, *a_ids, *p_ids;
+    size_t n, na, np;
+    if (tokenizer_encode(tok, text, strlen(text), &ids, &n, err) ||
+        tokenizer_encode(tok, pre, strlen(pre), &p_ids, &np, err) ||
+        tokenizer_encode(tok, answer, strlen(answer), &a_ids, &na, err)) {
+        CHECK(0, "%s", err);
+        tokenizer_free(tok);
+        return;
+    }
+    uint8_t *mask = xmalloc(n);
+    drafter_response_mask(tok, ids, (long)n, mask);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= mask[i] == (i >= np && i < np + na);
+    CHECK(ok, "ChatML: the labels are exactly the assistant's %zu tokens from %zu", na, np);
+    drafter_response_mask(tok, a_ids, (long)na - 1, mask);  // no <|im_start|>: plain text
+    ok = 1;
+    for (size_t i = 0; i + 1 < na; i++) ok &= mask[i] == 1;
+    CHECK(ok, "plain text: every token a label");
+    free(mask); free(ids); free(a_ids); free(p_ids);
+    tokenizer_free(tok);
+}
+
 int main(void) {
     check_taps();
+    check_response_mask();
     check_fixture("mask_row");
     check_fixture("mask_embedding");
     check_bad();

@@ -10,8 +10,10 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "format/safetensors.h"
+#include "kernels/head.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "kernels/ops_backward.h"
 
 // ---------------------------------------------------------------------------
 // The tensor table: every tensor's name, shape and place in the flat buffer.
@@ -173,6 +175,18 @@ void drafter_free(Drafter *d) {
     free(d->lp);
     free(d->lw);
     memset(d, 0, sizeof *d);
+}
+
+float *drafter_tensor(const Drafter *d, const char *name) {
+    Drafter view = *d;
+    DTensor *t = xcalloc(4 + (size_t)DRAFTER_PER_LAYER * d->dc.layer.num_hidden_layers, sizeof *t);
+    size_t np;
+    const int n = drafter_table(&view, t, &np);
+    float *p = NULL;
+    for (int i = 0; i < n && !p; i++)
+        if (!strcmp(t[i].name, name)) p = d->params + t[i].offset;
+    free(t);
+    return p;
 }
 
 int drafter_check_target(const DrafterConfig *dc, const ModelConfig *t, char *err) {
@@ -377,6 +391,13 @@ void drafter_bufs_reserve(const Drafter *d, DrafterBufs *b, int n_ctx, int rows,
         {&b->mid, K * R * C}, {&b->ln2, K * R * C}, {&b->rstd2, K * R}, {&b->gate, K * R * F}, {&b->up, K * R * F},
         {&b->h, K * R * F}, {&b->tmp, R * (C > F ? C : F)}, {&b->out, R * C}, {&b->rstd_out, R},
         {&b->row_cos, R * HD},
+        // Gradient scratch, only when every layer is kept (training).
+        {&b->dx, K > 1 || keep ? R * C : 0}, {&b->dmid, keep ? R * C : 0}, {&b->dln, keep ? R * C : 0},
+        {&b->dh, keep ? R * F : 0}, {&b->dgate, keep ? R * F : 0}, {&b->dup, keep ? R * F : 0},
+        {&b->datt, keep ? R * QD : 0}, {&b->dq, keep ? R * QD : 0}, {&b->dq_raw, keep ? R * QD : 0},
+        {&b->dkb, keep ? R * KD : 0}, {&b->dk_raw, keep ? R * KD : 0}, {&b->dvb, keep ? R * KD : 0},
+        {&b->dkc, keep ? X * KD : 0}, {&b->dvc, keep ? X * KD : 0}, {&b->dkc_raw, keep ? X * KD : 0},
+        {&b->dc, keep ? X * C : 0}, {&b->dfc_out, keep ? X * C : 0},
     };
     b->memory = carve_floats(parts, sizeof parts / sizeof parts[0], NULL);
     b->cap_ctx = n_ctx;
@@ -496,4 +517,152 @@ void drafter_blocks(const Drafter *d, DrafterBufs *b, const float *x_in, int N, 
     }
     const float *last = b->x + (keep ? (size_t)L * RR * C : 0);
     rmsnorm_forward(b->out, b->rstd_out, last, d->norm, R, C, eps);
+}
+
+// ---------------------------------------------------------------------------
+// The backward pass
+
+double drafter_loss(const float *out, const WTensor *E, const int32_t *labels, const float *w, int R, float *dout) {
+    int32_t *targets = xmalloc(sizeof(int32_t) * (size_t)R);
+    float *losses = xmalloc(sizeof(float) * (size_t)R);
+    double wsum = 0.0;
+    for (int r = 0; r < R; r++) {
+        targets[r] = w[r] > 0.0f ? labels[r] : -1;
+        wsum += w[r] > 0.0f ? w[r] : 0.0f;
+    }
+    // Each row's gradient at weight 1, then scaled by its share.
+    lm_head_loss_backward(dout, NULL, losses, out, E, targets, R, 1.0f, 0, NULL, NULL, NULL);
+    const int C = E->cols;
+    double loss = 0.0;
+    for (int r = 0; r < R; r++) {
+        const float share = targets[r] >= 0 ? (float)(w[r] / (wsum + 1e-6)) : 0.0f;
+        if (targets[r] >= 0) loss += (double)w[r] * losses[r];
+        for (int i = 0; i < C; i++) dout[(size_t)r * C + i] *= share;
+    }
+    free(targets);
+    free(losses);
+    return loss / (wsum + 1e-6);
+}
+
+void drafter_zeros_like(Drafter *g, const Drafter *d) {
+    memset(g, 0, sizeof *g);
+    g->dc = d->dc;
+    char err[ERR_LEN];
+    alloc_params(g, err);
+    memset(g->params, 0, sizeof(float) * g->n_params);
+}
+
+// Backward of block_attention: dq, dkb, dvb written (=), dkc, dvc (the
+// context rows' keys/values, shared by every block) accumulated (+=). One
+// task per key/value head owns every row it writes, visiting blocks, heads
+// and keys in a fixed order: the sums do not depend on the thread count.
+static void block_attention_backward(float *dq, float *dkb, float *dvb, float *dkc, float *dvc, const float *datt,
+                                     const float *q, const float *kb, const float *vb, const float *kc,
+                                     const float *vc, const float *att, const float *lse, const int *anchor, int N,
+                                     int B, int NH, int NKV, int HD) {
+    const int QD = NH * HD, KD = NKV * HD, G = NH / NKV, R = N * B;
+    const float scale = 1.0f / sqrtf((float)HD);
+#pragma omp parallel for schedule(static, 1)
+    for (int g = 0; g < NKV; g++) {
+        for (int r = 0; r < R; r++) {
+            memset(dkb + (size_t)r * KD + (size_t)g * HD, 0, sizeof(float) * (size_t)HD);
+            memset(dvb + (size_t)r * KD + (size_t)g * HD, 0, sizeof(float) * (size_t)HD);
+            for (int h = g * G; h < (g + 1) * G; h++) memset(dq + (size_t)r * QD + (size_t)h * HD, 0, sizeof(float) * (size_t)HD);
+        }
+        for (int j = 0; j < N; j++) {
+            const int A = anchor[j];
+            for (int h = g * G; h < (g + 1) * G; h++)
+                for (int i = 0; i < B; i++) {
+                    const size_t r = (size_t)j * B + i, qo = r * QD + (size_t)h * HD;
+                    const float *qr = q + qo, *o = att + qo, *dov = datt + qo;
+                    float *dqr = dq + qo, D = 0.0f;
+                    for (int e = 0; e < HD; e++) D += dov[e] * o[e];
+                    const float l = lse[r * NH + h];
+                    for (int p = 0; p < A + B; p++) {
+                        const size_t ko = p < A ? (size_t)p * KD + (size_t)g * HD
+                                                : ((size_t)j * B + (p - A)) * KD + (size_t)g * HD;
+                        const float *kr = (p < A ? kc : kb) + ko, *vr = (p < A ? vc : vb) + ko;
+                        float *dk = (p < A ? dkc : dkb) + ko, *dv = (p < A ? dvc : dvb) + ko;
+                        float sc = 0.0f, dp = 0.0f;
+                        for (int e = 0; e < HD; e++) {
+                            sc += qr[e] * kr[e];
+                            dp += dov[e] * vr[e];
+                        }
+                        const float P = expf(sc * scale - l), dS = P * (dp - D) * scale;
+                        for (int e = 0; e < HD; e++) {
+                            dqr[e] += dS * kr[e];
+                            dk[e] += dS * qr[e];
+                            dv[e] += P * dov[e];
+                        }
+                    }
+                }
+        }
+    }
+}
+
+void drafter_backward(const Drafter *d, Drafter *g, DrafterBufs *b, const float *feats, int S, const float *dout,
+                      float *dx_in, int N, const int *anchor, const float *const *k_ctx, const float *const *v_ctx,
+                      const float *cos, const float *sin) {
+    const ModelConfig *c = &d->dc.layer;
+    const int B = d->dc.block_size, R = N * B, L = c->num_hidden_layers;
+    const int C = c->hidden_size, F = c->intermediate_size, HD = c->head_dim;
+    const int NH = c->num_attention_heads, NKV = c->num_key_value_heads, QD = NH * HD, KD = NKV * HD;
+    const size_t RR = (size_t)b->cap_rows, XX = (size_t)b->cap_ctx, half = (size_t)HD / 2;
+    const float *rc = b->row_cos, *rs = b->row_cos + (size_t)R * half;
+    // The final norm: dx = d x_L.
+    memset(b->dx, 0, sizeof(float) * (size_t)R * C);
+    rmsnorm_backward(b->dx, g->norm, dout, b->x + (size_t)L * RR * C, d->norm, b->rstd_out, R, C);
+    memset(b->dkc, 0, sizeof(float) * (size_t)S * KD);
+    memset(b->dc, 0, sizeof(float) * (size_t)S * C);
+    for (int l = L - 1; l >= 0; l--) {
+        const LayerWeights *w = &d->lw[l];
+        const LayerParams *gl = &g->lp[l];
+        const size_t kl = (size_t)l;
+        const float *x = b->x + kl * RR * C, *ln1 = b->ln1 + kl * RR * C, *q_raw = b->q_raw + kl * RR * QD;
+        const float *q = b->q + kl * RR * QD, *k_raw = b->k_raw + kl * RR * KD, *kb = b->kb + kl * RR * KD;
+        const float *vb = b->vb + kl * RR * KD, *att = b->att + kl * RR * QD, *mid = b->mid + kl * RR * C;
+        const float *ln2 = b->ln2 + kl * RR * C, *gate = b->gate + kl * RR * F, *up = b->up + kl * RR * F;
+        const float *h = b->h + kl * RR * F;
+        // MLP: x_out = mid + down(silu(gate) * up); b->dx holds d x_out.
+        memcpy(b->dmid, b->dx, sizeof(float) * (size_t)R * C);
+        memset(b->dh, 0, sizeof(float) * (size_t)R * F);
+        linear_backward(b->dh, gl->wdown, b->dx, h, &w->wdown, R);
+        swiglu_backward(b->dgate, b->dup, b->dh, gate, up, (size_t)R * F);
+        memset(b->dln, 0, sizeof(float) * (size_t)R * C);
+        linear_backward(b->dln, gl->wgate, b->dgate, ln2, &w->wgate, R);
+        linear_backward(b->dln, gl->wup, b->dup, ln2, &w->wup, R);
+        rmsnorm_backward(b->dmid, gl->mlp_norm, b->dln, mid, w->mlp_norm, b->rstd2 + kl * RR, R, C);
+        // Attention: mid = x + o(att).
+        memset(b->datt, 0, sizeof(float) * (size_t)R * QD);
+        linear_backward(b->datt, gl->wo, b->dmid, att, &w->wo, R);
+        memset(b->dvc, 0, sizeof(float) * (size_t)S * KD);
+        memset(b->dkc, 0, sizeof(float) * (size_t)S * KD);
+        block_attention_backward(b->dq, b->dkb, b->dvb, b->dkc, b->dvc, b->datt, q, kb, vb, k_ctx[l], v_ctx[l], att,
+                                 b->lse + kl * RR * NH, anchor, N, B, NH, NKV, HD);
+        rope_backward(b->dq, rc, rs, 1, R, NH, HD);
+        rope_backward(b->dkb, rc, rs, 1, R, NKV, HD);
+        memset(b->dq_raw, 0, sizeof(float) * (size_t)R * QD);
+        memset(b->dk_raw, 0, sizeof(float) * (size_t)R * KD);
+        rmsnorm_backward(b->dq_raw, gl->q_norm, b->dq, q_raw, w->q_norm, b->rstd_q + kl * RR * NH, R * NH, HD);
+        rmsnorm_backward(b->dk_raw, gl->k_norm, b->dkb, k_raw, w->k_norm, b->rstd_k + kl * RR * NKV, R * NKV, HD);
+        memset(b->dln, 0, sizeof(float) * (size_t)R * C);
+        linear_backward(b->dln, gl->wq, b->dq_raw, ln1, &w->wq, R);
+        linear_backward(b->dln, gl->wk, b->dk_raw, ln1, &w->wk, R);
+        linear_backward(b->dln, gl->wv, b->dvb, ln1, &w->wv, R);
+        memcpy(b->dx, b->dmid, sizeof(float) * (size_t)R * C);
+        rmsnorm_backward(b->dx, gl->attn_norm, b->dln, x, w->attn_norm, b->rstd1 + kl * RR, R, C);
+        // The context rows' keys/values of this layer, from c.
+        rope_backward(b->dkc, cos, sin, 1, S, NKV, HD);
+        memset(b->dkc_raw, 0, sizeof(float) * (size_t)S * KD);
+        rmsnorm_backward(b->dkc_raw, gl->k_norm, b->dkc, b->kc_raw + kl * XX * KD, w->k_norm,
+                         b->rstd_kc + kl * XX * NKV, S * NKV, HD);
+        linear_backward(b->dc, gl->wk, b->dkc_raw, b->c, &w->wk, S);
+        linear_backward(b->dc, gl->wv, b->dvc, b->c, &w->wv, S);
+    }
+    memcpy(dx_in, b->dx, sizeof(float) * (size_t)R * C);
+    // c = hidden_norm(fc · feats).
+    memset(b->dfc_out, 0, sizeof(float) * (size_t)S * C);
+    rmsnorm_backward(b->dfc_out, g->hidden_norm, b->dc, b->fc_out, d->hidden_norm, b->rstd_c, S, C);
+    const WTensor fc = wt_f32(d->fc, C, d->dc.n_taps * C);
+    linear_backward(NULL, g->fc, b->dfc_out, feats, &fc, S);
 }

@@ -80,6 +80,8 @@ void drafter_free(Drafter *d);
 // inside its layers, the mask row inside its embedding. -1 with err naming
 // the mismatch.
 int drafter_check_target(const DrafterConfig *dc, const ModelConfig *target, char *err);
+// The slice of the tensor named `name` (the published names), NULL if none.
+float *drafter_tensor(const Drafter *d, const char *name);
 // Whether a directory holds a DFlash drafter (its config.json says so).
 int drafter_is_dir(const char *dir);
 
@@ -95,6 +97,9 @@ typedef struct {
     float *att, *lse, *mid, *ln2, *rstd2, *gate, *up, *h;
     float *tmp, *out, *rstd_out;      // (R, max(C, F)); the final norm's output (R, C)
     float *row_cos;                   // (2, R, HD/2): RoPE of each block row's position
+    // The backward's gradient scratch (training only: keep).
+    float *dx, *dmid, *dln, *dh, *dgate, *dup, *datt, *dq, *dq_raw, *dkb, *dk_raw, *dvb;  // block rows
+    float *dkc, *dvc, *dkc_raw, *dc, *dfc_out;                                          // context rows
     float *memory;
 } DrafterBufs;
 
@@ -122,5 +127,26 @@ void drafter_context(const Drafter *d, DrafterBufs *b, const float *feats, int n
 void drafter_blocks(const Drafter *d, DrafterBufs *b, const float *x_in, int N, const int *anchor,
                     const float *const *k_ctx, const float *const *v_ctx, const float *cos, const float *sin,
                     int keep);
+
+// The drafter's training loss on R rows out (R, C) (final-normed): logits
+// = out · E^T with the target's LM head E (V, C; F32 or BF16), row r
+// predicting labels[r] with weight w[r] (0: no loss); the loss is
+// Σ w·CE / (Σ w + 1e-6), DFlash's decayed cross-entropy when w[r] =
+// exp(-(k-1)/γ) for block position k >= 1. Writes dout = d loss / d out
+// (R, C); returns the loss.
+double drafter_loss(const float *out, const WTensor *E, const int32_t *labels, const float *w, int R, float *dout);
+
+// A zeroed buffer of the drafter's shape (its gradients, optimizer moments).
+void drafter_zeros_like(Drafter *g, const Drafter *d);
+
+// The backward of drafter_context (keep) + drafter_blocks (keep) as last
+// run in b, over S context rows feats at positions 0..S-1: dout (R, C) the
+// gradient of the final-normed rows; ADDS every parameter's gradient into
+// g (drafter_zeros_like) and writes (=) the gradient of the blocks' input
+// rows to dx_in (R, C) (the caller owns the inputs: a mask embedding's
+// gradient is the sum of its rows'). k_ctx / v_ctx as the forward read them.
+void drafter_backward(const Drafter *d, Drafter *g, DrafterBufs *b, const float *feats, int S, const float *dout,
+                      float *dx_in, int N, const int *anchor, const float *const *k_ctx, const float *const *v_ctx,
+                      const float *cos, const float *sin);
 
 #endif
