@@ -38,7 +38,7 @@ int cmd_serve(int argc, char **argv) {
         {.name = "Speculative decoding for a request that runs alone (others wait while it runs):",
          .kind = OPT_SECTION},
         {"--draft", OPT_STR, &draft, "DIR|FILE.gguf|lookup",
-         .help = "a draft model with the same tokenizer, or prompt lookup (as trit generate)"},
+         .help = "a draft model with the same tokenizer, a DFlash drafter, or prompt lookup\n(as trit generate)"},
         {"--draft-pack", OPT_STR, &draft_pack, "TYPE", .help = "pack the draft DIR's ternary weights at load"},
         {"--draft-tokens", OPT_INT, &draft_tokens, "K", 1, 32, .help = "tokens drafted per branch (4)"},
         {"--draft-tree", OPT_INT, &draft_tree, "W", 1, 8,
@@ -59,6 +59,15 @@ int cmd_serve(int argc, char **argv) {
     if (!draft && (draft_pack || draft_tokens != 4 || draft_tree != 1))
         return opts_error("--draft-tokens, --draft-tree and --draft-pack need --draft");
     SpecOptions spec = {.draft_tokens = draft_tokens, .tree_width = draft_tree};
+    // A DFlash drafter drafts its block: loaded first, its block sizes the check.
+    Drafter dfl = {0};
+    if (draft && drafter_is_dir(draft)) {
+        char derr[ERR_LEN];
+        if (draft_pack) return opts_error("--draft-pack packs a draft model; a DFlash drafter runs in fp32");
+        if (drafter_load(&dfl, draft, derr)) die("draft: %s", derr);
+        if (draft_tokens == 4) spec.draft_tokens = dfl.dc.block_size - 1;
+        spec.dflash = &dfl;
+    }
     if (draft) {  // the library's checks of the flags, as usage errors before loading anything
         char uerr[ERR_LEN];
         const DecodeOptions greedy = {0};
@@ -80,7 +89,10 @@ int cmd_serve(int argc, char **argv) {
         name = slash && slash[1] ? slash + 1 : model;
     }
     ModelSource dsrc = {0};
-    if (draft && strcmp(draft, "lookup")) {
+    if (spec.dflash) {
+        const DecodeOptions greedy = {0};
+        if (spec_options_check(&spec, &src.w, &greedy, err)) die("draft: %s", err);
+    } else if (draft && strcmp(draft, "lookup")) {
         if (source_open(&dsrc, draft, draft_pack, NULL, err)) die("draft: %s", err);
         if (!tokenizer_same_vocab(dsrc.tok, src.tok))
             die("the draft model %s has another tokenizer than the model: speculative decoding needs the same one",
@@ -95,6 +107,7 @@ int cmd_serve(int argc, char **argv) {
                              .spec = draft ? &spec : NULL};
     const int rc = serve_run(&src, &so, err);
     if (spec.draft) source_close(&dsrc);
+    drafter_free(&dfl);
     source_close(&src);
     if (rc) die("%s", err);
     return 0;

@@ -36,6 +36,16 @@ echo "== beam search and speculative decoding: SmolLM2-135M (fp32) as the target
 # python3 bench/bench_spec.py --target DIR --student STUDENT.gguf
 OMP_NUM_THREADS=2 python3 bench/bench_spec.py --trit "$BUILD/trit" --target "$OUT/smollm2" --student "$OUT/smollm2-q2_0.gguf"
 
+echo "== DFlash's block size: a target pass over B tokens against one decode step, SmolLM2-135M (fp32, then Q2_0)"
+"$BUILD/bench_verify" "$OUT/smollm2" 128 16 5
+"$BUILD/bench_verify" "$OUT/smollm2-q2_0.gguf" 128 16 5
+if [ -n "${DRAFTER:-}" ]; then
+    # A drafter made by scripts/make-drafter.sh for the same target.
+    echo "== DFlash drafter $DRAFTER against plain decoding, the student chain and lookup (SmolLM2-135M fp32)"
+    OMP_NUM_THREADS=2 python3 bench/bench_dflash.py --trit "$BUILD/trit" --target "$OUT/smollm2" --drafter "$DRAFTER" \
+        --student "$OUT/smollm2-q2_0.gguf"
+fi
+
 if [ -f models/SmolLM2-135M-Instruct.Q4_1.gguf ]; then
     echo "== serving: trit serve vs llama.cpp's server (llama-cpp-python), SmolLM2-135M-Instruct, 2 threads"
     # Not the same weight format: llama.cpp serves the Q4_1 GGUF as it is,
