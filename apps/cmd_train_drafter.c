@@ -73,6 +73,8 @@ int cmd_train_drafter(int argc, char **argv) {
     long steps = 200, ckpt = 50, val_every = 0;
     double minutes = 0.0, lr = 6e-4, gamma = 0.0, cache_gb = 4.0;
     uint64_t seed = 1;
+    int loss = DRAFTER_LOSS_CE;
+    static const int loss_values[] = {DRAFTER_LOSS_CE, DRAFTER_LOSS_DPACE};
     const Opt opts[] = {
         {"--target", OPT_STR, &target, "DIR|FILE.gguf", .required = 1,
          .help = "the model to draft for (frozen; HF directory in fp32, or a GGUF run packed)"},
@@ -99,6 +101,8 @@ int cmd_train_drafter(int argc, char **argv) {
         {"--lr", OPT_DOUBLE, &lr, "X", 0.0, 1.0, .help = "peak learning rate (6e-4; warm-up 4 %, cosine to 0)"},
         {"--gamma", OPT_DOUBLE, &gamma, "G", 0.0, 1000.0,
          .help = "block position k's loss weight exp(-(k-1)/G) (default B / 2)"},
+        {"--loss", OPT_CHOICE, &loss, "ce|dpace", .values = loss_values,
+         .help = "the decayed cross-entropy (ce, default) or D-PACE's acceptance-weighted one"},
         {"--seed", OPT_U64, &seed, "S", .help = "initialisation, sequence order and anchors (1)"},
         {"--checkpoint-every", OPT_LONG, &ckpt, "N", 0, 1L << 30,
          .help = "steps between checkpoints in DIR.work/ (50; a rerun resumes)"},
@@ -125,7 +129,7 @@ int cmd_train_drafter(int argc, char **argv) {
     DrafterJob j = {.layers = layers, .block = block, .mask_token_id = mask_id, .seq_len = seq_len,
                     .anchors = anchors, .batch = batch, .steps = steps, .minutes = minutes, .lr = (float)lr,
                     .gamma = (float)gamma, .clip = 1.0f, .seed = seed, .checkpoint_every = ckpt,
-                    .cache_gb = cache_gb, .val_every = val_every, .out = out};
+                    .cache_gb = cache_gb, .val_every = val_every, .out = out, .loss = (DrafterLoss)loss};
     if (taps_arg && parse_taps(taps_arg, j.taps, &j.n_taps))
         return opts_error("--taps %s: a comma-separated list of layer numbers (at most %d)", taps_arg, DRAFTER_MAX_TAPS);
     if (seq_len < 2 * block) return opts_error("--seq-len %d must be at least twice --block %d", seq_len, block);

@@ -305,6 +305,14 @@ PY
             pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: generate $d differs from plain greedy"; cat "$T/s0.json" "$T/s$i.json"; fi
     done
     expect 0 "tokens per pass" "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 8 --seed 3 --draft lookup
+    # A DFlash drafter for the packed GGUF (its LM head read as fp32 for
+    # training), with D-PACE's loss; it decodes the GGUF to the same ids.
+    expect 0 "train-drafter: wrote" "$BIN" train-drafter --target "$T/q.gguf" --data "$T/val.txt" --seq-len 32 \
+        --block 3 --anchors 4 --steps 4 --loss dpace --out "$T/dq"
+    "$BIN" generate --model "$T/q.gguf" --prompt "$PR" --max-tokens 24 --greedy --json > "$T/g0.json" 2>/dev/null
+    "$BIN" generate --model "$T/q.gguf" --prompt "$PR" --max-tokens 24 --greedy --json --draft "$T/dq" > "$T/g1.json" 2>/dev/null
+    grep -q '"ids": \[[0-9]' "$T/g0.json" && same_json "$T/g0.json" "$T/g1.json" && grep -q '"tau"' "$T/g1.json" &&
+        pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a drafter of the GGUF changes its greedy output"; }
     # Beam search: K JSON lines with scores, best first; one beam is greedy.
     "$BIN" generate --model "$T/q" --prompt "$PR" --max-tokens 6 --num-beams 4 --num-return-sequences 3 --json \
         > "$T/b.json" 2>/dev/null

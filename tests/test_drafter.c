@@ -13,8 +13,9 @@
 //      decode loop and the training batch rely on);
 //  (d) save and load round-trip every byte and the config;
 //  (g) the training loss (decayed cross-entropy through the target's LM
-//      head) and the gradient of every drafter tensor against torch's
-//      autograd (relative error of each tensor's gradient < 1e-4);
+//      head, and D-PACE's weighting) and the gradient of every drafter
+//      tensor against torch's autograd (relative error of each tensor's
+//      gradient < 1e-4);
 //  (f) the response mask of training text: in a ChatML stream only the
 //      assistant turns' tokens (with their <|im_end|>) are labels; plain text
 //      is all labels;
@@ -99,11 +100,15 @@ static void free_kv(float **kv, int L) {
 
 // (g) the loss and every gradient, against torch's.
 static void check_grads(const Drafter *d, const StArchive *a, const char *name, const float *feats, int S,
-                        const float *x_in, int N, const int *anchors, const float *cos, const float *sin) {
+                        const float *x_in, int N, const int *anchors, const float *cos, const float *sin,
+                        DrafterLoss kind) {
+    const char *loss_key = kind == DRAFTER_LOSS_CE ? "loss" : "loss_dpace";
+    const char *prefix = kind == DRAFTER_LOSS_CE ? "grad." : "dgrad.";
+    const size_t plen = strlen(prefix);
     const ModelConfig *c = &d->dc.layer;
     const int C = c->hidden_size, L = c->num_hidden_layers, B = d->dc.block_size, R = N * B, V = c->vocab_size;
     float *embed = read_tensor(a, "embed", NULL), *lab_f = read_tensor(a, "labels", NULL);
-    float *w = read_tensor(a, "weights", NULL), *want_loss = read_tensor(a, "loss", NULL);
+    float *w = read_tensor(a, "weights", NULL), *want_loss = read_tensor(a, loss_key, NULL);
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)R);
     for (int r = 0; r < R; r++) labels[r] = (int32_t)lab_f[r];
     DrafterBufs b = {0};
@@ -112,7 +117,7 @@ static void check_grads(const Drafter *d, const StArchive *a, const char *name, 
     drafter_blocks(d, &b, x_in, N, anchors, (const float *const *)kv, (const float *const *)(kv + L), cos, sin, 1);
     const WTensor E = wt_f32(embed, V, C);
     float *dout = xmalloc(sizeof(float) * (size_t)R * C), *dx = xmalloc(sizeof(float) * (size_t)R * C);
-    const double loss = drafter_loss(b.out, &E, labels, w, R, dout);
+    const double loss = drafter_loss(b.out, &E, labels, w, N, B, kind, dout);
     CHECK(fabs(loss - want_loss[0]) < 1e-4 * fabs(want_loss[0]), "%s: loss %.7f, torch %.7f", name, loss,
           (double)want_loss[0]);
     Drafter g;
@@ -128,8 +133,8 @@ static void check_grads(const Drafter *d, const StArchive *a, const char *name, 
     double worst = 0;
     for (int i = 0; i < a->ntensors; i++) {
         const StTensor *t = &a->tensors[i];
-        if (strncmp(t->name, "grad.", 5)) continue;
-        const char *tn = t->name + 5;
+        if (strncmp(t->name, prefix, plen)) continue;
+        const char *tn = t->name + plen;
         float *want = read_tensor(a, t->name, NULL), *got = drafter_tensor(&g, tn);
         checked++;
         if (!got) {
@@ -152,8 +157,8 @@ static void check_grads(const Drafter *d, const StArchive *a, const char *name, 
         free(want);
     }
     CHECK(checked >= 3 + 11 * L && bad == 0, "%s: %d of %d gradients differ from torch's", name, bad, checked);
-    printf("%s: loss %.6f (torch %.6f); %d gradients, worst relative error %.3g\n", name, loss, (double)want_loss[0],
-           checked, worst);
+    printf("%s: %s %.6f (torch %.6f); %d gradients, worst relative error %.3g\n", name, loss_key, loss,
+           (double)want_loss[0], checked, worst);
     drafter_free(&g);
     free_kv(kv, L);
     drafter_bufs_free(&b);
@@ -236,7 +241,8 @@ static void check_fixture(const char *name) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
         if (system(cmd)) fprintf(stderr, "cannot remove %s\n", tmp);
     }
-    check_grads(&d, &a, name, feats, S, x_in, N, anchors, cos, sin);
+    check_grads(&d, &a, name, feats, S, x_in, N, anchors, cos, sin, DRAFTER_LOSS_CE);
+    check_grads(&d, &a, name, feats, S, x_in, N, anchors, cos, sin, DRAFTER_LOSS_DPACE);
     free_kv(kv, L);
     free_kv(kv2, L);
     drafter_bufs_free(&b);

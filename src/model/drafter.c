@@ -522,26 +522,50 @@ void drafter_blocks(const Drafter *d, DrafterBufs *b, const float *x_in, int N, 
 // ---------------------------------------------------------------------------
 // The backward pass
 
-double drafter_loss(const float *out, const WTensor *E, const int32_t *labels, const float *w, int R, float *dout) {
+double drafter_loss(const float *out, const WTensor *E, const int32_t *labels, const float *w, int N, int B,
+                    DrafterLoss kind, float *dout) {
+    const int R = N * B, C = E->cols;
     int32_t *targets = xmalloc(sizeof(int32_t) * (size_t)R);
-    float *losses = xmalloc(sizeof(float) * (size_t)R);
+    float *losses = xmalloc(sizeof(float) * (size_t)R), *share = xmalloc(sizeof(float) * (size_t)R);
     double wsum = 0.0;
     for (int r = 0; r < R; r++) {
         targets[r] = w[r] > 0.0f ? labels[r] : -1;
         wsum += w[r] > 0.0f ? w[r] : 0.0f;
     }
-    // Each row's gradient at weight 1, then scaled by its share.
+    // Each row's gradient at weight 1, then scaled by the row's weight
+    // (held constant: D-PACE's weights come from the detached probabilities).
     lm_head_loss_backward(dout, NULL, losses, out, E, targets, R, 1.0f, 0, NULL, NULL, NULL);
-    const int C = E->cols;
     double loss = 0.0;
-    for (int r = 0; r < R; r++) {
-        const float share = targets[r] >= 0 ? (float)(w[r] / (wsum + 1e-6)) : 0.0f;
-        if (targets[r] >= 0) loss += (double)w[r] * losses[r];
-        for (int i = 0; i < C; i++) dout[(size_t)r * C + i] *= share;
+    if (kind == DRAFTER_LOSS_CE) {
+        for (int r = 0; r < R; r++) {
+            share[r] = targets[r] >= 0 ? (float)(w[r] / (wsum + 1e-6)) : 0.0f;
+            loss += targets[r] >= 0 ? (double)share[r] * losses[r] : 0.0;
+        }
+    } else {
+        for (int j = 0; j < N; j++) {
+            const int r0 = j * B;
+            double P[DRAFTER_MAX_BLOCK], run = 1.0;
+            for (int k = 0; k < B; k++) {
+                const int r = r0 + k;
+                if (targets[r] < 0) { P[k] = 0.0; continue; }
+                run *= 0.5 * (exp(-(double)losses[r]) + 1.0);
+                P[k] = run;
+            }
+            double tail = 0.0;
+            for (int k = B - 1; k >= 0; k--) {
+                const int r = r0 + k;
+                tail += P[k];
+                share[r] = targets[r] >= 0 ? (float)tail : 0.0f;
+                loss += targets[r] >= 0 ? (double)share[r] * losses[r] : 0.0;
+            }
+        }
     }
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < C; i++) dout[(size_t)r * C + i] *= share[r];
     free(targets);
     free(losses);
-    return loss / (wsum + 1e-6);
+    free(share);
+    return loss;
 }
 
 void drafter_zeros_like(Drafter *g, const Drafter *d) {

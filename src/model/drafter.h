@@ -128,13 +128,20 @@ void drafter_blocks(const Drafter *d, DrafterBufs *b, const float *x_in, int N, 
                     const float *const *k_ctx, const float *const *v_ctx, const float *cos, const float *sin,
                     int keep);
 
-// The drafter's training loss on R rows out (R, C) (final-normed): logits
-// = out · E^T with the target's LM head E (V, C; F32 or BF16), row r
-// predicting labels[r] with weight w[r] (0: no loss); the loss is
-// Σ w·CE / (Σ w + 1e-6), DFlash's decayed cross-entropy when w[r] =
-// exp(-(k-1)/γ) for block position k >= 1. Writes dout = d loss / d out
-// (R, C); returns the loss.
-double drafter_loss(const float *out, const WTensor *E, const int32_t *labels, const float *w, int R, float *dout);
+// The drafter's training loss on R = N * B rows out (R, C) (final-normed,
+// N blocks of B): logits = out · E^T with the target's LM head E (V, C;
+// F32 or BF16), row r predicting labels[r] where w[r] > 0.
+//   DRAFTER_LOSS_CE: Σ w·CE / (Σ w + 1e-6), DFlash's decayed cross-entropy
+//     when w[r] = exp(-(k-1)/γ) at block position k >= 1;
+//   DRAFTER_LOSS_DPACE (arXiv 2605.18810): per block, with q_k the draft's
+//     probability of its label (held constant), s_k = (q_k + 1) / 2,
+//     P_k = Π s_j over the scored positions j <= k, the weight of position
+//     k is Σ P_j over the scored j >= k; the loss Σ weight·CE over every
+//     block (w only marks the scored rows).
+// Writes dout = d loss / d out (R, C); returns the loss.
+typedef enum { DRAFTER_LOSS_CE, DRAFTER_LOSS_DPACE } DrafterLoss;
+double drafter_loss(const float *out, const WTensor *E, const int32_t *labels, const float *w, int N, int B,
+                    DrafterLoss kind, float *dout);
 
 // A zeroed buffer of the drafter's shape (its gradients, optimizer moments).
 void drafter_zeros_like(Drafter *g, const Drafter *d);

@@ -143,7 +143,7 @@ static double seq_step(DT *t, long s, int N, float share) {
     drafter_context(d, &t->b, feats, T, 0, t->kv, t->kv + L, t->cos, t->sin, 1);
     drafter_blocks(d, &t->b, t->x_in, N, t->anchor, (const float *const *)t->kv, (const float *const *)(t->kv + L),
                    t->cos, t->sin, 1);
-    const double loss = drafter_loss(t->b.out, &t->E, t->labels, t->w, R, t->dout);
+    const double loss = drafter_loss(t->b.out, &t->E, t->labels, t->w, N, B, j->loss, t->dout);
     if (share != 1.0f)
         for (size_t i = 0; i < (size_t)R * C; i++) t->dout[i] *= share;
     drafter_backward(d, &t->g, &t->b, feats, T, t->dout, t->dx, N, t->anchor, (const float *const *)t->kv,

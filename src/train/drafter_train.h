@@ -41,6 +41,7 @@ typedef struct {
     long steps;                   // optimizer steps; with minutes > 0, what the budget buys
     double minutes;
     float lr, gamma, clip;        // 6e-4; exp decay of the weights (0: B / 2); 1.0
+    DrafterLoss loss;             // the decayed cross-entropy, or D-PACE's weighting
     uint64_t seed;
     long checkpoint_every;        // steps (0: only at the end)
     double cache_gb;              // the context rows kept in memory at most (4)

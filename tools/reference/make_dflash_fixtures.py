@@ -16,7 +16,11 @@ positions anchor_j..anchor_j+B-1 and sees the context rows < anchor_j.
 Training loss (as SpecForge's DFlash trainer): the logits of the target's
 LM head on block row k >= 1 predict token[anchor_j + k] (same position),
 weight exp(-(k-1)/gamma) times the loss mask, summed cross-entropy over the
-weight sum + 1e-6.
+weight sum + 1e-6. D-PACE (arXiv 2605.18810, SpecForge's _dpace_weight): per
+block, q_k the draft's probability of its label (detached), s_k = 0.5 q_k +
+0.5, P_k the product of s over the scored positions up to k, position k's
+weight the sum of P over the scored positions from k on; the loss the sum of
+weight x cross-entropy.
 
 tests/fixtures/dflash/<name>/ gets:
   drafter/          the drafter in the published layout (config.json, model.safetensors)
@@ -25,7 +29,8 @@ tests/fixtures/dflash/<name>/ gets:
                     out (N*B, C): the drafter's final-normed hidden rows;
                     embed (V, C): the target's (tied) embedding / LM head;
                     labels (N*B,) int32, weights (N*B,): the loss's labels and weights;
-                    loss (1,); grad.<name> for every drafter tensor.
+                    loss (1,); grad.<name> for every drafter tensor;
+                    loss_dpace (1,), dgrad.<name>: the same under D-PACE.
 The sums run in float64, so the fixture is the architecture's exact value.
 Run: python3 tools/reference/make_dflash_fixtures.py   (needs torch, safetensors)
 """
@@ -144,6 +149,25 @@ def make(cfg, gen):
     ce = torch.nn.functional.cross_entropy(logits, torch.tensor(labels), reduction="none")
     loss = (w * ce).sum() / (w.sum() + 1e-6)
     loss.backward()
+    grads = {n: t.grad.clone() for n, t in p.items()}
+    for t in p.values():
+        t.grad = None
+    out2 = drafter_forward(p, cfg, feats, x_in, anchors)
+    logits2 = out2 @ embed.T
+    ce2 = torch.nn.functional.cross_entropy(logits2, torch.tensor(labels), reduction="none")
+    q = torch.exp(-ce2).detach()
+    scored = w > 0
+    dweights = torch.zeros(N * B, dtype=torch.float64)
+    for j in range(N):
+        rows = [j * B + k for k in range(B) if scored[j * B + k]]
+        P, run = [], 1.0
+        for r in rows:
+            run = run * (0.5 * q[r] + 0.5)
+            P.append(run)
+        for i, r in enumerate(rows):
+            dweights[r] = sum(P[i:])
+    loss_dpace = (dweights * ce2).sum()
+    loss_dpace.backward()
 
     d = os.path.join(OUT, cfg["name"])
     shutil.rmtree(d, ignore_errors=True)
@@ -163,11 +187,13 @@ def make(cfg, gen):
               os.path.join(d, "drafter", "model.safetensors"), metadata={"format": "pt"})
     io = {"feats": feats.float(), "x_in": x_in.detach().float(), "anchors": torch.tensor(anchors, dtype=torch.int32),
           "out": out.detach().float(), "embed": embed.float(), "labels": torch.tensor(labels, dtype=torch.int32),
-          "weights": w.float(), "loss": loss.detach().float().reshape(1)}
+          "weights": w.float(), "loss": loss.detach().float().reshape(1),
+          "loss_dpace": loss_dpace.detach().float().reshape(1)}
     for n, t in p.items():
-        io["grad." + n] = t.grad.float()
+        io["grad." + n] = grads[n].float()
+        io["dgrad." + n] = t.grad.float()
     save_file({n: t.contiguous() for n, t in io.items()}, os.path.join(d, "io.safetensors"))
-    print(f"{cfg['name']}: {N} blocks of {B}, loss {loss.item():.6f}")
+    print(f"{cfg['name']}: {N} blocks of {B}, loss {loss.item():.6f}, D-PACE {loss_dpace.item():.6f}")
 
 
 def main():
