@@ -350,17 +350,26 @@ int drafter_train(const DrafterJob *j, char *err) {
     }
     const double t_start = now_seconds();
     if (!resumed && j->minutes > 0) {
-        // What a step costs here: two steps' gradients, thrown away (the
-        // first also fills the first sequences' context rows).
+        // What a step costs here: the first step's sequences run the target
+        // (their context rows then stay in memory), the same step again
+        // trains alone; gradients thrown away. Each sequence's target pass
+        // is paid once (while the memory budget keeps them), every step's
+        // training each time.
         uint64_t probe = rng;
-        step_loss(&t, 0, &probe);
         const double t0 = now_seconds();
-        step_loss(&t, 1, &probe);
-        const double sec = now_seconds() - t0, left = 60.0 * j->minutes - (now_seconds() - t_start);
-        steps = left > 0 ? (long)(left / sec) : 0;
+        step_loss(&t, 0, &probe);
+        const double t1 = now_seconds();
+        probe = rng;
+        step_loss(&t, 0, &probe);
+        const double train = now_seconds() - t1, feat = fmax(0.0, (t1 - t0) - train) / j->batch;
+        const double left = 60.0 * j->minutes - (now_seconds() - t_start);
+        const long kept = t.n_seqs < t.cache_left + j->batch ? t.n_seqs : t.cache_left + j->batch;
+        steps = left > 0 ? (long)((left - feat * (double)kept) / train) : 0;
+        if (steps * j->batch < kept) steps = left > 0 ? (long)(left / (train + feat * j->batch)) : 0;
         memset(t.g.params, 0, sizeof(float) * t.g.n_params);
-        fprintf(stderr, "train-drafter: %.2f s a step here; %.1f minutes buy %ld steps\n", sec, j->minutes, steps);
-        if (steps < 1) {
+        const double sec = train;
+        fprintf(stderr, "train-drafter: %.2f s a step here, %.2f s a sequence's target pass; %.1f minutes buy %ld steps\n",
+                train, feat, j->minutes, steps);        if (steps < 1) {
             dt_free(&t);
             return set_err(err, "train-drafter: --minutes %g buys no step of %.1f s", j->minutes, sec);
         }
