@@ -45,7 +45,9 @@ PR="The capital of France is"
 PR2="The tower is 324 metres tall, about the same height as an 81-storey building. The tower is"
 # One line per command: its label, then its stdout (JSON or the ppl line).
 run_all() {
-    g() { label=$1; shift; printf '%s ' "$label"; "$BIN" generate --json "$@" 2>/dev/null | tr -d '\n'; echo; }
+    # A speculative run's "spec" figures (timings) are not outputs: left out.
+    g() { label=$1; shift; printf '%s ' "$label"; "$BIN" generate --json "$@" 2>/dev/null | tr -d '\n' |
+          sed 's/, "spec": {[^}]*}//'; echo; }
     g greedy_fp32       --model "$T/m" --prompt "$PR" --max-tokens 12 --greedy
     g chat_fp32         --model "$T/m" --prompt "What is the capital of France?" --chat --max-tokens 16 --greedy
     g greedy_packed     --model "$T/q.gguf" --prompt "$PR2" --max-tokens 12 --greedy
