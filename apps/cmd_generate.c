@@ -275,7 +275,10 @@ int cmd_generate(int argc, char **argv) {
         const SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree,
                                 .dflash = dflash ? &dfl : NULL};
         const DecodeOptions o = {.temperature = (float)temperature};
-        if (spec_options_check(&so, NULL, &o, uerr)) return opts_error("%s", uerr);
+        if (spec_options_check(&so, NULL, &o, uerr)) {
+            drafter_free(&dfl);
+            return opts_error("%s", uerr);
+        }
     }
     if (!have_seed) {
         struct timespec ts;

@@ -71,7 +71,10 @@ int cmd_serve(int argc, char **argv) {
     if (draft) {  // the library's checks of the flags, as usage errors before loading anything
         char uerr[ERR_LEN];
         const DecodeOptions greedy = {0};
-        if (spec_options_check(&spec, NULL, &greedy, uerr)) return opts_error("%s", uerr);
+        if (spec_options_check(&spec, NULL, &greedy, uerr)) {
+            drafter_free(&dfl);
+            return opts_error("%s", uerr);
+        }
     }
 
     char err[ERR_LEN];
