@@ -110,7 +110,7 @@ static int check_dc(const DrafterConfig *dc, const char *name, char *err) {
     return 0;
 }
 
-static int alloc_params(Drafter *d, char *err) {
+static void alloc_params(Drafter *d) {
     DTensor *t = xcalloc(4 + (size_t)DRAFTER_PER_LAYER * d->dc.layer.num_hidden_layers, sizeof *t);
     const int n = drafter_table(d, t, &d->n_params);
     d->params = xmalloc_aligned(sizeof(float) * d->n_params);
@@ -118,8 +118,6 @@ static int alloc_params(Drafter *d, char *err) {
     d->lw = xcalloc((size_t)d->dc.layer.num_hidden_layers, sizeof *d->lw);
     point_params(d, t, n);
     free(t);
-    (void)err;
-    return 0;
 }
 
 void drafter_default_taps(int L, int n, int *taps) {
@@ -155,7 +153,7 @@ int drafter_init(Drafter *d, const ModelConfig *target, int layers, int B, const
     dc->num_target_layers = target->num_hidden_layers;
     dc->mask_token_id = mask_token_id;
     if (check_dc(dc, "drafter", err) || drafter_check_target(dc, target, err)) return -1;
-    if (alloc_params(d, err)) return -1;
+    alloc_params(d);
     DTensor *t = xcalloc(4 + (size_t)DRAFTER_PER_LAYER * layers, sizeof *t);
     size_t np;
     const int n = drafter_table(d, t, &np);
@@ -329,7 +327,7 @@ int drafter_load(Drafter *d, const char *dir, char *err) {
             bad = set_err(err, "%s: tensor %s has the wrong shape for the config", dir, t[i].name);
     }
     if (!bad) {
-        alloc_params(d, err);
+        alloc_params(d);
         for (int i = 0; i < n && !bad; i++) bad = st_read_f32(st_find(&a, t[i].name), d->params + t[i].offset, err);
     }
     free(t);
@@ -571,8 +569,7 @@ double drafter_loss(const float *out, const WTensor *E, const int32_t *labels, c
 void drafter_zeros_like(Drafter *g, const Drafter *d) {
     memset(g, 0, sizeof *g);
     g->dc = d->dc;
-    char err[ERR_LEN];
-    alloc_params(g, err);
+    alloc_params(g);
     memset(g->params, 0, sizeof(float) * g->n_params);
 }
 
