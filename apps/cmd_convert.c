@@ -62,6 +62,8 @@ int cmd_convert(int argc, char **argv) {
         {.name = "Stage 2, the parent's chat answers (mixed into stage 4's text):", .kind = OPT_SECTION},
         {"--chat-prompts", OPT_STR, &j.chat_prompts, "FILE|none",
          .help = "user messages, one a line (default: the repository's prompts/chat-train.txt)"},
+        {"--chat-questions", OPT_INT, &j.chat_questions, "N", 0, 1 << 20,
+         .help = "user messages the parent writes itself (from the opening of a user turn), answered too (0)"},
         {"--chat-samples", OPT_INT, &j.chat_samples, "N", 0, 1 << 24, .help = "answers (0 = one per prompt)"},
         {"--chat-tokens", OPT_INT, &j.chat_tokens, "G", 1, 1 << 16, .help = "ids an answer has at most (128)"},
         {"--chat-share", OPT_FLOAT, &j.chat_share, "X", 0, 0.95, .help = "of stage 4's text, in tokens (0.3)"},

@@ -47,6 +47,18 @@ static void check_template(const Tokenizer *tok, const char *name) {
         free(want);
         free(got);
     }
+    // The user turn's opening: message 0's rendering is it, the message, and
+    // the turn's end with the assistant's turn opened.
+    snprintf(path, sizeof path, FIX "/%s.0.expected", name);
+    char *want = read_file(path, &len, err), *prefix = chat_user_prefix(tmpl, tok, err);
+    const char *tail = "<|im_end|>\n<|im_start|>assistant\n";
+    CHECK(want && prefix && strlen(want) == strlen(prefix) + strlen(messages[0]) + strlen(tail) &&
+              !strncmp(want, prefix, strlen(prefix)) && !strncmp(want + strlen(prefix), messages[0], strlen(messages[0])) &&
+              !strcmp(want + strlen(prefix) + strlen(messages[0]), tail),
+          "%s user prefix: got '%s', jinja2's rendering is '%s' (%s)", name, prefix ? prefix : "(null)",
+          want ? want : "(null)", err);
+    free(want);
+    free(prefix);
     free(tmpl);
 }
 
@@ -89,6 +101,9 @@ int main(void) {
     // No template: plain ChatML. A template that is not ChatML is refused.
     char *s = chat_format(NULL, tok, "hi", err);
     CHECK(s && !strcmp(s, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"), "plain ChatML: %s", s);
+    free(s);
+    s = chat_user_prefix(NULL, tok, err);
+    CHECK(s && !strcmp(s, "<|im_start|>user\n"), "plain ChatML user prefix: %s", s);
     free(s);
     const char *llama3 = "{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{% endfor %}";
     CHECK(chat_format(llama3, tok, "hi", err) == NULL && strstr(err, "not ChatML"), "llama3 template: %s", err);

@@ -167,6 +167,9 @@ JSON
     printf '# only a comment\n\n' > "$T/no-prompts.txt"
     expect 1 "no prompts" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --chat-prompts "$T/no-prompts.txt"
     expect 1 "bad.txt:1: invalid UTF-8" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --chat-prompts "$T/bad.txt"
+    # A random model writes no finished user message of its own: one clear
+    # error naming the flag (the real parent's questions: README).
+    expect 1 "finished no user message.*--chat-questions 0" "$BIN" convert --model "$T/m64" --out "$T/c5" $CV --chat-questions 4
     # trit train-drafter: a DFlash drafter for the tiny model; killed after a
     # checkpoint and rerun, it ends with the bytes of an uninterrupted run;
     # generate --draft with it gives plain greedy decoding's ids; bad input

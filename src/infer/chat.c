@@ -116,6 +116,29 @@ char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_messa
     return chat_format_messages(tmpl, tok, &m, 1, err);
 }
 
+char *chat_user_prefix(const char *tmpl, const Tokenizer *tok, char *err) {
+    char *s = chat_format(tmpl, tok, "", err);
+    if (!s) return NULL;
+    // The empty message's turn is the last "<|im_start|>user\n" and what
+    // follows it; everything before belongs to the prefix.
+    const char *open = "<|im_start|>user\n";
+    char *last = NULL;
+    for (char *p = s; (p = strstr(p, open)); p++) last = p;
+    last[strlen(open)] = 0;
+    return s;
+}
+
+void chat_prompts_append(ChatPrompts *dst, ChatPrompts *src) {
+    dst->ids = xrealloc(dst->ids, sizeof *dst->ids * (size_t)(dst->n + src->n));
+    dst->lens = xrealloc(dst->lens, sizeof *dst->lens * (size_t)(dst->n + src->n));
+    memcpy(dst->ids + dst->n, src->ids, sizeof *src->ids * (size_t)src->n);
+    memcpy(dst->lens + dst->n, src->lens, sizeof *src->lens * (size_t)src->n);
+    dst->n += src->n;
+    free(src->ids);
+    free(src->lens);
+    memset(src, 0, sizeof *src);
+}
+
 void chat_prompts_free(ChatPrompts *p) {
     for (int i = 0; i < p->n; i++) free(p->ids[i]);
     free(p->ids);

@@ -37,6 +37,12 @@ char *chat_format_messages(const char *tmpl, const Tokenizer *tok, const ChatMes
 // trit can apply.
 char *chat_format(const char *tmpl, const Tokenizer *tok, const char *user_message, char *err);
 
+// The text that opens a user turn, the template's default system message
+// first: "...<|im_start|>user\n". A chat model continued from it writes a
+// user message of its own (Magpie's self-prompting), the way it learned
+// users write. Returns a malloc'd string, or NULL with err as chat_format.
+char *chat_user_prefix(const char *tmpl, const Tokenizer *tok, char *err);
+
 // A file of user messages, each in the chat template as ids: one message a
 // line (its first tab-separated column, so a prompt file with expected
 // answers reads too); empty lines and lines starting with '#' are skipped.
@@ -48,5 +54,8 @@ typedef struct {
 
 int chat_prompts_load(ChatPrompts *p, const char *path, const char *tmpl, Tokenizer *tok, char *err);
 void chat_prompts_free(ChatPrompts *p);
+
+// Moves src's prompts after dst's; src is left empty.
+void chat_prompts_append(ChatPrompts *dst, ChatPrompts *src);
 
 #endif

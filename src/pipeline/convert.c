@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/buf.h"
+#include "base/utf8.h"
 #include "base/util.h"
 #include "infer/chat.h"
 #include "infer/source.h"
@@ -42,7 +45,7 @@ enum { ST_START, ST_CHAT, ST_BLOCKS, ST_E2E, N_STAGES };
 
 typedef struct {
     const ConvertJob *j;
-    char *work, *start_dir, *blocks_dir, *e2e_dir, *chat_path, *mix_path, *plan_path;
+    char *work, *start_dir, *blocks_dir, *e2e_dir, *chat_path, *questions_path, *mix_path, *plan_path;
     Tokenizer *tok;
     int32_t *calib;   // the training text's tokens (the first are the calibration tokens)
     size_t n_calib;
@@ -214,9 +217,112 @@ static int take_answer(long i, const int32_t *ids, size_t n, void *user) {
     return 0;
 }
 
-// Stage 2: the parent's answers to the prompt file, sampled (temperature
-// 0.7, top-p 0.95: varied, but still the parent's likely answers), as one
-// token file.
+// A user message the parent wrote, as one line of a prompt file: blanks
+// (newlines, tabs included) folded to single spaces, the ends trimmed.
+static char *question_line(const char *text, size_t len) {
+    char *out = xmalloc(len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        const int blank = text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t';
+        if (!blank) out[n++] = text[i];
+        else if (n > 0 && out[n - 1] != ' ') out[n++] = ' ';
+    }
+    while (n > 0 && out[n - 1] == ' ') n--;
+    out[n] = 0;
+    return out;
+}
+
+typedef struct {
+    const Tokenizer *tok;
+    size_t prefix;   // ids of the user-turn opening each sample starts with
+    int32_t im_end;  // the turn's end: a question is kept only when it got there
+    char **line;     // kept questions by sample index (NULL: none)
+    char *err;
+} QuestionSink;
+
+static int take_question(long i, const int32_t *ids, size_t n, void *user) {
+    QuestionSink *q = user;
+    if (n < q->prefix + 2 || ids[n - 1] != q->im_end) return 0;  // unfinished or empty
+    char *text;
+    size_t len;
+    if (tokenizer_decode(q->tok, ids + q->prefix, n - q->prefix - 1, &text, &len, q->err)) return -1;
+    const char *why;
+    char *line = utf8_check((const uint8_t *)text, len, &why) == len ? question_line(text, len) : NULL;
+    free(text);
+    // A few words at least, and no ChatML markup of its own.
+    if (line && (strlen(line) < 12 || strstr(line, "<|"))) {
+        free(line);
+        line = NULL;
+    }
+    q->line[i] = line;
+    return 0;
+}
+
+// Stage 2a (chat_questions > 0): user messages written by the parent itself,
+// continued from the opening of a user turn (Magpie: a chat model asked
+// nothing writes what its users asked), sampled at temperature 1, top-p
+// 0.95. Finished, distinct ones are kept in sample order, up to
+// chat_questions of them, one a line in questions.txt (written once;
+// reused on resume).
+static int run_questions(Conv *k, ModelSource *src, char *err) {
+    const ConvertJob *j = k->j;
+    if (file_exists(k->questions_path)) return 0;
+    char *prefix = chat_user_prefix(src->chat_template, src->tok, err);
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    if (!prefix || tokenizer_encode(src->tok, prefix, strlen(prefix), &ids, &n_ids, err)) {
+        free(prefix);
+        return -1;
+    }
+    free(prefix);
+    int32_t eos[4];
+    int n_eos = source_eos_ids(src, eos);
+    const int32_t im_end = tokenizer_token_id(src->tok, "<|im_end|>");
+    // Half again as many samples as questions wanted: some do not finish
+    // within 96 ids, some repeat.
+    const long samples = j->chat_questions + j->chat_questions / 2 + 8;
+    QuestionSink q = {.tok = src->tok, .prefix = n_ids, .im_end = im_end, .err = err};
+    q.line = xcalloc((size_t)samples, sizeof *q.line);
+    const int32_t *prompts[1] = {ids};
+    const int lens[1] = {(int)n_ids};
+    // 96 ids hold nearly every finished message; a short context holds fewer.
+    const int room = src->w.config.max_position_embeddings - (int)n_ids, new_tokens = room < 96 ? room : 96;
+    SynthOptions o = {.samples = samples, .n_seq = 32, .new_tokens = new_tokens, .temperature = 1.0f, .top_p = 0.95f,
+                      .seed = 1, .eos = eos, .n_eos = n_eos, .vocab_limit = tokenizer_vocab_size(src->tok),
+                      .prompts = prompts, .prompt_lens = lens, .n_prompts = 1};
+    fprintf(stderr, "convert: chat: the parent writes up to %d user messages of its own\n", j->chat_questions);
+    int rc = new_tokens < 1 ? set_err(err, "convert: the parent's context (%d) has no room for a user message after "
+                                      "the %zu ids of a turn's opening", src->w.config.max_position_embeddings, n_ids)
+                            : synth_run(&src->w, NULL, 0, &o, take_question, &q, err);
+    Buf out = {0};
+    int kept = 0, finished = 0;
+    for (long i = 0; i < samples; i++) {
+        if (!q.line[i]) continue;
+        finished++;
+        int seen = 0;
+        for (long e = 0; e < i && !seen; e++) seen = q.line[e] && !strcasecmp(q.line[e], q.line[i]);
+        if (!seen && kept < j->chat_questions) {
+            buf_printf(&out, "%s\n", q.line[i]);
+            kept++;
+        }
+    }
+    if (rc == 0 && kept == 0)
+        rc = set_err(err, "convert: the parent finished no user message of its own in %ld tries (is it a chat "
+                     "model?); give --chat-questions 0", samples);
+    if (rc == 0) rc = write_file_atomic(k->questions_path, out.s, out.len, err);
+    if (rc == 0)
+        fprintf(stderr, "convert: chat: %d user messages in %s (%d of %ld samples finished, the rest repeats)\n", kept,
+                k->questions_path, finished, samples);
+    for (long i = 0; i < samples; i++) free(q.line[i]);
+    free(q.line);
+    free(out.s);
+    free(ids);
+    return rc;
+}
+
+// Stage 2: the parent's answers to the prompt file (and to its own user
+// messages, stage 2a), sampled (temperature 0.7, top-p 0.95: varied, but
+// still the parent's likely answers), as one token file.
 static int run_chat(Conv *k, char *err) {
     const ConvertJob *j = k->j;
     StageReport *s = &k->stage[ST_CHAT];
@@ -224,29 +330,36 @@ static int run_chat(Conv *k, char *err) {
     const double t0 = now_seconds();
     ModelSource src;
     if (source_open(&src, j->parent_dir, NULL, NULL, err)) return -1;
-    ChatPrompts cp;
-    int rc = chat_prompts_load(&cp, j->chat_prompts, src.chat_template, src.tok, err);
+    ChatPrompts cp, own = {0};
+    int rc = j->chat_questions > 0 ? run_questions(k, &src, err) : 0;
+    if (rc == 0) rc = chat_prompts_load(&cp, j->chat_prompts, src.chat_template, src.tok, err);
     if (rc) {
         source_close(&src);
         return -1;
     }
+    if (j->chat_questions > 0) {
+        rc = chat_prompts_load(&own, k->questions_path, src.chat_template, src.tok, err);
+        chat_prompts_append(&cp, &own);
+    }
     int32_t eos[3];
     const int n_eos = source_eos_ids(&src, eos);
     const long samples = j->chat_samples > 0 ? j->chat_samples : cp.n;
-    SynthOptions o = {.samples = samples, .n_seq = 16, .new_tokens = j->chat_tokens, .temperature = 0.7f,
+    SynthOptions o = {.samples = samples, .n_seq = 32, .new_tokens = j->chat_tokens, .temperature = 0.7f,
                       .top_p = 0.95f, .seed = 0, .eos = eos, .n_eos = n_eos,
                       .vocab_limit = tokenizer_vocab_size(src.tok), .prompts = (const int32_t *const *)cp.ids,
                       .prompt_lens = cp.lens, .n_prompts = cp.n};
     ChatSink c = {.eot = tokenizer_token_id(src.tok, "<|endoftext|>")};
-    progress_init(&c.bar, "convert: chat answers", "answers", (double)samples);
-    rc = synth_run(&src.w, NULL, 0, &o, take_answer, &c, err);
+    if (rc == 0) {
+        progress_init(&c.bar, "convert: chat answers", "answers", (double)samples);
+        rc = synth_run(&src.w, NULL, 0, &o, take_answer, &c, err);
+    }
     if (rc == 0) {
         progress_finish(&c.bar, (double)samples);
         rc = data_save_tokens(&c.out, k->chat_path, src.tok, err);
     }
     if (rc == 0)
-        fprintf(stderr, "convert: chat: %ld answers to the %d prompts of %s, %zu tokens\n", samples, cp.n,
-                j->chat_prompts, c.out.n);
+        fprintf(stderr, "convert: chat: %ld answers to the %d prompts of %s%s, %zu tokens\n", samples, cp.n,
+                j->chat_prompts, j->chat_questions > 0 ? " and the parent's own" : "", c.out.n);
     s->seconds = now_seconds() - t0;
     s->tokens = c.out.n;
     data_free(&c.out);
@@ -547,6 +660,7 @@ static void conv_free(Conv *k) {
     free(k->plan_path);
     free(k->mix_path);
     free(k->chat_path);
+    free(k->questions_path);
     free(k->e2e_dir);
     free(k->blocks_dir);
     free(k->start_dir);
@@ -577,6 +691,7 @@ int convert_run(const ConvertJob *j, char *err) {
     k.blocks_dir = path_join(k.work, "blocks");
     k.e2e_dir = path_join(k.work, "e2e");
     k.chat_path = path_join(k.work, "chat.tokens");
+    k.questions_path = path_join(k.work, "questions.txt");
     k.mix_path = path_join(k.work, "e2e-text.tokens");
     k.plan_path = path_join(k.work, "plan.json");
     snprintf(k.note, sizeof k.note, "ternary g%d gptq%s: every linear layer%s is t*s, t in {-1,0,1}, one scale per group "

@@ -4,7 +4,8 @@
 //              calibration text;
 //   2. chat    the parent's answers to a file of user messages, in its own
 //              chat template (infer/synth.h), as training data that keeps a
-//              chat model a chat model;
+//              chat model a chat model; with chat_questions, also to user
+//              messages the parent writes itself (Magpie);
 //   3. blocks  block-wise reconstruction of every block against the parent
 //              (train/blockwise.h), on the calibration text; off by default
 //              (block_seqs 0): at equal minutes on SmolLM2 the distillation
@@ -59,6 +60,7 @@ typedef struct {
     Precision precision;     // stage 3's products (train.h)
     size_t eval_tokens;      // tokens of val_path scored after each stage (0: all)
     const char *chat_prompts;  // stage 2: user messages, one a line (NULL: skip the stage)
+    int chat_questions;      // stage 2a: user messages the parent writes itself, answered beside the file's (0: none)
     int chat_samples;        // answers (each prompt in turn; 0: one per prompt)
     int chat_tokens;         // at most this many ids an answer (128)
     float chat_share;        // of the e2e text, in tokens (0.3)
