@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/util.h"
 #include "commands.h"
+#include "draft_opts.h"
 #include "infer/beam.h"
 #include "infer/chat.h"
 #include "infer/decode.h"
@@ -261,25 +262,12 @@ int cmd_generate(int argc, char **argv) {
         return opts_error("--num-return-sequences, --length-penalty and --early-stopping need --num-beams >= 2");
     if (!draft_path && (draft_pack || draft_tokens_set || draft_tree != 1))
         return opts_error("--draft-tokens, --draft-tree and --draft-pack need --draft");
-    // A DFlash drafter is small: loaded first, so that its block sizes the flags' check.
     Drafter dfl = {0};
-    const int dflash = draft_path && drafter_is_dir(draft_path);
-    if (dflash) {
-        char derr[ERR_LEN];
-        if (draft_pack) return opts_error("--draft-pack packs a draft model; a DFlash drafter runs in fp32");
-        if (drafter_load(&dfl, draft_path, derr)) die("draft: %s", derr);
-        if (!draft_tokens_set) draft_tokens = dfl.dc.block_size - 1;
-    }
-    if (draft_path) {  // the library's checks of the flags, as usage errors before loading anything
-        char uerr[ERR_LEN];
-        const SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree,
-                                .dflash = dflash ? &dfl : NULL};
-        const DecodeOptions o = {.temperature = (float)temperature};
-        if (spec_options_check(&so, NULL, &o, uerr)) {
-            drafter_free(&dfl);
-            return opts_error("%s", uerr);
-        }
-    }
+    SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
+    const DecodeOptions checked = {.temperature = (float)temperature};
+    const int draft_status = draft_opts_setup(draft_path, draft_pack != NULL, draft_tokens_set, &so, &checked, &dfl);
+    if (draft_status >= 0) return draft_status;
+    const int dflash = so.dflash != NULL;
     if (!have_seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -334,9 +322,7 @@ int cmd_generate(int argc, char **argv) {
         return 0;
     }
     ModelSource dsrc = {0};
-    SpecOptions so = {.draft_tokens = (int)draft_tokens, .tree_width = (int)draft_tree};
     if (dflash) {
-        so.dflash = &dfl;
         fprintf(stderr, "draft %s: DFlash drafter, %d layers, blocks of %d, %d target layers tapped, %.1f MB\n",
                 draft_path, dfl.dc.layer.num_hidden_layers, dfl.dc.block_size, dfl.dc.n_taps,
                 4e-6 * (double)dfl.n_params);

@@ -5,6 +5,7 @@
 
 #include "base/util.h"
 #include "commands.h"
+#include "draft_opts.h"
 #include "infer/generate.h"
 #include "infer/source.h"
 #include "infer/spec.h"
@@ -59,23 +60,10 @@ int cmd_serve(int argc, char **argv) {
     if (!draft && (draft_pack || draft_tokens != 4 || draft_tree != 1))
         return opts_error("--draft-tokens, --draft-tree and --draft-pack need --draft");
     SpecOptions spec = {.draft_tokens = draft_tokens, .tree_width = draft_tree};
-    // A DFlash drafter drafts its block: loaded first, its block sizes the check.
     Drafter dfl = {0};
-    if (draft && drafter_is_dir(draft)) {
-        char derr[ERR_LEN];
-        if (draft_pack) return opts_error("--draft-pack packs a draft model; a DFlash drafter runs in fp32");
-        if (drafter_load(&dfl, draft, derr)) die("draft: %s", derr);
-        if (draft_tokens == 4) spec.draft_tokens = dfl.dc.block_size - 1;
-        spec.dflash = &dfl;
-    }
-    if (draft) {  // the library's checks of the flags, as usage errors before loading anything
-        char uerr[ERR_LEN];
-        const DecodeOptions greedy = {0};
-        if (spec_options_check(&spec, NULL, &greedy, uerr)) {
-            drafter_free(&dfl);
-            return opts_error("%s", uerr);
-        }
-    }
+    const DecodeOptions greedy = {0};
+    const int draft_status = draft_opts_setup(draft, draft_pack != NULL, draft_tokens != 4, &spec, &greedy, &dfl);
+    if (draft_status >= 0) return draft_status;
 
     char err[ERR_LEN];
     ModelSource src;
@@ -93,7 +81,6 @@ int cmd_serve(int argc, char **argv) {
     }
     ModelSource dsrc = {0};
     if (spec.dflash) {
-        const DecodeOptions greedy = {0};
         if (spec_options_check(&spec, &src.w, &greedy, err)) die("draft: %s", err);
     } else if (draft && strcmp(draft, "lookup")) {
         if (source_open(&dsrc, draft, draft_pack, NULL, err)) die("draft: %s", err);
