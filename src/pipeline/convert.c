@@ -237,11 +237,14 @@ typedef struct {
     size_t prefix;   // ids of the user-turn opening each sample starts with
     int32_t im_end;  // the turn's end: a question is kept only when it got there
     char **line;     // kept questions by sample index (NULL: none)
+    long done;
+    Progress bar;
     char *err;
 } QuestionSink;
 
 static int take_question(long i, const int32_t *ids, size_t n, void *user) {
     QuestionSink *q = user;
+    progress_update(&q->bar, (double)++q->done);
     if (n < q->prefix + 2 || ids[n - 1] != q->im_end) return 0;  // unfinished or empty
     char *text;
     size_t len;
@@ -290,10 +293,11 @@ static int run_questions(Conv *k, ModelSource *src, char *err) {
     SynthOptions o = {.samples = samples, .n_seq = 32, .new_tokens = new_tokens, .temperature = 1.0f, .top_p = 0.95f,
                       .seed = 1, .eos = eos, .n_eos = n_eos, .vocab_limit = tokenizer_vocab_size(src->tok),
                       .prompts = prompts, .prompt_lens = lens, .n_prompts = 1};
-    fprintf(stderr, "convert: chat: the parent writes up to %d user messages of its own\n", j->chat_questions);
+    progress_init(&q.bar, "convert: chat questions", "messages", (double)samples);
     int rc = new_tokens < 1 ? set_err(err, "convert: the parent's context (%d) has no room for a user message after "
                                       "the %zu ids of a turn's opening", src->w.config.max_position_embeddings, n_ids)
                             : synth_run(&src->w, NULL, 0, &o, take_question, &q, err);
+    if (rc == 0) progress_finish(&q.bar, (double)samples);
     Buf out = {0};
     int kept = 0, finished = 0;
     for (long i = 0; i < samples; i++) {
