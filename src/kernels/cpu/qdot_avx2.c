@@ -13,8 +13,6 @@ typedef __m256i QXAcc;
 #define QX_I32(acc) _mm256_madd_epi16((acc), _mm256_set1_epi16(1))
 #define QX_GEMM_W 4  // 4 x 2 accumulators + 2 activation vectors + 1 broadcast: 11 of 16 registers
 #define QX_GEMM_G 2
-#define QX_FW 2  // 2 x 6 accumulators + 2 weight vectors + 1 activation vector: 15 of 16 registers
-#define QX_FJ 6
 #define QX_ISA qisa_avx2
 #define QX_NAME "avx2"
 

@@ -15,8 +15,6 @@ typedef __m256i QXAcc;
 #define QX_I32(acc) (acc)
 #define QX_GEMM_W 8  // 8 x 2 accumulators + 2 activation vectors + 1 broadcast: 19 of 32 registers
 #define QX_GEMM_G 2
-#define QX_FW 3  // 3 x 8 accumulators + 3 weight vectors + 1 activation vector: 28 of 32 registers
-#define QX_FJ 8
 #define QX_ZMM  // the ternary GEMV: 16 rows in one 512-bit register
 #define QX_ISA qisa_avx512
 #define QX_NAME "avx512"

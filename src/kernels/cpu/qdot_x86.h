@@ -10,8 +10,6 @@
 //                             Q8_0's products, too large to sum in int16
 //   QX_GEMM_W, QX_GEMM_G      GEMM tile: weight rows x groups of 8 activation
 //                             rows (what the register file holds)
-//   QX_FW, QX_FJ              the F16 / F32 GEMM tile: weight rows x
-//                             activation rows (QX_FJ in 2..8)
 //   QX_ISA, QX_NAME           the exported table and its name
 //   QX_ZMM                    (AVX-512 only) the ternary GEMV and GEMM use
 //                             512-bit registers.
@@ -36,8 +34,7 @@
 //    Q8_0 rows) and reused for every activation row.
 //  - F16 is plain fp32 arithmetic: lane l of a row's register is its partial
 //    sum s_l, folded once at the end of the row; GEMM converts a tile of
-//    weight rows to fp32 once and runs up to QX_FJ activation rows against
-//    it in one sweep.
+//    weight rows to fp32 once and runs two activation rows against it.
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,48 +436,32 @@ ALWAYS_INLINE void gemv_float(const int esize, __m256 (*load8)(const uint8_t *, 
     }
 }
 
-// QX_FW weight rows (fp32) against J <= QX_FJ activation rows in one sweep
-// over the columns: each weight vector, loaded once, meets every activation
-// row of the group. With n <= QX_FJ (a speculative block, a few beams) the
-// weights stream from memory once and the products run while they stream;
-// two rows at a time, as before, streamed them once and then ran the rest
-// of the products on a cached tile with the memory idle. ahead > 0:
-// prefetch that many bytes past each weight row.
+// QX_GEMM_W weight rows (fp32) against two activation rows at a time. ahead
+// > 0: prefetch that many bytes past each weight row (the first pass over a
+// tile streamed from memory, as the GEMV does).
 ALWAYS_INLINE void float_tile(const int J, const float *const *w, const float *x, int i, int cols, float *out,
                               int ldo, int r, int r1, size_t ahead) {
-    __m256 s[QX_FJ][QX_FW];
+    __m256 s[2][QX_GEMM_W];
     for (int j = 0; j < J; j++)
-        for (int k = 0; k < QX_FW; k++) s[j][k] = _mm256_setzero_ps();
+        for (int k = 0; k < QX_GEMM_W; k++) s[j][k] = _mm256_setzero_ps();
     for (int c = 0; c < cols; c += 8) {
-        __m256 wv[QX_FW];
-        for (int k = 0; k < QX_FW; k++) {
+        __m256 xv[2];
+        for (int j = 0; j < J; j++) xv[j] = _mm256_loadu_ps(x + (size_t)(i + j) * cols + c);
+        for (int k = 0; k < QX_GEMM_W; k++) {
             if (ahead && c % 16 == 0) _mm_prefetch((const char *)(w[k] + c) + ahead, _MM_HINT_T0);
-            wv[k] = _mm256_loadu_ps(w[k] + c);
-        }
-        for (int j = 0; j < J; j++) {
-            const __m256 xv = _mm256_loadu_ps(x + (size_t)(i + j) * cols + c);
-            for (int k = 0; k < QX_FW; k++) s[j][k] = _mm256_fmadd_ps(wv[k], xv, s[j][k]);
+            __m256 wv = _mm256_loadu_ps(w[k] + c);
+            for (int j = 0; j < J; j++) s[j][k] = _mm256_fmadd_ps(wv, xv[j], s[j][k]);
         }
     }
     for (int j = 0; j < J; j++)
-        for (int k = 0; k < QX_FW && r + k < r1; k++) out[(size_t)(i + j) * ldo + r + k] = fold8(s[j][k]);
+        for (int k = 0; k < QX_GEMM_W && r + k < r1; k++) out[(size_t)(i + j) * ldo + r + k] = fold8(s[j][k]);
 }
 
-// Groups of QX_FJ activation rows, then the rest as one group (each size a
-// constant, so that every tile's loops unroll).
 ALWAYS_INLINE void float_tiles(const float *const *w, float *out, int ldo, const float *x, int n, int cols, int r,
                                int r1, size_t ahead) {
     int i = 0;
-    for (; i + QX_FJ <= n; i += QX_FJ) float_tile(QX_FJ, w, x, i, cols, out, ldo, r, r1, ahead);
-    switch (n - i) {
-#define QX_FJ_REST(J) case J: float_tile(J, w, x, i, cols, out, ldo, r, r1, ahead); break;
-        QX_FJ_REST(1) QX_FJ_REST(2) QX_FJ_REST(3) QX_FJ_REST(4) QX_FJ_REST(5)
-#if QX_FJ > 6
-        QX_FJ_REST(6) QX_FJ_REST(7)
-#endif
-#undef QX_FJ_REST
-        default: break;
-    }
+    for (; i + 2 <= n; i += 2) float_tile(2, w, x, i, cols, out, ldo, r, r1, ahead);
+    if (i < n) float_tile(1, w, x, i, cols, out, ldo, r, r1, ahead);
 }
 
 static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
@@ -489,11 +470,11 @@ static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int
 
 // Each tile's QX_GEMM_W weight rows are converted to fp32 once.
 static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
-    float *wf = xmalloc_aligned(sizeof(float) * QX_FW * (size_t)cols);
-    const float *w[QX_FW];
-    for (int k = 0; k < QX_FW; k++) w[k] = wf + (size_t)k * cols;
-    for (int r = r0; r < r1; r += QX_FW) {
-        for (int k = 0; k < QX_FW; k++) {
+    float *wf = xmalloc_aligned(sizeof(float) * QX_GEMM_W * (size_t)cols);
+    const float *w[QX_GEMM_W];
+    for (int k = 0; k < QX_GEMM_W; k++) w[k] = wf + (size_t)k * cols;
+    for (int r = r0; r < r1; r += QX_GEMM_W) {
+        for (int k = 0; k < QX_GEMM_W; k++) {
             const uint8_t *row = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols * 2;
             for (int c = 0; c < cols; c += 8) _mm256_store_ps(wf + (size_t)k * cols + c, load8_f16(row, c));
         }
@@ -509,10 +490,10 @@ static void gemv_f32(float *out, const float *x, int cols, const uint8_t *W, int
 }
 
 static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
-    const size_t ahead = PREFETCH_TILES * QX_FW * (size_t)cols * 4;
-    for (int r = r0; r < r1; r += QX_FW) {
-        const float *w[QX_FW];
-        for (int k = 0; k < QX_FW; k++) w[k] = (const float *)W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols;
+    const size_t ahead = PREFETCH_TILES * QX_GEMM_W * (size_t)cols * 4;
+    for (int r = r0; r < r1; r += QX_GEMM_W) {
+        const float *w[QX_GEMM_W];
+        for (int k = 0; k < QX_GEMM_W; k++) w[k] = (const float *)W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols;
         float_tiles(w, out, ldo, x, n, cols, r, r1, ahead);
     }
 }
