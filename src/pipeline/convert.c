@@ -278,8 +278,8 @@ static int run_questions(Conv *k, ModelSource *src, char *err) {
         return -1;
     }
     free(prefix);
-    int32_t eos[4];
-    int n_eos = source_eos_ids(src, eos);
+    int32_t eos[3];
+    const int n_eos = source_eos_ids(src, eos);
     const int32_t im_end = tokenizer_token_id(src->tok, "<|im_end|>");
     // Half again as many samples as questions wanted: some do not finish
     // within 96 ids, some repeat.
