@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "base/util.h"
 #include "commands.h"
 #include "opts.h"
@@ -31,6 +32,7 @@ int cmd_convert(int argc, char **argv) {
     convert_job_default(&j);
     j.precision = __builtin_cpu_supports("avx512bf16") ? PREC_BF16 : PREC_FP32;  // as trit train
     long calib_tokens = (long)j.calib_tokens, eval_tokens = (long)j.eval_tokens;
+    const char *keep_list = "";
     int keep = QKEEP_NONE, precision = j.precision, e2e_scale = j.e2e_scale;
     static const int keeps[] = {QKEEP_NONE, QKEEP_BF16}, precisions[] = {PREC_FP32, PREC_BF16};
     static const int e2e_scales[] = {SCALE_LEARNED, SCALE_MSE};
@@ -53,6 +55,7 @@ int cmd_convert(int argc, char **argv) {
         {"--group-size", OPT_INT, &j.group, "G", 1, 1 << 20, .help = "weights per fp16 scale (64)"},
         {"--keep-embedding", OPT_CHOICE, &keep, "none|bf16", .values = keeps,
          .help = "the embedding / LM head ternary too (none, default) or kept in bf16"},
+        {"--keep-linear", OPT_STR, &keep_list, "LIST", .help = KEEP_LINEAR_HELP},
         {"--minutes", OPT_DOUBLE, &j.minutes, "M", 0, 1e6,
          .help = "a time budget for the whole job: the block epochs and e2e steps follow from it (0 = off: the "
                  "stage flags say)"},
@@ -126,10 +129,11 @@ int cmd_convert(int argc, char **argv) {
     j.precision = (Precision)precision;
     j.e2e_scale = (TernaryScale)e2e_scale;
     char err[ERR_LEN];
-    const int rc = convert_run(&j, err);
+    const int rc = arch_linear_mask(keep_list, &j.keep_linear, err) ? opts_error("--keep-linear: %s", err)
+                                                                     : convert_run(&j, err) ? -1 : 0;
     free(default_data);
     free(default_val);
     free(prompts_found);
-    if (rc) die("%s", err);
-    return 0;
+    if (rc < 0) die("%s", err);
+    return rc;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/util.h"
 #include "commands.h"
 #include "convert/gguf_export.h"
@@ -55,9 +56,12 @@ int cmd_export(int argc, char **argv) {
     ExportReport r;
     double t0 = now_seconds();
     if (gguf_export(model, out, &o, &r, err)) die("%s", err);
-    printf("wrote %s: %d tensors, matrices %s, embedding %s, %.4f bits per weight, %.1f MB in %.2f s\n", out,
-           r.n_tensors, ggml_type_find(r.type)->name, ggml_type_find(r.embed_type)->name, r.bits_per_weight,
-           1e-6 * (double)r.file_bytes, now_seconds() - t0);
+    char kept[96], kept_note[128] = "";
+    arch_linear_list(r.kept_linear, kept, sizeof kept);
+    if (r.kept_linear) snprintf(kept_note, sizeof kept_note, " (%s BF16)", kept);
+    printf("wrote %s: %d tensors, matrices %s%s, embedding %s, %.4f bits per weight, %.1f MB in %.2f s\n", out,
+           r.n_tensors, ggml_type_find(r.type)->name, kept_note, ggml_type_find(r.embed_type)->name,
+           r.bits_per_weight, 1e-6 * (double)r.file_bytes, now_seconds() - t0);
     printf("read back: %d of %d tensors equal the model exactly\n", r.n_lossless, r.n_tensors);
     return 0;
 }

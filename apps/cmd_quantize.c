@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
+#include "arch/config.h"
 #include "base/util.h"
 #include "commands.h"
 #include "opts.h"
@@ -29,7 +31,7 @@ static int32_t *calibration_tokens(const char *path, const char *model_dir, size
 }
 
 int cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *calib = NULL;
+    const char *model = NULL, *out = NULL, *calib = NULL, *keep_list = "";
     long group = 128, calib_tokens = 32768, seq_len = 512;
     int method = -1, keep = QKEEP_NONE, batch = 8;
     double damp = 0.01;
@@ -48,6 +50,7 @@ int cmd_quantize(int argc, char **argv) {
         {"--keep-embedding", OPT_CHOICE, &keep, "none|bf16", .values = keeps,
          .help = "none: the embedding / LM head ternary too (default); bf16: kept,\n"
                  "rounded to bf16 values"},
+        {"--keep-linear", OPT_STR, &keep_list, "LIST", .help = KEEP_LINEAR_HELP},
         {.name = "Calibration (each layer's inputs: the text run through the layers converted before it):", .kind = OPT_SECTION},
         {"--calib", OPT_STR, &calib, "FILE", .help = "UTF-8 text, tokenized with the model's tokenizer"},
         {"--calib-tokens", OPT_LONG, &calib_tokens, "N", 1, 1L << 30,
@@ -74,9 +77,12 @@ int cmd_quantize(int argc, char **argv) {
         return opts_error("--calib-tokens %ld is less than one sequence of --seq-len %ld", calib_tokens, seq_len);
 
     char err[ERR_LEN], note[320];
+    uint32_t keep_linear;
+    if (arch_linear_mask(keep_list, &keep_linear, err)) return opts_error("--keep-linear: %s", err);
     double t0 = now_seconds();
     QuantizeOptions o = {.method = (QuantMethod)method, .group = (int)group, .keep_embedding = (QuantKeep)keep,
-                         .damp = damp, .seq_len = (int)seq_len, .batch = batch, .verbose = 1};
+                         .keep_linear = keep_linear, .damp = damp, .seq_len = (int)seq_len, .batch = batch,
+                         .verbose = 1};
     int32_t *ids = NULL;
     if (calib && method != QUANT_ABSMEAN) {
         if (!(ids = calibration_tokens(calib, model, (size_t)calib_tokens, err))) die("%s", err);
@@ -86,14 +92,8 @@ int cmd_quantize(int argc, char **argv) {
     Model m;
     if (model_load(&m, model, err)) die("%s", err);
     if (model_quantize(&m, &o, err)) die("%s", err);
-    if (keep == QKEEP_NONE)
-        snprintf(note, sizeof note, "ternary g%ld %s: every linear layer and the embedding are t*s, t in {-1,0,1}, "
-                 "one scale per group of %ld input weights; projected without training (trit quantize); norms "
-                 "full precision", group, quant_method_name(o.method), group);
-    else
-        snprintf(note, sizeof note, "ternary g%ld %s, embedding bf16: every linear layer is t*s, t in {-1,0,1}, one "
-                 "scale per group of %ld input weights (trit quantize); the embedding / LM head and the norms are "
-                 "not ternary", group, quant_method_name(o.method), group);
+    quant_note(note, sizeof note, (int)group, quant_method_name(o.method), keep == QKEEP_BF16 ? "bf16" : NULL,
+               keep_linear, "trit quantize");
     snprintf(m.config.torch_dtype, sizeof m.config.torch_dtype, "float32");
     if (make_dir(out, err) || model_save(&m, out, note, err) ||
         copy_file_if_present(model, out, "tokenizer.json", err) || copy_file_if_present(model, out, "tokenizer_config.json", err))

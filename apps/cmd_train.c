@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "base/util.h"
 #include "commands.h"
 #include "opts.h"
@@ -18,6 +19,7 @@ int cmd_train(int argc, char **argv) {
     int precision = __builtin_cpu_supports("avx512bf16") ? PREC_BF16 : PREC_FP32;
     int scale = j.cfg.scale, keep_embedding = j.cfg.keep_embedding;
     long eval_tokens = (long)j.eval_tokens;  // size_t in the job
+    const char *keep_list = "";
     int distill_flag = 0;                    // --distill-alpha or --distill-temp given
     static const int quant_values[] = {1, 0};
     static const int scale_values[] = {SCALE_ABSMEAN, SCALE_ABSMAX, SCALE_MSE, SCALE_LEARNED};
@@ -84,6 +86,7 @@ int cmd_train(int argc, char **argv) {
                  "(0 = ternary at once)"},
         {"--keep-embedding", OPT_CHOICE, &keep_embedding, "fp32|bf16", .values = keep_values,
          .help = "the embedding / LM head stay out of the ternary projection"},
+        {"--keep-linear", OPT_STR, &keep_list, "LIST", .help = KEEP_LINEAR_HELP},
         {.name = "Speed:", .kind = OPT_SECTION},
         {"--precision", OPT_CHOICE, &precision, "fp32|bf16", .values = prec_values,
          .help = "operands of the matrix products (fp32 sums either way; latent\n"
@@ -116,6 +119,7 @@ int cmd_train(int argc, char **argv) {
     j.cfg.keep_embedding = (KeepEmbedding)keep_embedding;
     j.eval_tokens = (size_t)eval_tokens;
     char err[ERR_LEN];
+    if (arch_linear_mask(keep_list, &j.cfg.keep_linear, err)) return opts_error("--keep-linear: %s", err);
     dist_init(&j.dist);
     if (train_run(&j, err)) {
         if (j.dist.size > 1) fprintf(stderr, "trit: error: rank %d: %s\n", j.dist.rank, err);

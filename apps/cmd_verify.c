@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
+#include "arch/config.h"
 #include "base/util.h"
 #include "commands.h"
 #include "opts.h"
@@ -14,21 +16,20 @@
 #include "model/model.h"
 #include "quant/ternary.h"
 
-// The group size `trit train` wrote into config.json ("ternary g64 absmean,
-// embedding bf16: ..."), or 0; *keep gets the embedding's kept precision
-// ("bf16", "fp32"), or "" when it is ternary too.
-static int recorded_group_size(const char *dir, char keep[8]) {
+// The group size trit wrote into config.json (arch/config.h quant_note),
+// or 0; *keep gets the embedding's kept precision ("bf16", "fp32"), or ""
+// when it is ternary too, *keep_linear the linear kinds kept in bf16.
+static int recorded_group_size(const char *dir, char keep[8], uint32_t *keep_linear) {
     char *path = path_join(dir, "config.json"), err[ERR_LEN];
     size_t len;
     char *text = read_file(path, &len, err);
     free(path);
     int g = 0;
     keep[0] = 0;
+    *keep_linear = 0;
     cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
     const cJSON *note = cJSON_GetObjectItem(j, "trit_quantization");
-    if (cJSON_IsString(note) && sscanf(note->valuestring, "ternary g%d", &g) != 1) g = 0;
-    const char *e = cJSON_IsString(note) ? strstr(note->valuestring, ", embedding ") : NULL;
-    if (e && (!strncmp(e + 12, "bf16", 4) || !strncmp(e + 12, "fp32", 4))) snprintf(keep, 8, "%.4s", e + 12);
+    if (cJSON_IsString(note)) g = quant_note_parse(note->valuestring, keep, keep_linear);
     cJSON_Delete(j);
     free(text);
     return g;
@@ -40,14 +41,34 @@ static int kept_ok(const float *p, size_t n, const char *keep) {
     return strcmp(keep, "bf16") != 0 || f32_all_bf16(p, n);
 }
 
-// The block size of a GGUF file's ternary matrices (its first q projection's
-// type), 0 when they are not a ternary type, -1 with err.
-static long gguf_block_group(const char *path, char *err) {
+// The block size of a GGUF file's ternary matrices (its first ternary
+// layer-0 linear's type), 0 when none is; the linear kinds stored as bf16
+// beside them into *keep_linear, and a bf16 / f32 embedding into keep. -1
+// with err.
+static long gguf_block_group(const char *path, const Arch *a, char keep[8], uint32_t *keep_linear, char *err) {
     GgufFile g;
     if (gguf_open(&g, path, err)) return -1;
-    const GgufTensor *t = gguf_find_tensor(&g, "blk.0.attn_q.weight");
-    long b = t && t->tt->is_ternary ? t->tt->block_size : 0;
-    if (t) printf("%s: matrices %s\n", path, t->tt->name);
+    long b = 0;
+    uint32_t bf16 = 0;
+    for (int k = 0; k < TK_COUNT; k++) {
+        const ArchTensor *e = arch_tensor(a, (TensorKind)k);
+        char name[96];
+        if (!e || !(e->flags & TF_TERNARY)) continue;
+        arch_gguf_name(e, 0, name, sizeof name);
+        const GgufTensor *t = gguf_find_tensor(&g, name);
+        if (!t) continue;
+        if (tk_is_embedding((TensorKind)k)) {
+            if (t->type == GGML_TYPE_BF16 || t->type == GGML_TYPE_F32)
+                snprintf(keep, 8, "%s", t->type == GGML_TYPE_BF16 ? "bf16" : "fp32");
+        } else if (t->tt->is_ternary && !b) {
+            b = t->tt->block_size;
+            printf("%s: matrices %s\n", path, t->tt->name);
+        } else if (t->type == GGML_TYPE_BF16) {
+            bf16 |= 1u << k;
+        }
+    }
+    *keep_linear = b ? bf16 : 0;
+    if (!b) keep[0] = 0;
     gguf_close(&g);
     return b;
 }
@@ -90,7 +111,8 @@ int cmd_verify(int argc, char **argv) {
                  "size of its ternary type (Q2_0 64, TQ1_0 / TQ2_0 256). For DIR it then names the GGUF\n"
                  "formats that hold the model losslessly (trit export). An embedding / LM head that\n"
                  "`trit train --keep-embedding` kept out of the projection (recorded in config.json)\n"
-                 "is checked to hold bf16 values (bf16) or reported (fp32).\n",
+                 "is checked to hold bf16 values (bf16) or reported (fp32), and so are linear layers\n"
+                 "kept by --keep-linear (bf16); in a GGUF file, kept tensors are those stored as BF16.\n",
         .opts = opts,
         .positional = "DIR|FILE.gguf",
         .pos_dst = &dir,
@@ -98,21 +120,23 @@ int cmd_verify(int argc, char **argv) {
     const int status = opts_parse(&cmd, argc, argv);
     if (status >= 0) return status;
     char err[ERR_LEN], keep[8] = "";
+    uint32_t keep_linear = 0;
     Model m;
     const int is_gguf = !is_directory(dir);
     if (is_gguf) {
-        if (!group) group = gguf_block_group(dir, err);
-        if (group < 0) die("%s", err);
         if (gguf_load_model(dir, &m, err)) die("%s", err);
+        const long b = gguf_block_group(dir, arch_get(m.config.arch), keep, &keep_linear, err);
+        if (b < 0) die("%s", err);
+        if (!group) group = b;
     } else {
         if (model_load(&m, dir, err)) die("%s", err);
         // The kept embedding is read even when --group-size is given.
-        const int recorded = recorded_group_size(dir, keep);
+        const int recorded = recorded_group_size(dir, keep, &keep_linear);
         if (!group) group = recorded;
     }
     if (!group) group = 128;
     TernaryCounts total = {0};
-    int checked = 0, failed = 0, skipped = 0, kept_n = 0, kept_bad = 0;
+    int checked = 0, failed = 0, skipped = 0, kept_n = 0, kept_bad = 0, kept_lin = 0, kept_lin_bad = 0;
     if (!quiet) printf("%-52s %14s %7s %7s %7s  %s\n", "tensor", "shape", "-1", "0", "+1", "status");
     for (int i = 0; i < m.n_tensors; i++) {
         const TensorInfo *t = &m.tensors[i];
@@ -124,6 +148,13 @@ int cmd_verify(int argc, char **argv) {
             printf("%-52s %14s %23s  %s %s\n", t->name, shape, "", ok ? "kept" : "FAIL: not all", keep);
             kept_n++;
             kept_bad += !ok;
+            continue;
+        }
+        if ((keep_linear >> t->kind) & 1u) {
+            int ok = kept_ok(m.params_memory + t->offset, (size_t)t->rows * (size_t)t->cols, "bf16");
+            if (!quiet || !ok) printf("%-52s %14s %23s  %s bf16\n", t->name, shape, "", ok ? "kept" : "FAIL: not all");
+            kept_lin++;
+            kept_lin_bad += !ok;
             continue;
         }
         if (ternary_check_shape(t->name, t->cols, (int)group, err)) {
@@ -151,12 +182,18 @@ int cmd_verify(int argc, char **argv) {
     if (kept_n)
         printf("embedding / LM head kept out of the ternary projection in %s (trit train --keep-embedding): %d "
                "tensor%s, %d not %s\n", keep, kept_n, kept_n > 1 ? "s" : "", kept_bad, keep);
+    if (kept_lin) {
+        char list[96];
+        arch_linear_list(keep_linear, list, sizeof list);
+        printf("linear layers kept out of the ternary projection in bf16 (--keep-linear %s): %d tensor%s, %d not "
+               "bf16\n", list, kept_lin, kept_lin > 1 ? "s" : "", kept_lin_bad);
+    }
     printf("checked %d ternary tensors (group size %ld; %d norm tensors stay full precision): %d passed, %d failed\n",
            checked, group, skipped, checked - failed, failed);
     if (n > 0)
         printf("total: %.2f%% -1, %.2f%% 0, %.2f%% +1 over %.0f weights\n", 100 * total.neg / n, 100 * total.zero / n,
                100 * total.pos / n, n);
-    if (!is_gguf && failed == 0 && kept_bad == 0) report_formats(&m, keep);
+    if (!is_gguf && failed == 0 && kept_bad == 0 && kept_lin_bad == 0) report_formats(&m, keep);
     model_free(&m);
-    return failed || kept_bad ? 1 : 0;
+    return failed || kept_bad || kept_lin_bad ? 1 : 0;
 }

@@ -62,4 +62,11 @@ void opts_usage(const Command *cmd, FILE *f);
 // (options that do not combine) and returns 2.
 int opts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// --keep-linear's help, the same in quantize, train and convert.
+#define KEEP_LINEAR_HELP                                                     \
+    "linear layers kept out of the ternary projection in every block, in\n" \
+    "bf16: a list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj\n" \
+    "(default: none)"
+
+
 #endif

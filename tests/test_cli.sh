@@ -226,6 +226,26 @@ JSON
     expect 0 "lossless as Q2_0 with the embedding in bf16" "$BIN" verify "$T/dk"
     expect 0 "matrices Q2_0, embedding BF16" "$BIN" export --model "$T/dk" --out "$T/dk.gguf"
     expect 0 "matrices Q2_0, embedding BF16" "$BIN" export --model "$T/dk" --out "$T/new/gguf/dk.gguf"
+    # Linear kinds kept in bf16 (--keep-linear): verify reports them, export
+    # writes them BF16 beside Q2_0, the GGUF verifies and runs in trit as the
+    # directory packed at load does; an unknown name is a usage error.
+    expect 0 "wrote" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/kl" --steps 3 --warmup 1 \
+        --seq-len 16 --group-size 64 --eval-tokens 32 --keep-linear v_proj,down_proj
+    expect 0 "in bf16 (--keep-linear v_proj,down_proj): 2 tensors, 0 not bf16" "$BIN" verify "$T/kl"
+    expect 0 "lossless as Q2_0" "$BIN" verify "$T/kl"
+    expect 0 "matrices Q2_0 (v_proj,down_proj BF16), embedding Q2_0" "$BIN" export --model "$T/kl" --out "$T/kl.gguf"
+    expect 0 "6 passed, 0 failed" "$BIN" verify "$T/kl.gguf"
+    "$BIN" generate --model "$T/kl.gguf" --prompt "The" --max-tokens 8 --greedy --json > "$T/kl.gguf.json" 2>/dev/null
+    "$BIN" generate --model "$T/kl" --pack q2_0 --prompt "The" --max-tokens 8 --greedy --json \
+        > "$T/kl.pack.json" 2>/dev/null
+    [ -s "$T/kl.pack.json" ] && same_json "$T/kl.gguf.json" "$T/kl.pack.json" && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: the kept-v_proj GGUF and the directory packed at load generate differently"; }
+    expect 2 "'vproj' is not a linear layer" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
+        --keep-linear vproj
+    expect 2 "'lm_head' is not a linear layer" "$BIN" quantize --model "$T/m64" --out "$T/bad" --keep-linear lm_head
+    expect 2 "'x' is not a linear layer" "$BIN" convert --model "$T/m64" --out "$T/bad" --keep-linear x
+    expect 1 "keep-linear need ternary" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
+        --seq-len 16 --quant none --keep-linear v_proj
     expect 1 "distill-alpha must be in" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 64 --distill --distill-alpha 1.5
     expect 1 "distill-temp must be positive" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "arch/config.h"
 #include "base/util.h"
 #include "test.h"
@@ -336,6 +337,29 @@ static void test_save(void) {
     }
 }
 
+// The quantization note trit writes is the one trit verify reads back, and
+// the kept linear kinds survive as a list.
+static void test_quant_note(void) {
+    char err[ERR_LEN], note[320], emb[8], list[96];
+    uint32_t mask, got;
+    CHECK(arch_linear_mask("v_proj,down_proj", &mask, err) == 0 && mask == (1u << TK_WV | 1u << TK_WDOWN),
+          "mask %#x: %s", mask, err);
+    arch_linear_list(mask, list, sizeof list);
+    CHECK(!strcmp(list, "v_proj,down_proj"), "list: %s", list);
+    CHECK(arch_linear_mask("", &mask, err) == 0 && mask == 0, "empty list: %#x", mask);
+    CHECK(arch_linear_mask("v_proj,lm_head", &mask, err) != 0 && strstr(err, "'lm_head' is not a linear layer"),
+          "bad kind: %s", err);
+    CHECK(arch_linear_mask("v_proj,", &mask, err) == 0 && mask == 1u << TK_WV, "trailing comma: %#x", mask);
+    quant_note(note, sizeof note, 64, "gptq", "bf16", 1u << TK_WV | 1u << TK_WDOWN, "trit convert");
+    CHECK(quant_note_parse(note, emb, &got) == 64 && !strcmp(emb, "bf16") && got == (1u << TK_WV | 1u << TK_WDOWN),
+          "round trip of '%s': embedding '%s', kept %#x", note, emb, got);
+    quant_note(note, sizeof note, 128, "absmean", NULL, 0, "trit train");
+    CHECK(quant_note_parse(note, emb, &got) == 128 && !emb[0] && got == 0, "all ternary '%s'", note);
+    CHECK(quant_note_parse("ternary g32 mse, embedding fp32: text", emb, &got) == 32 && !strcmp(emb, "fp32") && !got,
+          "an older note");
+    CHECK(quant_note_parse("float32 weights", emb, &got) == 0, "not a ternary note");
+}
+
 int main(void) {
     test_real_config();
     test_fixture_configs();
@@ -343,5 +367,6 @@ int main(void) {
     test_errors();
     test_validate();
     test_save();
+    test_quant_note();
     return test_finish("test_config");
 }

@@ -6,7 +6,7 @@
 # group 256: TQ2_0, TQ1_0 and Q2_0, its q/k order checked by gguf-py), two
 # steps (barely trained: attention and every scale still
 # shape the logits, so a wrong export shows), exported in every format that
-# holds them.
+# holds them; and Qwen3 with v_proj and down_proj kept in bf16 (--keep-linear).
 # Without the Python packages (scripts/install-python-deps.sh) this is a
 # skip, and a failure under CI=true.
 BIN=${TRIT_BIN:-build/trit}
@@ -28,7 +28,7 @@ fi
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 head -c 40000 "$DATA/wikitext-2-raw/wiki.valid.raw" > "$T/text.txt"
 pass=0; fail=0
-model() {  # name hf-class model-type tied group
+model() {  # name hf-class model-type tied group [train flags]
     cat > "$T/$1.json" <<JSON
 {"architectures": ["$2"], "model_type": "$3", "vocab_size": 151936, "hidden_size": 256,
  "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -37,9 +37,10 @@ model() {  # name hf-class model-type tied group
 JSON
     "$BIN" init --config "$T/$1.json" --out "$T/$1-init" --seed 7 --tokenizer "$TOK" >/dev/null &&
     "$BIN" train --model "$T/$1-init" --data "$T/text.txt" --out "$T/$1" --steps 2 --warmup 1 \
-        --seq-len 32 --batch-size 2 --group-size "$5" --eval-tokens 32 >/dev/null 2>&1
+        --seq-len 32 --batch-size 2 --group-size "$5" --eval-tokens 32 ${6:-} >/dev/null 2>&1
 }
-model qwen3_g64 Qwen3ForCausalLM qwen3 true 64 && model llama_g256 LlamaForCausalLM llama false 256 ||
+model qwen3_g64 Qwen3ForCausalLM qwen3 true 64 && model llama_g256 LlamaForCausalLM llama false 256 &&
+    model qwen3_kept Qwen3ForCausalLM qwen3 true 256 "--keep-linear v_proj,down_proj" ||
     { echo "FAIL test_interop: could not make the tiny models"; echo "test_interop: 0 passed, 1 failed"; exit 1; }
 run_check() {  # types model
     if python3 tools/reference/check_llama_cpp.py --trit "$BIN" --work "$T/work" --types "$1" --strict-greedy "$2"; then
@@ -47,6 +48,7 @@ run_check() {  # types model
 }
 run_check auto,auto+f16,auto+q8_0 "$T/qwen3_g64"
 run_check auto,tq1_0,q2_0,auto+f16 "$T/llama_g256"
+run_check auto "$T/qwen3_kept"  # v_proj and down_proj BF16 beside TQ2_0
 # A format that cannot hold the model is refused, and nothing is written.
 if "$BIN" export --model "$T/qwen3_g64" --out "$T/x.gguf" --type tq2_0 2>"$T/err" ||
    ! grep -q "trit: error: .*TQ2_0 cannot hold it losslessly" "$T/err" || [ -e "$T/x.gguf" ]; then

@@ -117,6 +117,29 @@ static void check_model(const char *dir, int group) {
           "%s: --keep-embedding bf16", dir);
     model_free(&m);
 
+    // v_proj and down_proj kept: their bf16-rounded parent weights, exactly;
+    // every other matrix ternary; a model ternary but for them is "already ternary".
+    CHECK(model_load(&m, dir, err) == 0, "%s", err);
+    o.keep_linear = 1u << TK_WV | 1u << TK_WDOWN;
+    CHECK(model_quantize(&m, &o, err) == 0, "%s", err);
+    int kept_ok = 1, other_ok = 1;
+    for (int i = 0; i < m.n_tensors; i++) {
+        const TensorInfo *t = &m.tensors[i];
+        if (!t->matrix || tk_is_embedding(t->kind)) continue;
+        const float *w = m.params_memory + t->offset, *p = parent.params_memory + t->offset;
+        TernaryCounts n = {0};
+        if (t->kind == TK_WV || t->kind == TK_WDOWN) {
+            for (size_t j = 0; j < (size_t)t->rows * (size_t)t->cols; j++)
+                kept_ok &= w[j] == bf16_to_f32(f32_to_bf16(p[j]));
+        } else {
+            other_ok &= ternary_verify(w, t->rows, t->cols, group, &n) == 0;
+        }
+    }
+    CHECK(kept_ok && other_ok, "%s: --keep-linear v_proj,down_proj: kept %d, the rest ternary %d", dir, kept_ok,
+          other_ok);
+    CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "already ternary"), "%s: kept, again: %s", dir, err);
+    model_free(&m);
+
     // Bad input: gptq without calibration, fewer tokens than one sequence, a group that does not divide.
     CHECK(model_load(&m, dir, err) == 0, "%s", err);
     o = (QuantizeOptions){.method = QUANT_GPTQ, .group = group, .damp = 0.01};

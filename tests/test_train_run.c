@@ -293,6 +293,44 @@ int main(void) {
     jm.out_dir = l2;
     jm.cfg.quant_ramp = 2;
     CHECK(train_run(&jm, err) != 0 && strstr(err, "--scale learned"), "learned scales with a ramp: %s", err);
+
+    // --keep-linear v_proj: v_proj trained in bf16 (bf16 values, not t*s),
+    // every other linear exactly ternary, the kinds in the note; its
+    // checkpoint does not resume without the flag.
+    char *k1 = tmp_path("k1"), *kck = path_join(k1, "ckpt-3");
+    TrainJob jk = jl;
+    jk.out_dir = k1;
+    jk.cfg.keep_linear = 1u << TK_WV;
+    CHECK(train_run(&jk, err) == 0, "--keep-linear run: %s", err);
+    {
+        Model km;
+        int kept_ok = 1, other_ok = 1;
+        CHECK(model_load(&km, k1, err) == 0, "%s", err);
+        for (int i = 0; i < km.n_tensors; i++) {
+            const TensorInfo *t = &km.tensors[i];
+            if (!t->matrix || tk_is_embedding(t->kind)) continue;
+            TernaryCounts cnt = {0};
+            const int tern = ternary_verify(km.params_memory + t->offset, t->rows, t->cols, 32, &cnt) == 0;
+            const size_t nw = (size_t)t->rows * (size_t)t->cols;
+            if (t->kind == TK_WV) kept_ok &= !tern && f32_all_bf16(km.params_memory + t->offset, nw);
+            else other_ok &= tern;
+        }
+        CHECK(kept_ok && other_ok, "--keep-linear v_proj: kept %d, the rest ternary %d", kept_ok, other_ok);
+        model_free(&km);
+        char *cfg = path_join(k1, "config.json");
+        size_t len;
+        char *text = read_file(cfg, &len, err);
+        CHECK(text && strstr(text, ", kept bf16 v_proj: every linear layer but v_proj is t*s"), "note: %s",
+              text ? text : err);
+        free(text);
+        free(cfg);
+    }
+    jm = jk;
+    jm.out_dir = l2;
+    jm.resume = kck;
+    jm.cfg.keep_linear = 0;
+    CHECK(train_run(&jm, err) != 0 && strstr(err, "another recipe"), "kept v_proj resumed without it: %s", err);
+    free(k1); free(kck);
     free(l1); free(l2); free(lck); free(lm1);
 
     // --precision bf16, distilled: the resumed run, on one thread instead of

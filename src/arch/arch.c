@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/util.h"
+
 #define MAT (TF_TERNARY | TF_DECAY)
 
 // The rows both architectures share; Qwen3 adds an RMSNorm over each head of
@@ -96,6 +98,38 @@ static void fmt_name(const char *fmt, unsigned flags, int layer, char *out, int 
 
 void arch_hf_name(const ArchTensor *t, int layer, char *out, int n) { fmt_name(t->hf, t->flags, layer, out, n); }
 void arch_gguf_name(const ArchTensor *t, int layer, char *out, int n) { fmt_name(t->gguf, t->flags, layer, out, n); }
+
+static const struct {
+    TensorKind kind;
+    const char *name;
+} linear_names[] = {{TK_WQ, "q_proj"},       {TK_WK, "k_proj"},   {TK_WV, "v_proj"},    {TK_WO, "o_proj"},
+                    {TK_WGATE, "gate_proj"}, {TK_WUP, "up_proj"}, {TK_WDOWN, "down_proj"}};
+
+int arch_linear_mask(const char *list, uint32_t *mask, char *err) {
+    *mask = 0;
+    for (const char *p = list; *p;) {
+        const size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < N(linear_names) && !found; i++)
+            if (strlen(linear_names[i].name) == len && !strncmp(p, linear_names[i].name, len)) {
+                *mask |= 1u << linear_names[i].kind;
+                found = 1;
+            }
+        if (!found)
+            return set_err(err, "'%.*s' is not a linear layer: the names are q_proj, k_proj, v_proj, o_proj, "
+                                "gate_proj, up_proj, down_proj", (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+void arch_linear_list(uint32_t mask, char *out, size_t n) {
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < N(linear_names); i++)
+        if ((mask >> linear_names[i].kind) & 1u && used < n)
+            used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "," : "", linear_names[i].name);
+}
 
 int64_t arch_param_count(const ModelConfig *c) {
     const Arch *a = arch_get(c->arch);

@@ -11,6 +11,7 @@
 #ifndef TRIT_ARCH_H
 #define TRIT_ARCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch/model_config.h"
@@ -104,6 +105,13 @@ void arch_gguf_name(const ArchTensor *t, int layer, char *out, int n);
 // c NULL any layer number matches.
 const ArchTensor *arch_find_hf(const Arch *a, const ModelConfig *c, const char *name, int *layer);
 const ArchTensor *arch_find_gguf(const Arch *a, const ModelConfig *c, const char *name, int *layer);
+
+// The per-layer linear kinds by their HF names' last part ("q_proj" …
+// "down_proj"), as a bit mask (1u << kind): a comma-separated list into a
+// mask (-1 with err naming what is not one; "" is 0), and back, in kind order
+// (written into out, at most n bytes; "" for 0).
+int arch_linear_mask(const char *list, uint32_t *mask, char *err);
+void arch_linear_list(uint32_t mask, char *out, size_t n);
 
 // Parameters of the model the config describes (the tied head counted
 // once), or -1 when the count overflows int64.

@@ -450,3 +450,35 @@ void config_print(const ModelConfig *c) {
     printf("eos_token_id %d\n", c->eos_token_id);
     printf("torch_dtype %s\n", c->torch_dtype);
 }
+
+void quant_note(char *out, size_t n, int group, const char *how, const char *embedding, uint32_t keep_linear,
+                const char *by) {
+    char kept[128] = "", emb[32] = "", list[96];
+    arch_linear_list(keep_linear, list, sizeof list);
+    if (embedding) snprintf(emb, sizeof emb, ", embedding %s", embedding);
+    if (keep_linear) snprintf(kept, sizeof kept, ", kept bf16 %s", list);
+    snprintf(out, n, "ternary g%d %s%s%s: every linear layer%s%s%s is t*s, t in {-1,0,1}, one scale per group of %d "
+             "input weights (%s); %s", group, how, emb, kept, keep_linear ? " but " : "", list,
+             embedding ? "" : " and the embedding", group, by,
+             embedding || keep_linear ? "the rest is not ternary" : "norms full precision");
+}
+
+int quant_note_parse(const char *note, char embedding[8], uint32_t *keep_linear) {
+    int g = 0;
+    embedding[0] = 0;
+    *keep_linear = 0;
+    if (sscanf(note, "ternary g%d", &g) != 1 || g <= 0) return 0;
+    const char *head_end = strchr(note, ':');
+    const size_t head = head_end ? (size_t)(head_end - note) : strlen(note);
+    const char *e = strstr(note, ", embedding ");
+    if (e && (size_t)(e - note) < head && (!strncmp(e + 12, "bf16", 4) || !strncmp(e + 12, "fp32", 4)))
+        snprintf(embedding, 8, "%.4s", e + 12);
+    const char *k = strstr(note, ", kept bf16 ");
+    if (k && (size_t)(k - note) < head) {
+        char list[96], err[ERR_LEN];
+        const size_t len = strcspn(k + 12, ":");
+        snprintf(list, sizeof list, "%.*s", (int)(len < sizeof list ? len : sizeof list - 1), k + 12);
+        if (arch_linear_mask(list, keep_linear, err)) *keep_linear = 0;
+    }
+    return g;
+}

@@ -5,6 +5,7 @@
 #define TRIT_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arch/model_config.h"
 
@@ -23,6 +24,18 @@ int config_validate(const ModelConfig *c, const char *name, char *err);
 // atomically. `quantization_note` may be NULL; when given it is stored as
 // "trit_quantization" so the file still loads in transformers.
 int config_save(const ModelConfig *c, const char *path, const char *quantization_note, char *err);
+
+// The "trit_quantization" note of a ternary model, what `trit verify` reads
+// back: "ternary g64 gptq, embedding bf16, kept bf16 v_proj: …". `how`: the
+// rounding (absmean, mse, gptq); `embedding`: the kept embedding's precision
+// ("bf16", "fp32"), or NULL when it is ternary too; keep_linear: linear kinds
+// kept in bf16 (arch_linear_mask); `by`: the command that made it.
+void quant_note(char *out, size_t n, int group, const char *how, const char *embedding, uint32_t keep_linear,
+                const char *by);
+// The group size of a note (0 when it is no ternary note), the kept
+// embedding's precision into embedding[8] ("" when ternary) and the kept
+// linear kinds into *keep_linear.
+int quant_note_parse(const char *note, char embedding[8], uint32_t *keep_linear);
 
 // Prints the configuration, one field a line, to stdout.
 void config_print(const ModelConfig *c);

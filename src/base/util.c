@@ -287,6 +287,10 @@ float bf16_to_f32(uint16_t h) {
     return f;
 }
 
+void bf16_round_f32(float *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
+}
+
 int f32_all_bf16(const float *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (bf16_to_f32(f32_to_bf16(p[i])) != p[i]) return 0;

@@ -135,6 +135,8 @@ static inline uint16_t f32_to_bf16(float f) {
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
+// dst[i] = src[i] rounded to the nearest bf16 value, kept in fp32 (dst may be src).
+void bf16_round_f32(float *dst, const float *src, size_t n);
 // 1 when every p[0..n) is a bf16 value (survives the round trip unchanged).
 int f32_all_bf16(const float *p, size_t n);
 float f16_to_f32(uint16_t h);

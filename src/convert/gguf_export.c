@@ -50,35 +50,45 @@ static int add_arch_keys(GgufWriter *w, const ModelConfig *c, int quantized, cha
 // Which ternary matrices a check covers.
 enum { FIT_ALL, FIT_NOT_EMBEDDING, FIT_EMBEDDING };
 
-static int fits(const Model *m, uint32_t type, int part, char *err) {
+// 0 when `type` holds matrix ti losslessly, else -1 with err.
+static int tensor_fits(const Model *m, const TensorInfo *ti, uint32_t type, char *err) {
     const GgmlType *t = ggml_type_find(type);
+    if (ti->cols % t->block_size)
+        return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name, (long long)ti->cols,
+                       t->name, t->block_size);
+    size_t rb = (size_t)(ti->cols / t->block_size) * t->type_size;
+    void *tmp = xmalloc(rb * (size_t)ti->rows);
+    int64_t bad;
+    int rc = weights_convert(type, m->params_memory + ti->offset, ti->rows, ti->cols, tmp, &bad);
+    free(tmp);
+    if (rc)
+        return set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights",
+                       ti->name, (long long)bad, t->block_size);
+    return 0;
+}
+
+static int fits(const Model *m, uint32_t type, int part, uint32_t kept, char *err) {
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
         const int emb = tk_is_embedding(ti->kind);
-        if (!ti->matrix || (part == FIT_NOT_EMBEDDING && emb) || (part == FIT_EMBEDDING && !emb)) continue;
-        if (ti->cols % t->block_size)
-            return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name,
-                           (long long)ti->cols, t->name, t->block_size);
-        size_t rb = (size_t)(ti->cols / t->block_size) * t->type_size;
-        void *tmp = xmalloc(rb * (size_t)ti->rows);
-        int64_t bad;
-        int rc = weights_convert(type, m->params_memory + ti->offset, ti->rows, ti->cols, tmp, &bad);
-        free(tmp);
-        if (rc)
-            return set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights",
-                           ti->name, (long long)bad, t->block_size);
+        if (!ti->matrix || (part == FIT_NOT_EMBEDDING && emb) || (part == FIT_EMBEDDING && !emb) ||
+            ((kept >> ti->kind) & 1u))
+            continue;
+        if (tensor_fits(m, ti, type, err)) return -1;
     }
     return 0;
 }
 
 int gguf_export_fits(const Model *m, uint32_t type, int embedding, char *err) {
-    return fits(m, type, embedding ? FIT_ALL : FIT_NOT_EMBEDDING, err);
+    return fits(m, type, embedding ? FIT_ALL : FIT_NOT_EMBEDDING, weights_kept_linear(m), err);
 }
 
-// The type each tensor is written in.
-static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o) {
+// The type each tensor is written in: kept linear kinds beside ternary
+// matrices in bf16.
+static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o, uint32_t kept) {
     if (!ti->matrix) return GGML_TYPE_F32;
-    return tk_is_embedding(ti->kind) ? o->embed_type : o->type;
+    if (tk_is_embedding(ti->kind)) return o->embed_type;
+    return (kept >> ti->kind) & 1u && is_ternary_type(o->type) ? GGML_TYPE_BF16 : o->type;
 }
 
 // Whether every value of the embedding / LM head is a bf16 value (a
@@ -94,7 +104,8 @@ static int embedding_is_bf16(const Model *m) {
 
 // Reads the written file back: every tensor dequantized equals the model's
 // fp32 values (q/k rows back in HF order) bit for bit, for the lossless types.
-static int check_written(const char *path, const Model *m, const ExportOptions *o, ExportReport *r, char *err) {
+static int check_written(const char *path, const Model *m, const ExportOptions *o, uint32_t kept, ExportReport *r,
+                         char *err) {
     GgufFile g;
     if (gguf_open(&g, path, err)) return -1;
     const Arch *a = arch_get(m->config.arch);
@@ -114,7 +125,7 @@ static int check_written(const char *path, const Model *m, const ExportOptions *
         int same = rc == 0;
         for (size_t j = 0; j < n && same; j++) same = x[j] == m->params_memory[ti->offset + j];
         r->n_lossless += same;
-        uint32_t ty = tensor_type(ti, o);
+        uint32_t ty = tensor_type(ti, o, kept);
         if (rc == 0 && !same && (ty == GGML_TYPE_F32 || is_ternary_type(ty)))
             rc = set_err(err, "%s: tensor '%s' read back differs from the model (a bug in trit's writer)", path, name);
         free(x);
@@ -137,10 +148,11 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
                 model_dir);
         goto done;
     }
+    const uint32_t kept = weights_kept_linear(&m);
     if (o.type == EXPORT_AUTO) {
         char e2[ERR_LEN];
-        if (gguf_export_fits(&m, GGML_TYPE_TQ2_0, 0, e2) == 0) o.type = GGML_TYPE_TQ2_0;
-        else if (gguf_export_fits(&m, GGML_TYPE_Q2_0, 0, err) == 0) o.type = GGML_TYPE_Q2_0;
+        if (fits(&m, GGML_TYPE_TQ2_0, FIT_NOT_EMBEDDING, kept, e2) == 0) o.type = GGML_TYPE_TQ2_0;
+        else if (fits(&m, GGML_TYPE_Q2_0, FIT_NOT_EMBEDDING, kept, err) == 0) o.type = GGML_TYPE_Q2_0;
         else {
             char e1[ERR_LEN];
             snprintf(e1, sizeof e1, "%s", err);
@@ -154,11 +166,12 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     if (o.embed_type == EXPORT_AUTO) {
         char e3[ERR_LEN];
         o.embed_type = o.type;
-        if (is_ternary_type(o.type) && fits(&m, o.type, FIT_EMBEDDING, e3) != 0)
+        if (is_ternary_type(o.type) && fits(&m, o.type, FIT_EMBEDDING, 0, e3) != 0)
             o.embed_type = embedding_is_bf16(&m) ? GGML_TYPE_BF16 : GGML_TYPE_F32;
     }
     r->type = o.type;
     r->embed_type = o.embed_type;
+    r->kept_linear = is_ternary_type(o.type) ? kept : 0;
     w = gguf_writer_new();
     const int quantized = is_ternary_type(o.type) || is_ternary_type(o.embed_type) || o.embed_type == GGML_TYPE_Q8_0;
     if (add_arch_keys(w, c, quantized, err) || gguf_write_tokenizer(w, model_dir, c->vocab_size, err)) goto done;
@@ -167,7 +180,7 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     uint64_t matrix_bytes = 0, matrix_weights = 0;
     for (int i = 0; i < m.n_tensors; i++) {
         const TensorInfo *ti = &m.tensors[i];
-        const uint32_t ty = tensor_type(ti, &o);
+        const uint32_t ty = tensor_type(ti, &o, kept);
         const GgmlType *t = ggml_type_find(ty);
         const int64_t cols = ti->cols ? ti->cols : ti->rows, rows = ti->cols ? ti->rows : 1;
         arch_gguf_name(arch_tensor(a, ti->kind), ti->layer, name, sizeof name);
@@ -196,7 +209,7 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     if (gguf_writer_write(w, out_path, err)) goto done;
     r->n_tensors = m.n_tensors;
     r->bits_per_weight = matrix_weights ? 8.0 * (double)matrix_bytes / (double)matrix_weights : 0.0;
-    if (check_written(out_path, &m, &o, r, err)) {
+    if (check_written(out_path, &m, &o, kept, r, err)) {
         remove(out_path);
         goto done;
     }

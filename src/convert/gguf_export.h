@@ -30,6 +30,7 @@ typedef struct {
 
 typedef struct {
     uint32_t type, embed_type;  // what was written
+    uint32_t kept_linear;       // linear kinds written as BF16 beside ternary ones (weights_kept_linear)
     int n_tensors;
     int n_lossless;             // tensors whose dequantized file data equals the model bit for bit
     uint64_t file_bytes;

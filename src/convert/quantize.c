@@ -21,11 +21,11 @@ static const TensorInfo *tensor_of(const Model *m, TensorKind kind, int layer) {
     return NULL;
 }
 
-// 1 when every linear layer already holds t·s with groups of `group`.
-static int all_ternary(const Model *m, int group) {
+// 1 when every linear layer not kept already holds t·s with groups of `group`.
+static int all_ternary(const Model *m, int group, uint32_t keep_linear) {
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *t = &m->tensors[i];
-        if (!t->matrix || tk_is_embedding(t->kind)) continue;
+        if (!t->matrix || tk_is_embedding(t->kind) || ((keep_linear >> t->kind) & 1u)) continue;
         TernaryCounts n = {0};
         if (ternary_verify(m->params_memory + t->offset, t->rows, t->cols, group, &n)) return 0;
     }
@@ -33,9 +33,13 @@ static int all_ternary(const Model *m, int group) {
 }
 
 // Rounds one matrix by the method: H is its inputs' XᵀX (n = cols; NULL
-// without calibration), consumed by gptq.
+// without calibration), consumed by gptq. A kept kind only to bf16.
 static int quantize_matrix(const Model *m, const TensorInfo *t, const QuantizeOptions *o, double *H, char *err) {
     float *w = m->params_memory + t->offset;
+    if ((o->keep_linear >> t->kind) & 1u) {
+        bf16_round_f32(w, w, (size_t)t->rows * (size_t)t->cols);
+        return 0;
+    }
     if (o->method == QUANT_ABSMEAN) {
         ternary_project(w, w, t->rows, t->cols, o->group, SCALE_ABSMEAN);
         return 0;
@@ -59,7 +63,7 @@ static int quantize_matrix(const Model *m, const TensorInfo *t, const QuantizeOp
 static int quantize_embedding(const Model *m, const TensorInfo *t, const QuantizeOptions *o, double *H, char *err) {
     float *w = m->params_memory + t->offset;
     if (o->keep_embedding == QKEEP_BF16) {
-        for (size_t i = 0; i < (size_t)t->rows * (size_t)t->cols; i++) w[i] = bf16_to_f32(f32_to_bf16(w[i]));
+        bf16_round_f32(w, w, (size_t)t->rows * (size_t)t->cols);
         return 0;
     }
     if (!H && o->method == QUANT_GPTQ) {  // an untied input embedding: a lookup, no inputs to weigh
@@ -193,7 +197,7 @@ int model_quantize(Model *m, const QuantizeOptions *o, char *err) {
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, o->group, err))
             return -1;
-    if (all_ternary(m, o->group))
+    if (all_ternary(m, o->group, o->keep_linear))
         return set_err(err, "every linear layer is already ternary with groups of %d: quantize the model it was "
                             "made from", o->group);
     if (o->calib && o->seq_len > 0 && o->n_calib / (size_t)o->seq_len >= 1) return quantize_calibrated(m, o, err);

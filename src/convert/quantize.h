@@ -27,6 +27,7 @@ typedef struct {
     QuantMethod method;
     int group;
     QuantKeep keep_embedding;  // BF16: the embedding / head rounded to bf16, not ternary
+    uint32_t keep_linear;      // linear kinds (1u << TensorKind) rounded to bf16, not ternary
     double damp;               // gptq: fraction of the mean Hessian diagonal added (0.01)
     const int32_t *calib;      // calibration tokens (NULL: none; gptq needs them)
     size_t n_calib;

@@ -34,9 +34,16 @@ typedef struct ModelWeights {
 // weights, or a ternary forward copy); nothing is copied, w must outlive it.
 void weights_view(ModelWeights *mw, const Model *m, const ParamTensors *w);
 
+// The linear kinds (1u << TensorKind) kept out of the projection
+// (`--keep-linear`): bf16 values throughout, and some layer's matrix not
+// ternary even on Q2_0's blocks of 64, which hold every trained group size.
+// None when no linear kind is ternary (a full-precision model).
+uint32_t weights_kept_linear(const Model *m);
+
 // Packs an exactly ternary fp32 model: every ternary matrix but the
 // embedding / head into `type` (Q2_0, TQ2_0, TQ1_0, or F32 to keep it),
-// the embedding (and an untied head) into `embed_type` (those, or F16).
+// the embedding (and an untied head) into `embed_type` (those, or F16),
+// kept linear kinds (weights_kept_linear) beside ternary ones into BF16.
 // Norms are copied, so m may be freed afterwards. -1 with err naming the
 // first tensor a format cannot hold losslessly (F16 and F32 never refuse:
 // an fp16 scale times t is an fp16 value).

@@ -10,9 +10,10 @@
 #include "model/weights.h"
 #include "quant/ggml_types.h"
 
-// The storage a ternary kind gets under (type, embed_type).
-static uint32_t kind_type(TensorKind k, uint32_t type, uint32_t embed_type) {
-    return k == TK_EMBED || k == TK_LM_HEAD ? embed_type : type;
+// The storage a ternary kind gets under (type, embed_type) and the kept kinds.
+static uint32_t kind_type(TensorKind k, uint32_t type, uint32_t embed_type, uint32_t kept) {
+    if (k == TK_EMBED || k == TK_LM_HEAD) return embed_type;
+    return (kept >> k) & 1u && ggml_type_find(type)->is_ternary ? GGML_TYPE_BF16 : type;
 }
 
 int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols, void *dst, int64_t *bad_row) {
@@ -38,16 +39,41 @@ int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols,
     return -1;
 }
 
+uint32_t weights_kept_linear(const Model *m) {
+    uint32_t bf16 = ~0u, not_ternary = 0, present = 0;
+    const GgmlType *q2 = ggml_type_find(GGML_TYPE_Q2_0);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (!ti->matrix || tk_is_embedding(ti->kind)) continue;
+        const uint32_t bit = 1u << ti->kind;
+        const float *w = m->params_memory + ti->offset;
+        present |= bit;
+        if (!(bf16 & bit)) continue;
+        if (!f32_all_bf16(w, (size_t)ti->rows * (size_t)ti->cols)) {
+            bf16 &= ~bit;
+        } else if (!(not_ternary & bit)) {
+            int64_t bad;
+            void *tmp = xmalloc((size_t)ti->rows * (size_t)(ti->cols / q2->block_size + 1) * q2->type_size);
+            if (ti->cols % q2->block_size || weights_convert(GGML_TYPE_Q2_0, w, ti->rows, ti->cols, tmp, &bad))
+                not_ternary |= bit;
+            free(tmp);
+        }
+    }
+    const uint32_t kept = bf16 & not_ternary & present;
+    return kept == present ? 0 : kept;
+}
+
 int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed_type, char *err) {
     memset(mw, 0, sizeof *mw);
     const ModelConfig *c = &m->config;
+    const uint32_t kept = weights_kept_linear(m);
     mw->config = *c;
     // Sizes first: one allocation for every packed matrix, one for the norms.
     size_t kind_bytes[TK_COUNT] = {0}, total = 0, norm_floats = 0;
     uint32_t ktype[TK_COUNT];
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        ktype[ti->kind] = ti->matrix ? kind_type(ti->kind, type, embed_type) : GGML_TYPE_F32;
+        ktype[ti->kind] = ti->matrix ? kind_type(ti->kind, type, embed_type, kept) : GGML_TYPE_F32;
         const GgmlType *t = ggml_type_find(ktype[ti->kind]);
         if (ti->matrix && ti->cols % t->block_size != 0)
             return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name,

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "arch/arch.h"
+#include "arch/config.h"
 #include "base/buf.h"
 #include "base/utf8.h"
 #include "base/util.h"
@@ -165,6 +167,7 @@ static int run_start(Conv *k, char *err) {
     Model m;
     if (model_load(&m, k->j->parent_dir, err)) return -1;
     QuantizeOptions o = {.method = QUANT_GPTQ, .group = k->j->group, .keep_embedding = k->j->keep_embedding,
+                         .keep_linear = k->j->keep_linear,
                          .damp = 0.01, .calib = k->calib, .n_calib = k->j->calib_tokens, .seq_len = k->j->seq_len,
                          .batch = 8, .verbose = 1};
     int rc = model_quantize(&m, &o, err);
@@ -439,7 +442,8 @@ static int run_blocks(Conv *k, char *err) {
     }
     BlockSaver saver = {k, now_seconds(), s->seconds};
     const double left = k->block_seconds - s->seconds;  // (a spent budget: one epoch a block)
-    BlockwiseOptions o = {.group = j->group, .epochs = j->block_epochs, .seconds = j->minutes > 0 ? fmax(left, 1) : 0,
+    BlockwiseOptions o = {.group = j->group, .keep_linear = j->keep_linear, .epochs = j->block_epochs,
+                          .seconds = j->minutes > 0 ? fmax(left, 1) : 0,
                           .batch = j->block_batch, .lr = j->block_lr,
                           .min_lr = j->block_lr / 20.0f, .val_seqs = j->block_seqs / 16 > 1 ? j->block_seqs / 16 : 1,
                           .seed = 0, .tokens = k->calib, .n_seqs = j->block_seqs, .seq_len = j->seq_len,
@@ -494,6 +498,7 @@ static void e2e_job(const Conv *k, const char *from, const char *out, long steps
     t->cfg.distill_alpha = 0.0f;
     t->cfg.distill_hidden = j->e2e_hidden;
     t->cfg.keep_embedding = j->keep_embedding == QKEEP_BF16 ? KEEP_BF16 : KEEP_NONE;
+    t->cfg.keep_linear = j->keep_linear;
     t->cfg.precision = j->precision;
     dist_init(&t->dist);
 }
@@ -585,7 +590,7 @@ static int run_e2e(Conv *k, const char *from, char *err) {
     return rc ? -1 : write_stage_info(k, s, err);
 }
 
-// The student into DIR, checked exactly ternary, and DIR.gguf.
+// The student into DIR, checked exactly ternary (the kept tensors bf16), and DIR.gguf.
 static int finish(Conv *k, const char *from, double *bpw, char *err) {
     const ConvertJob *j = k->j;
     Model m;
@@ -594,9 +599,14 @@ static int finish(Conv *k, const char *from, double *bpw, char *err) {
     for (int i = 0; i < m.n_tensors && rc == 0; i++) {
         const TensorInfo *t = &m.tensors[i];
         TernaryCounts n = {0};
-        if (t->matrix && !(tk_is_embedding(t->kind) && j->keep_embedding == QKEEP_BF16) &&
-            ternary_verify(m.params_memory + t->offset, t->rows, t->cols, j->group, &n))
+        const size_t nw = (size_t)t->rows * (size_t)t->cols;
+        if (!t->matrix) continue;
+        if ((j->keep_linear >> t->kind) & 1u || (tk_is_embedding(t->kind) && j->keep_embedding == QKEEP_BF16)) {
+            if (!f32_all_bf16(m.params_memory + t->offset, nw))
+                rc = set_err(err, "%s: %s is kept in bf16 but holds other values", from, t->name);
+        } else if (ternary_verify(m.params_memory + t->offset, t->rows, t->cols, j->group, &n)) {
             rc = set_err(err, "%s: %s is not exactly ternary with groups of %d", from, t->name, j->group);
+        }
     }
     if (rc == 0) rc = save_stage(k, &m, j->out_dir, -1, err);
     model_free(&m);
@@ -621,6 +631,9 @@ static int write_report(const Conv *k, double parent_ppl, double bpw, char *err)
     cJSON_AddNumberToObject(root, "parent_ppl", parent_ppl);
     cJSON_AddNumberToObject(root, "group", k->j->group);
     cJSON_AddStringToObject(root, "embedding", k->j->keep_embedding == QKEEP_BF16 ? "bf16" : "ternary");
+    char kept[96];
+    arch_linear_list(k->j->keep_linear, kept, sizeof kept);
+    cJSON_AddStringToObject(root, "kept_bf16", kept);
     cJSON_AddNumberToObject(root, "bits_per_weight", bpw);
     fprintf(stderr, "\nconvert: %-7s %12s %10s %9s\n", "stage", "perplexity", "tokens", "minutes");
     fprintf(stderr, "convert: %-7s %12.2f %10s %9s\n", "parent", parent_ppl, "-", "-");
@@ -698,10 +711,8 @@ int convert_run(const ConvertJob *j, char *err) {
     k.questions_path = path_join(k.work, "questions.txt");
     k.mix_path = path_join(k.work, "e2e-text.tokens");
     k.plan_path = path_join(k.work, "plan.json");
-    snprintf(k.note, sizeof k.note, "ternary g%d gptq%s: every linear layer%s is t*s, t in {-1,0,1}, one scale per group "
-             "of %d input weights (trit convert)%s", j->group, j->keep_embedding == QKEEP_BF16 ? ", embedding bf16" : "",
-             j->keep_embedding == QKEEP_BF16 ? "" : " and the embedding", j->group,
-             j->keep_embedding == QKEEP_BF16 ? "; the embedding / LM head and the norms are not ternary" : "; norms full precision");
+    quant_note(k.note, sizeof k.note, j->group, "gptq", j->keep_embedding == QKEEP_BF16 ? "bf16" : NULL,
+               j->keep_linear, "trit convert");
     int rc = make_dir(k.work, err);
     for (int i = 0; i < N_STAGES; i++) read_stage_info(&k, &k.stage[i]);  // what earlier runs spent
     read_plan(&k);

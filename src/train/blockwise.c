@@ -58,13 +58,16 @@ static void slab_params(const Slab *s, float *base, LayerParams *p) {
 }
 
 // The student's layer from the latent slab: matrices t·s (each group's MSE
-// scale), norms as they are.
-static void slab_project(const Slab *s, const float *latent, Model *m, int group) {
+// scale), kept kinds rounded to bf16, norms as they are.
+static void slab_project(const Slab *s, const float *latent, Model *m, int group, uint32_t keep_linear) {
     for (int i = 0; i < s->n; i++) {
         const TensorInfo *t = s->t[i];
         float *dst = m->params_memory + t->offset;
-        if (t->matrix) ternary_project(dst, latent + s->off[i], t->rows, t->cols, group, SCALE_MSE);
-        else memcpy(dst, latent + s->off[i], sizeof(float) * (size_t)t->rows);
+        const float *src = latent + s->off[i];
+        if ((keep_linear >> t->kind) & 1u)
+            bf16_round_f32(dst, src, (size_t)t->rows * (size_t)t->cols);
+        else if (t->matrix) ternary_project(dst, src, t->rows, t->cols, group, SCALE_MSE);
+        else memcpy(dst, src, sizeof(float) * (size_t)t->rows);
     }
 }
 
@@ -176,13 +179,13 @@ static void train_block(Run *r, Model *student, int l, int epochs, BlockReport *
         double sum = 0.0;
         for (int s = 0; s < r->NT; s += o->batch, step++) {
             const int bs = s + o->batch <= r->NT ? o->batch : r->NT - s;
-            slab_project(&slab, latent, student, o->group);
+            slab_project(&slab, latent, student, o->group, o->keep_linear);
             sum += train_step(r, l, &slab, idx + s, bs, grad, &gp) * bs;
             adamw_step(latent, grad, m, v, &range, 1, &ac, lr_cosine(step, total, 0, o->lr, o->min_lr), step + 1, 1.0f);
         }
         if (e == 0) rep->train_before = sum / r->NT;
         rep->train_after = sum / r->NT;
-        slab_project(&slab, latent, student, o->group);
+        slab_project(&slab, latent, student, o->group, o->keep_linear);
         const double val = block_loss(r, l, r->NT, r->N);
         if (val < best_val) {
             best_val = val;
@@ -190,7 +193,7 @@ static void train_block(Run *r, Model *student, int l, int epochs, BlockReport *
             memcpy(best, latent, sizeof(float) * slab.size);
         }
     }
-    slab_project(&slab, best, student, o->group);
+    slab_project(&slab, best, student, o->group, o->keep_linear);
     rep->val_after = best_val;
     rep->seconds = now_seconds() - t0;
     free(idx);

@@ -33,6 +33,7 @@ typedef struct BlockReport {
 
 typedef struct {
     int group;               // the student's group size
+    uint32_t keep_linear;    // linear kinds (1u << TensorKind) kept in bf16, not projected
     int epochs;              // passes over the training sequences per block (2)
     double seconds;          // > 0: a time budget for blocks first_block.. instead; each
                              // block gets an equal share of what is left, and as many

@@ -29,6 +29,7 @@ void train_config_default(TrainConfig *c) {
     c->clip = 1.0f;
     c->quant_ramp = 0;
     c->keep_embedding = KEEP_NONE;
+    c->keep_linear = 0;
     c->distill = 0;
     c->distill_alpha = 0.0f;
     c->distill_temp = 1.0f;
@@ -66,9 +67,12 @@ static void round_matrices(uint16_t *dst, const Model *m) {
     }
 }
 
-// The kept embedding / LM head (their one or two tensors).
-static int kept(const TrainConfig *c, const TensorInfo *ti) {
-    return c->keep_embedding != KEEP_NONE && tk_is_embedding(ti->kind);
+// How a tensor is kept out of the projection: the embedding / LM head (their
+// one or two tensors) as --keep-embedding says, kept linear kinds in bf16;
+// KEEP_NONE when it is projected.
+static KeepEmbedding kept(const TrainConfig *c, const TensorInfo *ti) {
+    if (tk_is_embedding(ti->kind)) return c->keep_embedding;
+    return (c->keep_linear >> ti->kind) & 1u ? KEEP_BF16 : KEEP_NONE;
 }
 
 // Learned scales: one per group of every projected tensor, starting as the
@@ -114,8 +118,9 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
     if (!(c->weight_decay >= 0)) return set_err(err, "--weight-decay must not be negative");
     if (c->quant_ramp < 0 || c->quant_ramp > c->steps)
         return set_err(err, "--quant-ramp %ld is longer than the run (--steps %ld)", c->quant_ramp, c->steps);
-    if (!c->quant && (c->quant_ramp || c->keep_embedding != KEEP_NONE))
-        return set_err(err, "--quant-ramp and --keep-embedding need ternary training (not --quant none)");
+    if (!c->quant && (c->quant_ramp || c->keep_embedding != KEEP_NONE || c->keep_linear))
+        return set_err(err, "--quant-ramp, --keep-embedding and --keep-linear need ternary training (not --quant "
+                            "none)");
     if (!(c->distill_alpha >= 0 && c->distill_alpha <= 1))
         return set_err(err, "--distill-alpha must be in [0, 1] (got %g)", c->distill_alpha);
     if (!(c->distill_temp > 0) || !isfinite(c->distill_temp))
@@ -224,10 +229,10 @@ static void project_rows(const Trainer *t, int i, float lambda, int64_t r0, int6
     const int64_t cols = ti->cols ? ti->cols : 1;
     const float *src = t->model->params_memory + ti->offset + (size_t)(r0 * cols);
     const size_t n = (size_t)((r1 - r0) * cols);
-    if (!t->cfg.quant || !ti->matrix || (kept(&t->cfg, ti) && t->cfg.keep_embedding == KEEP_FP32)) {
+    if (!t->cfg.quant || !ti->matrix || kept(&t->cfg, ti) == KEEP_FP32) {
         memcpy(dst, src, sizeof(float) * n);
     } else if (kept(&t->cfg, ti)) {
-        for (size_t j = 0; j < n; j++) dst[j] = bf16_to_f32(f32_to_bf16(src[j]));
+        bf16_round_f32(dst, src, n);
     } else if (t->cfg.scale == SCALE_LEARNED) {
         const float *s = t->scales + t->scale_off[i] + (size_t)(r0 * (cols / t->cfg.group_size));
         ternary_project_scales(dst, src, r1 - r0, cols, t->cfg.group_size, s);
@@ -253,7 +258,7 @@ void trainer_project(Trainer *t, float lambda) {
     const Model *m = t->model;
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        if (!ti->matrix || (kept(&t->cfg, ti) && t->cfg.keep_embedding == KEEP_FP32)) continue;
+        if (!ti->matrix || kept(&t->cfg, ti) == KEEP_FP32) continue;
         for (int64_t r0 = 0; r0 < ti->rows; r0 += PROJ_ROWS) {
             const int64_t r1 = r0 + PROJ_ROWS < ti->rows ? r0 + PROJ_ROWS : ti->rows;
             project_rows(t, i, lambda, r0, r1, t->proj_tmp);
@@ -384,7 +389,7 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
 // Checkpoints
 
 #define CKPT_MAGIC "TRITCKPT"
-#define CKPT_VERSION 3u
+#define CKPT_VERSION 4u
 
 typedef struct {
     char magic[8];
@@ -400,6 +405,7 @@ typedef struct {
     uint64_t teacher_hash;
     int32_t ranks;
     float scale_lr_mult;  // learned scales only (0 otherwise, as the padding it replaced)
+    uint32_t keep_linear, pad;
 } CkptHeader;
 
 static uint64_t model_shape_hash(const Model *m) {
@@ -436,6 +442,7 @@ static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint
     h->clip = c->clip;
     h->quant_ramp = c->quant_ramp;
     h->keep_embedding = (int32_t)c->keep_embedding;
+    h->keep_linear = c->keep_linear;
     h->distill = c->distill;
     h->distill_alpha = c->distill_alpha;
     h->distill_temp = c->distill_temp;
@@ -543,16 +550,17 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
     if (h.quant != want.quant || h.group_size != want.group_size || h.scale != want.scale || h.steps != want.steps ||
         h.warmup != want.warmup || h.lr != want.lr || h.min_lr != want.min_lr || h.weight_decay != want.weight_decay ||
         h.beta1 != want.beta1 || h.beta2 != want.beta2 || h.eps != want.eps || h.clip != want.clip ||
-        h.quant_ramp != want.quant_ramp || h.keep_embedding != want.keep_embedding || h.distill != want.distill ||
+        h.quant_ramp != want.quant_ramp || h.keep_embedding != want.keep_embedding ||
+        h.keep_linear != want.keep_linear || h.distill != want.distill ||
         h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp ||
         h.distill_hidden != want.distill_hidden || h.precision != want.precision ||
         h.scale_lr_mult != want.scale_lr_mult) {
         rc = set_err(err, "%s: the checkpoint was made with another recipe (quant %d, group %d, steps %lld, warmup "
-                     "%lld, lr %g, min-lr %g, weight-decay %g, clip %g, quant-ramp %lld, keep-embedding %d, distill "
-                     "%d, alpha %g, temp %g, hidden %g, precision %s); resume with the same flags", state, h.quant, h.group_size,
-                     (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr, h.weight_decay, h.clip,
-                     (long long)h.quant_ramp, h.keep_embedding, h.distill, h.distill_alpha, h.distill_temp,
-                     h.distill_hidden, h.precision == PREC_BF16 ? "bf16" : "fp32");
+                     "%lld, lr %g, min-lr %g, weight-decay %g, clip %g, quant-ramp %lld, keep-embedding %d, "
+                     "keep-linear %#x, distill %d, alpha %g, temp %g, hidden %g, precision %s); resume with the same "
+                     "flags", state, h.quant, h.group_size, (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr,
+                     h.weight_decay, h.clip, (long long)h.quant_ramp, h.keep_embedding, h.keep_linear, h.distill,
+                     h.distill_alpha, h.distill_temp, h.distill_hidden, h.precision == PREC_BF16 ? "bf16" : "fp32");
         goto done;
     }
     if (h.ranks != want.ranks) {

@@ -50,6 +50,7 @@ typedef struct {
     float clip;          // 1.0 (<= 0: no clipping)
     long quant_ramp;     // 0: ternary from the first step; N: λ rises 0 -> 1 over N steps
     KeepEmbedding keep_embedding;
+    uint32_t keep_linear; // linear kinds (1u << TensorKind) kept out of the projection, in bf16
     int distill;         // 1: the loss includes KL to a teacher (trainer_set_teacher)
     float distill_alpha; // weight of the cross-entropy (0: KL only)
     float distill_temp;  // softmax temperature of both distributions (1)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/config.h"
 #include "base/hash.h"
 #include "base/plot.h"
 #include "base/util.h"
@@ -118,15 +119,9 @@ static int validate(Trainer *t, const TrainJob *j, const TokenData *val, const M
 static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, char *err) {
     Model *m = t->model;
     char note[320];
-    if (t->cfg.quant && t->cfg.keep_embedding == KEEP_NONE)
-        snprintf(note, sizeof note, "ternary g%d %s: every linear layer and the embedding are t*s, t in {-1,0,1}, "
-                 "one scale per group of %d input weights; norms full precision", t->cfg.group_size,
-                 ternary_scale_name(t->cfg.scale), t->cfg.group_size);
-    else if (t->cfg.quant)
-        snprintf(note, sizeof note, "ternary g%d %s, embedding %s: every linear layer is t*s, t in {-1,0,1}, one "
-                 "scale per group of %d input weights; the embedding / LM head and the norms are not ternary",
-                 t->cfg.group_size, ternary_scale_name(t->cfg.scale),
-                 t->cfg.keep_embedding == KEEP_BF16 ? "bf16" : "fp32", t->cfg.group_size);
+    const KeepEmbedding e = t->cfg.keep_embedding;
+    quant_note(note, sizeof note, t->cfg.group_size, ternary_scale_name(t->cfg.scale),
+               e == KEEP_NONE ? NULL : e == KEEP_BF16 ? "bf16" : "fp32", t->cfg.keep_linear, "trit train");
     float *latent = m->params_memory;
     m->params_memory = trainer_model_f32(t);  // the ternary model itself
     int rc = model_save(m, j->out_dir, t->cfg.quant ? note : NULL, err);

@@ -32,6 +32,7 @@ Exit status 1 on any failure.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,9 +82,22 @@ def rotary_to_gguf(w, heads):
     return w.reshape(heads, 2, hd // 2, cols).swapaxes(1, 2).reshape(rows, cols)
 
 
+GGUF_KIND = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+             "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
+
+
+def kept_linear(cfg):
+    """The GGUF kinds of the linears `--keep-linear` kept in bf16, from the
+    note trit writes into config.json (", kept bf16 v_proj,down_proj: ...")."""
+    m = re.search(r", kept bf16 ([a-z_,]+):", cfg.get("trit_quantization", ""))
+    return {GGUF_KIND[k] for k in m.group(1).split(",")} if m else set()
+
+
 def check_gguf_py(path, model_dir, want_type, want_embed):
-    """Types and shapes as asked; TQ1_0/TQ2_0 dequantize to the model's weights."""
+    """Types and shapes as asked (kept linears BF16 beside ternary matrices);
+    TQ1_0/TQ2_0 dequantize to the model's weights."""
     cfg = config(model_dir)
+    kept = kept_linear(cfg)
     st = load_file(os.path.join(model_dir, "model.safetensors"))
     if "Q2_0" in (want_type, want_embed):
         return None  # gguf-py 0.19 does not know type 42: its reader refuses the whole file
@@ -94,6 +108,8 @@ def check_gguf_py(path, model_dir, want_type, want_embed):
         is_embed = t.name in ("token_embd.weight", "output.weight")
         is_matrix = len(t.shape) == 2
         want = GGML[want_embed if is_embed else want_type] if is_matrix else 0
+        if is_matrix and not is_embed and t.name.split(".")[2] in kept and want_type in ("Q2_0", "TQ1_0", "TQ2_0"):
+            want = GGML["BF16"]
         if int(t.tensor_type) != want:
             fail("%s: %s is type %d, asked %d" % (path, t.name, int(t.tensor_type), want))
         if int(t.tensor_type) not in (GGML["TQ1_0"], GGML["TQ2_0"]):
@@ -221,7 +237,7 @@ def check_model(args, model_dir, work):
         except RuntimeError as e:
             fail("%s: export %s: %s" % (name, spec, e))
             continue
-        got_type = line.split("matrices ")[1].split(",")[0]
+        got_type = line.split("matrices ")[1].split(" ")[0].rstrip(",")  # "TQ2_0 (v_proj,down_proj BF16),"
         got_embed = line.split("embedding ")[1].split(",")[0]
         n_tq = check_gguf_py(path, model_dir, got_type, got_embed)
         llm = llama_load(path, max(64, len(ids) + args.new_tokens + 1))
