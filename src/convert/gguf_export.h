@@ -12,8 +12,10 @@
 // trained group: each block of 64 (Q2_0) or 256 (TQ2_0, TQ1_0) weights must
 // hold only 0 and ±s with s an fp16 value — what `trit train` produces with
 // groups of 64 / 128 (Q2_0: a group of 128 is two blocks with one scale) or
-// 256 (any type). After writing, the file is read back and every tensor
-// dequantized and compared with the model bit for bit.
+// 256 (any type). Linear kinds kept out of the projection in bf16
+// (`--keep-linear`, weights_kept_linear) are written as BF16 beside them;
+// llama.cpp runs a file of mixed types. After writing, the file is read back
+// and every tensor dequantized and compared with the model bit for bit.
 #ifndef TRIT_GGUF_EXPORT_H
 #define TRIT_GGUF_EXPORT_H
 
