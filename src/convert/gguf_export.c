@@ -53,18 +53,13 @@ enum { FIT_ALL, FIT_NOT_EMBEDDING, FIT_EMBEDDING };
 // 0 when `type` holds matrix ti losslessly, else -1 with err.
 static int tensor_fits(const Model *m, const TensorInfo *ti, uint32_t type, char *err) {
     const GgmlType *t = ggml_type_find(type);
-    if (ti->cols % t->block_size)
+    int64_t bad;
+    if (weights_fits(type, m->params_memory + ti->offset, ti->rows, ti->cols, &bad) == 0) return 0;
+    if (bad < 0)
         return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name, (long long)ti->cols,
                        t->name, t->block_size);
-    size_t rb = (size_t)(ti->cols / t->block_size) * t->type_size;
-    void *tmp = xmalloc(rb * (size_t)ti->rows);
-    int64_t bad;
-    int rc = weights_convert(type, m->params_memory + ti->offset, ti->rows, ti->cols, tmp, &bad);
-    free(tmp);
-    if (rc)
-        return set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights",
-                       ti->name, (long long)bad, t->block_size);
-    return 0;
+    return set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights", ti->name,
+                   (long long)bad, t->block_size);
 }
 
 static int fits(const Model *m, uint32_t type, int part, uint32_t kept, char *err) {

@@ -55,6 +55,10 @@ int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed
 // at all: -1 with *bad_row = the first row that is not exactly ternary with
 // one fp16 scale per block.
 int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols, void *dst, int64_t *bad_row);
+// 0 when `type` holds the matrix losslessly in rows of whole blocks, as
+// weights_convert would write it; -1 otherwise (*bad_row -1 when the rows
+// are not whole blocks, else the first row it cannot hold).
+int weights_fits(uint32_t type, const float *src, int64_t rows, int64_t cols, int64_t *bad_row);
 
 // Opens a GGUF model for running: the config from its KVs, every tensor
 // checked against the architecture's table and mapped in place (Llama's

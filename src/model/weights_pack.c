@@ -39,9 +39,18 @@ int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols,
     return -1;
 }
 
+int weights_fits(uint32_t type, const float *src, int64_t rows, int64_t cols, int64_t *bad_row) {
+    const GgmlType *t = ggml_type_find(type);
+    *bad_row = -1;
+    if (cols % t->block_size) return -1;
+    void *tmp = xmalloc((size_t)rows * (size_t)(cols / t->block_size) * t->type_size);
+    const int rc = weights_convert(type, src, rows, cols, tmp, bad_row);
+    free(tmp);
+    return rc;
+}
+
 uint32_t weights_kept_linear(const Model *m) {
     uint32_t bf16 = ~0u, not_ternary = 0, present = 0;
-    const GgmlType *q2 = ggml_type_find(GGML_TYPE_Q2_0);
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
         if (!ti->matrix || tk_is_embedding(ti->kind)) continue;
@@ -53,10 +62,7 @@ uint32_t weights_kept_linear(const Model *m) {
             bf16 &= ~bit;
         } else if (!(not_ternary & bit)) {
             int64_t bad;
-            void *tmp = xmalloc((size_t)ti->rows * (size_t)(ti->cols / q2->block_size + 1) * q2->type_size);
-            if (ti->cols % q2->block_size || weights_convert(GGML_TYPE_Q2_0, w, ti->rows, ti->cols, tmp, &bad))
-                not_ternary |= bit;
-            free(tmp);
+            if (weights_fits(GGML_TYPE_Q2_0, w, ti->rows, ti->cols, &bad)) not_ternary |= bit;
         }
     }
     const uint32_t kept = bf16 & not_ternary & present;
