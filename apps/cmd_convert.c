@@ -56,6 +56,7 @@ int cmd_convert(int argc, char **argv) {
         {"--keep-embedding", OPT_CHOICE, &keep, "none|bf16", .values = keeps,
          .help = "the embedding / LM head ternary too (none, default) or kept in bf16"},
         {"--keep-linear", OPT_STR, &keep_list, "LIST", .help = KEEP_LINEAR_HELP},
+        {"--adapter-rank", OPT_INT, &j.adapter_rank, "R", 0, 4096, .help = ADAPTER_RANK_HELP},
         {"--minutes", OPT_DOUBLE, &j.minutes, "M", 0, 1e6,
          .help = "a time budget for the whole job: the block epochs and e2e steps follow from it (0 = off: the "
                  "stage flags say)"},

@@ -62,6 +62,9 @@ int cmd_export(int argc, char **argv) {
     printf("wrote %s: %d tensors, matrices %s%s, embedding %s, %.4f bits per weight, %.1f MB in %.2f s\n", out,
            r.n_tensors, ggml_type_find(r.type)->name, kept_note, ggml_type_find(r.embed_type)->name,
            r.bits_per_weight, 1e-6 * (double)r.file_bytes, now_seconds() - t0);
+    if (r.adapter_rank)
+        printf("wrote %s: its rank-%d adapters, a LoRA adapter for llama.cpp (--lora); trit reads it beside %s\n",
+               r.adapter_path, r.adapter_rank, out);
     printf("read back: %d of %d tensors equal the model exactly\n", r.n_lossless, r.n_tensors);
     return 0;
 }

@@ -33,7 +33,7 @@ static int32_t *calibration_tokens(const char *path, const char *model_dir, size
 int cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *calib = NULL, *keep_list = "";
     long group = 128, calib_tokens = 32768, seq_len = 512;
-    int method = -1, keep = QKEEP_NONE, batch = 8;
+    int method = -1, keep = QKEEP_NONE, batch = 8, rank = 0;
     double damp = 0.01;
     static const int methods[] = {QUANT_ABSMEAN, QUANT_MSE, QUANT_GPTQ}, keeps[] = {QKEEP_NONE, QKEEP_BF16};
     const Opt opts[] = {
@@ -51,6 +51,7 @@ int cmd_quantize(int argc, char **argv) {
          .help = "none: the embedding / LM head ternary too (default); bf16: kept,\n"
                  "rounded to bf16 values"},
         {"--keep-linear", OPT_STR, &keep_list, "LIST", .help = KEEP_LINEAR_HELP},
+        {"--adapter-rank", OPT_INT, &rank, "R", 0, 4096, .help = ADAPTER_RANK_HELP},
         {.name = "Calibration (each layer's inputs: the text run through the layers converted before it):", .kind = OPT_SECTION},
         {"--calib", OPT_STR, &calib, "FILE", .help = "UTF-8 text, tokenized with the model's tokenizer"},
         {"--calib-tokens", OPT_LONG, &calib_tokens, "N", 1, 1L << 30,
@@ -91,9 +92,11 @@ int cmd_quantize(int argc, char **argv) {
     }
     Model m;
     if (model_load(&m, model, err)) die("%s", err);
+    if (rank && keep_linear) return opts_error("--adapter-rank and --keep-linear do not combine");
+    if (rank && model_set_adapter_rank(&m, rank, err)) die("--adapter-rank: %s", err);
     if (model_quantize(&m, &o, err)) die("%s", err);
     quant_note(note, sizeof note, (int)group, quant_method_name(o.method), keep == QKEEP_BF16 ? "bf16" : NULL,
-               keep_linear, "trit quantize");
+               keep_linear, rank, "trit quantize");
     snprintf(m.config.torch_dtype, sizeof m.config.torch_dtype, "float32");
     if (make_dir(out, err) || model_save(&m, out, note, err) ||
         copy_file_if_present(model, out, "tokenizer.json", err) || copy_file_if_present(model, out, "tokenizer_config.json", err))

@@ -14,6 +14,7 @@
 #include "convert/gguf_import.h"
 #include "format/gguf.h"
 #include "model/model.h"
+#include "model/weights.h"
 #include "quant/ternary.h"
 
 // The group size trit wrote into config.json (arch/config.h quant_note),
@@ -89,6 +90,21 @@ static void report_formats(const Model *m, const char *keep) {
     else printf("export: no packed format holds this model losslessly; trit export --type f32 writes it as it is\n");
 }
 
+// A GGUF model exported with adapters: its adapter file read as trit runs
+// it (weights_load_gguf), and named. 0 when it has none.
+static int adapter_file(const char *path, char *err) {
+    ModelWeights mw;
+    if (weights_load_gguf(&mw, path, err)) return -1;
+    if (mw.config.adapter_rank) {
+        char *a = weights_adapter_path(path);
+        printf("adapters: rank %d in %s beside it, read back whole (not ternary: llama.cpp runs them with --lora)\n",
+               mw.config.adapter_rank, a);
+        free(a);
+    }
+    weights_free(&mw);
+    return 0;
+}
+
 int cmd_verify(int argc, char **argv) {
     const char *dir = NULL;
     long group = 0;
@@ -112,7 +128,9 @@ int cmd_verify(int argc, char **argv) {
                  "formats that hold the model losslessly (trit export). An embedding / LM head that\n"
                  "`trit train --keep-embedding` kept out of the projection (recorded in config.json)\n"
                  "is checked to hold bf16 values (bf16) or reported (fp32), and so are linear layers\n"
-                 "kept by --keep-linear (bf16); in a GGUF file, kept tensors are those stored as BF16.\n",
+                 "kept by --keep-linear (bf16); in a GGUF file, kept tensors are those stored as BF16.\n"
+                 "Adapters (--adapter-rank: each linear t*s + B*A) are checked to hold bf16 values, and\n"
+                 "a GGUF file's adapter file (FILE.lora.gguf) to load.\n",
         .opts = opts,
         .positional = "DIR|FILE.gguf",
         .pos_dst = &dir,
@@ -136,10 +154,18 @@ int cmd_verify(int argc, char **argv) {
     }
     if (!group) group = 128;
     TernaryCounts total = {0};
-    int checked = 0, failed = 0, skipped = 0, kept_n = 0, kept_bad = 0, kept_lin = 0, kept_lin_bad = 0;
+    int checked = 0, failed = 0, skipped = 0, kept_n = 0, kept_bad = 0, kept_lin = 0, kept_lin_bad = 0, adapters = 0,
+        adapters_bad = 0;
     if (!quiet) printf("%-52s %14s %7s %7s %7s  %s\n", "tensor", "shape", "-1", "0", "+1", "status");
     for (int i = 0; i < m.n_tensors; i++) {
         const TensorInfo *t = &m.tensors[i];
+        if (tk_is_adapter(t->kind)) {
+            const int ok = kept_ok(m.params_memory + t->offset, (size_t)t->rows * (size_t)t->cols, "bf16");
+            if (!ok) printf("%-52s %14s %23s  FAIL: not all bf16\n", t->name, "", "");
+            adapters++;
+            adapters_bad += !ok;
+            continue;
+        }
         if (!t->matrix) { skipped++; continue; }
         char shape[40];
         snprintf(shape, sizeof shape, "%lldx%lld", (long long)t->rows, (long long)t->cols);
@@ -188,12 +214,19 @@ int cmd_verify(int argc, char **argv) {
         printf("linear layers kept out of the ternary projection in bf16 (--keep-linear %s): %d tensor%s, %d not "
                "bf16\n", list, kept_lin, kept_lin > 1 ? "s" : "", kept_lin_bad);
     }
+    if (adapters)
+        printf("adapters: every linear layer is t*s + B*A, a rank-%d correction in bf16: %d tensors, %d not bf16\n",
+               m.config.adapter_rank, adapters, adapters_bad);
+    if (is_gguf && adapter_file(dir, err)) {
+        fprintf(stderr, "trit: error: %s\n", err);
+        failed++;
+    }
     printf("checked %d ternary tensors (group size %ld; %d norm tensors stay full precision): %d passed, %d failed\n",
            checked, group, skipped, checked - failed, failed);
     if (n > 0)
         printf("total: %.2f%% -1, %.2f%% 0, %.2f%% +1 over %.0f weights\n", 100 * total.neg / n, 100 * total.zero / n,
                100 * total.pos / n, n);
-    if (!is_gguf && failed == 0 && kept_bad == 0 && kept_lin_bad == 0) report_formats(&m, keep);
+    if (!is_gguf && failed == 0 && kept_bad == 0 && kept_lin_bad == 0 && adapters_bad == 0) report_formats(&m, keep);
     model_free(&m);
-    return failed || kept_bad || kept_lin_bad ? 1 : 0;
+    return failed || kept_bad || kept_lin_bad || adapters_bad ? 1 : 0;
 }

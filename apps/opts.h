@@ -68,5 +68,11 @@ int opts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     "bf16: a list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj\n" \
     "(default: none)"
 
+// --adapter-rank's help, the same in quantize and convert.
+#define ADAPTER_RANK_HELP                                                       \
+    "each linear layer runs as t*s + B*A: a rank-R correction in bf16, fitted\n" \
+    "to the rounding error on the layer's inputs (and trained by convert);\n"   \
+    "llama.cpp runs it as a LoRA adapter, DIR.lora.gguf (default 0: none)"
+
 
 #endif

@@ -240,6 +240,29 @@ JSON
         > "$T/kl.pack.json" 2>/dev/null
     [ -s "$T/kl.pack.json" ] && same_json "$T/kl.gguf.json" "$T/kl.pack.json" && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: the kept-v_proj GGUF and the directory packed at load generate differently"; }
+    # Adapters (--adapter-rank): convert fits them at the start and trains
+    # them; verify names them; export writes DIR.gguf and the LoRA adapter
+    # DIR.lora.gguf, read back whole; the GGUF runs in trit as the directory
+    # packed at load does, and not without its adapter file; import refuses
+    # the base alone; the options that do not combine with them are refused.
+    AD="--data $T/val.txt --val $T/val.txt --calib-tokens 256 --seq-len 32 --e2e-steps 4 --batch-size 2 --e2e-seq-len 16 --eval-tokens 64 --chat-prompts none"
+    expect 0 "with its adapters $T/ad.lora.gguf" "$BIN" convert --model "$T/m64" --out "$T/ad" $AD --adapter-rank 4
+    grep -q '"adapter_rank":[[:space:]]*4' "$T/ad/convert.json" && grep -q '"trit_adapter_rank": 4' "$T/ad/config.json" &&
+        pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: convert --adapter-rank 4 left no rank in its report or config"; }
+    expect 0 "a rank-4 correction in bf16: 14 tensors, 0 not bf16" "$BIN" verify "$T/ad"
+    expect 0 "adapters: rank 4 in $T/ad.lora.gguf" "$BIN" verify "$T/ad.gguf"
+    expect 0 "its rank-4 adapters, a LoRA adapter" "$BIN" export --model "$T/ad" --out "$T/ad2.gguf"
+    expect 0 "read back: 27 of 27 tensors" "$BIN" export --model "$T/ad" --out "$T/ad2.gguf"
+    "$BIN" generate --model "$T/ad.gguf" --prompt "The" --max-tokens 8 --greedy --json > "$T/ad.gguf.json" 2>/dev/null
+    "$BIN" generate --model "$T/ad" --pack q2_0 --prompt "The" --max-tokens 8 --greedy --json > "$T/ad.pack.json" 2>/dev/null
+    [ -s "$T/ad.pack.json" ] && same_json "$T/ad.gguf.json" "$T/ad.pack.json" && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: the adapter model's GGUF and its directory packed at load generate differently"; }
+    mv "$T/ad2.lora.gguf" "$T/ad2.moved"
+    expect 1 "names rank-4 adapters, but its adapter file cannot be read" "$BIN" generate --model "$T/ad2.gguf" --prompt The
+    expect 1 "adapters beside it" "$BIN" import --gguf "$T/ad2.gguf" --out "$T/bad"
+    expect 2 "do not combine" "$BIN" quantize --model "$T/m64" --out "$T/bad" --adapter-rank 4 --keep-linear v_proj
+    expect 1 "does not combine with --keep-linear or block-wise" "$BIN" convert --model "$T/m64" --out "$T/bad" $AD \
+        --adapter-rank 4 --block-seqs 4
     expect 2 "'vproj' is not a linear layer" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --keep-linear vproj
     expect 2 "'lm_head' is not a linear layer" "$BIN" quantize --model "$T/m64" --out "$T/bad" --keep-linear lm_head

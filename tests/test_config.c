@@ -350,10 +350,10 @@ static void test_quant_note(void) {
     CHECK(arch_linear_mask("v_proj,lm_head", &mask, err) != 0 && strstr(err, "'lm_head' is not a linear layer"),
           "bad kind: %s", err);
     CHECK(arch_linear_mask("v_proj,", &mask, err) == 0 && mask == 1u << TK_WV, "trailing comma: %#x", mask);
-    quant_note(note, sizeof note, 64, "gptq", "bf16", 1u << TK_WV | 1u << TK_WDOWN, "trit convert");
+    quant_note(note, sizeof note, 64, "gptq", "bf16", 1u << TK_WV | 1u << TK_WDOWN, 0, "trit convert");
     CHECK(quant_note_parse(note, emb, &got) == 64 && !strcmp(emb, "bf16") && got == (1u << TK_WV | 1u << TK_WDOWN),
           "round trip of '%s': embedding '%s', kept %#x", note, emb, got);
-    quant_note(note, sizeof note, 128, "absmean", NULL, 0, "trit train");
+    quant_note(note, sizeof note, 128, "absmean", NULL, 0, 0, "trit train");
     CHECK(quant_note_parse(note, emb, &got) == 128 && !emb[0] && got == 0, "all ternary '%s'", note);
     CHECK(quant_note_parse("ternary g32 mse, embedding fp32: text", emb, &got) == 32 && !strcmp(emb, "fp32") && !got,
           "an older note");

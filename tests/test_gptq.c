@@ -1,8 +1,9 @@
 // test_gptq.c — calibrated ternary rounding (quant/ternary.c's MSE-optimal
-// scales, quant/gptq.c) against the numpy reference written from the
+// scales, quant/gptq.c) and the adapters' start (quant/lowrank.c) against the numpy reference written from the
 // methods' definitions (tools/reference/make_quant_fixtures.py, float64,
 // unblocked), and the properties that make the methods worth having.
 #include "quant/gptq.h"
+#include "quant/lowrank.h"
 #include "quant/ternary.h"
 #include "test.h"
 
@@ -116,7 +117,76 @@ static void check_case(const char *path) {
     free(c.memory);
 }
 
+// ||(E - P) X^T||^2 (X NULL: ||E - P||^2).
+static double residual(const float *E, const float *P, const float *X, int rows, int cols, int n) {
+    double e = 0.0;
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < (X ? n : cols); i++) {
+            double d = 0.0;
+            if (!X) d = (double)E[(size_t)r * cols + i] - P[(size_t)r * cols + i];
+            for (int j = 0; X && j < cols; j++)
+                d += ((double)E[(size_t)r * cols + j] - P[(size_t)r * cols + j]) * X[(size_t)i * cols + j];
+            e += d * d;
+        }
+    return e;
+}
+
+// lowrank_fit's B·A, weighted by the inputs and plain, against numpy's
+// product (the factors' signs are free, the product is not): within 1e-4 of
+// its largest value (float32 products against float64); each the better fit
+// under its own measure.
+static void check_lowrank(void) {
+    const char *path = "tests/fixtures/quant/lowrank.bin";
+    FILE *f = fopen(path, "rb");
+    int32_t h[5];
+    if (!f || fread(h, sizeof h, 1, f) != 1 || h[0] != 0x4B524C54) {
+        if (f) fclose(f);
+        CHECK(0, "%s: missing or malformed (python3 tools/reference/make_quant_fixtures.py)", path);
+        return;
+    }
+    const int rows = h[1], cols = h[2], n = h[3], rank = h[4];
+    const size_t wn = (size_t)rows * cols, total = 3 * wn + (size_t)n * cols;
+    float *mem = malloc(sizeof(float) * total);
+    const int ok = fread(mem, sizeof(float), total, f) == total;
+    fclose(f);
+    CHECK(ok, "%s: short", path);
+    const float *E = mem, *X = E + wn, *ref_w = X + (size_t)n * cols, *ref_p = ref_w + wn;
+    double *H = calloc((size_t)cols * cols, sizeof(double));
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < cols; a++)
+            for (int b = 0; b < cols; b++) H[a * cols + b] += (double)X[(size_t)i * cols + a] * X[(size_t)i * cols + b];
+    float *A = malloc(sizeof(float) * rank * cols), *B = malloc(sizeof(float) * rows * rank), *P[2];
+    char err[512];
+    for (int k = 0; k < 2; k++) {
+        CHECK(lowrank_fit(E, rows, cols, k ? NULL : H, 0.01, rank, A, B, err) == 0, "%s", err);
+        P[k] = calloc(wn, sizeof(float));
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < rank; j++)
+                for (int c = 0; c < cols; c++) P[k][(size_t)r * cols + c] += B[r * rank + j] * A[(size_t)j * cols + c];
+        const float *ref = k ? ref_p : ref_w;
+        double worst = 0.0, big = 0.0;
+        for (size_t i = 0; i < wn; i++) {
+            worst = fmax(worst, fabs((double)P[k][i] - ref[i]));
+            big = fmax(big, fabs((double)ref[i]));
+        }
+        CHECK(worst <= 1e-4 * big, "lowrank %s: B·A differs from numpy's by %g (largest value %g)",
+              k ? "plain" : "weighted", worst, big);
+    }
+    CHECK(residual(E, P[0], X, rows, cols, n) < residual(E, P[1], X, rows, cols, n) &&
+              residual(E, P[1], NULL, rows, cols, n) < residual(E, P[0], NULL, rows, cols, n),
+          "lowrank: each fit is not the better one under its own measure");
+    CHECK(lowrank_fit(E, rows, cols, NULL, 0.01, cols + 1, A, B, err) != 0 && strstr(err, "rank"), "rank too big: %s",
+          err);
+    free(P[0]);
+    free(P[1]);
+    free(A);
+    free(B);
+    free(H);
+    free(mem);
+}
+
 int main(void) {
+    check_lowrank();
     const char *cases[] = {"tests/fixtures/quant/case0.bin", "tests/fixtures/quant/case1.bin",
                            "tests/fixtures/quant/case2.bin"};
     for (int i = 0; i < 3; i++) check_case(cases[i]);

@@ -640,7 +640,7 @@ typedef struct { float *dx, *dW, *losses; const float *x, *w; const int32_t *tg;
 static void lm_run(void *vc) {
     LmRun *c = vc;
     memset(c->dW, 0, sizeof(float) * c->V * c->C);
-    c->total = lm_head_loss_backward(c->dx, c->dW, c->losses, c->x, &(WTensor){GGML_TYPE_F32, c->w, c->V, c->C}, c->tg, c->BT, c->dloss, TEST_HEAD_ROWS, NULL, NULL, NULL);
+    c->total = lm_head_loss_backward(c->dx, c->dW, c->losses, c->x, &(WTensor){.type = GGML_TYPE_F32, .data = c->w, .rows = c->V, .cols = c->C}, c->tg, c->BT, c->dloss, TEST_HEAD_ROWS, NULL, NULL, NULL);
 }
 
 static void test_lm_head(void) {
@@ -658,7 +658,7 @@ static void test_lm_head(void) {
     float *dx = nan_array((size_t)BT * C), *dW = xcalloc((size_t)V * C, sizeof(float));
     float *losses = xmalloc(sizeof(float) * BT), *losses_fwd = xmalloc(sizeof(float) * BT);
     size_t count = 0, count_fwd = 0;
-    double total = lm_head_loss_backward(dx, dW, losses, x, &(WTensor){GGML_TYPE_F32, w, V, C}, tg, BT, dloss, TEST_HEAD_ROWS, NULL, NULL, &count);
+    double total = lm_head_loss_backward(dx, dW, losses, x, &(WTensor){.type = GGML_TYPE_F32, .data = w, .rows = V, .cols = C}, tg, BT, dloss, TEST_HEAD_ROWS, NULL, NULL, &count);
     const WTensor wt = wt_f32(w, V, C);
     double total_fwd = lm_head_loss_forward(losses_fwd, NULL, x, &wt, tg, BT, C, V, TEST_HEAD_ROWS, &count_fwd);
 
@@ -703,7 +703,7 @@ static void test_lm_head(void) {
 
     // Accumulation: a second call adds the same again.
     float *dW1 = copy_array(dW, (size_t)V * C);
-    lm_head_loss_backward(NULL, dW, NULL, x, &(WTensor){GGML_TYPE_F32, w, V, C}, tg, BT, dloss, TEST_HEAD_ROWS, NULL, NULL, NULL);
+    lm_head_loss_backward(NULL, dW, NULL, x, &(WTensor){.type = GGML_TYPE_F32, .data = w, .rows = V, .cols = C}, tg, BT, dloss, TEST_HEAD_ROWS, NULL, NULL, NULL);
     double e = 0;
     for (size_t i = 0; i < (size_t)V * C; i++) e = fmax(e, fabs(dW[i] - 2.0 * dW1[i]));
     CHECK(e <= 1e-6 * max_abs(dW1, (size_t)V * C), "lm head dWh twice vs 2x once: %.3g", e);
@@ -711,7 +711,7 @@ static void test_lm_head(void) {
     // Another chunking (many chunks, not dividing BT) gives the same gradients
     // up to rounding (the dWh sums are grouped differently).
     float *dx7 = nan_array((size_t)BT * C), *dW7 = xcalloc((size_t)V * C, sizeof(float));
-    double total7 = lm_head_loss_backward(dx7, dW7, NULL, x, &(WTensor){GGML_TYPE_F32, w, V, C}, tg, BT, dloss, 7, NULL, NULL, NULL);
+    double total7 = lm_head_loss_backward(dx7, dW7, NULL, x, &(WTensor){.type = GGML_TYPE_F32, .data = w, .rows = V, .cols = C}, tg, BT, dloss, 7, NULL, NULL, NULL);
     double ex = 0, ew = 0;
     for (size_t i = 0; i < (size_t)BT * C; i++) ex = fmax(ex, fabs(dx7[i] - dx[i]));
     for (size_t i = 0; i < (size_t)V * C; i++) ew = fmax(ew, fabs(dW7[i] - dW1[i]));
@@ -779,7 +779,7 @@ typedef struct { float *dx, *dW; const float *x, *w; const int32_t *tg; int BT, 
 static void di_run(void *vc) {
     DiRun *c = vc;
     memset(c->dW, 0, sizeof(float) * c->V * c->C);
-    lm_head_loss_backward(c->dx, c->dW, NULL, c->x, &(WTensor){GGML_TYPE_F32, c->w, c->V, c->C}, c->tg, c->BT, c->dloss, 7, c->t, NULL, NULL);
+    lm_head_loss_backward(c->dx, c->dW, NULL, c->x, &(WTensor){.type = GGML_TYPE_F32, .data = c->w, .rows = c->V, .cols = c->C}, c->tg, c->BT, c->dloss, 7, c->t, NULL, NULL);
 }
 
 static void test_distill_case(float alpha, float tau) {
@@ -799,7 +799,7 @@ static void test_distill_case(float alpha, float tau) {
     float *dx = nan_array((size_t)BT * C), *dW = xcalloc((size_t)V * C, sizeof(float)), *losses = nan_array(BT);
     HeadLossSums sums;
     size_t count = 0;
-    double total = lm_head_loss_backward(dx, dW, losses, x, &(WTensor){GGML_TYPE_F32, w, V, C}, tg, BT, dloss, 7, &ht, &sums, &count);
+    double total = lm_head_loss_backward(dx, dW, losses, x, &(WTensor){.type = GGML_TYPE_F32, .data = w, .rows = V, .cols = C}, tg, BT, dloss, 7, &ht, &sums, &count);
 
     DiCtx c = {BT, C, V, Ct, tg, to_double(x, (size_t)BT * C), to_double(w, (size_t)V * C),
                xmalloc(sizeof(double) * BT * V), alpha, tau, 1.0 / (double)count_ref, xmalloc(sizeof(double) * V)};

@@ -106,8 +106,30 @@ static void check_model(const char *dir, int group) {
     CHECK(e[2] < e[1] && e[2] < e[0], "%s: hidden-state error on held-out tokens: gptq %g, mse %g, absmean %g", dir,
           e[2], e[1], e[0]);
 
+    // Rank-4 adapters fitted to each gptq rounding error: the matrices stay
+    // exactly what gptq makes of them alone (the adapters are zero while a
+    // layer is rounded, and the stream through it sees them after), the
+    // adapters are not zero, and the model comes closer to the parent.
+    Model m, g;
+    CHECK(model_load(&m, dir, err) == 0 && model_load(&g, dir, err) == 0, "%s", err);
+    CHECK(model_set_adapter_rank(&m, 4, err) == 0, "%s", err);
+    QuantizeOptions oa = {.method = QUANT_GPTQ, .group = group, .damp = 0.01, .calib = calib,
+                          .keep_embedding = QKEEP_BF16, .n_calib = NSEQ * T, .seq_len = T, .batch = 4};
+    CHECK(model_quantize(&m, &oa, err) == 0 && model_quantize(&g, &oa, err) == 0, "%s", err);
+    const size_t nq0 = (size_t)c->num_attention_heads * c->head_dim * C;
+    size_t moved = 0, nonzero = 0;
+    for (size_t i = 0; i < nq0; i++) moved += m.params.wq[i] != g.params.wq[i];
+    for (size_t i = 0; i < (size_t)4 * C; i++) nonzero += m.params.adapters[0][i] != 0.0f;
+    const double e_ad = hidden_error(&m, parent_h, held);
+    CHECK(moved == 0 && nonzero > 0 && e_ad < e[2], "%s: adapters: layer 0 q_proj moved %zu, A nonzero %zu, hidden "
+          "error %g against gptq's %g", dir, moved, nonzero, e_ad, e[2]);
+    CHECK(model_quantize(&m, &oa, err) != 0 && strstr(err, "already ternary"), "%s: adapters, again: %s", dir, err);
+    oa.keep_linear = 1u << TK_WV;
+    CHECK(model_quantize(&m, &oa, err) != 0 && strstr(err, "do not combine"), "%s: adapters and kept v: %s", dir, err);
+    model_free(&g);
+    model_free(&m);
+
     // The embedding kept: bf16 values, not ternary; the linears ternary.
-    Model m;
     CHECK(model_load(&m, dir, err) == 0, "%s", err);
     QuantizeOptions o = {.method = QUANT_GPTQ, .group = group, .keep_embedding = QKEEP_BF16, .damp = 0.01,
                          .calib = calib, .n_calib = NSEQ * T, .seq_len = T, .batch = 4};

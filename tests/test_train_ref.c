@@ -224,6 +224,7 @@ static void check_variant(const char *variant, const Tol *tol) {
     double loss0 = backward_loss(&t.ws, &t.fw, &t.g, x, y, 1.0f, c.distill ? &ht : NULL,
                                  c.distill_hidden > 0 ? &hid : NULL, NULL, NULL, &count);
     free(layers);
+    trainer_adapter_grads(&t);
     double rel, abs_err;
     const char *worst = "";
     snprintf(path, sizeof path, "%s/grads.safetensors", dir);
@@ -289,7 +290,7 @@ static void check_variant(const char *variant, const Tol *tol) {
 int main(void) {
     const char *variants[] = {"tied_ternary", "untied_ternary", "untied_none", "llama_tied_ternary",
                               "llama_untied_ternary", "distill_ramp", "llama_distill_keep_bf16", "distill_keep_fp32",
-                              "distill_hidden", "distill_learned_scales"};
+                              "distill_hidden", "distill_learned_scales", "distill_adapters"};
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) check_variant(variants[i], &FP32);
     // --precision bf16 against the same fp32 references.
     char err[ERR_LEN];

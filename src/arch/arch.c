@@ -25,13 +25,31 @@
 #define FINAL_NORM {TK_FINAL_NORM, "model.norm.weight", "output_norm.weight", DIM_C, DIM_NONE, 0}
 #define LM_HEAD {TK_LM_HEAD, "lm_head.weight", "output.weight", DIM_V, DIM_C, MAT | TF_UNTIED}
 
+// The low-rank adapter pair of a linear: lora_A (r, in) and lora_B (out, r),
+// PEFT's names without its "base_model.model." prefix, and llama.cpp's LoRA
+// adapter names (a separate GGUF file, llama.cpp's --lora). B's rows are
+// the linear's output rows, so Llama's q/k B are in the rotary order too.
+#define ADAPTER(k, hf, gguf, out, in, f)                                                                             \
+    {k##_A, "model.layers.%d." hf ".lora_A.weight", "blk.%d." gguf ".weight.lora_a", DIM_R, in, TF_LAYER | TF_ADAPTER}, \
+    {k##_B, "model.layers.%d." hf ".lora_B.weight", "blk.%d." gguf ".weight.lora_b", out, DIM_R,                    \
+     TF_LAYER | TF_ADAPTER | (f)}
+#define ADAPTERS(f)                                                                                                  \
+    ADAPTER(TK_WQ, "self_attn.q_proj", "attn_q", DIM_QD, DIM_C, f),                                                 \
+    ADAPTER(TK_WK, "self_attn.k_proj", "attn_k", DIM_KD, DIM_C, f),                                                 \
+    ADAPTER(TK_WV, "self_attn.v_proj", "attn_v", DIM_KD, DIM_C, 0),                                                 \
+    ADAPTER(TK_WO, "self_attn.o_proj", "attn_output", DIM_C, DIM_QD, 0),                                            \
+    ADAPTER(TK_WGATE, "mlp.gate_proj", "ffn_gate", DIM_F, DIM_C, 0),                                                \
+    ADAPTER(TK_WUP, "mlp.up_proj", "ffn_up", DIM_F, DIM_C, 0),                                                      \
+    ADAPTER(TK_WDOWN, "mlp.down_proj", "ffn_down", DIM_C, DIM_F, 0)
+
 static const ArchTensor qwen3_tensors[] = {
-    EMBED, ATTN_NORM, WQ(0), WK(0), WV, Q_NORM, K_NORM, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
+    EMBED, ATTN_NORM, WQ(0), WK(0), WV, Q_NORM, K_NORM, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD, ADAPTERS(0),
 };
 
 // llama.cpp's converter stores Llama's q and k rows in its rotary order.
 static const ArchTensor llama_tensors[] = {
     EMBED, ATTN_NORM, WQ(TF_ROPE_PERM), WK(TF_ROPE_PERM), WV, WO, MLP_NORM, WGATE, WUP, WDOWN, FINAL_NORM, LM_HEAD,
+    ADAPTERS(TF_ROPE_PERM),
 };
 
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -75,6 +93,7 @@ const ArchTensor *arch_tensor(const Arch *a, TensorKind kind) {
 }
 
 int arch_tensor_present(const ArchTensor *t, const ModelConfig *c) {
+    if (t->flags & TF_ADAPTER) return c->adapter_rank > 0;
     return !(t->flags & TF_UNTIED) || !c->tie_word_embeddings;
 }
 
@@ -86,6 +105,7 @@ int64_t arch_dim(const ModelConfig *c, ArchDim d) {
     case DIM_HD: return c->head_dim;
     case DIM_F: return c->intermediate_size;
     case DIM_V: return c->vocab_size;
+    case DIM_R: return c->adapter_rank;
     case DIM_NONE: break;
     }
     return 1;
@@ -104,6 +124,12 @@ static const struct {
     const char *name;
 } linear_names[] = {{TK_WQ, "q_proj"},       {TK_WK, "k_proj"},   {TK_WV, "v_proj"},    {TK_WO, "o_proj"},
                     {TK_WGATE, "gate_proj"}, {TK_WUP, "up_proj"}, {TK_WDOWN, "down_proj"}};
+
+int tk_adapter_a(TensorKind linear) {
+    for (int i = 0; i < N(linear_names); i++)
+        if (linear_names[i].kind == linear) return TK_WQ_A + 2 * i;
+    return -1;
+}
 
 int arch_linear_mask(const char *list, uint32_t *mask, char *err) {
     *mask = 0;

@@ -34,14 +34,24 @@ typedef enum {
     TK_WDOWN,
     TK_FINAL_NORM,
     TK_LM_HEAD,
+    // Low-rank corrections of the linear kinds (--adapter-rank): each
+    // linear W (out, in) runs as W + B·A, A (r, in) and B (out, r); after
+    // every other tensor so that a model without them keeps its layout.
+    TK_WQ_A, TK_WQ_B, TK_WK_A, TK_WK_B, TK_WV_A, TK_WV_B, TK_WO_A, TK_WO_B,
+    TK_WGATE_A, TK_WGATE_B, TK_WUP_A, TK_WUP_B, TK_WDOWN_A, TK_WDOWN_B,
     TK_COUNT
 } TensorKind;
+
+// The adapter kinds of a linear kind, in kind order of the linears: lora_a
+// of TK_WQ is TK_WQ_A. -1 for a kind that is not a linear layer.
+int tk_adapter_a(TensorKind linear);
+static inline int tk_is_adapter(TensorKind k) { return k >= TK_WQ_A && k <= TK_WDOWN_B; }
 
 // The token embedding and the (untied) LM head: the vocabulary-sized matrices.
 static inline int tk_is_embedding(TensorKind k) { return k == TK_EMBED || k == TK_LM_HEAD; }
 
 // A tensor dimension, as a function of the config.
-typedef enum { DIM_NONE, DIM_C, DIM_QD, DIM_KD, DIM_HD, DIM_F, DIM_V } ArchDim;
+typedef enum { DIM_NONE, DIM_C, DIM_QD, DIM_KD, DIM_HD, DIM_F, DIM_V, DIM_R } ArchDim;  // DIM_R: adapter rank
 
 enum {
     TF_LAYER = 1,    // one per layer: names carry the layer index
@@ -49,6 +59,7 @@ enum {
     TF_DECAY = 4,    // decayed by AdamW (the matrices; norms are not)
     TF_UNTIED = 8,   // present only when tie_word_embeddings is false
     TF_ROPE_PERM = 16,  // GGUF holds its rows in llama.cpp's rotary order (gguf_config.h)
+    TF_ADAPTER = 32,    // present only with adapter_rank > 0; its GGUF name is llama.cpp's LoRA adapter's
 };
 
 typedef struct {
@@ -90,7 +101,8 @@ const Arch *arch_by_hf_class(const char *hf_class);
 const Arch *arch_by_gguf(const char *gguf_arch);
 // The table entry of a kind; NULL when the architecture has no such tensor.
 const ArchTensor *arch_tensor(const Arch *a, TensorKind kind);
-// Whether the config has this tensor (an untied head only when untied).
+// Whether the config has this tensor (an untied head only when untied,
+// adapters only with a rank).
 int arch_tensor_present(const ArchTensor *t, const ModelConfig *c);
 
 // The size of a dimension under a config (1 for DIM_NONE).

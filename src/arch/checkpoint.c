@@ -18,8 +18,12 @@ CkKind ck_kind_of(const char *name) {
     switch (t->kind) {
     case TK_EMBED: return CK_EMBEDDING;
     case TK_LM_HEAD: return CK_LM_HEAD;
-    case TK_WQ: case TK_WK: case TK_WV: case TK_WO: return CK_ATTENTION;
-    case TK_WGATE: case TK_WUP: case TK_WDOWN: return CK_MLP;
+    case TK_WQ: case TK_WK: case TK_WV: case TK_WO:
+    case TK_WQ_A: case TK_WQ_B: case TK_WK_A: case TK_WK_B: case TK_WV_A: case TK_WV_B: case TK_WO_A: case TK_WO_B:
+        return CK_ATTENTION;
+    case TK_WGATE: case TK_WUP: case TK_WDOWN:
+    case TK_WGATE_A: case TK_WGATE_B: case TK_WUP_A: case TK_WUP_B: case TK_WDOWN_A: case TK_WDOWN_B:
+        return CK_MLP;
     default: return CK_NORM;
     }
 }

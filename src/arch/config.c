@@ -236,6 +236,9 @@ static int parse_root(ModelConfig *c, const cJSON *root, const char *name, char 
     if (get(root, "bos_token_id") && get_token_id(root, "bos_token_id", 0, &c->bos_token_id, name, err)) return -1;
     if (get(root, "eos_token_id") && get_token_id(root, "eos_token_id", 1, &c->eos_token_id, name, err)) return -1;
 
+    c->adapter_rank = 0;
+    if (get_int(root, "trit_adapter_rank", 0, &c->adapter_rank, NULL, name, err)) return -1;
+
     snprintf(c->torch_dtype, sizeof c->torch_dtype, "float32");
     j = get(root, "dtype");
     const char *dkey = "dtype";
@@ -311,6 +314,11 @@ int config_validate(const ModelConfig *c, const char *name, char *err) {
         return set_err(err, "%s: llama3 RoPE scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
                        "original_max_position_embeddings >= 1", name);
     if (!arch_get(c->arch)) return set_err(err, "%s: unknown architecture id %d", name, (int)c->arch);
+    const int narrowest = c->num_key_value_heads * c->head_dim < c->hidden_size ? c->num_key_value_heads * c->head_dim
+                                                                                  : c->hidden_size;
+    if (c->adapter_rank < 0 || c->adapter_rank > narrowest)
+        return set_err(err, "%s: trit_adapter_rank %d must be between 0 and the narrowest linear layer's %d", name,
+                       c->adapter_rank, narrowest);
     // Every tensor size and the total parameter count must fit in int64,
     // and the fp32 copy must be addressable.
     int64_t total = arch_param_count(c);
@@ -396,6 +404,7 @@ int config_save(const ModelConfig *c, const char *path, const char *quantization
     if (sliding) FIELD("sliding_window", "null");
     FIELD("tie_word_embeddings", "%s", c->tie_word_embeddings ? "true" : "false");
     FIELD("torch_dtype", "\"%s\"", c->torch_dtype);
+    if (c->adapter_rank) FIELD("trit_adapter_rank", "%d", c->adapter_rank);
     FIELD("use_cache", "true");
     if (sliding) FIELD("use_sliding_window", "false");
     FIELD("vocab_size", "%d", c->vocab_size);
@@ -449,18 +458,23 @@ void config_print(const ModelConfig *c) {
     printf("bos_token_id %d\n", c->bos_token_id);
     printf("eos_token_id %d\n", c->eos_token_id);
     printf("torch_dtype %s\n", c->torch_dtype);
+    if (c->adapter_rank) printf("trit_adapter_rank %d\n", c->adapter_rank);
 }
 
 void quant_note(char *out, size_t n, int group, const char *how, const char *embedding, uint32_t keep_linear,
-                const char *by) {
-    char kept[128] = "", emb[32] = "", list[96];
+                int adapter_rank, const char *by) {
+    char kept[128] = "", emb[32] = "", list[96], ad[32] = "", plus[48] = "";
     arch_linear_list(keep_linear, list, sizeof list);
     if (embedding) snprintf(emb, sizeof emb, ", embedding %s", embedding);
     if (keep_linear) snprintf(kept, sizeof kept, ", kept bf16 %s", list);
-    snprintf(out, n, "ternary g%d %s%s%s: every linear layer%s%s%s is t*s, t in {-1,0,1}, one scale per group of %d "
-             "input weights (%s); %s", group, how, emb, kept, keep_linear ? " but " : "", list,
-             embedding ? "" : " and the embedding", group, by,
-             embedding || keep_linear ? "the rest is not ternary" : "norms full precision");
+    if (adapter_rank) {
+        snprintf(ad, sizeof ad, ", adapters r%d", adapter_rank);
+        snprintf(plus, sizeof plus, " + B*A (a rank-%d correction)", adapter_rank);
+    }
+    snprintf(out, n, "ternary g%d %s%s%s%s: every linear layer%s%s%s is t*s%s, t in {-1,0,1}, one scale per group of "
+             "%d input weights (%s); %s", group, how, emb, kept, ad, keep_linear ? " but " : "", list,
+             embedding ? "" : " and the embedding", plus, group, by,
+             embedding || keep_linear || adapter_rank ? "the rest is not ternary" : "norms full precision");
 }
 
 int quant_note_parse(const char *note, char embedding[8], uint32_t *keep_linear) {

@@ -29,9 +29,10 @@ int config_save(const ModelConfig *c, const char *path, const char *quantization
 // back: "ternary g64 gptq, embedding bf16, kept bf16 v_proj: …". `how`: the
 // rounding (absmean, mse, gptq); `embedding`: the kept embedding's precision
 // ("bf16", "fp32"), or NULL when it is ternary too; keep_linear: linear kinds
-// kept in bf16 (arch_linear_mask); `by`: the command that made it.
+// kept in bf16 (arch_linear_mask); adapter_rank: the rank of each linear's
+// B·A correction (0: none); `by`: the command that made it.
 void quant_note(char *out, size_t n, int group, const char *how, const char *embedding, uint32_t keep_linear,
-                const char *by);
+                int adapter_rank, const char *by);
 // The group size of a note (0 when it is no ternary note), the kept
 // embedding's precision into embedding[8] ("" when ternary) and the kept
 // linear kinds into *keep_linear.

@@ -33,6 +33,7 @@ typedef struct {
     int max_position_embeddings;
     int bos_token_id, eos_token_id;  // -1 when absent
     char torch_dtype[16];         // "bfloat16", "float16" or "float32": how weights are stored
+    int adapter_rank;             // r of every linear's low-rank correction B·A ("trit_adapter_rank"; 0: none)
 } ModelConfig;
 
 #endif

@@ -41,6 +41,8 @@ typedef enum {
     SCRATCH_BF16_DOUT,  // linear_backward: the output gradient rounded to bf16
     SCRATCH_HEAD,       // lm_head_loss_backward: a chunk's logits, then their gradient
     SCRATCH_HEAD_TEACHER,  // and the teacher's logits
+    SCRATCH_LORA_U,     // linear_forward / linear_backward: the input through an adapter's A (n, r)
+    SCRATCH_LORA_V,     // linear_forward: that through its B (n, rows)
     SCRATCH_SLOTS
 } ScratchSlot;
 void *scratch_get(ScratchSlot slot, size_t bytes);

@@ -80,18 +80,19 @@ int gguf_export_fits(const Model *m, uint32_t type, int embedding, char *err) {
 
 // The type each tensor is written in: kept linear kinds beside ternary
 // matrices in bf16.
-static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o, uint32_t kept) {
+static uint32_t tensor_type(const TensorInfo *ti, const ExportOptions *o, uint32_t kept, int adapters_bf16) {
+    if (tk_is_adapter(ti->kind)) return adapters_bf16 ? GGML_TYPE_BF16 : GGML_TYPE_F32;
     if (!ti->matrix) return GGML_TYPE_F32;
     if (tk_is_embedding(ti->kind)) return o->embed_type;
     return (kept >> ti->kind) & 1u && is_ternary_type(o->type) ? GGML_TYPE_BF16 : o->type;
 }
 
-// Whether every value of the embedding / LM head is a bf16 value (a
-// `trit train --keep-embedding bf16` model).
-static int embedding_is_bf16(const Model *m) {
+// Whether every value of the embedding / LM head (a `trit train
+// --keep-embedding bf16` model), or of the adapters, is a bf16 value.
+static int all_bf16(const Model *m, int (*is)(TensorKind)) {
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        if (!tk_is_embedding(ti->kind)) continue;
+        if (!is(ti->kind)) continue;
         if (!f32_all_bf16(m->params_memory + ti->offset, (size_t)ti->rows * (size_t)ti->cols)) return 0;
     }
     return 1;
@@ -99,16 +100,18 @@ static int embedding_is_bf16(const Model *m) {
 
 // Reads the written file back: every tensor dequantized equals the model's
 // fp32 values (q/k rows back in HF order) bit for bit, for the lossless types.
-static int check_written(const char *path, const Model *m, const ExportOptions *o, uint32_t kept, ExportReport *r,
-                         char *err) {
+// `adapters`: the adapter file, which holds the adapters alone.
+static int check_written(const char *path, const Model *m, const ExportOptions *o, uint32_t kept, int adapters,
+                         int adapters_bf16, ExportReport *r, char *err) {
     GgufFile g;
     if (gguf_open(&g, path, err)) return -1;
     const Arch *a = arch_get(m->config.arch);
     char name[96];
     int rc = 0;
-    r->file_bytes = g.size;
+    r->file_bytes += g.size;
     for (int i = 0; i < m->n_tensors && rc == 0; i++) {
         const TensorInfo *ti = &m->tensors[i];
+        if (tk_is_adapter(ti->kind) != adapters) continue;
         arch_gguf_name(arch_tensor(a, ti->kind), ti->layer, name, sizeof name);
         const GgufTensor *t = gguf_find_tensor(&g, name);
         const size_t n = (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
@@ -120,13 +123,50 @@ static int check_written(const char *path, const Model *m, const ExportOptions *
         int same = rc == 0;
         for (size_t j = 0; j < n && same; j++) same = x[j] == m->params_memory[ti->offset + j];
         r->n_lossless += same;
-        uint32_t ty = tensor_type(ti, o, kept);
+        uint32_t ty = tensor_type(ti, o, kept, adapters_bf16);
         if (rc == 0 && !same && (ty == GGML_TYPE_F32 || is_ternary_type(ty)))
             rc = set_err(err, "%s: tensor '%s' read back differs from the model (a bug in trit's writer)", path, name);
         free(x);
     }
     gguf_close(&g);
     return rc;
+}
+
+// Adds the model's tensors to w, converted (data[i] holds tensor i's bytes
+// until the write): the adapters alone (adapters 1, their own file), or all
+// but them. Sums the matrices' bytes and weights.
+static int add_tensors(GgufWriter *w, const Model *m, const ExportOptions *o, uint32_t kept, int adapters,
+                       int adapters_bf16, void **data, uint64_t *bytes, uint64_t *weights, const char *model_dir,
+                       char *err) {
+    const ModelConfig *c = &m->config;
+    const Arch *a = arch_get(c->arch);
+    char name[96];
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        if (tk_is_adapter(ti->kind) != adapters) continue;
+        const uint32_t ty = tensor_type(ti, o, kept, adapters_bf16);
+        const GgmlType *t = ggml_type_find(ty);
+        const int64_t cols = ti->cols ? ti->cols : ti->rows, rows = ti->cols ? ti->rows : 1;
+        arch_gguf_name(arch_tensor(a, ti->kind), ti->layer, name, sizeof name);
+        if (cols % t->block_size)
+            return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name, (long long)cols,
+                           t->name, t->block_size);
+        const size_t rb = (size_t)(cols / t->block_size) * t->type_size;
+        data[i] = xmalloc_aligned(rb * (size_t)rows);
+        int64_t bad;
+        if (weights_convert(ty, m->params_memory + ti->offset, rows, cols, data[i], &bad))
+            return set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights, so "
+                           "%s cannot hold it losslessly; `trit verify %s` says which formats can", ti->name,
+                           (long long)bad, t->block_size, t->name, model_dir);
+        gguf_rope_rows(c, ti->kind, data[i], rb, 1);
+        const int64_t ne[2] = {cols, rows};
+        if (gguf_add_tensor(w, name, ty, ti->cols ? 2 : 1, ne, data[i], err)) return -1;
+        if (ti->matrix || adapters) {
+            *bytes += rb * (uint64_t)rows;
+            *weights += (uint64_t)rows * (uint64_t)cols;
+        }
+    }
+    return 0;
 }
 
 int gguf_export(const char *model_dir, const char *out_path, const ExportOptions *opt, ExportReport *r, char *err) {
@@ -136,7 +176,8 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     const ModelConfig *c = &m.config;
     ExportOptions o = *opt;
     int rc = -1;
-    GgufWriter *w = NULL;
+    GgufWriter *w = NULL, *aw = NULL;
+    char *adapter_path = NULL;
     void **data = xcalloc((size_t)m.n_tensors, sizeof(void *));
     if (c->rope_scaling.type != ROPE_DEFAULT) {
         set_err(err, "%s: llama3 RoPE scaling needs llama.cpp's rope_freqs tensor, which trit does not write yet",
@@ -162,7 +203,7 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
         char e3[ERR_LEN];
         o.embed_type = o.type;
         if (is_ternary_type(o.type) && fits(&m, o.type, FIT_EMBEDDING, 0, e3) != 0)
-            o.embed_type = embedding_is_bf16(&m) ? GGML_TYPE_BF16 : GGML_TYPE_F32;
+            o.embed_type = all_bf16(&m, tk_is_embedding) ? GGML_TYPE_BF16 : GGML_TYPE_F32;
     }
     r->type = o.type;
     r->embed_type = o.embed_type;
@@ -170,41 +211,33 @@ int gguf_export(const char *model_dir, const char *out_path, const ExportOptions
     w = gguf_writer_new();
     const int quantized = is_ternary_type(o.type) || is_ternary_type(o.embed_type) || o.embed_type == GGML_TYPE_Q8_0;
     if (add_arch_keys(w, c, quantized, err) || gguf_write_tokenizer(w, model_dir, c->vocab_size, err)) goto done;
-    const Arch *a = arch_get(c->arch);
-    char name[96];
     uint64_t matrix_bytes = 0, matrix_weights = 0;
-    for (int i = 0; i < m.n_tensors; i++) {
-        const TensorInfo *ti = &m.tensors[i];
-        const uint32_t ty = tensor_type(ti, &o, kept);
-        const GgmlType *t = ggml_type_find(ty);
-        const int64_t cols = ti->cols ? ti->cols : ti->rows, rows = ti->cols ? ti->rows : 1;
-        arch_gguf_name(arch_tensor(a, ti->kind), ti->layer, name, sizeof name);
-        if (cols % t->block_size) {
-            set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name, (long long)cols, t->name,
-                    t->block_size);
+    if (add_tensors(w, &m, &o, kept, 0, 0, data, &matrix_bytes, &matrix_weights, model_dir, err)) goto done;
+    if (c->adapter_rank && gguf_add_u32(w, "trit.adapter_rank", (uint32_t)c->adapter_rank, err)) goto done;
+    const int ad_bf16 = all_bf16(&m, tk_is_adapter);
+    if (c->adapter_rank) {  // first, so that a base that names its adapters is never without them
+        adapter_path = weights_adapter_path(out_path);
+        aw = gguf_writer_new();
+        uint64_t ab = 0, unused = 0;
+        const char *A = arch_get(c->arch)->gguf_arch;
+        if (gguf_add_str(aw, "general.architecture", A, strlen(A), err) ||
+            gguf_add_str(aw, "general.type", "adapter", 7, err) || gguf_add_str(aw, "adapter.type", "lora", 4, err) ||
+            gguf_add_f32(aw, "adapter.lora.alpha", (float)c->adapter_rank, err) ||  // llama.cpp's scale alpha/r: 1
+            add_tensors(aw, &m, &o, kept, 1, ad_bf16, data, &ab, &unused, model_dir, err) ||
+            gguf_writer_write(aw, adapter_path, err))
             goto done;
-        }
-        const size_t rb = (size_t)(cols / t->block_size) * t->type_size;
-        data[i] = xmalloc_aligned(rb * (size_t)rows);
-        int64_t bad;
-        if (weights_convert(ty, m.params_memory + ti->offset, rows, cols, data[i], &bad)) {
-            set_err(err, "%s: row %lld is not exactly ternary with one fp16 scale per block of %d weights, so %s "
-                    "cannot hold it losslessly; `trit verify %s` says which formats can", ti->name, (long long)bad,
-                    t->block_size, t->name, model_dir);
+        matrix_bytes += ab;
+        r->adapter_rank = c->adapter_rank;
+        snprintf(r->adapter_path, sizeof r->adapter_path, "%s", adapter_path);
+        if (check_written(adapter_path, &m, &o, kept, 1, ad_bf16, r, err)) {
+            remove(adapter_path);
             goto done;
-        }
-        gguf_rope_rows(c, ti->kind, data[i], rb, 1);
-        const int64_t ne[2] = {cols, rows};
-        if (gguf_add_tensor(w, name, ty, ti->cols ? 2 : 1, ne, data[i], err)) goto done;
-        if (ti->matrix) {
-            matrix_bytes += rb * (uint64_t)rows;
-            matrix_weights += (uint64_t)rows * (uint64_t)cols;
         }
     }
     if (gguf_writer_write(w, out_path, err)) goto done;
     r->n_tensors = m.n_tensors;
     r->bits_per_weight = matrix_weights ? 8.0 * (double)matrix_bytes / (double)matrix_weights : 0.0;
-    if (check_written(out_path, &m, &o, kept, r, err)) {
+    if (check_written(out_path, &m, &o, kept, 0, ad_bf16, r, err)) {
         remove(out_path);
         goto done;
     }
@@ -213,6 +246,8 @@ done:
     for (int i = 0; i < m.n_tensors; i++) free(data[i]);
     free(data);
     gguf_writer_free(w);
+    gguf_writer_free(aw);
+    free(adapter_path);
     model_free(&m);
     return rc;
 }

@@ -16,6 +16,14 @@
 // (`--keep-linear`, weights_kept_linear) are written as BF16 beside them;
 // llama.cpp runs a file of mixed types. After writing, the file is read back
 // and every tensor dequantized and compared with the model bit for bit.
+//
+// A model with adapters (each linear t·s + B·A) is two files: OUT holds the
+// ternary model (and "trit.adapter_rank"), OUT with ".gguf" replaced by
+// ".lora.gguf" (weights_adapter_path) the adapters as llama.cpp's LoRA
+// adapter (general.type "adapter", adapter.type "lora", alpha = r so that
+// its scale alpha / r is 1; lora_a (r, in), lora_b (out, r), Llama's q/k B
+// rows in the rotary order), BF16 when every value is one, else F32:
+// `llama-cli -m OUT --lora OUT.lora.gguf`; trit reads both from OUT.
 #ifndef TRIT_GGUF_EXPORT_H
 #define TRIT_GGUF_EXPORT_H
 
@@ -35,8 +43,10 @@ typedef struct {
     uint32_t kept_linear;       // linear kinds written as BF16 beside ternary ones (weights_kept_linear)
     int n_tensors;
     int n_lossless;             // tensors whose dequantized file data equals the model bit for bit
-    uint64_t file_bytes;
-    double bits_per_weight;     // of the matrices (embedding included), from their bytes
+    uint64_t file_bytes;        // of both files
+    double bits_per_weight;     // of the matrices (embedding and adapters included) per matrix weight
+    int adapter_rank;           // 0: no adapter file
+    char adapter_path[4096];
 } ExportReport;
 
 // Whether every ternary matrix of m (the embedding / LM head too when

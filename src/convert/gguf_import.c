@@ -69,6 +69,12 @@ int gguf_import(const char *gguf_path, const char *out_dir, const char *torch_dt
     if (gguf_config(&g, &c, err) || gguf_check_tensors(&g, &c, err) ||
         gguf_tokenizer_files(&g, &c, &tok, &tok_len, &tcfg, &tcfg_len, err))
         goto done;
+    if (gguf_find_kv(&g, "trit.adapter_rank")) {  // the ternary half of a model alone is not the model
+        set_err(err, "%s was exported with adapters beside it (trit.adapter_rank), which import does not read: "
+                "run it with trit or llama.cpp's --lora, or convert from the directory it was exported from",
+                gguf_path);
+        goto done;
+    }
     snprintf(c.torch_dtype, sizeof c.torch_dtype, "%s", torch_dtype);
     if (model_alloc(&m, &c, err) || load_weights(&g, &m, err)) goto done;
     AtomicDir d;

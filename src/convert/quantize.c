@@ -9,6 +9,7 @@
 #include "model/forward.h"
 #include "model/weights.h"
 #include "quant/gptq.h"
+#include "quant/lowrank.h"
 #include "quant/ternary.h"
 
 const char *quant_method_name(QuantMethod m) {
@@ -56,6 +57,34 @@ static int quantize_matrix(const Model *m, const TensorInfo *t, const QuantizeOp
     ternary_project_mse(w, w, t->rows, t->cols, o->group, h);
     free(h);
     return 0;
+}
+
+// Rounds one linear (quantize_matrix on a copy of H) and, when the model
+// has adapters, fits its adapter to the rounding error on H (lowrank.h),
+// rounded to bf16 values.
+static int quantize_linear(const Model *m, const TensorInfo *t, const QuantizeOptions *o, const double *H, char *err) {
+    const size_t n = (size_t)t->cols * (size_t)t->cols, nw = (size_t)t->rows * (size_t)t->cols;
+    const int r = m->config.adapter_rank;
+    float *w = m->params_memory + t->offset, *orig = NULL;
+    double *Hc = H ? xmalloc(sizeof(double) * n) : NULL;  // gptq consumes its copy
+    if (Hc) memcpy(Hc, H, sizeof(double) * n);
+    if (r) {
+        orig = xmalloc(sizeof(float) * nw);
+        memcpy(orig, w, sizeof(float) * nw);
+    }
+    int rc = quantize_matrix(m, t, o, Hc, err);
+    if (rc == 0 && r) {
+        const int a = tk_adapter_a(t->kind);
+        for (size_t i = 0; i < nw; i++) orig[i] -= w[i];  // the rounding error
+        float *A = m->params.k[a] + (size_t)t->layer * r * t->cols, *B = m->params.k[a + 1] + (size_t)t->layer * t->rows * r;
+        rc = lowrank_fit(orig, t->rows, t->cols, H, o->damp, r, A, B, err);
+        if (rc) set_err(err, "%s: %s", t->name, err);
+        bf16_round_f32(A, A, (size_t)r * (size_t)t->cols);  // as training runs them
+        bf16_round_f32(B, B, (size_t)t->rows * (size_t)r);
+    }
+    free(orig);
+    free(Hc);
+    return rc;
 }
 
 // The embedding / LM head: kept (bf16 values), or rounded by the method on
@@ -127,13 +156,9 @@ static int quantize_layer(Calib *k, const Model *m, int l, const QuantizeOptions
     for (int st = 0; st < 4; st++) {
         const Stage *s = &STAGES[st];
         const int n = (int)tensor_of(m, s->kinds[0], l)->cols;
-        double *H = stage_hessian(k, l, st, n), *Hc = xmalloc(sizeof(double) * (size_t)n * n);
+        double *H = stage_hessian(k, l, st, n);
         int rc = 0;
-        for (int i = 0; i < s->n && rc == 0; i++) {
-            memcpy(Hc, H, sizeof(double) * (size_t)n * n);  // gptq consumes its copy
-            rc = quantize_matrix(m, tensor_of(m, s->kinds[i], l), o, Hc, err);
-        }
-        free(Hc);
+        for (int i = 0; i < s->n && rc == 0; i++) rc = quantize_linear(m, tensor_of(m, s->kinds[i], l), o, H, err);
         free(H);
         if (rc) return -1;
     }
@@ -194,6 +219,8 @@ static int quantize_calibrated(Model *m, const QuantizeOptions *o, char *err) {
 }
 
 int model_quantize(Model *m, const QuantizeOptions *o, char *err) {
+    if (m->config.adapter_rank && o->keep_linear)
+        return set_err(err, "adapters correct ternary matrices: --keep-linear and --adapter-rank do not combine");
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].matrix && ternary_check_shape(m->tensors[i].name, m->tensors[i].cols, o->group, err))
             return -1;
@@ -206,7 +233,7 @@ int model_quantize(Model *m, const QuantizeOptions *o, char *err) {
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *t = &m->tensors[i];
         if (t->matrix && (tk_is_embedding(t->kind) ? quantize_embedding(m, t, o, NULL, err)
-                                                   : quantize_matrix(m, t, o, NULL, err)))
+                                                   : quantize_linear(m, t, o, NULL, err)))
             return -1;
     }
     return 0;

@@ -12,6 +12,9 @@
 // come from the calibration text run through the layers already converted
 // (the quantized model's own stream), q/k/v before o, gate/up before down.
 // The head is converted last, on the final norm's outputs.
+// A model with adapters (model_set_adapter_rank) gets each linear's adapter
+// fitted to its rounding error, weighted by the same Hessian (lowrank.h),
+// before the stream runs through the layer.
 #ifndef TRIT_QUANTIZE_H
 #define TRIT_QUANTIZE_H
 

@@ -31,15 +31,35 @@ static void forward_bf16(float *out, const float *inp, const WTensor *W, int n) 
     gemm_bf16_det(0, 1, n, W->rows, W->cols, x16, W->cols, W->data, W->cols, 0.0f, out, W->rows);
 }
 
+// The input through an adapter's A: (n, rank), in a scratch buffer.
+static float *adapter_in(const float *inp, const WTensor *W, int n, int det) {
+    float *u = scratch_get(SCRATCH_LORA_U, sizeof(float) * (size_t)n * W->rank);
+    if (det) {
+        sgemm_det(0, 1, n, W->rank, W->cols, 1.0f, inp, W->cols, W->lora_a, W->cols, 0.0f, u, W->rank);
+    } else {
+        const WTensor A = wt_f32(W->lora_a, W->rank, W->cols);
+        linear_forward(u, inp, &A, n);
+    }
+    return u;
+}
+
 void linear_forward_det(float *out, const float *inp, const WTensor *W, int n) {
     if (W->type == GGML_TYPE_BF16)
         forward_bf16(out, inp, W, n);
     else
         sgemm_det(0, 1, n, W->rows, W->cols, 1.0f, inp, W->cols, W->data, W->cols, 0.0f, out, W->rows);
+    if (W->rank)
+        sgemm_det(0, 1, n, W->rows, W->rank, 1.0f, adapter_in(inp, W, n, 1), W->rank, W->lora_b, W->rank, 1.0f, out,
+                  W->rows);
 }
 
 void linear_backward(float *dinp, float *dW, const float *dout, const float *inp, const WTensor *W, int n) {
     const int N = W->rows, K = W->cols;
+    if (dinp && W->rank) {  // dinp += (dout · B) · A
+        float *du = scratch_get(SCRATCH_LORA_U, sizeof(float) * (size_t)n * W->rank);
+        sgemm_det(0, 0, n, W->rank, N, 1.0f, dout, N, W->lora_b, W->rank, 0.0f, du, W->rank);
+        sgemm_det(0, 0, n, K, W->rank, 1.0f, du, W->rank, W->lora_a, K, 1.0f, dinp, K);
+    }
     if (W->type != GGML_TYPE_BF16) {
         matmul_backward(dinp, dW, dout, inp, W->data, n, N, K);
         return;
@@ -62,6 +82,15 @@ static int on_qmatmul(const WTensor *W, int n) {
     return W->type != GGML_TYPE_F32 || (n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(GGML_TYPE_F32, W->cols));
 }
 
+// out += (inp · A^T) · B^T, each product as linear_forward runs an fp32 one.
+static void adapter_add(float *out, const float *inp, const WTensor *W, int n) {
+    const float *u = adapter_in(inp, W, n, 0);
+    float *v = scratch_get(SCRATCH_LORA_V, sizeof(float) * (size_t)n * W->rows);
+    const WTensor B = wt_f32(W->lora_b, W->rows, W->rank);
+    linear_forward(v, u, &B, n);
+    for (size_t i = 0; i < (size_t)n * W->rows; i++) out[i] += v[i];
+}
+
 void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
     if (on_qmatmul(W, n))
         qmatmul(out, inp, W->data, W->type, W->rows, W->cols, n);
@@ -69,6 +98,7 @@ void linear_forward(float *out, const float *inp, const WTensor *W, int n) {
         forward_bf16(out, inp, W, n);
     else
         matmul_forward(out, inp, W->data, n, W->rows, W->cols);
+    if (W->rank) adapter_add(out, inp, W, n);
 }
 
 void linear_forward_multi(int count, float *const out[], const WTensor *const W[], const float *inp, int n) {
@@ -82,6 +112,8 @@ void linear_forward_multi(int count, float *const out[], const WTensor *const W[
     // The products linear_forward would send to qmatmul, in one call.
     if (same && on_qmatmul(W[0], n)) {
         qmatmul_multi(count, out, data, rows, W[0]->type, inp, W[0]->cols, n);
+        for (int i = 0; i < count; i++)
+            if (W[i]->rank) adapter_add(out[i], inp, W[i], n);
         return;
     }
     for (int i = 0; i < count; i++) linear_forward(out[i], inp, W[i], n);

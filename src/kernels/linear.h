@@ -17,10 +17,15 @@
 
 #include "quant/ggml_types.h"
 
+// An optional low-rank correction (an adapter, --adapter-rank) makes the
+// product W + B·A: A (rank, cols) and B (rows, rank), fp32, beside weights
+// of any type.
 typedef struct {
     uint32_t type;  // GGML_TYPE_*
     const void *data;
     int rows, cols;
+    int rank;                      // 0: no adapter
+    const float *lora_a, *lora_b;  // A (rank, cols), B (rows, rank)
 } WTensor;
 
 static inline WTensor wt_f32(const float *data, int rows, int cols) {
@@ -42,7 +47,8 @@ int wt_supported(uint32_t type, int cols);
 // rows (prefill, eval, training) go to OpenBLAS's sgemm.
 #define LINEAR_DECODE_ROWS 64
 
-// out[n][rows] = inp[n][cols] · W^T. fp32: see LINEAR_DECODE_ROWS (cols not
+// out[n][rows] = inp[n][cols] · W^T, plus (inp · A^T) · B^T with an
+// adapter (the same way: linear_forward of A, then of B). fp32: see LINEAR_DECODE_ROWS (cols not
 // a multiple of 8 always take sgemm). Packed types: qmatmul (activations
 // quantized to int8, row-independent at any n).
 // BF16 (training with --precision bf16): the activations are rounded to
@@ -61,7 +67,9 @@ void linear_forward_multi(int count, float *const out[], const WTensor *const W[
 //   linear_backward:    dinp[n][cols] += dout[n][rows] · W,
 //                       dW[rows][cols] += dout^T · inp  (either may be NULL)
 // With BF16 weights dout and inp are rounded to bf16 as well; dW stays fp32
-// (it is the latent weights' gradient).
+// (it is the latent weights' gradient). An adapter joins the forward and
+// dinp (fp32 products); its own gradients are not computed here: training
+// folds B·A into the weights it runs (train.h) and takes them from dW.
 void linear_forward_det(float *out, const float *inp, const WTensor *W, int n);
 void linear_backward(float *dinp, float *dW, const float *dout, const float *inp, const WTensor *W, int n);
 

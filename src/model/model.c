@@ -99,6 +99,25 @@ int model_load(Model *m, const char *dir, char *err) {
     return rc;
 }
 
+int model_set_adapter_rank(Model *m, int r, char *err) {
+    ModelConfig c = m->config;
+    c.adapter_rank = r;
+    Model n;
+    if (model_alloc(&n, &c, err) != 0) return -1;
+    memset(n.params_memory, 0, sizeof(float) * n.n_params);
+    for (int i = 0; i < n.n_tensors; i++) {  // the tensors both have, by kind and layer
+        const TensorInfo *t = &n.tensors[i];
+        for (int j = 0; j < m->n_tensors; j++)
+            if (m->tensors[j].kind == t->kind && m->tensors[j].layer == t->layer && !tk_is_adapter(t->kind))
+                memcpy(n.params_memory + t->offset, m->params_memory + m->tensors[j].offset,
+                       sizeof(float) * (size_t)t->rows * (size_t)(t->cols ? t->cols : 1));
+    }
+    model_free(m);
+    *m = n;
+    model_point_params(m, m->params_memory, &m->params);
+    return 0;
+}
+
 static StDType dtype_of(const char *torch_dtype) {
     if (strcmp(torch_dtype, "bfloat16") == 0) return ST_BF16;
     if (strcmp(torch_dtype, "float16") == 0) return ST_F16;

@@ -36,6 +36,8 @@ typedef union {
         float *wdown;       // (L, C, F)
         float *final_norm;  // (C)           model.norm
         float *lm_head;     // (V, C); == embed when the head is tied
+        float *adapters[TK_COUNT - TK_WQ_A];  // (L, r, in) lora_A, (L, out, r) lora_B of each linear, in
+                                              // TensorKind order; NULL without an adapter rank
     };
     float *k[TK_COUNT];
 } ParamTensors;
@@ -74,6 +76,10 @@ void model_init_random(Model *m, uint64_t seed);
 // a model "ternary straight after conversion". -1 with err when the group
 // does not divide a row (nothing changed then).
 int model_project_ternary(Model *m, int group, TernaryScale mode, char *err);
+// Gives m adapters of rank r (lora_A, lora_B of every linear, zero: the
+// model computes what it did), or drops them (r 0). -1 with err when the
+// config refuses the rank (nothing changed then).
+int model_set_adapter_rank(Model *m, int r, char *err);
 // Writes config.json + safetensors in the config's torch_dtype.
 int model_save(const Model *m, const char *dir, const char *quantization_note, char *err);
 void model_free(Model *m);

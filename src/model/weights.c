@@ -54,6 +54,16 @@ static void pack_ternary(ModelWeights *mw, const void *base[TK_COUNT], const uin
     }
 }
 
+// The adapter of linear kind k in layer l onto t: fp32 slabs of lora_A and
+// lora_B at base (none without both).
+static void attach_adapter(WTensor *t, const ModelConfig *c, const void *const base[TK_COUNT], TensorKind k, int l) {
+    const int a = tk_adapter_a(k), r = c->adapter_rank;
+    if (!r || !base[a] || !base[a + 1]) return;
+    t->rank = r;
+    t->lora_a = (const float *)base[a] + (size_t)l * r * t->cols;
+    t->lora_b = (const float *)base[a + 1] + (size_t)l * t->rows * r;
+}
+
 // Fills embed/head/final_norm/layers from one base pointer and storage type
 // per kind. Kinds the architecture lacks have a NULL base.
 void weights_assemble(ModelWeights *mw, const void *const gguf_base[TK_COUNT], const uint32_t type[TK_COUNT],
@@ -72,7 +82,9 @@ void weights_assemble(ModelWeights *mw, const void *const gguf_base[TK_COUNT], c
     const size_t C = c->hidden_size, HD = c->head_dim;
     for (int l = 0; l < L; l++) {
         LayerWeights *w = &mw->layers[l];
-#define MAT(field, kind) w->field = kind_tensor(c, arch_tensor(a, kind), base[kind], type[kind], l)
+#define MAT(field, kind)                                                      \
+    w->field = kind_tensor(c, arch_tensor(a, kind), base[kind], type[kind], l); \
+    attach_adapter(&w->field, c, base, kind, l)
         MAT(wq, TK_WQ); MAT(wk, TK_WK); MAT(wv, TK_WV); MAT(wo, TK_WO);
         MAT(wgate, TK_WGATE); MAT(wup, TK_WUP); MAT(wdown, TK_WDOWN);
 #undef MAT
@@ -93,6 +105,69 @@ void weights_view(ModelWeights *mw, const Model *m, const ParamTensors *w) {
         type[k] = GGML_TYPE_F32;
     }
     weights_assemble(mw, base, type, NULL);
+}
+
+char *weights_adapter_path(const char *gguf_path) {
+    const size_t n = strlen(gguf_path), stem = n >= 5 && !strcmp(gguf_path + n - 5, ".gguf") ? n - 5 : n;
+    char *p = xmalloc(stem + 11);
+    memcpy(p, gguf_path, stem);
+    memcpy(p + stem, ".lora.gguf", 11);
+    return p;
+}
+
+// The adapters of a GGUF model exported with them ("trit.adapter_rank"),
+// from its adapter file: checked against the config (every pair present,
+// shaped for the rank; an adapter of llama.cpp's layout) and read into fp32
+// slabs, mw->adapters, at base[] (Llama's q/k B rows back in HF order).
+// Sets mw->config.adapter_rank. Nothing to do without the key.
+static int load_adapters(ModelWeights *mw, const GgufFile *g, const char *path, const void *base[TK_COUNT],
+                         char *err) {
+    if (!gguf_find_kv(g, "trit.adapter_rank")) return 0;
+    ModelConfig *c = &mw->config;
+    uint32_t r;
+    if (gguf_get_u32(g, "trit.adapter_rank", &r, err)) return -1;
+    c->adapter_rank = (int)(r > 1u << 20 ? 1u << 20 : r);
+    if (r == 0 || config_validate(c, path, err)) return set_err(err, "%s: trit.adapter_rank %u is not a rank", path, r);
+    char *apath = weights_adapter_path(path);
+    GgufFile a;
+    int rc = gguf_open(&a, apath, err);
+    if (rc) {
+        set_err(err, "%s names rank-%u adapters, but its adapter file cannot be read: %s", path, r, err);
+        free(apath);
+        return -1;
+    }
+    const char *s;
+    size_t n;
+    if (gguf_get_str(&a, "general.type", &s, &n, err) || n != 7 || memcmp(s, "adapter", 7))
+        rc = set_err(err, "%s: not a LoRA adapter (general.type is not \"adapter\")", apath);
+    const Arch *ar = arch_get(c->arch);
+    size_t total = 0;
+    for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++)
+        total += (size_t)c->num_hidden_layers * arch_dim(c, arch_tensor(ar, k)->rows) * arch_dim(c, arch_tensor(ar, k)->cols);
+    float *p = rc ? NULL : xmalloc_aligned(sizeof(float) * total);
+    mw->adapters = p;
+    char name[96];
+    for (int k = TK_WQ_A; k <= TK_WDOWN_B && rc == 0; k++) {
+        const ArchTensor *e = arch_tensor(ar, k);
+        const int64_t rows = arch_dim(c, e->rows), cols = arch_dim(c, e->cols);
+        base[k] = p;
+        for (int l = 0; l < c->num_hidden_layers && rc == 0; l++, p += rows * cols) {
+            arch_gguf_name(e, l, name, sizeof name);
+            const GgufTensor *t = gguf_find_tensor(&a, name);
+            if (!t || t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows)
+                rc = set_err(err, "%s: tensor '%s' is %s for rank %u", apath, name, t ? "misshapen" : "missing", r);
+            else if (gguf_tensor_to_f32(t, p, err) == 0)
+                gguf_rope_rows(c, k, p, sizeof(float) * (size_t)cols, 0);
+            else
+                rc = -1;
+        }
+    }
+    if (rc == 0 && a.n_tensors != 14 * c->num_hidden_layers)
+        rc = set_err(err, "%s: %d tensors, not the %d adapters of this model", apath, a.n_tensors,
+                     14 * c->num_hidden_layers);
+    gguf_close(&a);
+    free(apath);
+    return rc;
 }
 
 int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
@@ -170,6 +245,7 @@ int weights_load_gguf(ModelWeights *mw, const char *path, char *err) {
         base[TK_LM_HEAD] = base[TK_EMBED];
         type[TK_LM_HEAD] = type[TK_EMBED];
     }
+    if (load_adapters(mw, g, path, base, err)) goto fail;
     weights_assemble(mw, base, type, mapped);
     if (!copy_other) {  // the copy held ternary kinds only, now packed
         free(mw->blocks);
@@ -187,8 +263,9 @@ size_t weights_bytes(const ModelWeights *mw) {
     n += sizeof(float) * (size_t)c->hidden_size * (2 * (size_t)c->num_hidden_layers + 1);
     for (int l = 0; l < c->num_hidden_layers; l++) {
         const LayerWeights *w = &mw->layers[l];
-        n += wt_bytes(&w->wq) + wt_bytes(&w->wk) + wt_bytes(&w->wv) + wt_bytes(&w->wo) + wt_bytes(&w->wgate) +
-             wt_bytes(&w->wup) + wt_bytes(&w->wdown);
+        const WTensor *m[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->wgate, &w->wup, &w->wdown};
+        for (int i = 0; i < 7; i++)
+            n += wt_bytes(m[i]) + sizeof(float) * (size_t)m[i]->rank * (size_t)(m[i]->rows + m[i]->cols);
         if (w->q_norm) n += sizeof(float) * 2 * (size_t)c->head_dim;
     }
     return n;
@@ -201,6 +278,7 @@ void weights_free(ModelWeights *mw) {
     free(mw->blocks);
     free(mw->packed);
     free(mw->norms);
+    free(mw->adapters);
     if (mw->file) gguf_close(mw->file);
     free(mw->file);
     memset(mw, 0, sizeof *mw);

@@ -26,6 +26,7 @@ typedef struct ModelWeights {
     void *blocks;
     void *packed;
     float *norms;
+    float *adapters;          // a GGUF model's adapters, read from its adapter file in fp32
     GgufFile *file;
     Model *model;             // the fp32 model views point into
 } ModelWeights;
@@ -60,11 +61,16 @@ int weights_convert(uint32_t type, const float *src, int64_t rows, int64_t cols,
 // are not whole blocks, else the first row it cannot hold).
 int weights_fits(uint32_t type, const float *src, int64_t rows, int64_t cols, int64_t *bad_row);
 
+// The adapter file beside a GGUF model (gguf_export.h): PATH with its
+// ".gguf" replaced by ".lora.gguf" (appended when it has none). Free it.
+char *weights_adapter_path(const char *gguf_path);
+
 // Opens a GGUF model for running: the config from its KVs, every tensor
 // checked against the architecture's table and mapped in place (Llama's
-// q/k rows, permuted by the GGUF convention, are copied back into HF order).
-// -1 with err when a tensor is missing, misshapen or of a type trit cannot
-// run.
+// q/k rows, permuted by the GGUF convention, are copied back into HF order);
+// one exported with adapters ("trit.adapter_rank") reads them from its
+// adapter file (weights_adapter_path). -1 with err when a tensor is missing,
+// misshapen or of a type trit cannot run, or the adapter file is.
 int weights_load_gguf(ModelWeights *mw, const char *path, char *err);
 
 // Fills embed / lm_head / final_norm / layers from one base pointer and one

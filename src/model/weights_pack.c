@@ -85,7 +85,7 @@ int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed
             return set_err(err, "%s: rows of %lld weights are not whole %s blocks of %d", ti->name,
                            (long long)ti->cols, t->name, t->block_size);
         if (ti->matrix) kind_bytes[ti->kind] += (size_t)ti->rows * (size_t)(ti->cols / t->block_size) * t->type_size;
-        else norm_floats += (size_t)ti->rows;
+        else norm_floats += (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);  // norms, adapters
     }
     for (int k = 0; k < TK_COUNT; k++) total += (kind_bytes[k] + 63) & ~(size_t)63;
     uint8_t *blocks = xmalloc_aligned(total ? total : 64);
@@ -100,10 +100,11 @@ int weights_pack(ModelWeights *mw, const Model *m, uint32_t type, uint32_t embed
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
         const float *src = m->params_memory + ti->offset;
-        if (!ti->matrix) {  // norms: slabs in the same order as the flat buffer
+        if (!ti->matrix) {  // norms and adapters, fp32: slabs in the same order as the flat buffer
+            const size_t n = (size_t)ti->rows * (size_t)(ti->cols ? ti->cols : 1);
             if (ti->layer == 0) base[ti->kind] = norms + noff;
-            memcpy(norms + noff, src, sizeof(float) * (size_t)ti->rows);
-            noff += (size_t)ti->rows;
+            memcpy(norms + noff, src, sizeof(float) * n);
+            noff += n;
             continue;
         }
         const GgmlType *t = ggml_type_find(ktype[ti->kind]);

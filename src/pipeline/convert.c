@@ -166,6 +166,10 @@ static int run_start(Conv *k, char *err) {
     const double t0 = now_seconds();
     Model m;
     if (model_load(&m, k->j->parent_dir, err)) return -1;
+    if (k->j->adapter_rank && model_set_adapter_rank(&m, k->j->adapter_rank, err)) {
+        model_free(&m);
+        return -1;
+    }
     QuantizeOptions o = {.method = QUANT_GPTQ, .group = k->j->group, .keep_embedding = k->j->keep_embedding,
                          .keep_linear = k->j->keep_linear,
                          .damp = 0.01, .calib = k->calib, .n_calib = k->j->calib_tokens, .seq_len = k->j->seq_len,
@@ -617,8 +621,9 @@ static int finish(Conv *k, const char *from, double *bpw, char *err) {
     ExportReport r;
     rc = gguf_export(j->out_dir, gguf, &o, &r, err);
     if (rc == 0)
-        fprintf(stderr, "convert: wrote %s and %s (%.4f bits per weight, %d of %d tensors read back exactly)\n",
-                j->out_dir, gguf, r.bits_per_weight, r.n_lossless, r.n_tensors);
+        fprintf(stderr, "convert: wrote %s and %s%s%s (%.4f bits per weight, %d of %d tensors read back exactly)\n",
+                j->out_dir, gguf, r.adapter_rank ? " with its adapters " : "", r.adapter_rank ? r.adapter_path : "",
+                r.bits_per_weight, r.n_lossless, r.n_tensors);
     *bpw = r.bits_per_weight;
     free(gguf);
     return rc;
@@ -634,6 +639,7 @@ static int write_report(const Conv *k, double parent_ppl, double bpw, char *err)
     char kept[96];
     arch_linear_list(k->j->keep_linear, kept, sizeof kept);
     cJSON_AddStringToObject(root, "kept_bf16", kept);
+    cJSON_AddNumberToObject(root, "adapter_rank", k->j->adapter_rank);
     cJSON_AddNumberToObject(root, "bits_per_weight", bpw);
     fprintf(stderr, "\nconvert: %-7s %12s %10s %9s\n", "stage", "perplexity", "tokens", "minutes");
     fprintf(stderr, "convert: %-7s %12.2f %10s %9s\n", "parent", parent_ppl, "-", "-");
@@ -689,6 +695,9 @@ int convert_run(const ConvertJob *j, char *err) {
         j->block_seqs == 1 || j->e2e_steps < 0 || j->block_batch < 1 || j->minutes < 0 || j->chat_tokens < 1 ||
         !(j->chat_share >= 0 && j->chat_share < 1) || !(j->block_share > 0 && j->block_share < 1))
         return set_err(err, "convert: the stages' sizes are out of range");
+    if (j->adapter_rank && (j->keep_linear || j->block_seqs > 0))
+        return set_err(err, "convert: --adapter-rank does not combine with --keep-linear or block-wise reconstruction "
+                            "(--block-seqs)");
     // A finished job (its report written last) is not converted, exported
     // or evaluated again.
     char *report = path_join(j->out_dir, "convert.json");
@@ -712,7 +721,7 @@ int convert_run(const ConvertJob *j, char *err) {
     k.mix_path = path_join(k.work, "e2e-text.tokens");
     k.plan_path = path_join(k.work, "plan.json");
     quant_note(k.note, sizeof k.note, j->group, "gptq", j->keep_embedding == QKEEP_BF16 ? "bf16" : NULL,
-               j->keep_linear, "trit convert");
+               j->keep_linear, j->adapter_rank, "trit convert");
     int rc = make_dir(k.work, err);
     for (int i = 0; i < N_STAGES; i++) read_stage_info(&k, &k.stage[i]);  // what earlier runs spent
     read_plan(&k);

@@ -240,6 +240,7 @@ static int check_options(const Model *s, const Model *p, const BlockwiseOptions 
         a->intermediate_size != b->intermediate_size || a->num_attention_heads != b->num_attention_heads ||
         a->num_key_value_heads != b->num_key_value_heads || a->head_dim != b->head_dim || a->vocab_size != b->vocab_size)
         return set_err(err, "block-wise: the student and the parent differ in shape");
+    if (a->adapter_rank) return set_err(err, "block-wise: a student with adapters is not trained block by block");
     if (o->epochs < 1 || o->batch < 1 || o->seq_len < 2 || !(o->lr > 0.0f))
         return set_err(err, "block-wise: epochs, batch and learning rate must be positive and sequences >= 2 tokens");
     if (o->val_seqs < 1 || o->n_seqs < o->val_seqs + 1)

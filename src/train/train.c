@@ -10,6 +10,7 @@
 
 #include "base/hash.h"
 #include "base/util.h"
+#include "kernels/gemm.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/head.h"
 
@@ -42,8 +43,10 @@ void train_config_default(TrainConfig *c) {
 
 // The bf16 view of a parameter set: matrices in `w16` (the layout of the
 // flat buffer, 2 bytes a value), norms fp32 in `f32`; kinds in `keep_f32`
-// (the embedding / head kept in fp32) from `f32` as well.
-static void view_bf16(ModelWeights *mw, const Model *m, const uint16_t *w16, const float *f32, int keep_f32_embed) {
+// (the embedding / head kept in fp32) from `f32` as well; adapters (fp32)
+// only with `adapters` (a student's are folded into its matrices).
+static void view_bf16(ModelWeights *mw, const Model *m, const uint16_t *w16, const float *f32, int keep_f32_embed,
+                      int adapters) {
     memset(mw, 0, sizeof *mw);
     mw->config = m->config;
     const void *base[TK_COUNT] = {0};
@@ -51,7 +54,7 @@ static void view_bf16(ModelWeights *mw, const Model *m, const uint16_t *w16, con
     for (int k = 0; k < TK_COUNT; k++) type[k] = GGML_TYPE_F32;
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        if (ti->layer != 0) continue;
+        if (ti->layer != 0 || (tk_is_adapter(ti->kind) && !adapters)) continue;
         const int bf16 = ti->matrix && !(keep_f32_embed && tk_is_embedding(ti->kind));
         base[ti->kind] = bf16 ? (const void *)(w16 + ti->offset) : (const void *)(f32 + ti->offset);
         type[ti->kind] = bf16 ? GGML_TYPE_BF16 : GGML_TYPE_F32;
@@ -139,6 +142,9 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
     if (!(c->scale_lr_mult > 0) || !isfinite(c->scale_lr_mult))
         return set_err(err, "--scale-lr-mult must be positive (got %g)", c->scale_lr_mult);
     if (c->precision != PREC_FP32 && c->precision != PREC_BF16) return set_err(err, "unknown precision %d", c->precision);
+    if (m->config.adapter_rank && (c->keep_linear || !c->quant || c->quant_ramp))
+        return set_err(err, "a model with adapters trains as ternary matrices with their corrections: not with "
+                            "--keep-linear, --quant none or --quant-ramp");
     if (c->precision == PREC_BF16 && gemm_bf16_check(err)) return -1;
     t->cfg = *c;
     t->model = m;
@@ -158,11 +164,13 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
             if (m->tensors[i].cols > widest) widest = m->tensors[i].cols;
         t->fwd16 = xmalloc_aligned(sizeof(uint16_t) * n);
         t->proj_tmp = xmalloc_aligned(sizeof(float) * PROJ_ROWS * (size_t)widest);
-        view_bf16(&t->fw, m, t->fwd16, m->params_memory, c->quant && c->keep_embedding == KEEP_FP32);
+        view_bf16(&t->fw, m, t->fwd16, m->params_memory, c->quant && c->keep_embedding == KEEP_FP32, 0);
     } else {
         t->fwd = c->quant ? xmalloc_aligned(sizeof(float) * n) : m->params_memory;
         model_point_params(m, t->fwd, &t->w);
-        weights_view(&t->fw, m, &t->w);
+        ParamTensors folded = t->w;  // the adapters are folded into the matrices (project_rows)
+        memset(folded.adapters, 0, sizeof folded.adapters);
+        weights_view(&t->fw, m, &folded);
     }
     // Each tensor's part of this rank's slice, as ranges from lo.
     t->ranges = xcalloc((size_t)m->n_tensors, sizeof(ParamRange));
@@ -209,7 +217,7 @@ int trainer_set_teacher(Trainer *t, Model *teacher, char *err) {
     if (t->cfg.precision == PREC_BF16) {  // frozen: rounded once
         t->teacher16 = xmalloc_aligned(sizeof(uint16_t) * teacher->n_params);
         round_matrices(t->teacher16, teacher);
-        view_bf16(&t->tw, teacher, t->teacher16, teacher->params_memory, 0);
+        view_bf16(&t->tw, teacher, t->teacher16, teacher->params_memory, 0, 1);
     } else {
         weights_view(&t->tw, teacher, &teacher->params);
     }
@@ -220,16 +228,29 @@ float trainer_lambda(const TrainConfig *c, long step) {
     return c->quant_ramp > 0 && step < c->quant_ramp ? (float)step / (float)c->quant_ramp : 1.0f;
 }
 
+// Rows [r0, r1) of layer l's adapter tensor of kind k, rounded to bf16 (the
+// adapters train like a kept bf16 tensor: fp32 latent, bf16 in the forward
+// and in the saved model), in a new allocation.
+static float *adapter_bf16(const Model *m, int k, int l, int64_t r0, int64_t r1) {
+    const ArchTensor *e = arch_tensor(arch_get(m->config.arch), k);
+    const int64_t rows = arch_dim(&m->config, e->rows), cols = arch_dim(&m->config, e->cols);
+    float *out = xmalloc(sizeof(float) * (size_t)((r1 - r0) * cols));
+    bf16_round_f32(out, m->params.k[k] + (size_t)(l * rows + r0) * cols, (size_t)((r1 - r0) * cols));
+    return out;
+}
+
 // Tensor ti of the forward weights in fp32 into dst (its own offset applied
-// by the caller): copied (norms, an fp32-kept embedding), rounded through
-// bf16 (a bf16-kept one), or projected and mixed with mix lambda; rows
-// [r0, r1) only.
-static void project_rows(const Trainer *t, int i, float lambda, int64_t r0, int64_t r1, float *dst) {
+// by the caller): copied (norms, an fp32-kept embedding, adapters), rounded
+// through bf16 (a bf16-kept one), or projected and mixed with mix lambda,
+// then with `fold` its adapter's B·A added; rows [r0, r1) only.
+static void project_rows(const Trainer *t, int i, float lambda, int fold, int64_t r0, int64_t r1, float *dst) {
     const TensorInfo *ti = &t->model->tensors[i];
     const int64_t cols = ti->cols ? ti->cols : 1;
     const float *src = t->model->params_memory + ti->offset + (size_t)(r0 * cols);
     const size_t n = (size_t)((r1 - r0) * cols);
-    if (!t->cfg.quant || !ti->matrix || kept(&t->cfg, ti) == KEEP_FP32) {
+    if (tk_is_adapter(ti->kind)) {
+        bf16_round_f32(dst, src, n);
+    } else if (!t->cfg.quant || !ti->matrix || kept(&t->cfg, ti) == KEEP_FP32) {
         memcpy(dst, src, sizeof(float) * n);
     } else if (kept(&t->cfg, ti)) {
         bf16_round_f32(dst, src, n);
@@ -241,16 +262,24 @@ static void project_rows(const Trainer *t, int i, float lambda, int64_t r0, int6
         if (lambda < 1.0f)
             for (size_t j = 0; j < n; j++) dst[j] = (1.0f - lambda) * src[j] + lambda * dst[j];
     }
+    const int r = t->model->config.adapter_rank, a = tk_adapter_a(ti->kind);
+    if (fold && r && a >= 0) {  // + B·A: the forward runs the corrected matrix
+        float *A = adapter_bf16(t->model, a, ti->layer, 0, r), *Bm = adapter_bf16(t->model, a + 1, ti->layer, r0, r1);
+        sgemm_det(0, 0, (int)(r1 - r0), (int)cols, r, 1.0f, Bm, r, A, (int)cols, 1.0f, dst, (int)cols);
+        free(A);
+        free(Bm);
+    }
 }
 
-static void project_f32(const Trainer *t, float lambda, float *dst) {
+static void project_f32(const Trainer *t, float lambda, int fold, float *dst) {
     const Model *m = t->model;
-    for (int i = 0; i < m->n_tensors; i++) project_rows(t, i, lambda, 0, m->tensors[i].rows, dst + m->tensors[i].offset);
+    for (int i = 0; i < m->n_tensors; i++)
+        project_rows(t, i, lambda, fold, 0, m->tensors[i].rows, dst + m->tensors[i].offset);
 }
 
 void trainer_project(Trainer *t, float lambda) {
     if (t->cfg.precision == PREC_FP32) {
-        if (t->cfg.quant) project_f32(t, lambda, t->fwd);
+        if (t->cfg.quant) project_f32(t, lambda, 1, t->fwd);
         return;
     }
     // bf16: every matrix the forward reads as bf16 (norms and an fp32-kept
@@ -261,7 +290,7 @@ void trainer_project(Trainer *t, float lambda) {
         if (!ti->matrix || kept(&t->cfg, ti) == KEEP_FP32) continue;
         for (int64_t r0 = 0; r0 < ti->rows; r0 += PROJ_ROWS) {
             const int64_t r1 = r0 + PROJ_ROWS < ti->rows ? r0 + PROJ_ROWS : ti->rows;
-            project_rows(t, i, lambda, r0, r1, t->proj_tmp);
+            project_rows(t, i, lambda, 1, r0, r1, t->proj_tmp);
             bf16_round(t->fwd16 + ti->offset + (size_t)(r0 * ti->cols), t->proj_tmp, (size_t)((r1 - r0) * ti->cols));
         }
     }
@@ -269,8 +298,26 @@ void trainer_project(Trainer *t, float lambda) {
 
 float *trainer_model_f32(Trainer *t) {
     float *dst = t->cfg.precision == PREC_FP32 ? t->fwd : t->grads;
-    if (dst != t->model->params_memory) project_f32(t, 1.0f, dst);
+    if (dst != t->model->params_memory) project_f32(t, 1.0f, 0, dst);
     return dst;
+}
+
+void trainer_adapter_grads(Trainer *t) {
+    const Model *m = t->model;
+    const int r = m->config.adapter_rank;
+    for (int i = 0; i < m->n_tensors && r; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        const int a = tk_adapter_a(ti->kind);
+        if (a < 0) continue;
+        const int rows = (int)ti->rows, cols = (int)ti->cols;
+        const size_t la = (size_t)ti->layer * r * cols, lb = (size_t)ti->layer * rows * r;
+        const float *dW = t->grads + ti->offset;
+        float *A = adapter_bf16(m, a, ti->layer, 0, r), *Bm = adapter_bf16(m, a + 1, ti->layer, 0, rows);
+        sgemm_det(1, 0, r, cols, rows, 1.0f, Bm, r, dW, cols, 0.0f, t->g.k[a] + la, cols);
+        sgemm_det(0, 1, rows, r, cols, 1.0f, dW, cols, A, cols, 0.0f, t->g.k[a + 1] + lb, r);
+        free(A);
+        free(Bm);
+    }
 }
 
 void trainer_scale_grads(Trainer *t) {
@@ -357,6 +404,7 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
         dist_sum_f32(d, t->grads, m->n_params);  // the one reduction of the step
         st->comm_s = now_seconds() - t0;
     }
+    trainer_adapter_grads(t);  // from the summed gradients: the same on every rank
     st->grad_norm = grad_global_norm(t->grads, m->n_params);
     if (t->scales) {  // from the summed gradients: the same on every rank
         trainer_scale_grads(t);

@@ -12,6 +12,10 @@
 //      tokens first, and the loss is α·CE + (1 − α)·τ²·KL(teacher ‖ student);
 //   3. global gradient norm (logged before clipping), stop on NaN/Inf, clip;
 //   4. AdamW with the cosine learning rate of this step.
+// With adapters (a config's adapter_rank) step 1 adds each linear's B·A to
+// its projection, A and B rounded to bf16 (fp32 latent, like a kept bf16
+// tensor, straight-through), and their gradients follow from the matrix's
+// after step 2 (dA = Bᵀ·dW', dB = dW'·Aᵀ, the bf16 values); not decayed.
 // With learned scales (SCALE_LEARNED) step 1 rounds with the trained scales,
 // step 2 adds their LSQ gradients (ternary_scale_grad), the norm of step 3
 // covers them too, and step 4 updates them without weight decay.
@@ -122,14 +126,19 @@ float trainer_lambda(const TrainConfig *c, long step);
 // bf16 they are then rounded to bf16.
 void trainer_project(Trainer *t, float lambda);
 
-// The trained model in fp32 (λ = 1, not rounded to bf16): fwd, or with bf16
-// the gradient buffer, overwritten (so only between steps). Its layout is
-// the parameter buffer's.
+// The trained model in fp32 (λ = 1, not rounded to bf16; adapters beside
+// the matrices, not folded into them): fwd, or with bf16 the gradient
+// buffer, overwritten (so only between steps). Its layout is the parameter
+// buffer's. The forward weights are stale after it: trainer_project again.
 float *trainer_model_f32(Trainer *t);
 
 // SCALE_LEARNED: scale_grads from the matrices' gradients in grads (the
 // gradient of the forward weights) and the latent weights.
 void trainer_scale_grads(Trainer *t);
+
+// Adapters: their gradients in grads from their matrices' there (the
+// forward ran W' = t·s + B·A, A and B in bf16): dA = Bᵀ·dW', dB = dW'·Aᵀ.
+void trainer_adapter_grads(Trainer *t);
 
 // One step on x, y: the global batch of dist.size x B rows of T tokens,
 // of which this rank runs rows [rank·B, rank·B + B). The loss is the mean

@@ -121,7 +121,8 @@ static int save_trained(Trainer *t, const TrainJob *j, const char *tok_path, cha
     char note[320];
     const KeepEmbedding e = t->cfg.keep_embedding;
     quant_note(note, sizeof note, t->cfg.group_size, ternary_scale_name(t->cfg.scale),
-               e == KEEP_NONE ? NULL : e == KEEP_BF16 ? "bf16" : "fp32", t->cfg.keep_linear, "trit train");
+               e == KEEP_NONE ? NULL : e == KEEP_BF16 ? "bf16" : "fp32", t->cfg.keep_linear,
+               m->config.adapter_rank, "trit train");
     float *latent = m->params_memory;
     m->params_memory = trainer_model_f32(t);  // the ternary model itself
     int rc = model_save(m, j->out_dir, t->cfg.quant ? note : NULL, err);

@@ -154,7 +154,7 @@ def write_control(model_dir, out_dir, how):
     cfg = config(model_dir)
     st = load_file(os.path.join(model_dir, "model.safetensors"))
     for name, w in st.items():
-        if w.ndim != 2:
+        if w.ndim != 2 or ".lora_" in name:  # the adapters as they are
             continue
         if how == "scale" and "embed" not in name:
             w = w.copy()
@@ -174,9 +174,17 @@ def rel_l2(a, b):
     return np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)
 
 
-def llama_load(path, n_ctx):
+def lora_of(path):
+    """The LoRA adapter file trit exported beside a GGUF model, or None."""
+    lora = path[:-len(".gguf")] + ".lora.gguf"
+    return lora if os.path.exists(lora) else None
+
+
+def llama_load(path, n_ctx, lora=True):
+    """The model, with its LoRA adapter file (unless lora is False)."""
     return llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_batch=n_ctx, n_threads=2, logits_all=True,
-                           verbose=False, flash_attn=False, type_k=0, type_v=0)
+                           verbose=False, flash_attn=False, type_k=0, type_v=0,
+                           lora_path=lora_of(path) if lora else None)
 
 
 def llama_greedy(llm, ids, n, eos):
@@ -258,6 +266,15 @@ def check_model(args, model_dir, work):
         if not ok:
             fail("%s %s: llama.cpp's logits are %.4f from the exact model's (bound %.4f)" % (name, spec, err.mean(),
                                                                                           bound))
+        if lora_of(path):  # the adapters matter: without them llama.cpp is much further off
+            bare = llama_load(path, max(64, len(ids) + 1), lora=False)
+            bare.eval(ids)
+            berr = rel_l2(np.array(bare.scores[:len(ids)], dtype=np.float32), exact).mean()
+            del bare
+            print("    without its LoRA adapter file: rel. L2 %.4f mean" % berr)
+            if not berr > 4 * err.mean():
+                fail("%s %s: the adapters change llama.cpp's logits too little to be checked (%.4f without, %.4f "
+                     "with)" % (name, spec, berr, err.mean()))
         # trit's own packed runtime on the same file, held to the same bound.
         tpath = os.path.join(work, name + ".packed.f32")
         trit_generate(args.trit, path, args.prompt, 1, tpath)

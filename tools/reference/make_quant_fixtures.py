@@ -15,10 +15,16 @@ written from the method's definition in numpy, float64, without blocking:
         group's current (error-updated) weights; q_j = t * s;
         W[:, j+1:] -= ((W[:, j] - q_j) / U[j, j]) outer U[j, j+1:].
 
+  lowrank  (src/quant/lowrank.c) the rank-r B·A minimising ||(E - B·A) X^T||:
+        H = X^T X + damp * mean(diag H) I = L L^T, the SVD E L = U S V^T, and
+        B·A = U_r S_r V_r^T L^-1; without X the truncated SVD of E.
+
 Writes tests/fixtures/quant/case<k>.bin for a few shapes: a header of int32
 magic 'TQNT', rows, cols, group, n (calibration rows), then float32 W
 (rows x cols), X (n x cols), and the references: float32 mse (rows x cols,
 unweighted), mse_h (weighted by h_i = sum_n x_i^2), gptq (damp 0.01).
+and tests/fixtures/quant/lowrank.bin: int32 'TLRK', rows, cols, n, rank,
+then float32 E, X, the weighted B·A and the plain one (rows x cols each).
 Run: python3 tools/reference/make_quant_fixtures.py   (needs numpy)
 """
 import os
@@ -103,8 +109,32 @@ def case(k, rows, cols, group, n, seed):
     print(f"case{k}: {rows} x {cols}, group {group}, {n} calibration rows")
 
 
+def lowrank(E, X, rank, damp):
+    E = E.astype(np.float64)
+    L = np.eye(E.shape[1])
+    if X is not None:
+        H = X.astype(np.float64).T @ X.astype(np.float64)
+        L = np.linalg.cholesky(H + damp * np.mean(np.diag(H)) * np.eye(H.shape[0]))
+    U, S, Vt = np.linalg.svd(E @ L, full_matrices=False)
+    return (U[:, :rank] * S[:rank]) @ Vt[:rank] @ np.linalg.inv(L)
+
+
+def lowrank_case(rows, cols, n, rank, seed):
+    rng = np.random.default_rng(seed)
+    E = (rng.standard_normal((rows, cols)) * 0.02).astype(np.float32)
+    mix = rng.standard_normal((cols, cols)) / np.sqrt(cols) + np.eye(cols)
+    X = (rng.standard_normal((n, cols)) @ mix * rng.uniform(0.2, 3.0, cols)).astype(np.float32)
+    X[:, 3] = 0.0
+    with open(os.path.join(OUT, "lowrank.bin"), "wb") as f:
+        f.write(struct.pack("<5i", 0x4B524C54, rows, cols, n, rank))
+        for a in (E, X, lowrank(E, X, rank, 0.01), lowrank(E, None, rank, 0.01)):
+            f.write(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    print(f"lowrank: {rows} x {cols}, rank {rank}, {n} calibration rows")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     case(0, 8, 64, 16, 256, 1)
     case(1, 24, 192, 64, 512, 2)
     case(2, 6, 320, 32, 400, 3)
+    lowrank_case(40, 96, 300, 6, 4)

@@ -28,6 +28,12 @@ as each group's MSE-optimal fp16 scale, the forward rounds them to fp16, and
 their gradient is LSQ's (t - w/s where |w/s| <= 1, t outside); AdamW without
 weight decay, inside the same global-norm clip. It also writes
 scales.safetensors: init.<name>, grad.<name> (batch 0) and final.<name>.
+The adapter variant (trit's --adapter-rank) gives every linear layer but the
+head a rank-r correction: its forward uses t*s + B@A, A (r, in) and B (out, r)
+rounded to bf16 (straight-through, fp32 latent) and trained without weight decay; they are saved with the model under PEFT's
+names (<linear>.lora_A.weight, <linear>.lora_B.weight) beside config.json's
+"trit_adapter_rank", and their gradients and final values with the rest; the
+teacher (the starting model) runs W + B@A.
 Run: python3 tools/reference/make_train_fixtures.py   (needs torch, transformers, safetensors)
 """
 import json
@@ -72,6 +78,9 @@ VARIANTS = [
     # Learned group scales (trit train --scale learned), as trit convert distils.
     dict(name="distill_learned_scales", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.0, 1.0),
          learned=True),
+    # Rank-4 adapters on every linear, with learned scales, as trit convert --adapter-rank trains them.
+    dict(name="distill_adapters", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.0, 1.0), learned=True,
+         adapters=4),
 ]
 
 
@@ -138,7 +147,8 @@ def learned_weight(w, s, group):
 def patch_ternary(model, group, state):
     """state["lam"] is read at every forward; the embedding / LM head are kept
     when state["keep"] is set. With state["scales"] (a dict, filled here by
-    weight name) the scales are learned."""
+    weight name) the scales are learned; with state["adapters"] (module name:
+    (A, B)) those linears add B @ A to their weight."""
     head = model.get_output_embeddings()
     names = {id(p): n for n, p in model.named_parameters()}
     scales = state.get("scales")
@@ -151,10 +161,19 @@ def patch_ternary(model, group, state):
             return learned_weight(w, scales[n], group)
         return forward_weight(w, group, state["lam"], keep)
 
-    for mod in model.modules():
+    adapters = state.get("adapters") or {}
+
+    def linear(m, k, name):
+        if name in adapters:
+            A, Bm = adapters[name]
+            return lambda x: Fn.linear(x, weight(m.weight, k) + forward_weight(Bm, 0, 1.0, "bf16") @
+                                       forward_weight(A, 0, 1.0, "bf16"), m.bias)
+        return lambda x: Fn.linear(x, weight(m.weight, k), m.bias)
+
+    for name, mod in model.named_modules():
         if isinstance(mod, torch.nn.Linear):
             keep = state.get("keep") if mod is head else None
-            mod.forward = (lambda m, k: (lambda x: Fn.linear(x, weight(m.weight, k), m.bias)))(mod, keep)
+            mod.forward = linear(mod, keep, name)
     emb = model.model.embed_tokens
     emb.forward = lambda ids: Fn.embedding(ids, weight(emb.weight, state.get("keep")))
     if scales is not None:  # every scale made now, before the optimizer sees them
@@ -205,6 +224,32 @@ def hidden_term(hs, ht):
     return torch.stack(terms).mean()
 
 
+def add_adapters(model, d, rank, seed):
+    """Random A, B for every linear of the decoder layers, written into the
+    saved checkpoint d/model (and its config's trit_adapter_rank); module
+    name: (A, B) as parameters."""
+    from safetensors.torch import load_file
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Linear) and ".layers." in name:
+            # bf16 values, as trit's quantize starts them
+            A = torch.nn.Parameter((0.05 * torch.randn(rank, mod.in_features, generator=g)).bfloat16().float())
+            Bm = torch.nn.Parameter((0.05 * torch.randn(mod.out_features, rank, generator=g)).bfloat16().float())
+            out[name] = (A, Bm)
+    path = os.path.join(d, "model", "model.safetensors")
+    tensors = load_file(path)
+    for name, (A, Bm) in out.items():
+        tensors[f"{name}.lora_A.weight"] = A.detach().clone()
+        tensors[f"{name}.lora_B.weight"] = Bm.detach().clone()
+    save_file(tensors, path, metadata={"format": "pt"})
+    cfg_path = os.path.join(d, "model", "config.json")
+    cfg = json.load(open(cfg_path))
+    cfg["trit_adapter_rank"] = rank
+    json.dump(cfg, open(cfg_path, "w"), indent=2, sort_keys=True)
+    return out
+
+
 def named_params(model):
     # state_dict names (HF), one entry per distinct tensor (the tied head is the embedding)
     seen, out = set(), []
@@ -230,7 +275,8 @@ def main():
         model = model_class(v).from_pretrained(os.path.join(d, "model"), dtype=torch.float32,
                                                  attn_implementation="eager")
         model.train()
-        state = dict(lam=1.0, keep=v.get("keep"), scales={} if v.get("learned") else None)
+        adapters = add_adapters(model, d, v["adapters"], 99 + i) if v.get("adapters") else {}
+        state = dict(lam=1.0, keep=v.get("keep"), scales={} if v.get("learned") else None, adapters=adapters)
         if v["quant"]:
             patch_ternary(model, RECIPE["group_size"], state)
         teacher = None
@@ -239,11 +285,18 @@ def main():
                                                        attn_implementation="eager").eval()
             for p in teacher.parameters():
                 p.requires_grad_(False)
+            with torch.no_grad():  # the teacher is the starting model as it runs: W + B @ A
+                mods = dict(teacher.named_modules())
+                for name, (A, Bm) in adapters.items():
+                    mods[name].weight += Bm @ A
         if v.get("hidden"):
             student_out, teacher_out = layer_outputs(model), layer_outputs(teacher)
         params = named_params(model)
         decay = [p for n, p in params if "norm" not in n]
         no_decay = [p for n, p in params if "norm" in n]
+        for name, (A, Bm) in adapters.items():  # not decayed
+            params += [(f"{name}.lora_A.weight", A), (f"{name}.lora_B.weight", Bm)]
+            no_decay += [A, Bm]
         scales = state["scales"] or {}
         init = {f"init.{n}": p.detach().clone().squeeze(-1) for n, p in scales.items()}
         opt = torch.optim.AdamW([dict(params=decay, weight_decay=RECIPE["weight_decay"]),
