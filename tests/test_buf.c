@@ -1,7 +1,8 @@
 // test_buf.c — base/buf: JSON string literals as Python's json writes them,
 // and always valid JSON text (a model's decoded text may end inside a
-// character).
+// character); base/util's err_prefix, which reads the message it rewrites.
 #include "base/buf.h"
+#include "base/util.h"
 #include "test.h"
 
 static void check_str(const char *in, int ascii, const char *want) {
@@ -13,7 +14,19 @@ static void check_str(const char *in, int ascii, const char *want) {
     free(b.s);
 }
 
+static void check_err_prefix(void) {
+    char err[ERR_LEN], big[ERR_LEN + 40];
+    set_err(err, "inner %d", 7);
+    CHECK(err_prefix(err, "%s %s", "file", "x.gguf") == -1 && !strcmp(err, "file x.gguf: inner 7"), "got '%s'", err);
+    memset(big, 'p', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    set_err(err, "inner");
+    err_prefix(err, "%s", big);  // a prefix longer than the buffer: truncated, terminated
+    CHECK(strlen(err) == ERR_LEN - 1 && err[0] == 'p', "long prefix: %zu bytes", strlen(err));
+}
+
 int main(void) {
+    check_err_prefix();
     check_str("a\"b\\c\n\t\x01", 0, "\"a\\\"b\\\\c\\n\\t\\u0001\"");
     // Valid UTF-8: copied, or escaped as json.dumps(ensure_ascii=True) does.
     check_str("caf\xc3\xa9 \xf0\x9f\x98\x80", 0, "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"");

@@ -26,6 +26,22 @@ int set_err(char *err, const char *fmt, ...) {
     return -1;
 }
 
+int err_prefix(char *err, const char *fmt, ...) {
+    if (err) {
+        char msg[ERR_LEN];
+        snprintf(msg, sizeof msg, "%s", err);
+        va_list ap;
+        va_start(ap, fmt);
+        const int n = vsnprintf(err, ERR_LEN, fmt, ap);
+        va_end(ap);
+        size_t used = n < 0 ? 0 : (size_t)n < ERR_LEN - 1 ? (size_t)n : ERR_LEN - 1;
+        for (const char *p = ": "; *p && used < ERR_LEN - 1;) err[used++] = *p++;
+        for (const char *p = msg; *p && used < ERR_LEN - 1;) err[used++] = *p++;  // truncated as set_err would
+        err[used] = 0;
+    }
+    return -1;
+}
+
 void print_error(const char *fmt, va_list ap) {
     fputs("trit: error: ", stderr);
     vfprintf(stderr, fmt, ap);

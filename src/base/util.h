@@ -17,6 +17,9 @@
 // printf into err (which may be NULL); always returns -1 so callers can
 // `return set_err(err, "...")`.
 int set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Puts a formatted prefix and ": " before the message already in err (which
+// set_err cannot read while it writes err). Returns -1.
+int err_prefix(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 // Print "trit: error: <msg>" and a newline to stderr: the one form every
 // error of the command line takes (die, and apps' usage errors).

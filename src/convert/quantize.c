@@ -46,7 +46,7 @@ static int quantize_matrix(const Model *m, const TensorInfo *t, const QuantizeOp
         return 0;
     }
     if (o->method == QUANT_GPTQ) {
-        if (ternary_gptq(w, t->rows, t->cols, o->group, H, o->damp, err)) return set_err(err, "%s: %s", t->name, err);
+        if (ternary_gptq(w, t->rows, t->cols, o->group, H, o->damp, err)) return err_prefix(err, "%s", t->name);
         return 0;
     }
     float *h = NULL;
@@ -78,7 +78,7 @@ static int quantize_linear(const Model *m, const TensorInfo *t, const QuantizeOp
         for (size_t i = 0; i < nw; i++) orig[i] -= w[i];  // the rounding error
         float *A = m->params.k[a] + (size_t)t->layer * r * t->cols, *B = m->params.k[a + 1] + (size_t)t->layer * t->rows * r;
         rc = lowrank_fit(orig, t->rows, t->cols, H, o->damp, r, A, B, err);
-        if (rc) set_err(err, "%s: %s", t->name, err);
+        if (rc) err_prefix(err, "%s", t->name);
         bf16_round_f32(A, A, (size_t)r * (size_t)t->cols);  // as training runs them
         bf16_round_f32(B, B, (size_t)t->rows * (size_t)r);
     }

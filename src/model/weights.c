@@ -132,7 +132,7 @@ static int load_adapters(ModelWeights *mw, const GgufFile *g, const char *path, 
     GgufFile a;
     int rc = gguf_open(&a, apath, err);
     if (rc) {
-        set_err(err, "%s names rank-%u adapters, but its adapter file cannot be read: %s", path, r, err);
+        err_prefix(err, "%s names rank-%u adapters, but its adapter file cannot be read", path, r);
         free(apath);
         return -1;
     }
