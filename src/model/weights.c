@@ -115,10 +115,55 @@ char *weights_adapter_path(const char *gguf_path) {
     return p;
 }
 
+// Floats of every adapter tensor of a config, kind after kind.
+static size_t adapter_floats(const ModelConfig *c) {
+    const Arch *ar = arch_get(c->arch);
+    size_t total = 0;
+    for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++)
+        total += (size_t)c->num_hidden_layers * (size_t)arch_dim(c, arch_tensor(ar, k)->rows) *
+                 (size_t)arch_dim(c, arch_tensor(ar, k)->cols);
+    return total;
+}
+
+float *weights_read_adapters(const GgufFile *a, const ModelConfig *c, char *err) {
+    const char *s;
+    size_t n;
+    if (gguf_get_str(a, "general.type", &s, &n, err) || n != 7 || memcmp(s, "adapter", 7)) {
+        set_err(err, "%s: not a LoRA adapter (general.type is not \"adapter\")", a->name);
+        return NULL;
+    }
+    if (a->n_tensors != 14 * c->num_hidden_layers) {
+        set_err(err, "%s: %d tensors, not the %d adapters of this model", a->name, a->n_tensors,
+                14 * c->num_hidden_layers);
+        return NULL;
+    }
+    const Arch *ar = arch_get(c->arch);
+    float *out = xmalloc_aligned(sizeof(float) * adapter_floats(c)), *p = out;
+    char name[96];
+    for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++) {
+        const ArchTensor *e = arch_tensor(ar, k);
+        const int64_t rows = arch_dim(c, e->rows), cols = arch_dim(c, e->cols);
+        for (int l = 0; l < c->num_hidden_layers; l++, p += rows * cols) {
+            arch_gguf_name(e, l, name, sizeof name);
+            const GgufTensor *t = gguf_find_tensor(a, name);
+            if (!t || t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows) {
+                set_err(err, "%s: tensor '%s' is %s for rank %d", a->name, name, t ? "misshapen" : "missing",
+                        c->adapter_rank);
+                free(out);
+                return NULL;
+            }
+            if (gguf_tensor_to_f32(t, p, err)) {
+                free(out);
+                return NULL;
+            }
+            gguf_rope_rows(c, k, p, sizeof(float) * (size_t)cols, 0);
+        }
+    }
+    return out;
+}
+
 // The adapters of a GGUF model exported with them ("trit.adapter_rank"),
-// from its adapter file: checked against the config (every pair present,
-// shaped for the rank; an adapter of llama.cpp's layout) and read into fp32
-// slabs, mw->adapters, at base[] (Llama's q/k B rows back in HF order).
+// from its adapter file (weights_read_adapters) into mw->adapters, at base[].
 // Sets mw->config.adapter_rank. Nothing to do without the key.
 static int load_adapters(ModelWeights *mw, const GgufFile *g, const char *path, const void *base[TK_COUNT],
                          char *err) {
@@ -131,42 +176,20 @@ static int load_adapters(ModelWeights *mw, const GgufFile *g, const char *path, 
     char *apath = weights_adapter_path(path);
     GgufFile a;
     int rc = gguf_open(&a, apath, err);
-    if (rc) {
-        err_prefix(err, "%s names rank-%u adapters, but its adapter file cannot be read", path, r);
-        free(apath);
-        return -1;
-    }
-    const char *s;
-    size_t n;
-    if (gguf_get_str(&a, "general.type", &s, &n, err) || n != 7 || memcmp(s, "adapter", 7))
-        rc = set_err(err, "%s: not a LoRA adapter (general.type is not \"adapter\")", apath);
-    const Arch *ar = arch_get(c->arch);
-    size_t total = 0;
-    for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++)
-        total += (size_t)c->num_hidden_layers * arch_dim(c, arch_tensor(ar, k)->rows) * arch_dim(c, arch_tensor(ar, k)->cols);
-    float *p = rc ? NULL : xmalloc_aligned(sizeof(float) * total);
-    mw->adapters = p;
-    char name[96];
-    for (int k = TK_WQ_A; k <= TK_WDOWN_B && rc == 0; k++) {
-        const ArchTensor *e = arch_tensor(ar, k);
-        const int64_t rows = arch_dim(c, e->rows), cols = arch_dim(c, e->cols);
-        base[k] = p;
-        for (int l = 0; l < c->num_hidden_layers && rc == 0; l++, p += rows * cols) {
-            arch_gguf_name(e, l, name, sizeof name);
-            const GgufTensor *t = gguf_find_tensor(&a, name);
-            if (!t || t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows)
-                rc = set_err(err, "%s: tensor '%s' is %s for rank %u", apath, name, t ? "misshapen" : "missing", r);
-            else if (gguf_tensor_to_f32(t, p, err) == 0)
-                gguf_rope_rows(c, k, p, sizeof(float) * (size_t)cols, 0);
-            else
-                rc = -1;
+    free(apath);
+    if (rc) return err_prefix(err, "%s names rank-%u adapters, but its adapter file cannot be read", path, r);
+    mw->adapters = weights_read_adapters(&a, c, err);
+    gguf_close(&a);
+    if (!mw->adapters) rc = -1;
+    if (rc == 0) {
+        const Arch *ar = arch_get(c->arch);
+        const float *p = mw->adapters;
+        for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++) {
+            base[k] = p;
+            p += (size_t)c->num_hidden_layers * (size_t)arch_dim(c, arch_tensor(ar, k)->rows) *
+                 (size_t)arch_dim(c, arch_tensor(ar, k)->cols);
         }
     }
-    if (rc == 0 && a.n_tensors != 14 * c->num_hidden_layers)
-        rc = set_err(err, "%s: %d tensors, not the %d adapters of this model", apath, a.n_tensors,
-                     14 * c->num_hidden_layers);
-    gguf_close(&a);
-    free(apath);
     return rc;
 }
 

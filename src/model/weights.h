@@ -65,6 +65,13 @@ int weights_fits(uint32_t type, const float *src, int64_t rows, int64_t cols, in
 // ".gguf" replaced by ".lora.gguf" (appended when it has none). Free it.
 char *weights_adapter_path(const char *gguf_path);
 
+// Every adapter of config c (its adapter_rank > 0) from an adapter file
+// (gguf_export.h): fp32, kind after kind (TK_WQ_A .. TK_WDOWN_B), each an
+// (L, rows, cols) slab, Llama's q/k B rows back in HF order; checked to be
+// a LoRA adapter with exactly these tensors, shaped for the rank. NULL with
+// err otherwise. Free it.
+float *weights_read_adapters(const GgufFile *a, const ModelConfig *c, char *err);
+
 // Opens a GGUF model for running: the config from its KVs, every tensor
 // checked against the architecture's table and mapped in place (Llama's
 // q/k rows, permuted by the GGUF convention, are copied back into HF order);
