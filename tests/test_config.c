@@ -172,6 +172,9 @@ static void test_errors(void) {
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_parameters\": {\"rope_type\": \"yarn\", \"rope_theta\": 1e6}}",
          "rope_parameters.rope_type 'yarn' is not supported"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_parameters\": 5}", "\"rope_parameters\" must be an object"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"trit_adapter_rank\": -1}", "\"trit_adapter_rank\" is -1"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"trit_adapter_rank\": 65}", "narrowest linear layer's 64"},
+        {"{" BASE ", \"num_key_value_heads\": 2, \"trit_adapter_rank\": 2.5}", "\"trit_adapter_rank\" must be an integer"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_theta\": \"1e6\"}", "\"rope_theta\" must be a number"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rope_theta\": 0}", "must be a positive number"},
         {"{" BASE ", \"num_key_value_heads\": 2, \"rms_norm_eps\": -1e-6}", "must be a positive number"},
@@ -353,6 +356,10 @@ static void test_quant_note(void) {
     quant_note(note, sizeof note, 64, "gptq", "bf16", 1u << TK_WV | 1u << TK_WDOWN, 0, "trit convert");
     CHECK(quant_note_parse(note, emb, &got) == 64 && !strcmp(emb, "bf16") && got == (1u << TK_WV | 1u << TK_WDOWN),
           "round trip of '%s': embedding '%s', kept %#x", note, emb, got);
+    quant_note(note, sizeof note, 64, "gptq", "bf16", 0, 16, "trit convert");
+    CHECK(strstr(note, ", adapters r16:") && strstr(note, "is t*s + B*A (a rank-16 correction)") &&
+              quant_note_parse(note, emb, &got) == 64 && !strcmp(emb, "bf16") && got == 0,
+          "adapters: '%s'", note);
     quant_note(note, sizeof note, 128, "absmean", NULL, 0, 0, "trit train");
     CHECK(quant_note_parse(note, emb, &got) == 128 && !emb[0] && got == 0, "all ternary '%s'", note);
     CHECK(quant_note_parse("ternary g32 mse, embedding fp32: text", emb, &got) == 32 && !strcmp(emb, "fp32") && !got,

@@ -314,11 +314,6 @@ int config_validate(const ModelConfig *c, const char *name, char *err) {
         return set_err(err, "%s: llama3 RoPE scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
                        "original_max_position_embeddings >= 1", name);
     if (!arch_get(c->arch)) return set_err(err, "%s: unknown architecture id %d", name, (int)c->arch);
-    const int narrowest = c->num_key_value_heads * c->head_dim < c->hidden_size ? c->num_key_value_heads * c->head_dim
-                                                                                  : c->hidden_size;
-    if (c->adapter_rank < 0 || c->adapter_rank > narrowest)
-        return set_err(err, "%s: trit_adapter_rank %d must be between 0 and the narrowest linear layer's %d", name,
-                       c->adapter_rank, narrowest);
     // Every tensor size and the total parameter count must fit in int64,
     // and the fp32 copy must be addressable.
     int64_t total = arch_param_count(c);
@@ -327,6 +322,14 @@ int config_validate(const ModelConfig *c, const char *name, char *err) {
                        "intermediate_size %d, num_hidden_layers %d, heads %d/%d, head_dim %d)", name, c->vocab_size,
                        c->hidden_size, c->intermediate_size, c->num_hidden_layers, c->num_attention_heads,
                        c->num_key_value_heads, c->head_dim);
+    int64_t narrowest = c->hidden_size;  // of every linear's sides (their sizes fit, checked above)
+    const int64_t sides[3] = {(int64_t)c->num_attention_heads * c->head_dim,
+                              (int64_t)c->num_key_value_heads * c->head_dim, c->intermediate_size};
+    for (int i = 0; i < 3; i++)
+        if (sides[i] < narrowest) narrowest = sides[i];
+    if (c->adapter_rank < 0 || c->adapter_rank > narrowest)
+        return set_err(err, "%s: trit_adapter_rank %d must be between 0 and the narrowest linear layer's %lld", name,
+                       c->adapter_rank, (long long)narrowest);
     return 0;
 }
 
