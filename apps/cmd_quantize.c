@@ -80,6 +80,7 @@ int cmd_quantize(int argc, char **argv) {
     char err[ERR_LEN], note[320];
     uint32_t keep_linear;
     if (arch_linear_mask(keep_list, &keep_linear, err)) return opts_error("--keep-linear: %s", err);
+    if (rank && keep_linear) return opts_error("--adapter-rank and --keep-linear do not combine");
     double t0 = now_seconds();
     QuantizeOptions o = {.method = (QuantMethod)method, .group = (int)group, .keep_embedding = (QuantKeep)keep,
                          .keep_linear = keep_linear, .damp = damp, .seq_len = (int)seq_len, .batch = batch,
@@ -92,7 +93,6 @@ int cmd_quantize(int argc, char **argv) {
     }
     Model m;
     if (model_load(&m, model, err)) die("%s", err);
-    if (rank && keep_linear) return opts_error("--adapter-rank and --keep-linear do not combine");
     if (rank && model_set_adapter_rank(&m, rank, err)) die("--adapter-rank: %s", err);
     if (model_quantize(&m, &o, err)) die("%s", err);
     quant_note(note, sizeof note, (int)group, quant_method_name(o.method), keep == QKEEP_BF16 ? "bf16" : NULL,
