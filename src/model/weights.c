@@ -115,14 +115,10 @@ char *weights_adapter_path(const char *gguf_path) {
     return p;
 }
 
-// Floats of every adapter tensor of a config, kind after kind.
-static size_t adapter_floats(const ModelConfig *c) {
-    const Arch *ar = arch_get(c->arch);
-    size_t total = 0;
-    for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++)
-        total += (size_t)c->num_hidden_layers * (size_t)arch_dim(c, arch_tensor(ar, k)->rows) *
-                 (size_t)arch_dim(c, arch_tensor(ar, k)->cols);
-    return total;
+// Floats of adapter kind k's slab: every layer's tensor of that kind.
+static size_t adapter_kind_floats(const ModelConfig *c, int k) {
+    const ArchTensor *e = arch_tensor(arch_get(c->arch), k);
+    return (size_t)c->num_hidden_layers * (size_t)arch_dim(c, e->rows) * (size_t)arch_dim(c, e->cols);
 }
 
 float *weights_read_adapters(const GgufFile *a, const ModelConfig *c, char *err) {
@@ -138,7 +134,9 @@ float *weights_read_adapters(const GgufFile *a, const ModelConfig *c, char *err)
         return NULL;
     }
     const Arch *ar = arch_get(c->arch);
-    float *out = xmalloc_aligned(sizeof(float) * adapter_floats(c)), *p = out;
+    size_t total = 0;
+    for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++) total += adapter_kind_floats(c, k);
+    float *out = xmalloc_aligned(sizeof(float) * total), *p = out;
     char name[96];
     for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++) {
         const ArchTensor *e = arch_tensor(ar, k);
@@ -181,14 +179,10 @@ static int load_adapters(ModelWeights *mw, const GgufFile *g, const char *path, 
     mw->adapters = weights_read_adapters(&a, c, err);
     gguf_close(&a);
     if (!mw->adapters) rc = -1;
-    if (rc == 0) {
-        const Arch *ar = arch_get(c->arch);
-        const float *p = mw->adapters;
-        for (int k = TK_WQ_A; k <= TK_WDOWN_B; k++) {
-            base[k] = p;
-            p += (size_t)c->num_hidden_layers * (size_t)arch_dim(c, arch_tensor(ar, k)->rows) *
-                 (size_t)arch_dim(c, arch_tensor(ar, k)->cols);
-        }
+    const float *p = mw->adapters;
+    for (int k = TK_WQ_A; k <= TK_WDOWN_B && rc == 0; k++) {  // the slabs, kind after kind
+        base[k] = p;
+        p += adapter_kind_floats(c, k);
     }
     return rc;
 }
