@@ -10,7 +10,9 @@ OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -g
 # OpenBLAS built for OpenMP (Debian's libopenblas-openmp-dev), so that BLAS
 # and our own `omp parallel` loops share one thread pool instead of two pools
-# fighting over 2 cores.
+# fighting over 2 cores. A decode step's one-row products and attention run
+# on src/base/pool instead (src/base/pool.h says why): a step enters no
+# OpenMP region.
 BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 # CI treats every warning as an error.

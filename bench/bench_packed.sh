@@ -29,9 +29,13 @@ SMOL_GGUF=$(scripts/fetch-smollm2.sh)
 [ -d "$OUT/smollm2" ] || "$BUILD/trit" import --gguf "$SMOL_GGUF" --out "$OUT/smollm2"
 [ -f "$OUT/smollm2-g64/model.safetensors" ] || "$BUILD/trit" quantize --model "$OUT/smollm2" --out "$OUT/smollm2-g64" --group-size 64
 [ -f "$OUT/smollm2-q2_0.gguf" ] || "$BUILD/trit" export --model "$OUT/smollm2-g64" --out "$OUT/smollm2-q2_0.gguf"
+# As trit convert makes it: the tied embedding / LM head kept in bf16.
+[ -f "$OUT/smollm2-keep/model.safetensors" ] ||
+    "$BUILD/trit" quantize --model "$OUT/smollm2" --out "$OUT/smollm2-keep" --group-size 64 --keep-embedding bf16
+[ -f "$OUT/smollm2-keep.gguf" ] || "$BUILD/trit" export --model "$OUT/smollm2-keep" --out "$OUT/smollm2-keep.gguf"
 
 echo "== a decode step per operation (bench_decode), against the read-bandwidth bound of the same run, 2 threads"
-for m in q06-tq2_0.gguf q06-tq1_0.gguf q06-q2_0.gguf smollm2-q2_0.gguf qwen3-0.6b-random smollm2; do
+for m in q06-tq2_0.gguf q06-tq1_0.gguf q06-q2_0.gguf smollm2-q2_0.gguf smollm2-keep.gguf qwen3-0.6b-random smollm2; do
     OMP_NUM_THREADS=2 "$BUILD/bench_decode" "$OUT/$m" 64
 done
 echo "(the AVX2 kernels forced on this CPU)"

@@ -30,6 +30,9 @@ bench/bench_generate.sh "$OUT/qwen3-0.6b-random" "$BUILD/trit"
 
 bench/bench_packed.sh "$BUILD" "$DATA"
 
+echo "== decoding alone and beside another OpenMP job (trit eval in a loop), 2 threads"
+bench/bench_load.sh "$BUILD" "$DATA" "$OUT/smollm2-q2_0.gguf" "$OUT/smollm2-keep.gguf" "$OUT/q06-tq2_0.gguf"
+
 echo "== beam search and speculative decoding: SmolLM2-135M (fp32) as the target"
 # The drafter here is the untrained ternary projection (what make bench can
 # build in seconds); the README's figures use a trained student:

@@ -120,8 +120,9 @@ void linear_forward_multi(int count, float *const out[], const WTensor *const W[
 }
 
 void embedding_lookup(float *out, const int32_t *tokens, int n, const WTensor *E) {
+    // One thread: a row copy is far cheaper than a parallel region, and a
+    // decode step's one row must not wake an OpenMP team beside the pool.
     if (E->type == GGML_TYPE_F32) {
-#pragma omp parallel for
         for (int i = 0; i < n; i++)
             memcpy(out + (size_t)i * E->cols, (const float *)E->data + (size_t)tokens[i] * E->cols,
                    sizeof(float) * E->cols);

@@ -1,16 +1,19 @@
 // ops.c — forward kernels of the transformer block; see ops.h for shapes.
 //
 // Matrix products go to BLAS (OpenBLAS); everything else is a plain loop,
-// parallel over rows with OpenMP and vectorised with `omp simd`.
+// parallel over rows with OpenMP (a decode step's attention on base/pool)
+// and vectorised with `omp simd`.
 #include "kernels/ops.h"
 
 #include <cblas.h>
 #include <float.h>
 #include <immintrin.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pool.h"
 #include "base/util.h"
 #include "base/vmath.h"
 
@@ -227,25 +230,47 @@ static void attend_keys(float *o, const float *qi, const float *const *kp, const
 // returns how many.
 typedef int (*KeysFn)(const void *ctx, int i, int h, const float **kp, const float **vp);
 
-// Every (row, head) of n query rows against the keys `keys` lists. One
-// thread for small work (a decode step of a tiny model): a parallel region
-// costs more than it saves there. `most`: keys a row sees at most.
+// One attend_rows call: its inputs and per-thread scratch (scores, and the
+// key/value pointers of one row).
+typedef struct {
+    float *out, *s;
+    const float *q, **kp;
+    int NH, HD, most;
+    float scale;
+    KeysFn keys;
+    const void *ctx;
+} AttendJob;
+
+static void attend_item(void *p, int item, int thread) {
+    const AttendJob *j = p;
+    const int i = item / j->NH, h = item % j->NH;
+    const float **kp = j->kp + (size_t)thread * 2 * j->most, **vp = kp + j->most;
+    const int T = j->keys(j->ctx, i, h, kp, vp);
+    attend_keys(j->out + ((size_t)i * j->NH + h) * j->HD, j->q + ((size_t)i * j->NH + h) * j->HD, kp, vp, T, j->scale,
+                j->HD, j->s + (size_t)thread * j->most);
+}
+
+// Every (row, head) of n query rows against the keys `keys` lists: one
+// thread for small work (a decode step of a tiny model: handing out items
+// costs more than it saves), base/pool for a decode step's one row (as
+// qmatmul does, so that a step enters no OpenMP region), OpenMP for more.
+// `most`: keys a row sees at most.
 static void attend_rows(float *out, const float *q, int n, int NH, int HD, int most, double work, KeysFn keys,
                         const void *ctx) {
-    const float scale = 1.0f / sqrtf((float)HD);
-#pragma omp parallel if (work > 65536.0)
-    {
-        float *s = xmalloc(sizeof(float) * (size_t)most);
-        const float **kp = xmalloc(sizeof(float *) * 2 * (size_t)most), **vp = kp + most;
-#pragma omp for collapse(2) schedule(static)
-        for (int i = 0; i < n; i++)
-            for (int h = 0; h < NH; h++) {
-                const int T = keys(ctx, i, h, kp, vp);
-                attend_keys(out + ((size_t)i * NH + h) * HD, q + ((size_t)i * NH + h) * HD, kp, vp, T, scale, HD, s);
-            }
-        free(kp);
-        free(s);
+    const int threads = work <= 65536.0 ? 1 : n == 1 ? pool_threads() : omp_get_max_threads();
+    AttendJob j = {.out = out, .q = q, .NH = NH, .HD = HD, .most = most, .scale = 1.0f / sqrtf((float)HD),
+                   .keys = keys, .ctx = ctx, .s = xmalloc(sizeof(float) * (size_t)most * threads),
+                   .kp = xmalloc(sizeof(float *) * 2 * (size_t)most * threads)};
+    if (threads == 1) {
+        for (int item = 0; item < n * NH; item++) attend_item(&j, item, 0);
+    } else if (n == 1) {
+        pool_run(NH, attend_item, &j);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int item = 0; item < n * NH; item++) attend_item(&j, item, omp_get_thread_num());
     }
+    free(j.kp);
+    free(j.s);
 }
 
 typedef struct {

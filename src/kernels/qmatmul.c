@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pool.h"
 #include "base/util.h"
 #include "kernels/cpu/qact.h"
 #include "kernels/cpu/qkernels.h"
@@ -89,13 +90,35 @@ static void chunk_at(int c, int count, const int *first, const int *rows, int ch
     *r1 = *r0 + chunk < rows[k] ? *r0 + chunk : rows[k];
 }
 
+// One qmatmul_multi call's work, shared with the pool's threads.
+typedef struct {
+    int count, chunk, n, cols;
+    const int *first, *rows;
+    float *const *out;
+    const void *const *W;
+    const QMat *m;
+    const QAct *a;
+    const QTypeKernels *t;
+    const QFloatKernels *f;
+    const float *inp;
+} QJob;
+
+static void qjob_chunk(void *ctx, int c, int thread) {
+    const QJob *j = ctx;
+    int i, r0, r1;
+    chunk_at(c, j->count, j->first, j->rows, j->chunk, &i, &r0, &r1);
+    if (j->t && j->n == 1) j->t->gemv(j->out[i], j->a, &j->m[i], r0, r1);
+    else if (j->t) j->t->gemm(j->out[i], j->rows[i], j->a, &j->m[i], r0, r1);
+    else if (j->n == 1) j->f->gemv(j->out[i], j->inp, j->cols, j->W[i], r0, r1);
+    else j->f->gemm(j->out[i], j->rows[i], j->inp, j->n, j->cols, j->W[i], r0, r1);
+}
+
 void qmatmul_multi(int count, float *const out[], const void *const W[], const int rows[], uint32_t type,
                    const float *inp, int cols, int n) {
     if (count < 1 || count > QMATMUL_MAX_MULTI || !qmatmul_shape_ok(type, cols) || n < 1)
         die("qmatmul: unsupported weight type %u or shape: %d matrices of %d columns (n %d)", type, count, cols, n);
     const QIsa *k = isa();
     const QTypeKernels *t = type_kernels(k, type);
-    const QFloatKernels *f = type == GGML_TYPE_F16 ? &k->f16 : &k->f32;
     const int chunk = n == 1 ? GEMV_CHUNK : GEMM_CHUNK;
     int first[QMATMUL_MAX_MULTI], nchunks = 0;
     QMat m[QMATMUL_MAX_MULTI];
@@ -110,14 +133,19 @@ void qmatmul_multi(int count, float *const out[], const void *const W[], const i
     // F16 and F32 read them as they are.
     QAct a = {0};
     if (t) qact_quantize(&a, inp, n, cols, n == 1 ? 1 : k->gemm_lanes);
+    QJob j = {.count = count, .chunk = chunk, .n = n, .cols = cols, .first = first, .rows = rows, .out = out,
+              .W = W, .m = m, .a = &a, .t = t, .f = type == GGML_TYPE_F16 ? &k->f16 : &k->f32, .inp = inp};
+    // A decode step's one row runs on base/pool (a step is ~150 short
+    // products; pool.h says why not OpenMP there). More rows (prefill,
+    // eval, verification, batches) are long enough for OpenMP, which the
+    // norms and attention between them use too: a process that alternated
+    // between the two pools ran at half speed (each one's idle threads spin
+    // on the cores the other needs).
+    if (n == 1) {
+        pool_run(nchunks, qjob_chunk, &j);
+    } else {
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < nchunks; c++) {
-        int i, r0, r1;
-        chunk_at(c, count, first, rows, chunk, &i, &r0, &r1);
-        if (t && n == 1) t->gemv(out[i], &a, &m[i], r0, r1);
-        else if (t) t->gemm(out[i], rows[i], &a, &m[i], r0, r1);
-        else if (n == 1) f->gemv(out[i], inp, cols, W[i], r0, r1);
-        else f->gemm(out[i], rows[i], inp, n, cols, W[i], r0, r1);
+        for (int c = 0; c < nchunks; c++) qjob_chunk(&j, c, 0);
     }
     if (t) qact_free(&a);
 }
