@@ -13,10 +13,10 @@
 //    (qpack_row_to_float) equal to_float's bit for bit, padding rows.
 //  - qmatmul's reference path against an independent computation from the
 //    packed ternary values (bit for bit), and against the fp32 product of the
-//    dequantized weights (within the int8 activation error); Q8_0 and F16
-//    against their defined sequences written out from the raw blocks.
+//    dequantized weights (within the int8 activation error); Q8_0, F16, BF16
+//    and F32 against their defined sequences written out from the raw blocks.
 //  - every SIMD path this CPU runs against the reference, bit for bit, for
-//    all six weight types, on random raw blocks (the ternary ones packed by qpack) (codes 3, every TQ1_0 byte
+//    all seven weight types, on random raw blocks (the ternary ones packed by qpack) (codes 3, every TQ1_0 byte
 //    value, Q8_0's -128, zero and negative scales) and odd shapes: rows not a multiple of any tile, n = 1..9 and
 //    a few larger, the shortest and longer rows; one row of an n-row product
 //    equals the 1-row product; 1 thread equals 2 threads.
@@ -375,7 +375,7 @@ static void test_ref(void) {
 }
 
 
-// Q8_0 and F16 on the reference path, against the sequences of
+// Q8_0, F16, F32 and BF16 on the reference path, against the sequences of
 // qkernels.h written out here from the raw blocks.
 static void test_ref_q8_f16(void) {
     qkernels_force("ref");
@@ -430,6 +430,24 @@ static void test_ref_q8_f16(void) {
             bad32 += f2u(want) != f2u(got[i * rows + r]);
         }
     free(W32);
+    // BF16: the activations rounded to bf16 first, then as F32.
+    uint8_t *Wb = xmalloc((size_t)rows * cols * 2);
+    random_weights(ggml_type_find(GGML_TYPE_BF16), Wb, (size_t)rows * cols);
+    int badb = 0;
+    qmatmul(got, x, Wb, GGML_TYPE_BF16, rows, cols, n);
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < rows; r++) {
+            float s[8] = {0};
+            for (int k = 0; k < cols; k++) {
+                const uint8_t *w = Wb + ((size_t)r * cols + k) * 2;
+                const float xr = bf16_to_f32(f32_to_bf16(x[(size_t)i * cols + k]));
+                s[k % 8] = fmaf(bf16_to_f32((uint16_t)(w[0] | w[1] << 8)), xr, s[k % 8]);
+            }
+            float want = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+            badb += f2u(want) != f2u(got[i * rows + r]);
+        }
+    free(Wb);
+    CHECK(badb == 0, "BF16: %d outputs differ from 8 fused partial sums of bf16 operands folded as defined", badb);
     CHECK(bad32 == 0, "F32: %d outputs differ from 8 fused partial sums folded as defined", bad32);
     CHECK(bad8 == 0, "Q8_0: %d outputs differ from the per-32 integer sums scaled in order", bad8);
     CHECK(bad16 == 0, "F16: %d outputs differ from 8 fused partial sums folded as defined", bad16);
@@ -447,7 +465,12 @@ static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks) {
         float f = (float)((int)rnd(2001) - 1000) / 997.0f;
         memcpy(W + 4 * k, &f, 4);
     }
-    for (size_t k = 0; k < nblocks && t->id != GGML_TYPE_F32; k++) {
+    for (size_t k = 0; k < nblocks && t->id == GGML_TYPE_BF16; k++) {
+        const uint16_t h = f32_to_bf16((float)((int)rnd(2001) - 1000) / 997.0f);
+        W[2 * k] = (uint8_t)h;
+        W[2 * k + 1] = (uint8_t)(h >> 8);
+    }
+    for (size_t k = 0; k < nblocks && t->id != GGML_TYPE_F32 && t->id != GGML_TYPE_BF16; k++) {
         uint8_t *b = W + k * t->type_size;
         for (int i = 0; i < t->type_size; i++) b[i] = (uint8_t)(t->id == GGML_TYPE_TQ1_0 ? (k * 7 + i) : rnd(256));
         uint16_t h = k % 11 == 5 ? 0 : (uint16_t)(0x2000 + rnd(0x2400) + (rnd(2) << 15));  // ~2^-7 .. 2^2
@@ -458,7 +481,7 @@ static void random_weights(const GgmlType *t, uint8_t *W, size_t nblocks) {
 
 static const char *const PATHS[] = {"avx2", "avx512"};
 static const uint32_t ALL_TYPES[] = {GGML_TYPE_Q2_0, GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_Q8_0, GGML_TYPE_F16,
-                                     GGML_TYPE_F32};
+                                     GGML_TYPE_BF16, GGML_TYPE_F32};
 
 static void test_paths(void) {
     static const int shapes[][3] = {
@@ -544,7 +567,8 @@ static void test_special(void) {
     CHECK(qkernels_force("sse9") == -1 && qkernels_force("auto") == 0, "unknown paths are refused");
     CHECK(qmatmul_supported(GGML_TYPE_Q2_0) && qmatmul_supported(GGML_TYPE_TQ1_0) && qmatmul_supported(GGML_TYPE_TQ2_0) &&
               qmatmul_supported(GGML_TYPE_Q8_0) && qmatmul_supported(GGML_TYPE_F16) &&
-              qmatmul_supported(GGML_TYPE_F32) && !qmatmul_supported(GGML_TYPE_Q4_0) &&
+              qmatmul_supported(GGML_TYPE_F32) && qmatmul_supported(GGML_TYPE_BF16) &&
+              !qmatmul_supported(GGML_TYPE_Q4_0) &&
               qmatmul_shape_ok(GGML_TYPE_F32, 8) && !qmatmul_shape_ok(GGML_TYPE_F32, 12),
           "qmatmul_supported");
     free(W);

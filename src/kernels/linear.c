@@ -75,11 +75,11 @@ void linear_backward(float *dinp, float *dW, const float *dout, const float *inp
 }
 
 // Whether linear_forward sends W's product over n rows to qmatmul: every
-// packed type, and fp32 up to LINEAR_DECODE_ROWS rows (BF16: oneDNN; more
-// fp32 rows: sgemm).
+// packed type, and fp32 and bf16 up to LINEAR_DECODE_ROWS rows (more rows:
+// sgemm, oneDNN).
 static int on_qmatmul(const WTensor *W, int n) {
-    if (W->type == GGML_TYPE_BF16) return 0;
-    return W->type != GGML_TYPE_F32 || (n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(GGML_TYPE_F32, W->cols));
+    if (W->type != GGML_TYPE_F32 && W->type != GGML_TYPE_BF16) return 1;
+    return n <= LINEAR_DECODE_ROWS && qmatmul_shape_ok(W->type, W->cols);
 }
 
 // out += (inp · A^T) · B^T, each product as linear_forward runs an fp32 one.

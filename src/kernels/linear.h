@@ -40,19 +40,21 @@ size_t wt_bytes(const WTensor *W);
 // rows of `cols` weights (packed types: whole activation blocks of 64).
 int wt_supported(uint32_t type, int cols);
 
-// Up to this many rows, an fp32 product runs qmatmul's F32 kernels: every
-// output summed in one fixed order, so a row's result is the same bit for
-// bit whether it is computed alone (a decode step) or with up to 63 others
-// (a speculative draft verified in one pass, a step of several beams). More
-// rows (prefill, eval, training) go to OpenBLAS's sgemm.
+// Up to this many rows, an fp32 or bf16 product runs qmatmul's F32 / BF16
+// kernels: every output summed in one fixed order, so a row's result is the
+// same bit for bit whether it is computed alone (a decode step) or with up
+// to 63 others (a speculative draft verified in one pass, a step of several
+// beams). More rows (prefill, eval, training) go to OpenBLAS's sgemm or
+// oneDNN.
 #define LINEAR_DECODE_ROWS 64
 
 // out[n][rows] = inp[n][cols] · W^T, plus (inp · A^T) · B^T with an
 // adapter (the same way: linear_forward of A, then of B). fp32: see LINEAR_DECODE_ROWS (cols not
 // a multiple of 8 always take sgemm). Packed types: qmatmul (activations
 // quantized to int8, row-independent at any n).
-// BF16 (training with --precision bf16): the activations are rounded to
-// bf16 and multiplied on oneDNN (gemm_bf16.h), fp32 sums.
+// BF16 (training with --precision bf16, kept bf16 tensors): the activations
+// are rounded to bf16, products exact, fp32 sums; up to LINEAR_DECODE_ROWS
+// rows on qmatmul, more on oneDNN (gemm_bf16.h).
 void linear_forward(float *out, const float *inp, const WTensor *W, int n);
 
 // linear_forward of count (<= 4) matrices with one input, out[i] = inp ·

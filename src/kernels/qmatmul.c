@@ -67,17 +67,25 @@ int qkernels_force(const char *name) {
 
 const char *qkernels_name(void) { return isa()->name; }
 
+static int is_float(uint32_t type) {
+    return type == GGML_TYPE_F16 || type == GGML_TYPE_BF16 || type == GGML_TYPE_F32;
+}
+
+static const QFloatKernels *float_kernels(const QIsa *k, uint32_t type) {
+    return type == GGML_TYPE_F16 ? &k->f16 : type == GGML_TYPE_BF16 ? &k->bf16 : &k->f32;
+}
+
 static const QTypeKernels *type_kernels(const QIsa *k, uint32_t type) {
     if (qpack_type_ok(type)) return &k->ternary;
     return type == GGML_TYPE_Q8_0 ? &k->q8_0 : NULL;
 }
 
 int qmatmul_supported(uint32_t type) {
-    return type == GGML_TYPE_F16 || type == GGML_TYPE_F32 || type_kernels(&qisa_ref, type) != NULL;
+    return is_float(type) || type_kernels(&qisa_ref, type) != NULL;
 }
 
 int qmatmul_shape_ok(uint32_t type, int cols) {
-    if (type == GGML_TYPE_F16 || type == GGML_TYPE_F32) return cols > 0 && cols % 8 == 0;
+    if (is_float(type)) return cols > 0 && cols % 8 == 0;
     return qmatmul_supported(type) && cols > 0 && cols % QA_BLOCK == 0 && cols % ggml_type_find(type)->block_size == 0;
 }
 
@@ -130,11 +138,17 @@ void qmatmul_multi(int count, float *const out[], const void *const W[], const i
                       .rows = rows[i], .cols = cols, .qk = ggml_type_find(type)->block_size};
     }
     // The packed types' activations are quantized once for every matrix;
-    // F16 and F32 read them as they are.
+    // BF16 rounds them to bf16 (qkernels.h); F16 and F32 read them as they are.
     QAct a = {0};
+    float *rounded = NULL;
     if (t) qact_quantize(&a, inp, n, cols, n == 1 ? 1 : k->gemm_lanes);
+    if (type == GGML_TYPE_BF16) {
+        rounded = xmalloc(sizeof(float) * (size_t)n * cols);
+        bf16_round_f32(rounded, inp, (size_t)n * cols);
+        inp = rounded;
+    }
     QJob j = {.count = count, .chunk = chunk, .n = n, .cols = cols, .first = first, .rows = rows, .out = out,
-              .W = W, .m = m, .a = &a, .t = t, .f = type == GGML_TYPE_F16 ? &k->f16 : &k->f32, .inp = inp};
+              .W = W, .m = m, .a = &a, .t = t, .f = float_kernels(k, type), .inp = inp};
     // A decode step's one row runs on base/pool (a step is ~150 short
     // products; pool.h says why not OpenMP there). More rows (prefill,
     // eval, verification, batches) are long enough for OpenMP, which the
@@ -148,6 +162,7 @@ void qmatmul_multi(int count, float *const out[], const void *const W[], const i
         for (int c = 0; c < nchunks; c++) qjob_chunk(&j, c, 0);
     }
     if (t) qact_free(&a);
+    free(rounded);
 }
 
 void qmatmul(float *out, const float *inp, const void *W, uint32_t type, int rows, int cols, int n) {

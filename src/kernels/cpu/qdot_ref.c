@@ -72,7 +72,7 @@ static void gemm_q8_0(float *out, int ldo, const QAct *a, const QMat *m, int r0,
 
 static void gemv_q8_0(float *out, const QAct *a, const QMat *m, int r0, int r1) { gemm_q8_0(out, 0, a, m, r0, r1); }
 
-// F16 and F32: eight fused partial sums, folded as one 8-lane register folds.
+// F16, BF16 and F32: eight fused partial sums, folded as one 8-lane register folds.
 static float rd_f32(const uint8_t *p) {
     float f;
     memcpy(&f, p, 4);  // rows may sit at any address
@@ -98,6 +98,13 @@ static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const
 static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
     gemm_f16(out, 0, x, 1, cols, W, r0, r1);
 }
+static float rd_bf16(const uint8_t *p) { return bf16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
+static void gemm_bf16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    gemm_float(rd_bf16, 2, out, ldo, x, n, cols, W, r0, r1);
+}
+static void gemv_bf16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    gemm_bf16(out, 0, x, 1, cols, W, r0, r1);
+}
 static void gemm_f32(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
     gemm_float(rd_f32, 4, out, ldo, x, n, cols, W, r0, r1);
 }
@@ -111,5 +118,6 @@ const QIsa qisa_ref = {
     .ternary = {gemv_ternary, gemm_ternary},
     .q8_0 = {gemv_q8_0, gemm_q8_0},
     .f16 = {gemv_f16, gemm_f16},
+    .bf16 = {gemv_bf16, gemm_bf16},
     .f32 = {gemv_f32, gemm_f32},
 };

@@ -400,7 +400,7 @@ static void gemv_q8_0(float *out, const QAct *a, const QMat *m, int r0, int r1) 
     }
 }
 
-// --- F16 and F32 ----------------------------------------------------------
+// --- F16, BF16 and F32 ----------------------------------------------------------
 
 // ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) of the 8 lanes.
 ALWAYS_INLINE float fold8(__m256 s) {
@@ -413,9 +413,13 @@ ALWAYS_INLINE float fold8(__m256 s) {
 ALWAYS_INLINE __m256 load8_f16(const uint8_t *row, int c) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)c)));
 }
+ALWAYS_INLINE __m256 load8_bf16(const uint8_t *row, int c) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * (size_t)c)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+}
 ALWAYS_INLINE __m256 load8_f32(const uint8_t *row, int c) { return _mm256_loadu_ps((const float *)row + c); }
 
-// F16 and F32 share the kernels: esize bytes a weight, load8 (inlined, so
+// The float types share the kernels: esize bytes a weight, load8 (inlined, so
 // each type gets its own loop) reading them.
 ALWAYS_INLINE void gemv_float(const int esize, __m256 (*load8)(const uint8_t *, int), float *out, const float *x,
                               int cols, const uint8_t *W, int r0, int r1) {
@@ -468,19 +472,33 @@ static void gemv_f16(float *out, const float *x, int cols, const uint8_t *W, int
     gemv_float(2, load8_f16, out, x, cols, W, r0, r1);
 }
 
-// Each tile's QX_GEMM_W weight rows are converted to fp32 once.
-static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+// Each tile's QX_GEMM_W weight rows (2 bytes a weight) are converted to
+// fp32 once.
+ALWAYS_INLINE void gemm_half(__m256 (*load8)(const uint8_t *, int), float *out, int ldo, const float *x, int n, int cols,
+                             const uint8_t *W, int r0, int r1) {
     float *wf = xmalloc_aligned(sizeof(float) * QX_GEMM_W * (size_t)cols);
     const float *w[QX_GEMM_W];
     for (int k = 0; k < QX_GEMM_W; k++) w[k] = wf + (size_t)k * cols;
     for (int r = r0; r < r1; r += QX_GEMM_W) {
         for (int k = 0; k < QX_GEMM_W; k++) {
             const uint8_t *row = W + (size_t)(r + k < r1 ? r + k : r1 - 1) * cols * 2;
-            for (int c = 0; c < cols; c += 8) _mm256_store_ps(wf + (size_t)k * cols + c, load8_f16(row, c));
+            for (int c = 0; c < cols; c += 8) _mm256_store_ps(wf + (size_t)k * cols + c, load8(row, c));
         }
         float_tiles(w, out, ldo, x, n, cols, r, r1, 0);
     }
     free(wf);
+}
+
+static void gemm_f16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    gemm_half(load8_f16, out, ldo, x, n, cols, W, r0, r1);
+}
+
+static void gemv_bf16(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1) {
+    gemv_float(2, load8_bf16, out, x, cols, W, r0, r1);
+}
+
+static void gemm_bf16(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1) {
+    gemm_half(load8_bf16, out, ldo, x, n, cols, W, r0, r1);
 }
 
 // F32: the decode-sized products of fp32 models (kernels/linear.h), where a
@@ -516,5 +534,6 @@ const QIsa QX_ISA = {
     .ternary = {gemv_ternary, gemm_ternary},
     .q8_0 = {gemv_q8_0, gemm_q8_0},
     .f16 = {gemv_f16, gemm_f16},
+    .bf16 = {gemv_bf16, gemm_bf16},
     .f32 = {gemv_f32, gemm_f32},
 };

@@ -22,7 +22,10 @@
 // embedding / LM head of files that keep it unquantized): per output, 8
 // partial sums s_l, s_l = fma(w_k, x_k, s_l) for k = l mod 8 in column
 // order, then ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) — the order
-// in which one 8-lane register folds its halves.
+// in which one 8-lane register folds its halves. F32 and BF16 weights (an
+// fp32 model's decode-sized products; a kept bf16 embedding / LM head or
+// linear) the same way; for BF16 qmatmul rounds the activations to bf16
+// first, so every product is one of two bf16 values, exact in fp32.
 #ifndef TRIT_QKERNELS_H
 #define TRIT_QKERNELS_H
 
@@ -52,7 +55,7 @@ typedef struct {
     void (*gemm)(float *out, int ldo, const QAct *a, const QMat *m, int r0, int r1);
 } QTypeKernels;
 
-// F16 and F32: the same shapes, fp32 activations x[n][cols].
+// F16, BF16 and F32: the same shapes, fp32 activations x[n][cols].
 typedef struct {
     void (*gemv)(float *out, const float *x, int cols, const uint8_t *W, int r0, int r1);
     void (*gemm)(float *out, int ldo, const float *x, int n, int cols, const uint8_t *W, int r0, int r1);
@@ -62,7 +65,7 @@ typedef struct {
     const char *name;  // "ref", "avx2", "avx512"
     int gemm_lanes;    // the `lanes` its gemm wants its activations in
     QTypeKernels ternary, q8_0;  // ternary: Q2_0, TQ1_0, TQ2_0 in the run layout
-    QFloatKernels f16, f32;
+    QFloatKernels f16, bf16, f32;
 } QIsa;
 
 extern const QIsa qisa_ref, qisa_avx2, qisa_avx512;
