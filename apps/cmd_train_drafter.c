@@ -137,24 +137,27 @@ int cmd_train_drafter(int argc, char **argv) {
     char err[ERR_LEN];
     ModelSource src;
     if (source_open(&src, target, NULL, NULL, err)) die("%s", err);
-    // The text: every file's ids, one stream.
+    // The text: every file's ids, one stream; which tokens are responses is
+    // decided per file (a chat file's assistant turns, a plain file whole).
     int32_t *ids = NULL;
+    uint8_t *resp = NULL;
     long n = 0;
     char *list = xstrdup(data);
     for (char *f = strtok(list, ","); f; f = strtok(NULL, ",")) {
         TokenData td;
         if (data_load(&td, f, src.tok, NULL, err)) die("%s", err);
+        for (size_t i = 0; i < td.n; i++)
+            if (td.ids[i] < 0 || td.ids[i] >= src.w.config.vocab_size)
+                die("%s: token %d is outside the target's vocabulary of %d", f, (int)td.ids[i],
+                    src.w.config.vocab_size);
         ids = xrealloc(ids, sizeof(int32_t) * (size_t)(n + (long)td.n));
+        resp = xrealloc(resp, (size_t)(n + (long)td.n) + 1);
         memcpy(ids + n, td.ids, sizeof(int32_t) * td.n);
+        drafter_response_mask(src.tok, td.ids, (long)td.n, resp + n);
         n += (long)td.n;
         data_free(&td);
     }
     free(list);
-    for (long i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= src.w.config.vocab_size)
-            die("%s: token %d is outside the target's vocabulary of %d", data, (int)ids[i], src.w.config.vocab_size);
-    uint8_t *resp = xmalloc((size_t)n + 1);
-    drafter_response_mask(src.tok, ids, n, resp);
     long n_resp = 0;
     for (long i = 0; i < n; i++) n_resp += resp[i];
     fprintf(stderr, "train-drafter: %ld tokens (%ld of them response tokens) in %ld sequences of %d\n", n, n_resp,

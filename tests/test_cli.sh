@@ -198,6 +198,15 @@ JSON
     expect 1 "made for another model" "$BIN" generate --model "$T/m" --prompt the --draft "$T/d1"
     expect 1 "fewer than one sequence" "$BIN" train-drafter $DR --out "$T/d3" --seq-len 8192
     expect 1 "empty" "$BIN" train-drafter $DR --out "$T/d3" --data "$T/empty.txt"
+    # A chat token file (convert's answers) beside plain text: each file
+    # decides its own response tokens (the chat file's assistant turns, the
+    # plain file whole), so the plain text's tokens still count beside chat.
+    DM="--target $T/m64 --seq-len 32 --block 4 --anchors 4 --steps 1"
+    resp() { "$BIN" train-drafter $DM --data "$1" --out "$2" 2>&1 | sed -n 's/.*tokens (\([0-9]*\) of them response.*/\1/p'; }
+    r_plain=$(resp "$T/val.txt" "$T/d6"); r_chat=$(resp "$T/c1.work/chat.tokens" "$T/d7")
+    r_both=$(resp "$T/val.txt,$T/c1.work/chat.tokens" "$T/d8")
+    [ -n "$r_plain" ] && [ -n "$r_chat" ] && [ "$r_both" = $((r_plain + r_chat)) ] && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: response tokens of plain + chat data: $r_both, apart $r_plain + $r_chat"; }
     expect 2 "--taps 1,x" "$BIN" train-drafter $DR --out "$T/d3" --taps 1,x
     expect 1 "the model has layers 0..0\|taps target layer 3" "$BIN" train-drafter $DR --out "$T/d3" --taps 3
     cp -r "$T/d1" "$T/d4" && truncate -s 100 "$T/d4/model.safetensors"
