@@ -375,18 +375,34 @@ static void test_ref(void) {
 }
 
 
+// A weight row of F16, BF16 or F32 times activations x, as qkernels.h
+// defines it: 8 fused partial sums in column order, folded as one 8-lane
+// register folds; BF16 meets the activations rounded to bf16.
+static float float_dot(const GgmlType *t, const uint8_t *w, const float *x, int cols) {
+    float s[8] = {0};
+    for (int k = 0; k < cols; k++) {
+        const uint8_t *p = w + (size_t)k * t->type_size;
+        const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+        float wk, xk = x[k];
+        if (t->id == GGML_TYPE_F32) memcpy(&wk, p, 4);
+        else wk = t->id == GGML_TYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+        if (t->id == GGML_TYPE_BF16) xk = bf16_to_f32(f32_to_bf16(xk));
+        s[k % 8] = fmaf(wk, xk, s[k % 8]);
+    }
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
 // Q8_0, F16, F32 and BF16 on the reference path, against the sequences of
 // qkernels.h written out here from the raw blocks.
-static void test_ref_q8_f16(void) {
+static void test_ref_q8_float(void) {
     qkernels_force("ref");
     const int rows = 11, cols = 320, n = 2;
     float *x = xmalloc(sizeof(float) * n * cols), *got = xmalloc(sizeof(float) * n * rows);
     activations(x, n, cols);
-    const GgmlType *q8 = ggml_type_find(GGML_TYPE_Q8_0), *f16 = ggml_type_find(GGML_TYPE_F16);
-    uint8_t *W8 = xmalloc((size_t)rows * cols / 32 * q8->type_size), *W16 = xmalloc((size_t)rows * cols * 2);
+    const GgmlType *q8 = ggml_type_find(GGML_TYPE_Q8_0);
+    uint8_t *W8 = xmalloc((size_t)rows * cols / 32 * q8->type_size);
     random_weights(q8, W8, (size_t)rows * cols / 32);
-    random_weights(f16, W16, (size_t)rows * cols);
-    int bad8 = 0, bad16 = 0;
+    int bad8 = 0;
     qmatmul(got, x, W8, GGML_TYPE_Q8_0, rows, cols, n);
     for (int i = 0; i < n; i++)
         for (int r = 0; r < rows; r++) {
@@ -407,51 +423,22 @@ static void test_ref_q8_f16(void) {
             }
             bad8 += f2u(acc) != f2u(got[i * rows + r]);
         }
-    qmatmul(got, x, W16, GGML_TYPE_F16, rows, cols, n);
-    for (int i = 0; i < n; i++)
-        for (int r = 0; r < rows; r++) {
-            float s[8] = {0};
-            for (int k = 0; k < cols; k++) {
-                const uint8_t *w = W16 + ((size_t)r * cols + k) * 2;
-                s[k % 8] = fmaf(f16_to_f32((uint16_t)(w[0] | w[1] << 8)), x[(size_t)i * cols + k], s[k % 8]);
-            }
-            float want = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
-            bad16 += f2u(want) != f2u(got[i * rows + r]);
-        }
-    float *W32 = xmalloc(sizeof(float) * rows * cols);
-    random_weights(ggml_type_find(GGML_TYPE_F32), (uint8_t *)W32, (size_t)rows * cols);
-    int bad32 = 0;
-    qmatmul(got, x, W32, GGML_TYPE_F32, rows, cols, n);
-    for (int i = 0; i < n; i++)
-        for (int r = 0; r < rows; r++) {
-            float s[8] = {0};
-            for (int k = 0; k < cols; k++) s[k % 8] = fmaf(W32[(size_t)r * cols + k], x[(size_t)i * cols + k], s[k % 8]);
-            float want = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
-            bad32 += f2u(want) != f2u(got[i * rows + r]);
-        }
-    free(W32);
-    // BF16: the activations rounded to bf16 first, then as F32.
-    uint8_t *Wb = xmalloc((size_t)rows * cols * 2);
-    random_weights(ggml_type_find(GGML_TYPE_BF16), Wb, (size_t)rows * cols);
-    int badb = 0;
-    qmatmul(got, x, Wb, GGML_TYPE_BF16, rows, cols, n);
-    for (int i = 0; i < n; i++)
-        for (int r = 0; r < rows; r++) {
-            float s[8] = {0};
-            for (int k = 0; k < cols; k++) {
-                const uint8_t *w = Wb + ((size_t)r * cols + k) * 2;
-                const float xr = bf16_to_f32(f32_to_bf16(x[(size_t)i * cols + k]));
-                s[k % 8] = fmaf(bf16_to_f32((uint16_t)(w[0] | w[1] << 8)), xr, s[k % 8]);
-            }
-            float want = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
-            badb += f2u(want) != f2u(got[i * rows + r]);
-        }
-    free(Wb);
-    CHECK(badb == 0, "BF16: %d outputs differ from 8 fused partial sums of bf16 operands folded as defined", badb);
-    CHECK(bad32 == 0, "F32: %d outputs differ from 8 fused partial sums folded as defined", bad32);
+    static const uint32_t floats[] = {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32};
+    for (int f = 0; f < 3; f++) {
+        const GgmlType *t = ggml_type_find(floats[f]);
+        uint8_t *W = xmalloc((size_t)rows * cols * t->type_size);
+        random_weights(t, W, (size_t)rows * cols);
+        qmatmul(got, x, W, t->id, rows, cols, n);
+        int bad = 0;
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < rows; r++)
+                bad += f2u(float_dot(t, W + (size_t)r * cols * t->type_size, x + (size_t)i * cols, cols)) !=
+                       f2u(got[i * rows + r]);
+        CHECK(bad == 0, "%s: %d outputs differ from 8 fused partial sums folded as defined", t->name, bad);
+        free(W);
+    }
     CHECK(bad8 == 0, "Q8_0: %d outputs differ from the per-32 integer sums scaled in order", bad8);
-    CHECK(bad16 == 0, "F16: %d outputs differ from 8 fused partial sums folded as defined", bad16);
-    free(x); free(got); free(W8); free(W16);
+    free(x); free(got); free(W8);
 }
 
 // ---------------------------------------------------------------------------
@@ -604,7 +591,7 @@ int main(int argc, char **argv) {
     test_qact();
     test_qpack();
     test_ref();
-    test_ref_q8_f16();
+    test_ref_q8_float();
     test_paths();
     test_special();
     test_env();
