@@ -88,6 +88,9 @@ int cmd_convert(int argc, char **argv) {
         {"--e2e-lr", OPT_FLOAT, &j.e2e_lr, "X", 1e-9, 1, .help = "peak learning rate (5e-4)"},
         {"--e2e-hidden", OPT_FLOAT, &j.e2e_hidden, "B", 0, 1e6,
          .help = "weight of the per-layer hidden-state term beside the KL (0 = off)"},
+        {"--e2e-reverse", OPT_FLOAT, &j.e2e_reverse, "B", 0, 1,
+         .help = "the reverse KL's share of the divergence, (1-B)*KL(parent || student) +\n"
+                 "B*KL(student || parent) (0 = forward KL only)"},
         {"--e2e-scale", OPT_CHOICE, &e2e_scale, "learned|mse", .values = e2e_scales,
          .help = "group scales trained beside the weights from the start's (learned, the\n"
                  "default), or each step's MSE-optimal ones (mse); README: study_e2e.sh"},

@@ -80,6 +80,10 @@ int cmd_train(int argc, char **argv) {
         {"--distill-hidden", OPT_FLOAT, &j.cfg.distill_hidden, "B", -1e30, 1e30, .given = &distill_flag,
          .help = "adds B times the mean over layers of each layer's output error\n"
                  "against the teacher's, ||h - t||^2 / ||t||^2 a token (0: off)"},
+        {"--distill-reverse", OPT_FLOAT, &j.cfg.distill_reverse, "B", -1e30, 1e30, .given = &distill_flag,
+         .help = "the KL becomes (1-B)*KL(teacher || student) + B*KL(student || teacher),\n"
+                 "in [0, 1]: the reverse KL puts the student's mass on the teacher's\n"
+                 "likeliest tokens (0: forward only)"},
         {"--quant-ramp", OPT_LONG, &j.cfg.quant_ramp, "N", 0, 100000000,
          .help = "gradual quantization: the forward uses (1-l)*W + l*(t*s),\n"
                  "l rising linearly from 0 to 1 over the first N steps\n"
@@ -113,7 +117,7 @@ int cmd_train(int argc, char **argv) {
     const int status = opts_parse(&cmd, argc, argv);
     if (status >= 0) return status;
     if ((j.teacher_dir || distill_flag) && !j.cfg.distill)
-        return opts_error("--teacher, --distill-alpha, --distill-temp and --distill-hidden need --distill");
+        return opts_error("--teacher and the --distill-* options need --distill");
     j.cfg.precision = (Precision)precision;
     j.cfg.scale = (TernaryScale)scale;
     j.cfg.keep_embedding = (KeepEmbedding)keep_embedding;

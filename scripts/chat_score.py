@@ -9,7 +9,9 @@ template, greedy decoding, at most --max-tokens tokens); an answer counts as
 correct when it contains the prompt's expected regular expression
 (case-insensitive). Prints each model's score, for every model after the first
 the share of the first model's correct answers it also gets right (the issue's
-"answers at least 80 % of the prompts the parent answers"), and the first
+"answers at least 80 % of the prompts the parent answers") and how many of the
+first model's words, from the start, its answers repeat (a finer measure than
+the count when few answers are right), and the first
 --show answers of every model in full for a person to read. --out writes every
 answer (model, prompt, correct, text) as TSV.
 """
@@ -41,6 +43,19 @@ def answer(trit, model, prompt, max_tokens):
     return json.loads(r.stdout)["text"]
 
 
+def shared_words(refs, texts):
+    """The words of refs that texts repeat from the start, over all words of refs."""
+    same = total = 0
+    for r, t in zip(refs, texts):
+        rw, tw = r.split(), t.split()
+        total += len(rw)
+        for x, y in zip(rw, tw):
+            if x != y:
+                break
+            same += 1
+    return same / max(1, total)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+")
@@ -60,7 +75,8 @@ def main():
     for m in a.models[1:]:
         both = sum(1 for x, y in zip(correct[first], correct[m]) if x and y)
         share = both / max(1, sum(correct[first]))
-        print(f"{m}: {both} of the {sum(correct[first])} that {first} answers ({100 * share:.0f} %)")
+        print(f"{m}: {both} of the {sum(correct[first])} that {first} answers ({100 * share:.0f} %); "
+              f"{100 * shared_words(texts[first], texts[m]):.1f} % of {first}'s words repeated from the start")
     for m in a.models:
         print(f"\n--- {m}")
         for (p, _), t, ok in list(zip(prompts, texts[m], correct[m]))[: a.show]:

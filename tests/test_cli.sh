@@ -282,6 +282,10 @@ JSON
         --steps 2 --seq-len 16 --group-size 64 --distill --distill-alpha 1.5
     expect 1 "distill-temp must be positive" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 64 --distill --distill-temp 0
+    expect 1 "distill-reverse must be in" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
+        --steps 2 --seq-len 16 --group-size 64 --distill --distill-reverse -0.5
+    expect 2 "need --distill" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
+        --steps 2 --distill-reverse 0.5
     expect 1 "longer than the run" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --steps 2 --seq-len 16 --group-size 64 --quant-ramp 3
     expect 2 "need --distill" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \

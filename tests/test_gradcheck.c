@@ -729,14 +729,15 @@ static void test_lm_head(void) {
 }
 
 // ---------------------------------------------------------------------------
-// LM head with distillation: L = (1/count) Σ_r [α·CE_r + (1 − α)·τ²·KL(p_t,r ‖ p_s,r)],
-// p = softmax(logits/τ); the teacher's logits xt·Wt^T are inputs, not perturbed.
+// LM head with distillation: L = (1/count) Σ_r [α·CE_r + (1 − α)·τ²·D_r],
+// D = (1 − β)·KL(p_t ‖ p_s) + β·KL(p_s ‖ p_t), p = softmax(logits/τ); the
+// teacher's logits xt·Wt^T are inputs, not perturbed.
 
 typedef struct {
     int BT, C, V, Ct;
     const int32_t *tg;
     double *x, *W, *tl;  // tl: the teacher's logits (BT, V), in double
-    double alpha, tau, inv_count;
+    double alpha, tau, beta, inv_count;
     double *z;           // scratch, V
 } DiCtx;
 
@@ -753,11 +754,13 @@ static double di_row(DiCtx *c, int r, double *kl_out) {
         ss += exp((c->z[j] - mx) / c->tau);
         st += exp((t[j] - mt) / c->tau);
     }
-    double kl = 0;
+    double kl = 0, rkl = 0;
     for (int j = 0; j < c->V; j++) {
         double lpt = (t[j] - mt) / c->tau - log(st), lps = (c->z[j] - mx) / c->tau - log(ss);
         kl += exp(lpt) * (lpt - lps);
+        rkl += exp(lps) * (lps - lpt);
     }
+    kl = (1 - c->beta) * kl + c->beta * rkl;
     if (kl_out) *kl_out = kl;
     double ce = mx + log(s1) - c->z[c->tg[r]];
     return c->alpha * ce + (1 - c->alpha) * c->tau * c->tau * kl;
@@ -782,7 +785,7 @@ static void di_run(void *vc) {
     lm_head_loss_backward(c->dx, c->dW, NULL, c->x, &(WTensor){.type = GGML_TYPE_F32, .data = c->w, .rows = c->V, .cols = c->C}, c->tg, c->BT, c->dloss, 7, c->t, NULL, NULL);
 }
 
-static void test_distill_case(float alpha, float tau) {
+static void test_distill_case(float alpha, float tau, float beta) {
     // Chunks of 7 rows (6 of them, the last short); the teacher is narrower.
     const int BT = 40, C = 16, Ct = 12, V = 3001;
     float *x = rand_array((size_t)BT * C, 1), *w = rand_array((size_t)V * C, 1);
@@ -795,14 +798,14 @@ static void test_distill_case(float alpha, float tau) {
     }
     const float dloss = 1.0f / (float)count_ref;
     const WTensor wtt = wt_f32(wt, V, Ct);
-    const HeadTeacher ht = {xt, &wtt, alpha, tau};
+    const HeadTeacher ht = {xt, &wtt, alpha, tau, beta};
     float *dx = nan_array((size_t)BT * C), *dW = xcalloc((size_t)V * C, sizeof(float)), *losses = nan_array(BT);
     HeadLossSums sums;
     size_t count = 0;
     double total = lm_head_loss_backward(dx, dW, losses, x, &(WTensor){.type = GGML_TYPE_F32, .data = w, .rows = V, .cols = C}, tg, BT, dloss, 7, &ht, &sums, &count);
 
     DiCtx c = {BT, C, V, Ct, tg, to_double(x, (size_t)BT * C), to_double(w, (size_t)V * C),
-               xmalloc(sizeof(double) * BT * V), alpha, tau, 1.0 / (double)count_ref, xmalloc(sizeof(double) * V)};
+               xmalloc(sizeof(double) * BT * V), alpha, tau, beta, 1.0 / (double)count_ref, xmalloc(sizeof(double) * V)};
     for (int r = 0; r < BT; r++)
         for (int j = 0; j < V; j++) {
             double s = 0;
@@ -818,19 +821,19 @@ static void test_distill_case(float alpha, float tau) {
         lerr = fmax(lerr, fabs(l - losses[r]));
     }
     char what[64];
-    printf("  alpha %.2g tau %.2g: losses max err %.2e, total %.9g vs %.9g, KL %.9g vs %.9g\n", alpha, tau, lerr, total,
-           total_ref, sums.kl, kl_ref);
+    printf("  alpha %.2g tau %.2g beta %.2g: losses max err %.2e, total %.9g vs %.9g, KL %.9g vs %.9g\n", alpha, tau,
+           beta, lerr, total, total_ref, sums.kl, kl_ref);
     CHECK(count == count_ref, "distill count %zu vs %zu", count, count_ref);
     CHECK(lerr < 1e-4 && fabs(total - total_ref) < 1e-4 * fmax(1, total_ref) &&
               fabs(sums.kl - kl_ref) < 1e-4 * fmax(1, kl_ref),
           "distill losses %.3g, total %.9g vs %.9g, kl %.9g vs %.9g", lerr, total, total_ref, sums.kl, kl_ref);
-    snprintf(what, sizeof what, "distill a%.2g t%.2g dx (=)", alpha, tau);
+    snprintf(what, sizeof what, "distill a%.2g t%.2g b%.2g dx (=)", alpha, tau, beta);
     check_all(what, di_loss, &c, c.x, 0, dx, (size_t)BT * C, 1e-5);
     // dWh: the targets' rows (including one hit by two rows) and random rows.
     size_t idx[200], n = 0;
     for (int s2 = 0; s2 < 60; s2++) idx[n++] = (size_t)(tg[s2 % BT] < 0 ? 0 : tg[s2 % BT]) * C + irand(C);
     for (int s2 = 0; s2 < 60; s2++) idx[n++] = (size_t)irand(V) * C + irand(C);
-    snprintf(what, sizeof what, "distill a%.2g t%.2g dWh (+=)", alpha, tau);
+    snprintf(what, sizeof what, "distill a%.2g t%.2g b%.2g dWh (+=)", alpha, tau, beta);
     check_coords(what, di_loss, &c, c.W, 1, dW, idx, n, 1e-5);
 
     DiRun dr = {dx, dW, x, w, tg, BT, C, V, dloss, &ht};
@@ -843,9 +846,12 @@ static void test_distill_case(float alpha, float tau) {
 
 static void test_distill(void) {
     section("lm head + distillation");
-    test_distill_case(0.0f, 1.0f);  // KL only
-    test_distill_case(0.3f, 2.0f);
-    test_distill_case(0.7f, 0.5f);
+    test_distill_case(0.0f, 1.0f, 0.0f);  // KL only
+    test_distill_case(0.3f, 2.0f, 0.0f);
+    test_distill_case(0.7f, 0.5f, 0.0f);
+    test_distill_case(0.0f, 1.0f, 1.0f);  // the reverse KL only
+    test_distill_case(0.2f, 1.0f, 0.5f);
+    test_distill_case(0.4f, 0.7f, 0.3f);
 }
 
 int main(void) {

@@ -180,6 +180,8 @@ static void check_variant(const char *variant, const Tol *tol) {
         c.distill_temp = (float)cJSON_GetObjectItem(recipe, "distill_temp")->valuedouble;
         const cJSON *hidden = cJSON_GetObjectItem(recipe, "distill_hidden");
         if (cJSON_IsNumber(hidden)) c.distill_hidden = (float)hidden->valuedouble;
+        const cJSON *reverse = cJSON_GetObjectItem(recipe, "distill_reverse");
+        if (cJSON_IsNumber(reverse)) c.distill_reverse = (float)reverse->valuedouble;
     }
     if (cJSON_IsNumber(ramp)) c.quant_ramp = ramp->valueint;
     const cJSON *scale = cJSON_GetObjectItem(recipe, "scale");
@@ -218,7 +220,7 @@ static void check_variant(const char *variant, const Tol *tol) {
     const HiddenTarget hid = {layers, c.distill_hidden};
     if (c.distill)
         ht = (HeadTeacher){forward_features_layers(&t.teacher_ws, &t.tw, x, b.B, b.T, layers), &t.tw.lm_head,
-                           c.distill_alpha, c.distill_temp};
+                           c.distill_alpha, c.distill_temp, c.distill_reverse};
     forward_hidden(&t.ws, &t.fw, x, b.B, b.T);
     size_t count;
     double loss0 = backward_loss(&t.ws, &t.fw, &t.g, x, y, 1.0f, c.distill ? &ht : NULL,
@@ -290,7 +292,8 @@ static void check_variant(const char *variant, const Tol *tol) {
 int main(void) {
     const char *variants[] = {"tied_ternary", "untied_ternary", "untied_none", "llama_tied_ternary",
                               "llama_untied_ternary", "distill_ramp", "llama_distill_keep_bf16", "distill_keep_fp32",
-                              "distill_hidden", "distill_learned_scales", "distill_adapters"};
+                              "distill_hidden", "distill_learned_scales", "distill_adapters",
+                              "distill_reverse"};
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) check_variant(variants[i], &FP32);
     // --precision bf16 against the same fp32 references.
     char err[ERR_LEN];

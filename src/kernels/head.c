@@ -72,14 +72,14 @@ static double ce_row(float *lg, int tgt, int V, float dloss) {
     return loss;
 }
 
-// One row of the distillation loss α·CE + (1 − α)·τ²·KL(p_t ‖ p_s), p = softmax(logits/τ):
-//   dlogits = dloss·[α·(softmax(z) − onehot) + (1 − α)·τ·(p_s − p_t)].
+// One row of the distillation loss α·CE + (1 − α)·τ²·D, p = softmax(logits/τ),
+// D = (1 − β)·KL(p_t ‖ p_s) + β·KL(p_s ‖ p_t) (head.h has the gradient).
 // lg (student logits) becomes dlogits; tl (teacher logits, the caller's
-// scratch) may be overwritten. *ce_out and *kl_out get the row's two terms.
-// At τ = 1 (what trit convert distils with) the student's softmax is also
-// the CE's, so each side needs one exp an element, kept in place between
-// the passes: two exps an element instead of six.
-static double distill_row(float *lg, float *tl, int tgt, int V, float dloss, float alpha, float tau,
+// scratch) may be overwritten. *ce_out and *kl_out get the row's CE and D.
+// At τ = 1 and β = 0 (what trit convert distils with by default) the
+// student's softmax is also the CE's, so each side needs one exp an element,
+// kept in place between the passes: two exps an element instead of six.
+static double distill_row(float *lg, float *tl, int tgt, int V, float dloss, float alpha, float tau, float beta,
                           double *ce_out, double *kl_out) {
     float mx = -FLT_MAX, mt = -FLT_MAX;
 #pragma omp simd reduction(max : mx, mt)
@@ -88,7 +88,7 @@ static double distill_row(float *lg, float *tl, int tgt, int V, float dloss, flo
         mt = tl[i] > mt ? tl[i] : mt;
     }
     const float fa = dloss * alpha, fk = dloss * (1.0f - alpha) * tau;
-    if (tau == 1.0f) {
+    if (tau == 1.0f && beta == 0.0f) {
         const float lt = lg[tgt];
         // KL = Σ p_t·(b − a) + log ss − log st with a, b the shifted logits,
         // and Σ p_t·(b − a) = u / st: the sums of one pass give both losses.
@@ -126,18 +126,30 @@ static double distill_row(float *lg, float *tl, int tgt, int V, float dloss, flo
     // log p_t − log p_s = a_t − a_s + (log ss − log st), with a = (logit − max)/τ.
     const float dlog = (float)(log(ss) - log(st));
     const float r1 = (float)(1.0 / s1), rs = (float)(1.0 / ss), rt = (float)(1.0 / st);
-    double kl = 0.0;
-#pragma omp simd reduction(+ : kl)
+    // The reverse term's gradient β·p_s·(log p_s − log p_t − KL(p_s ‖ p_t))
+    // needs that KL, known only after the pass: its p_s·β part waits in tl.
+    const float fb = fk * beta, ff = fk - fb;
+    double kl = 0.0, rkl = 0.0;
+#pragma omp simd reduction(+ : kl, rkl)
     for (int i = 0; i < V; i++) {
         const float as = (lg[i] - mx) * it, at = (tl[i] - mt) * it;
         const float pt = vexpf(at) * rt, ps = vexpf(as) * rs;
-        kl += (double)(pt * (at - as + dlog));
-        lg[i] = fa * (vexpf(lg[i] - mx) * r1) + fk * (ps - pt);
+        const float d = at - as + dlog;  // log p_t − log p_s
+        kl += (double)(pt * d);
+        rkl -= (double)(ps * d);
+        lg[i] = fa * (vexpf(lg[i] - mx) * r1) + ff * (ps - pt) - fb * ps * d;
+        tl[i] = fb * ps;
+    }
+    if (beta > 0.0f) {
+        const float r = (float)rkl;
+#pragma omp simd
+        for (int i = 0; i < V; i++) lg[i] -= tl[i] * r;
     }
     lg[tgt] -= fa;
+    const double div = (1.0 - beta) * kl + beta * rkl;
     *ce_out = ce;
-    *kl_out = kl;
-    return alpha * ce + (1.0 - alpha) * (double)tau * tau * kl;
+    *kl_out = div;
+    return alpha * ce + (1.0 - alpha) * (double)tau * tau * div;
 }
 
 double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *x, const WTensor *Wh,
@@ -168,7 +180,8 @@ double lm_head_loss_backward(float *dx, float *dWh, float *losses, const float *
             }
             double *o = rl + 3 * r;
             if (teacher) {
-                o[0] = distill_row(lg, tbuf + (size_t)r * V, tgt, V, dloss, teacher->alpha, teacher->temp, &o[1], &o[2]);
+                o[0] = distill_row(lg, tbuf + (size_t)r * V, tgt, V, dloss, teacher->alpha, teacher->temp,
+                                   teacher->reverse, &o[1], &o[2]);
             } else {
                 o[0] = o[1] = ce_row(lg, tgt, V, dloss);
                 o[2] = 0.0;

@@ -52,15 +52,21 @@ double lm_head_loss_forward(float *losses, float *logits_out, const float *x, co
 // Distillation (teacher not NULL): the teacher's logits for the same rows are
 // computed chunk by chunk beside the student's (the teacher's final-norm
 // output x[BT][C] and head Wh[V][C], C its own width), and each counted row's
-// loss becomes α·CE + (1 − α)·τ²·KL(p_t ‖ p_s) with p = softmax(logits/τ)
-// over the whole vocabulary (Hinton's τ² keeps the gradient's scale when τ
-// changes). Its gradient: dlogits = dloss·[α·(softmax − onehot) + (1 − α)·τ·
-// (p_s − p_t)]. losses and the return value hold the combined loss; *sums
-// (may be NULL) gets Σ CE and Σ KL over the counted rows (KL 0 without a teacher).
+// loss becomes α·CE + (1 − α)·τ²·D with p = softmax(logits/τ) over the whole
+// vocabulary and D = (1 − β)·KL(p_t ‖ p_s) + β·KL(p_s ‖ p_t) (Hinton's τ²
+// keeps the gradient's scale when τ changes). The forward KL spreads the
+// student's mass over everything the teacher allows; the reverse one (β > 0,
+// as in MiniLLM and BitDistiller's CAKLD) puts it on the teacher's likeliest
+// tokens, which is what greedy answers read. Gradient:
+//   dlogits = dloss·[α·(softmax − onehot) + (1 − α)·τ·((1 − β)·(p_s − p_t)
+//             + β·p_s·(log p_s − log p_t − KL(p_s ‖ p_t)))].
+// losses and the return value hold the combined loss; *sums (may be NULL)
+// gets Σ CE and Σ D over the counted rows (D 0 without a teacher).
 typedef struct {
     const float *x;       // the teacher's final-norm output (BT, C), C = Wh->cols
     const WTensor *Wh;    // its LM head (V, C), F32 or BF16
     float alpha, temp;    // α in [0, 1], τ > 0
+    float reverse;        // β in [0, 1]: the reverse KL's share of D
 } HeadTeacher;
 
 typedef struct { double ce, kl; } HeadLossSums;

@@ -501,6 +501,7 @@ static void e2e_job(const Conv *k, const char *from, const char *out, long steps
     t->cfg.distill = 1;
     t->cfg.distill_alpha = 0.0f;
     t->cfg.distill_hidden = j->e2e_hidden;
+    t->cfg.distill_reverse = j->e2e_reverse;
     t->cfg.keep_embedding = j->keep_embedding == QKEEP_BF16 ? KEEP_BF16 : KEEP_NONE;
     t->cfg.keep_linear = j->keep_linear;
     t->cfg.precision = j->precision;

@@ -56,6 +56,7 @@ typedef struct {
     long e2e_steps;          // stage 3: optimizer steps, 0: skip the stage
     float e2e_lr;            // 5e-4
     float e2e_hidden;        // β of the hidden-state term (train.h distill_hidden; 0: off)
+    float e2e_reverse;       // the reverse KL's share of the divergence (train.h distill_reverse; 0: off)
     TernaryScale e2e_scale;  // SCALE_LEARNED (default) or SCALE_MSE, both starting at the start's scales
     float e2e_scale_lr_mult; // learned scales' learning rate over e2e_lr (4)
     int e2e_batch, e2e_seq;  // 2, 256

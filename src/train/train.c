@@ -130,6 +130,8 @@ int trainer_init(Trainer *t, Model *m, const TrainConfig *c, const Dist *d, char
         return set_err(err, "--distill-temp must be positive (got %g)", c->distill_temp);
     if (!(c->distill_hidden >= 0) || !isfinite(c->distill_hidden))
         return set_err(err, "--distill-hidden must be >= 0 (got %g)", c->distill_hidden);
+    if (!(c->distill_reverse >= 0 && c->distill_reverse <= 1))
+        return set_err(err, "--distill-reverse must be in [0, 1] (got %g)", c->distill_reverse);
     if (c->distill_hidden > 0 && !c->distill)
         return set_err(err, "--distill-hidden needs --distill (the teacher's hidden states)");
     if (c->quant) {
@@ -377,7 +379,8 @@ int trainer_step(Trainer *t, const int32_t *x, const int32_t *y, int B, int T, S
         } else {
             features = forward_features(&t->teacher_ws, &t->tw, xr, B, T);
         }
-        ht = (HeadTeacher){features, &t->tw.lm_head, t->cfg.distill_alpha, t->cfg.distill_temp};
+        ht = (HeadTeacher){features, &t->tw.lm_head, t->cfg.distill_alpha, t->cfg.distill_temp,
+                           t->cfg.distill_reverse};
         teacher = &ht;
     }
     // This rank's rows, their gradient scaled by their share of the global
@@ -453,7 +456,8 @@ typedef struct {
     uint64_t teacher_hash;
     int32_t ranks;
     float scale_lr_mult;  // learned scales only (0 otherwise, as the padding it replaced)
-    uint32_t keep_linear, pad;
+    uint32_t keep_linear;
+    float distill_reverse;  // was padding (0) before the reverse KL: old checkpoints read as off
 } CkptHeader;
 
 static uint64_t model_shape_hash(const Model *m) {
@@ -495,6 +499,7 @@ static void header_from(CkptHeader *h, const Trainer *t, uint64_t data_rng, uint
     h->distill_alpha = c->distill_alpha;
     h->distill_temp = c->distill_temp;
     h->distill_hidden = c->distill_hidden;
+    h->distill_reverse = c->distill_reverse;
     h->teacher_hash = t->teacher ? t->teacher_hash : 0;
     h->ranks = t->dist.size;
     h->scale_lr_mult = c->scale == SCALE_LEARNED ? c->scale_lr_mult : 0.0f;
@@ -601,14 +606,16 @@ int trainer_load_checkpoint(Trainer *t, const char *dir, uint64_t *data_rng, uin
         h.quant_ramp != want.quant_ramp || h.keep_embedding != want.keep_embedding ||
         h.keep_linear != want.keep_linear || h.distill != want.distill ||
         h.distill_alpha != want.distill_alpha || h.distill_temp != want.distill_temp ||
-        h.distill_hidden != want.distill_hidden || h.precision != want.precision ||
+        h.distill_hidden != want.distill_hidden || h.distill_reverse != want.distill_reverse ||
+        h.precision != want.precision ||
         h.scale_lr_mult != want.scale_lr_mult) {
         rc = set_err(err, "%s: the checkpoint was made with another recipe (quant %d, group %d, steps %lld, warmup "
                      "%lld, lr %g, min-lr %g, weight-decay %g, clip %g, quant-ramp %lld, keep-embedding %d, "
-                     "keep-linear %#x, distill %d, alpha %g, temp %g, hidden %g, precision %s); resume with the same "
-                     "flags", state, h.quant, h.group_size, (long long)h.steps, (long long)h.warmup, h.lr, h.min_lr,
-                     h.weight_decay, h.clip, (long long)h.quant_ramp, h.keep_embedding, h.keep_linear, h.distill,
-                     h.distill_alpha, h.distill_temp, h.distill_hidden, h.precision == PREC_BF16 ? "bf16" : "fp32");
+                     "keep-linear %#x, distill %d, alpha %g, temp %g, hidden %g, reverse %g, precision %s); resume with the "
+                     "same flags", state, h.quant, h.group_size, (long long)h.steps, (long long)h.warmup, h.lr,
+                     h.min_lr, h.weight_decay, h.clip, (long long)h.quant_ramp, h.keep_embedding, h.keep_linear,
+                     h.distill, h.distill_alpha, h.distill_temp, h.distill_hidden, h.distill_reverse,
+                     h.precision == PREC_BF16 ? "bf16" : "fp32");
         goto done;
     }
     if (h.ranks != want.ranks) {

@@ -59,6 +59,7 @@ typedef struct {
     float distill_alpha; // weight of the cross-entropy (0: KL only)
     float distill_temp;  // softmax temperature of both distributions (1)
     float distill_hidden;  // β of the hidden-state term (forward.h HiddenTarget; 0: off)
+    float distill_reverse; // the reverse KL's share of the divergence (head.h HeadTeacher; 0: forward KL)
     Precision precision; // PREC_FP32
 } TrainConfig;
 

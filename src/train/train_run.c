@@ -217,9 +217,9 @@ int train_run(const TrainJob *j, char *err) {
                 t.cfg.quant ? "ternary" : "full precision", t.cfg.steps, j->batch_size, j->seq_len,
                 t.cfg.precision == PREC_BF16 ? "bf16" : "fp32");
         if (t.teacher)
-            fprintf(stderr, "distillation from %s (%zu parameters): alpha %g, temperature %g, hidden %g\n",
+            fprintf(stderr, "distillation from %s (%zu parameters): alpha %g, temperature %g, hidden %g, reverse %g\n",
                     j->teacher_dir ? j->teacher_dir : j->model_dir, teacher.n_params, t.cfg.distill_alpha,
-                    t.cfg.distill_temp, t.cfg.distill_hidden);
+                    t.cfg.distill_temp, t.cfg.distill_hidden, t.cfg.distill_reverse);
     }
 
     double vloss, vppl;

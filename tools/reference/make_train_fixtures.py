@@ -17,7 +17,8 @@ For each variant, tests/fixtures/train/<name>/ gets:
   trace.json        per step: loss, grad norm before clipping, lr; the recipe
   final.safetensors the latent weights after `steps` steps
 Distillation variants add a frozen teacher (the starting model in fp32) and
-the loss alpha*CE + (1 - alpha)*tau^2*KL(softmax(teacher/tau) || softmax(student/tau));
+the loss alpha*CE + (1 - alpha)*tau^2*KL(softmax(teacher/tau) || softmax(student/tau))
+(with a reverse share r: (1 - r)*KL(teacher || student) + r*KL(student || teacher));
 some also ramp the quantization ((1 - lam)*W + lam*t*s, lam = step/N) or keep
 the embedding / LM head out of the projection (fp32, or rounded to bf16), or
 add beta times the hidden-state term: the mean over layers and tokens of
@@ -81,6 +82,8 @@ VARIANTS = [
     # Rank-4 adapters on every linear, with learned scales, as trit convert --adapter-rank trains them.
     dict(name="distill_adapters", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.0, 1.0), learned=True,
          adapters=4),
+    # Forward and reverse KL mixed (trit train --distill-reverse), at τ ≠ 1.
+    dict(name="distill_reverse", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.1, 1.5), reverse=0.6),
 ]
 
 
@@ -321,11 +324,17 @@ def main():
             logits = model(x).logits.reshape(-1, VOCAB)
             loss = Fn.cross_entropy(logits, y.reshape(-1))
             if teacher is not None:
-                # alpha*CE + (1 - alpha)*tau^2*KL(teacher || student), both at temperature tau.
+                # alpha*CE + (1 - alpha)*tau^2*[(1 - beta)*KL(teacher || student) + beta*KL(student || teacher)],
+                # both at temperature tau.
                 alpha, tau = v["distill"]
+                beta = v.get("reverse", 0.0)
                 with torch.no_grad():
                     lt = Fn.log_softmax(teacher(x).logits.reshape(-1, VOCAB) / tau, -1)
-                kl = Fn.kl_div(Fn.log_softmax(logits / tau, -1), lt, log_target=True, reduction="batchmean")
+                ls = Fn.log_softmax(logits / tau, -1)
+                kl = Fn.kl_div(ls, lt, log_target=True, reduction="batchmean")
+                if beta:
+                    rkl = (ls.exp() * (ls - lt)).sum(-1).mean()
+                    kl = (1 - beta) * kl + beta * rkl
                 loss = alpha * loss + (1 - alpha) * tau * tau * kl
                 if v.get("hidden"):
                     loss = loss + v["hidden"] * hidden_term(student_out, teacher_out)
@@ -348,6 +357,8 @@ def main():
             extra.update(distill_alpha=v["distill"][0], distill_temp=v["distill"][1])
         if v.get("hidden"):
             extra.update(distill_hidden=v["hidden"])
+        if v.get("reverse"):
+            extra.update(distill_reverse=v["reverse"])
         if v.get("learned"):
             extra.update(scale="learned")
         json.dump(dict(recipe=dict(RECIPE, steps=v["steps"], quant="ternary" if v["quant"] else "none", **extra),
