@@ -125,9 +125,44 @@ static void check_mse_scale(void) {
     CHECK(bad == 0, "ternary_mse_scale differs from the sorted reference in %d of %d groups", bad, total);
 }
 
+// ternary_scale_grad against its definition summed in order, in double: the
+// gradient of each group's scale, g·(t − w/s) inside the clamp and g·t
+// outside, for groups with and without a tail past a multiple of 8, and a
+// group of scale 0 (gradient 0).
+static void check_scale_grad(int group) {
+    const int rows = 3, cols = group * 4, ng = rows * 4;
+    float *w = xmalloc(sizeof(float) * rows * cols), *g = xmalloc(sizeof(float) * rows * cols);
+    float sc[12], ds[12];
+    uint64_t st = 99;
+    for (int i = 0; i < rows * cols; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        w[i] = (float)((int)(st >> 40 & 0xffff) - 32768) / 16384.0f;
+        g[i] = (float)((int)(st >> 20 & 0xfff) - 2048) / 1024.0f;
+    }
+    for (int k = 0; k < ng; k++) sc[k] = k == 5 ? 0.0f : 0.3f + 0.05f * (float)k;
+    ternary_scale_grad(ds, g, w, sc, rows, cols, group);
+    double worst = 0;
+    for (int k = 0; k < ng; k++) {
+        const float s = ternary_scale_f16(sc[k]);
+        double want = 0;
+        for (int i = 0; i < group && s > 0; i++) {
+            const float wi = w[k * group + i], v = wi / s;
+            const float t = fminf(1.0f, fmaxf(-1.0f, nearbyintf(v)));
+            want += (double)g[k * group + i] * (fabsf(v) <= 1.0f ? (double)t - (double)v : (double)t);
+        }
+        worst = fmax(worst, fabs(ds[k] - want) / fmax(1.0, fabs(want)));
+        if (k == 5) CHECK(ds[k] == 0.0f, "group %d of scale 0: gradient %g", group, ds[k]);
+    }
+    CHECK(worst < 1e-5, "scale gradients, group %d: worst relative error %.3g", group, worst);
+    free(w);
+    free(g);
+}
+
 int main(void) {
     char err[ERR_LEN];
     check_mse_scale();
+    check_scale_grad(64);
+    check_scale_grad(13);
     CHECK(ternary_check_shape("w", 1024, 128, err) == 0, "1024 / 128");
     CHECK(ternary_check_shape("w", 1000, 128, err) != 0 && strstr(err, "does not divide"), "1000 / 128: %s", err);
     CHECK(ternary_check_shape("w", 1024, 0, err) != 0, "group 0 accepted");

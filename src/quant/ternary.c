@@ -133,6 +133,12 @@ void ternary_project_scales(float *q, const float *w, int64_t rows, int64_t cols
         ternary_round_group(q + g * group, w + g * group, group, ternary_scale_f16(scales[g]));
 }
 
+// g·dq/ds of one weight (ternary_scale_grad).
+static inline double scale_grad_term(float g, float w, float s) {
+    const float v = w / s, t = ternary_level(w, s);  // the forward's t
+    return (double)g * (double)(fabsf(v) <= 1.0f ? t - v : t);
+}
+
 void ternary_scale_grad(float *ds, const float *g, const float *w, const float *scales, int64_t rows, int64_t cols,
                         int group) {
     const int64_t ngroups = rows * (cols / group);
@@ -140,13 +146,16 @@ void ternary_scale_grad(float *ds, const float *g, const float *w, const float *
     for (int64_t k = 0; k < ngroups; k++) {
         const float s = ternary_scale_f16(scales[k]);
         const float *gk = g + k * group, *wk = w + k * group;
-        double acc = 0.0;
-        if (s > 0.0f)
-            for (int i = 0; i < group; i++) {
-                const float v = wk[i] / s, t = ternary_level(wk[i], s);  // the forward's t
-                acc += (double)gk[i] * (double)(fabsf(v) <= 1.0f ? t - v : t);
-            }
-        ds[k] = (float)acc;
+        // Eight running sums (element i into sum i mod 8), added pairwise:
+        // a fixed order that vectorises, where one sum waits on every add.
+        double acc[8] = {0};
+        if (s > 0.0f) {
+            int i = 0;
+            for (; i + 8 <= group; i += 8)
+                for (int j = 0; j < 8; j++) acc[j] += scale_grad_term(gk[i + j], wk[i + j], s);
+            for (int j = 0; i < group; i++, j++) acc[j] += scale_grad_term(gk[i], wk[i], s);
+        }
+        ds[k] = (float)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
     }
 }
 

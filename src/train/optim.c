@@ -34,6 +34,20 @@ float lr_cosine(long step, long total, long warmup, float lr, float min_lr) {
 }
 
 #define NORM_BLOCK 65536
+#define NORM_LANES 8
+
+// Σ g[i]² over [start, end) in NORM_LANES running sums, lane j taking the i
+// with i − start ≡ j (mod NORM_LANES), added pairwise at the end: a fixed
+// order the compiler can keep in vector lanes, where one running sum waits
+// on every add (a pass over 135 M gradients took 5 % of a training step).
+static double sum_squares(const float *g, size_t start, size_t end) {
+    double s[NORM_LANES] = {0};
+    size_t i = start;
+    for (; i + NORM_LANES <= end; i += NORM_LANES)
+        for (int j = 0; j < NORM_LANES; j++) s[j] += (double)g[i + j] * g[i + j];
+    for (int j = 0; i < end; i++, j++) s[j] += (double)g[i] * g[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
 
 double grad_global_norm(const float *g, size_t n) {
     size_t nblocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
@@ -46,9 +60,7 @@ double grad_global_norm(const float *g, size_t n) {
 #pragma omp parallel for schedule(static)
         for (size_t b = 0; b < nb; b++) {
             size_t start = (b0 + b) * NORM_BLOCK, end = start + NORM_BLOCK < n ? start + NORM_BLOCK : n;
-            double s = 0.0;
-            for (size_t i = start; i < end; i++) s += (double)g[i] * g[i];
-            partial[b] = s;
+            partial[b] = sum_squares(g, start, end);
         }
         for (size_t b = 0; b < nb; b++) total += partial[b];
     }
