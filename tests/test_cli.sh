@@ -185,6 +185,10 @@ JSON
     cmp -s "$T/d1/model.safetensors" "$T/d2/model.safetensors" && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: train-drafter killed and resumed ends elsewhere than uninterrupted"; }
     expect 1 "a checkpoint of another job" "$BIN" train-drafter $DR --out "$T/d2" --block 2
+    # A time budget with no memory for the taps: the plan counts every
+    # sequence's target pass again on each visit.
+    expect 0 "[0-9][0-9]* of [0-9][0-9]* sequences' taps kept in memory; 0.1 minutes buy [0-9][0-9]* steps" "$BIN" train-drafter \
+        --target "$T/m64" --data "$T/val.txt" --seq-len 32 --block 4 --anchors 4 --minutes 0.1 --cache-gb 0 --out "$T/d4"
     g="--model $T/m64 --prompt the --greedy --max-tokens 40 --json"
     plain=$("$BIN" generate $g 2>/dev/null | grep -o '"ids": \[[^]]*\]')
     spec=$("$BIN" generate $g --draft "$T/d1" 2>/dev/null | grep -o '"ids": \[[^]]*\]')

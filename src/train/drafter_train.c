@@ -352,9 +352,11 @@ int drafter_train(const DrafterJob *j, char *err) {
     if (!resumed && j->minutes > 0) {
         // What a step costs here: the first step's sequences run the target
         // (their context rows then stay in memory), the same step again
-        // trains alone; gradients thrown away. Each sequence's target pass
-        // is paid once (while the memory budget keeps them), every step's
-        // training each time.
+        // trains alone; gradients thrown away. The first pass over the data
+        // runs the target for every sequence; later passes only for those
+        // the memory budget did not keep (a share `miss` of the draws), so
+        // past the first pass a run of S steps costs S·(train + batch·miss·
+        // feat) + kept·feat.
         uint64_t probe = rng;
         const double t0 = now_seconds();
         step_loss(&t, 0, &probe);
@@ -364,12 +366,14 @@ int drafter_train(const DrafterJob *j, char *err) {
         const double train = now_seconds() - t1, feat = fmax(0.0, (t1 - t0) - train) / j->batch;
         const double left = 60.0 * j->minutes - (now_seconds() - t_start);
         const long kept = t.n_seqs < t.cache_left + j->batch ? t.n_seqs : t.cache_left + j->batch;
-        steps = left > 0 ? (long)((left - feat * (double)kept) / train) : 0;
-        if (steps * j->batch < kept) steps = left > 0 ? (long)(left / (train + feat * j->batch)) : 0;
+        const double miss = (double)(t.n_seqs - kept) / (double)t.n_seqs;
+        steps = left > 0 ? (long)((left - feat * (double)kept) / (train + feat * j->batch * miss)) : 0;
+        if (steps * j->batch < t.n_seqs) steps = left > 0 ? (long)(left / (train + feat * j->batch)) : 0;
         memset(t.g.params, 0, sizeof(float) * t.g.n_params);
         const double sec = train;
-        fprintf(stderr, "train-drafter: %.2f s a step here, %.2f s a sequence's target pass; %.1f minutes buy %ld steps\n",
-                train, feat, j->minutes, steps);        if (steps < 1) {
+        fprintf(stderr, "train-drafter: %.2f s a step here, %.2f s a sequence's target pass, %ld of %ld sequences' "
+                "taps kept in memory; %.1f minutes buy %ld steps\n", train, feat, kept, t.n_seqs, j->minutes, steps);
+        if (steps < 1) {
             dt_free(&t);
             return set_err(err, "train-drafter: --minutes %g buys no step of %.1f s", j->minutes, sec);
         }
