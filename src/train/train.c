@@ -35,6 +35,7 @@ void train_config_default(TrainConfig *c) {
     c->distill_alpha = 0.0f;
     c->distill_temp = 1.0f;
     c->distill_hidden = 0.0f;
+    c->distill_reverse = 0.0f;
     c->precision = PREC_FP32;
 }
 
