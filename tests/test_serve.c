@@ -297,8 +297,14 @@ static void test_engine(const char *dir) {
         job_cancel(a);
         job_cancel(b);
         drain(a, &t, &st);
-        CHECK(st.finish && !strcmp(st.finish, "cancelled"), "a cancelled job ends as cancelled");
+        const char *fa = st.finish ? st.finish : "";
         drain(b, &t, &st);
+        const char *fb = st.finish ? st.finish : "";
+        // a may reach its own end before the cancel lands (its 200 tokens of
+        // a tiny model take milliseconds, and this thread can be descheduled
+        // that long under load); b, queued behind it, still runs then.
+        CHECK(!strcmp(fa, "cancelled") || (!strcmp(fb, "cancelled") && (!strcmp(fa, "length") || !strcmp(fa, "stop"))),
+              "a cancelled job ends as cancelled (a %s, b %s)", fa, fb);
         job_release(a);
         job_release(b);
         lo.max_tokens = 4;
