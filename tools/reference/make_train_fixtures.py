@@ -82,8 +82,8 @@ VARIANTS = [
     # Rank-4 adapters on every linear, with learned scales, as trit convert --adapter-rank trains them.
     dict(name="distill_adapters", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.0, 1.0), learned=True,
          adapters=4),
-    # Forward and reverse KL mixed (trit train --distill-reverse), at τ ≠ 1.
-    dict(name="distill_reverse", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.1, 1.5), reverse=0.6),
+    # Forward and reverse KL mixed (trit train --distill-reverse).
+    dict(name="distill_reverse", tie=True, quant=True, steps=RECIPE["steps"], distill=(0.2, 1.0), reverse=0.5),
 ]
 
 
