@@ -221,11 +221,15 @@ JSON
     expect 0 "convert: e2e: .* steps" "$BIN" convert --model "$T/m64" --out "$T/c6" $CV --minutes 0.5
     grep -q '"e2e_steps": *[1-9][0-9]' "$T/c6.work/plan.json" && [ -s "$T/c6.gguf" ] && pass=$((pass + 1)) ||
         { fail=$((fail + 1)); echo "FAIL: a budgeted convert planned no e2e steps or wrote no GGUF"; }
+    # The plan spaces checkpoints by time; the probe's run (and its
+    # checkpoints) is gone.
+    grep -q '"e2e_checkpoint_every": *[1-9]' "$T/c6.work/plan.json" && [ ! -e "$T/c6.work/e2e-probe" ] &&
+        pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no checkpoint interval planned, or the probe left"; }
     # Damaged state files (a negative block, numbers past any integer) read
     # as "not written yet", never as an index or a conversion out of range
     # (make san would stop on either).
     expect 1 "fewer than 10 steps" "$BIN" convert --model "$T/m64" --out "$T/c7" $CV --minutes 0.01
-    printf '{"block_seconds": -5, "e2e_steps": 1e300}\n' > "$T/c7.work/plan.json"
+    printf '{"block_seconds": -5, "e2e_steps": 1e300, "e2e_checkpoint_every": 1e300}\n' > "$T/c7.work/plan.json"
     printf '{"next_block": -7}\n' > "$T/c7.work/blocks/blocks.json"
     printf '{"seconds": 1e300, "tokens": -1}\n' > "$T/c7.work/start.json"
     expect 0 "convert: e2e: .* steps" "$BIN" convert --model "$T/m64" --out "$T/c7" $CV --minutes 0.5

@@ -54,6 +54,7 @@ typedef struct {
     StageReport stage[N_STAGES];
     double block_seconds;  // the plan (minutes > 0): the blocks' budget, 0 until made
     long e2e_steps;        // e2e's steps, 0 until planned
+    long e2e_every;        // e2e's checkpoint interval in steps (planned: ~5 minutes), 0 until planned
     char note[320];
 } Conv;
 
@@ -185,15 +186,17 @@ static int run_start(Conv *k, char *err) {
 // The plan of a budgeted job, kept so that a resumed run keeps it.
 static void read_plan(Conv *k) {
     cJSON *js = read_json(k->work, "plan.json");
-    double b, e;
+    double b, e, c;
     if (json_count(js, "block_seconds", 1e9, &b)) k->block_seconds = b;
     if (json_count(js, "e2e_steps", 1e12, &e)) k->e2e_steps = (long)e;
+    if (json_count(js, "e2e_checkpoint_every", 1e12, &c)) k->e2e_every = (long)c;
     cJSON_Delete(js);
 }
 
 static int write_plan(const Conv *k, char *err) {
     char text[160];
-    snprintf(text, sizeof text, "{\"block_seconds\": %.1f, \"e2e_steps\": %ld}\n", k->block_seconds, k->e2e_steps);
+    snprintf(text, sizeof text, "{\"block_seconds\": %.1f, \"e2e_steps\": %ld, \"e2e_checkpoint_every\": %ld}\n",
+             k->block_seconds, k->e2e_steps, k->e2e_every);
     return write_file_atomic(k->plan_path, text, strlen(text), err);
 }
 
@@ -488,7 +491,10 @@ static void e2e_job(const Conv *k, const char *from, const char *out, long steps
     t->seq_len = j->e2e_seq;
     t->eval_every = 0;
     t->eval_tokens = 0;
-    t->checkpoint_every = steps / 5 > 25 ? 25 : steps / 5 > 1 ? steps / 5 : 1;
+    // A checkpoint (latent weights and AdamW state, 1.6 GB for SmolLM2)
+    // takes seconds to write: a planned stage spaces them by time, else
+    // a fifth of the run apart, at most 25 steps.
+    t->checkpoint_every = k->e2e_every > 0 ? k->e2e_every : steps / 5 > 25 ? 25 : steps / 5 > 1 ? steps / 5 : 1;
     t->keep_last = 1;  // the stage resumes from its newest checkpoint only
     t->cfg.steps = steps;
     t->cfg.warmup = steps / 10;
@@ -533,19 +539,24 @@ static double log_elapsed(const char *log, double *at, int n) {
     return last;
 }
 
-// Seconds an e2e step takes here: three steps of a probe run (the first is
-// warm-up), thrown away.
-static int probe_step_seconds(const Conv *k, const char *from, double *sec, char *err) {
+// Seconds an e2e step takes here, and what writing a checkpoint adds: five
+// steps of a probe run, thrown away. Step 1 is warm-up; a checkpoint is
+// written after step 3, so step 4's time holds it (steps 2, 3 and 5 are
+// plain ones).
+static int probe_step_seconds(const Conv *k, const char *from, double *sec, double *ckpt, char *err) {
     char *dir = path_join(k->work, "e2e-probe"), *log = path_join(dir, "train.jsonl");
     TrainJob t;
-    e2e_job(k, from, dir, 3, &t);
-    t.checkpoint_every = 0;
+    e2e_job(k, from, dir, 5, &t);
+    t.checkpoint_every = 3;
     t.quiet = 1;
     int rc = train_run(&t, err);
-    double e[4] = {0};
-    if (rc == 0) log_elapsed(log, e, 3);
-    if (rc == 0 && !(e[3] > e[1])) rc = set_err(err, "convert: the e2e probe's log %s has no step times", log);
-    *sec = (e[3] - e[1]) / 2.0;
+    double e[6] = {0};
+    if (rc == 0) log_elapsed(log, e, 5);
+    if (rc == 0 && !(e[5] > e[4] && e[4] > e[3] && e[3] > e[1]))
+        rc = set_err(err, "convert: the e2e probe's log %s has no step times", log);
+    *sec = (e[3] - e[1] + e[5] - e[4]) / 3.0;
+    *ckpt = e[4] - e[3] > *sec ? e[4] - e[3] - *sec : 0.0;
+    for (char *c; (c = last_checkpoint(dir)); free(c)) remove_dir_files(c);
     remove_dir_files(dir);
     free(log);
     free(dir);
@@ -557,14 +568,16 @@ static int probe_step_seconds(const Conv *k, const char *from, double *sec, char
 // forward and the backward make a step) and the export (a fiftieth).
 static int plan_e2e(Conv *k, const char *from, char *err) {
     const ConvertJob *j = k->j;
-    double step;
-    if (probe_step_seconds(k, from, &step, err)) return -1;
+    double step, ckpt;
+    if (probe_step_seconds(k, from, &step, &ckpt, err)) return -1;
     const double per_token = step / ((double)j->e2e_batch * j->e2e_seq);
     const double eval_tokens = j->val_path ? 4.0 * (j->eval_tokens ? (double)j->eval_tokens : 300000.0) : 0.0;
     const double left = budget_left(k) - eval_tokens * per_token / 4.0 - 0.02 * 60.0 * j->minutes;
-    k->e2e_steps = left > 0 ? (long)(left / step) : 0;
-    fprintf(stderr, "convert: e2e: %.2f s a step here; the budget leaves %.1f minutes: %ld steps\n", step,
-            left > 0 ? left / 60.0 : 0.0, k->e2e_steps);
+    // A kill loses at most about five minutes of steps.
+    k->e2e_every = step < 300.0 ? (long)(300.0 / step) : 1;
+    k->e2e_steps = left > 0 ? (long)(left / (step + ckpt / (double)k->e2e_every)) : 0;
+    fprintf(stderr, "convert: e2e: %.2f s a step here, %.1f s a checkpoint (every %ld steps); the budget leaves "
+            "%.1f minutes: %ld steps\n", step, ckpt, k->e2e_every, left > 0 ? left / 60.0 : 0.0, k->e2e_steps);
     if (k->e2e_steps < 10)
         return set_err(err, "convert: --minutes %g leaves %.1f minutes for end-to-end training, fewer than 10 steps "
                        "of %.1f s; give it at least %.0f more minutes (the stages done are kept)", j->minutes,
