@@ -19,32 +19,11 @@ first under teacher forcing has the facts and loses them while decoding
 (drift, exposure bias); one that does not has lost the facts.
 """
 import argparse
-import json
-import re
-import subprocess
-import sys
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-
-def load_prompts(path):
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line and not line.startswith("#"):
-                prompt, expected = line.split("\t")
-                rows.append((prompt, re.compile(expected, re.I)))
-    return rows
-
-
-def parent_answer(trit, model, prompt, max_tokens):
-    r = subprocess.run([trit, "generate", "--model", model, "--prompt", prompt, "--chat", "--greedy",
-                        "--max-tokens", str(max_tokens), "--json"], capture_output=True, text=True, errors="replace")
-    if r.returncode != 0:
-        sys.exit(f"trit generate failed on {model}: {r.stderr.strip()}")
-    return json.loads(r.stdout)
+from chat_score import generate_json, load_prompts
 
 
 def key_mask(pieces, match_span):
@@ -65,14 +44,13 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=48)
     a = ap.parse_args()
     torch.set_grad_enabled(False)
-    par = AutoModelForCausalLM.from_pretrained(a.parent, torch_dtype=torch.float32).eval()
-    stu = AutoModelForCausalLM.from_pretrained(a.student, torch_dtype=torch.float32).eval()
-    from transformers import AutoTokenizer
+    par = AutoModelForCausalLM.from_pretrained(a.parent, dtype=torch.float32).eval()
+    stu = AutoModelForCausalLM.from_pretrained(a.student, dtype=torch.float32).eval()
     tok = AutoTokenizer.from_pretrained(a.parent)
     sums = {k: [0, 0.0, 0.0, 0.0, 0] for k in ("key", "other")}  # agree, nll, kl, parent's nll, n
     answered = 0
     for prompt, expected in load_prompts(a.prompts):
-        js = parent_answer(a.trit, a.parent, prompt, a.max_tokens)
+        js = generate_json(a.trit, a.parent, prompt, a.max_tokens)
         ans = js["ids"]
         pieces = [tok.decode(ans[:i + 1]) for i in range(len(ans))]
         pieces = [p[len(pieces[i - 1]):] if i else p for i, p in enumerate(pieces)]

@@ -34,13 +34,18 @@ def load_prompts(path):
     return rows
 
 
-def answer(trit, model, prompt, max_tokens):
+def generate_json(trit, model, prompt, max_tokens):
+    """`trit generate --chat --greedy --json`'s object: prompt_ids, ids, text."""
     r = subprocess.run([trit, "generate", "--model", model, "--prompt", prompt, "--chat", "--greedy",
                         "--max-tokens", str(max_tokens), "--json"], capture_output=True, text=True,
                        errors="replace")
     if r.returncode != 0:
         sys.exit(f"chat_score: {model}: trit generate failed: {r.stderr.strip().splitlines()[-1:]}")
-    return json.loads(r.stdout)["text"]
+    return json.loads(r.stdout)
+
+
+def answer(trit, model, prompt, max_tokens):
+    return generate_json(trit, model, prompt, max_tokens)["text"]
 
 
 def shared_words(refs, texts):
