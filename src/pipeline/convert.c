@@ -556,7 +556,13 @@ static int probe_step_seconds(const Conv *k, const char *from, double *sec, doub
         rc = set_err(err, "convert: the e2e probe's log %s has no step times", log);
     *sec = (e[3] - e[1] + e[5] - e[4]) / 3.0;
     *ckpt = e[4] - e[3] > *sec ? e[4] - e[3] - *sec : 0.0;
-    for (char *c; (c = last_checkpoint(dir)); free(c)) remove_dir_files(c);
+    // Its checkpoint (train_run keeps only the newest), then the run itself;
+    // a checkpoint that will not go stops the loop rather than repeat it.
+    for (char *c; (c = last_checkpoint(dir));) {
+        const int gone = remove_dir_files(c) == 0;
+        free(c);
+        if (!gone) break;
+    }
     remove_dir_files(dir);
     free(log);
     free(dir);
