@@ -124,6 +124,9 @@ ALWAYS_INLINE XRows x16_block(const uint8_t *blk, const int8_t *q) {
             hi[h] = QX_DOT(hi[h], _mm256_and_si256(v, m0c), a1);
             lo[h] = QX_DOT(lo[h], _mm256_and_si256(v4, m03), a2);
             hi[h] = QX_DOT(hi[h], _mm256_and_si256(v4, m0c), a3);
+            // GCC's pre-allocation scheduler otherwise computes every
+            // product of the block first and spills them to the stack.
+            __asm__("" : "+v"(lo[h]), "+v"(hi[h]));
         }
     }
     XRows r;
@@ -140,6 +143,7 @@ ALWAYS_INLINE XRowsF xf_step(XRowsF acc, XRowsF dw, float d, XRows isum, int32_t
         __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw.h[h], _mm256_set1_ps(d)),
                                  _mm256_cvtepi32_ps(_mm256_sub_epi32(isum.h[h], _mm256_set1_epi32(sum))));
         acc.h[h] = _mm256_add_ps(acc.h[h], p);
+        __asm__("" : "+v"(acc.h[h]));  // kept in a register across blocks (as above)
     }
     return acc;
 }
@@ -168,6 +172,10 @@ ALWAYS_INLINE void gemv_x16(const int qk, float *out, const QAct *a, const QMat 
             for (int j = 0; j < bpw; j++) {
                 const int b = wb * bpw + j;
                 const uint8_t *blk = codes + (size_t)b * QPACK_BLOCK_BYTES;
+#ifdef QX_PREFETCH_BLOCKS
+                for (int l = 0; l < QPACK_BLOCK_BYTES; l += 64)
+                    _mm_prefetch((const char *)(blk + QX_PREFETCH_BLOCKS * QPACK_BLOCK_BYTES + l), _MM_HINT_T0);
+#endif
                 acc = xf_step(acc, dw, a->d[b], x16_block(blk, a->q + (size_t)b * QA_BLOCK), a->sum[b]);
             }
         }
@@ -220,6 +228,12 @@ ALWAYS_INLINE void gemm_tile(const int G, WTile t, const QAct *a, int g, float *
                         for (int gg = 0; gg < G; gg++) acc[gg][w] = QX_DOT(acc[gg][w], wv, av[gg]);
                     }
                 }
+#ifndef QX_ZMM
+                // AVX2: in registers from chunk to chunk (GCC otherwise
+                // moves or spills some of them every chunk).
+                for (int gg = 0; gg < G; gg++)
+                    for (int w = 0; w < QX_GEMM_W; w++) __asm__("" : "+v"(acc[gg][w]));
+#endif
             }
             for (int gg = 0; gg < G; gg++) {
                 const size_t s = ((size_t)(g + gg) * nb + b) * QGEMM_LANES;
