@@ -38,15 +38,20 @@ echo "== a decode step per operation (bench_decode), against the read-bandwidth 
 for m in q06-tq2_0.gguf q06-tq1_0.gguf q06-q2_0.gguf smollm2-q2_0.gguf smollm2-keep.gguf qwen3-0.6b-random smollm2; do
     OMP_NUM_THREADS=2 "$BUILD/bench_decode" "$OUT/$m" 64
 done
-echo "(the AVX2 kernels forced on this CPU)"
-TRIT_QKERNELS=avx2 OMP_NUM_THREADS=2 "$BUILD/bench_decode" "$OUT/q06-tq2_0.gguf" 64
+# trit's AVX2 kernels forced as well where the CPU has better ones.
+KERNELS=auto
+if grep -q avx512_vnni /proc/cpuinfo; then
+    KERNELS=auto,avx2
+    echo "(the AVX2 kernels forced on this CPU)"
+    TRIT_QKERNELS=avx2 OMP_NUM_THREADS=2 "$BUILD/bench_decode" "$OUT/q06-tq2_0.gguf" 64
+fi
 
 echo "== packed ternary kernels (bench_qmatmul), each ISA path against fp32 OpenBLAS, Qwen3-0.6B shapes"
 "$BUILD/bench_qmatmul" 3
 
 echo "== packed ternary models: trit vs llama.cpp (llama-cpp-python), same GGUF, 2 threads"
-# --kernels: trit's best kernels for this CPU, then its AVX2 kernels forced.
-OMP_NUM_THREADS=2 python3 bench/bench_vs_llama.py --trit "$BUILD/trit" --membw "$BUILD/bench_membw" --kernels auto,avx2 \
+# --kernels: trit's best kernels for this CPU, then (AVX-512 hosts) its AVX2 kernels forced.
+OMP_NUM_THREADS=2 python3 bench/bench_vs_llama.py --trit "$BUILD/trit" --membw "$BUILD/bench_membw" --kernels $KERNELS \
     --text "$DATA/wikitext-2-raw/wiki.test.raw" "$OUT/q06-tq2_0.gguf" "$OUT/q06-q2_0.gguf" "$OUT/smollm2-q2_0.gguf"
 
 echo "== accuracy: KL of the packed runtimes (trit, llama.cpp) to the exact fp32 model, same GGUF"
