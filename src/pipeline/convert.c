@@ -55,6 +55,8 @@ typedef struct {
     double block_seconds;  // the plan (minutes > 0): the blocks' budget, 0 until made
     long e2e_steps;        // e2e's steps, 0 until planned
     long e2e_every;        // e2e's checkpoint interval in steps (planned: ~5 minutes), 0 until planned
+    double spent_before;   // the budget spent by earlier runs' stages (their recorded seconds)
+    double t0;             // when this run began
     char note[320];
 } Conv;
 
@@ -200,11 +202,11 @@ static int write_plan(const Conv *k, char *err) {
     return write_file_atomic(k->plan_path, text, strlen(text), err);
 }
 
-// Seconds of the budget not yet spent by the stages (done or under way).
+// Seconds of the budget not yet spent: by earlier runs' stages, and by
+// everything this run has done so far (its stages, and what no stage counts:
+// loading, tokenizing the data, the e2e probe).
 static double budget_left(const Conv *k) {
-    double spent = 0.0;
-    for (int i = 0; i < N_STAGES; i++) spent += k->stage[i].seconds;
-    return k->j->minutes * 60.0 - spent;
+    return k->j->minutes * 60.0 - k->spent_before - (now_seconds() - k->t0);
 }
 
 typedef struct {
@@ -570,14 +572,16 @@ static int probe_step_seconds(const Conv *k, const char *from, double *sec, doub
 }
 
 // The e2e steps a budget buys: what is left, less the final evaluations
-// (each scored token ~ a quarter of a trained one: a teacher and a student
-// forward and the backward make a step) and the export (a fiftieth).
+// (the parent's and each stage's with a model; each scored token ~ a
+// quarter of a trained one: a teacher and a student forward and the
+// backward make a step) and the export (a fiftieth).
 static int plan_e2e(Conv *k, const char *from, char *err) {
     const ConvertJob *j = k->j;
     double step, ckpt;
     if (probe_step_seconds(k, from, &step, &ckpt, err)) return -1;
     const double per_token = step / ((double)j->e2e_batch * j->e2e_seq);
-    const double eval_tokens = j->val_path ? 4.0 * (j->eval_tokens ? (double)j->eval_tokens : 300000.0) : 0.0;
+    const double evals = j->block_seqs > 0 ? 4.0 : 3.0;  // parent, start, (blocks,) e2e
+    const double eval_tokens = j->val_path ? evals * (j->eval_tokens ? (double)j->eval_tokens : 300000.0) : 0.0;
     const double left = budget_left(k) - eval_tokens * per_token / 4.0 - 0.02 * 60.0 * j->minutes;
     // A kill loses at most about five minutes of steps.
     k->e2e_every = step < 300.0 ? (long)(300.0 / step) : 1;
@@ -728,7 +732,7 @@ int convert_run(const ConvertJob *j, char *err) {
                 j->out_dir);
         return 0;
     }
-    Conv k = {.j = j};
+    Conv k = {.j = j, .t0 = now_seconds()};
     const StageReport names[N_STAGES] = {{.name = "start"}, {.name = "chat"}, {.name = "blocks"}, {.name = "e2e"}};
     memcpy(k.stage, names, sizeof names);
     k.work = xmalloc(strlen(j->out_dir) + 6);
@@ -743,7 +747,10 @@ int convert_run(const ConvertJob *j, char *err) {
     quant_note(k.note, sizeof k.note, j->group, "gptq", j->keep_embedding == QKEEP_BF16 ? "bf16" : NULL,
                j->keep_linear, j->adapter_rank, "trit convert");
     int rc = make_dir(k.work, err);
-    for (int i = 0; i < N_STAGES; i++) read_stage_info(&k, &k.stage[i]);  // what earlier runs spent
+    for (int i = 0; i < N_STAGES; i++) {
+        read_stage_info(&k, &k.stage[i]);  // what earlier runs spent
+        k.spent_before += k.stage[i].seconds;
+    }
     read_plan(&k);
     const size_t need = (size_t)j->block_seqs * j->seq_len > j->calib_tokens ? (size_t)j->block_seqs * j->seq_len
                                                                             : j->calib_tokens;
