@@ -24,16 +24,16 @@
 #include "membw.h"
 #include "model/weights.h"
 
-// The prefill of the context (one forward pass over P positions from 0),
-// per operation (there "attention" is the tiled whole-sequence kernel).
-static void print_prefill(const double *pre, double total, int P) {
-    printf("  prefill of the %d context positions: %.1f ms, %.1f tok/s\n", P, total * 1e3, P / total);
+// Each operation's time over `per` (the steps it spans), its share of
+// `total`, and what no operation holds as "other"; lines indented by `indent`.
+static void print_ops(const double *t, double total, int per, const char *indent) {
     double listed = 0;
     for (int k = 0; k < PROF_COUNT; k++) {
-        listed += pre[k];
-        printf("    %-10s %8.3f ms %5.1f %%\n", prof_names[k], pre[k] * 1e3, 100.0 * pre[k] / total);
+        listed += t[k];
+        printf("%s%-10s %8.3f ms %5.1f %%\n", indent, prof_names[k], t[k] / per * 1e3, 100.0 * t[k] / total);
     }
-    printf("    %-10s %8.3f ms %5.1f %%\n", "other", (total - listed) * 1e3, 100.0 * (total - listed) / total);
+    printf("%s%-10s %8.3f ms %5.1f %%\n", indent, "other", (total - listed) / per * 1e3,
+           100.0 * (total - listed) / total);
 }
 
 int main(int argc, char **argv) {
@@ -91,13 +91,11 @@ int main(int argc, char **argv) {
            "this run %.1f %% of it\n", bytes / 1e6, wbytes / 1e6, (bytes - wbytes) / 1e6, gbs, bound,
            100.0 / step / bound);
     printf("  the products: %.3f ms a step, %.1f GB/s of weights\n", linear / N * 1e3, wbytes / (linear / N) / 1e9);
-    double listed = 0;
-    for (int k = 0; k < PROF_COUNT; k++) {
-        listed += prof[k];
-        printf("  %-10s %8.3f ms %5.1f %%\n", prof_names[k], prof[k] / N * 1e3, 100.0 * prof[k] / total);
-    }
-    printf("  %-10s %8.3f ms %5.1f %%\n", "other", (total - listed) / N * 1e3, 100.0 * (total - listed) / total);
-    print_prefill(pre, prefill, P);
+    print_ops(prof, total, N, "  ");
+    // The prefill that filled the context (one forward pass over P positions
+    // from 0; there "attention" is the tiled whole-sequence kernel).
+    printf("  prefill of the %d context positions: %.1f ms, %.1f tok/s\n", P, prefill * 1e3, P / prefill);
+    print_ops(pre, prefill, 1, "    ");
     free(ids);
     free(logits);
     kvcache_free(&kv);

@@ -13,6 +13,8 @@
 //   QX_ISA, QX_NAME           the exported table and its name
 //   QX_ZMM                    (AVX-512 only) the ternary GEMV and GEMM use
 //                             512-bit registers.
+//   QX_PREFETCH_BLOCKS        (optional) the ternary GEMV prefetches its
+//                             codes this many blocks ahead.
 // Everything else is AVX2 (+ F16C); the difference between the two files is
 // how 32 byte products are summed (vpmaddubsw + vpmaddwd against one
 // vpdpbusd) and how many registers a tile may use.
