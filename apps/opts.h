@@ -74,5 +74,11 @@ int opts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     "to the rounding error on the layer's inputs (and trained by convert);\n"   \
     "llama.cpp runs it as a LoRA adapter, DIR.lora.gguf (default 0: none)"
 
+// --balance's help, the same in quantize and convert.
+#define BALANCE_HELP                                                            \
+    "scale each linear's inputs by their magnitude to a power chosen on the\n" \
+    "calibration set (AWQ's search), folded into the norm or matrix before,\n" \
+    "before rounding: the same function, another grid (default: off)"
+
 
 #endif

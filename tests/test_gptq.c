@@ -1,7 +1,9 @@
 // test_gptq.c — calibrated ternary rounding (quant/ternary.c's MSE-optimal
-// scales, quant/gptq.c) and the adapters' start (quant/lowrank.c) against the numpy reference written from the
+// scales, quant/gptq.c), the input balance's search (quant/balance.c) and
+// the adapters' start (quant/lowrank.c) against the numpy reference written from the
 // methods' definitions (tools/reference/make_quant_fixtures.py, float64,
 // unblocked), and the properties that make the methods worth having.
+#include "quant/balance.h"
 #include "quant/gptq.h"
 #include "quant/lowrank.h"
 #include "quant/ternary.h"
@@ -185,8 +187,69 @@ static void check_lowrank(void) {
     free(mem);
 }
 
+// The balance's α and b as the reference chose them (the α exactly; b to
+// float rounding, 1e-6 relative: exp and log in double both sides), its
+// error and that of α = 0 (1e-4 relative: float products here, float64
+// there), and the property that makes it safe: never worse than α = 0.
+static void check_balance(const char *path) {
+    FILE *f = fopen(path, "rb");
+    int32_t h[8], rows[3];
+    if (!f || fread(h, sizeof h, 1, f) != 1 || h[0] != 0x4C414254 || h[1] < 1 || h[1] > 3 ||
+        fread(rows, sizeof(int32_t), (size_t)h[1], f) != (size_t)h[1]) {
+        CHECK(0, "%s: missing or malformed (python3 tools/reference/make_quant_fixtures.py)", path);
+        if (f) fclose(f);
+        return;
+    }
+    const int nmat = h[1], n = h[2], group = h[3], ns = h[4], n_class = h[5], per = h[6], hd = h[7];
+    size_t total = (size_t)ns * n + 1 + (size_t)n;
+    for (int k = 0; k < nmat; k++) total += (size_t)rows[k] * n;
+    float *mem = malloc(sizeof(float) * total), *W[3], *x, *b_ref, alpha_ref, b[512];
+    double errs_ref[2], err, err0, *H = calloc((size_t)n * n, sizeof(double));
+    int ok = fread(mem, sizeof(float), total, f) == total && fread(errs_ref, sizeof(double), 2, f) == 2 && n <= 512;
+    fclose(f);
+    float *p = mem;
+    int64_t r64[3];
+    for (int k = 0; k < nmat; k++) W[k] = p, p += (size_t)rows[k] * n, r64[k] = rows[k];
+    x = p, p += (size_t)ns * n;
+    alpha_ref = *p++, b_ref = p;
+    CHECK(ok, "%s: short", path);
+    if (ok) {
+        for (int i = 0; i < ns; i++)
+            for (int a = 0; a < n; a++)
+                for (int c = 0; c < n; c++) H[a * n + c] += (double)x[(size_t)i * n + a] * x[(size_t)i * n + c];
+        int *tie = NULL;
+        if (n_class) {
+            tie = malloc(sizeof(int) * (size_t)n);
+            for (int i = 0; i < n; i++) tie[i] = (i / hd) / per * hd + i % hd;
+        }
+        const float alpha = ternary_balance((const float *const *)W, r64, nmat, n, group, H, tie, n_class, b, &err, &err0);
+        double worst = 0.0;
+        for (int i = 0; i < n; i++) {
+            const double d = fabs((double)b[i] - b_ref[i]) / b_ref[i];
+            worst = d > worst ? d : worst;
+        }
+        CHECK(alpha == alpha_ref && worst <= 1e-6, "%s: alpha %g (reference %g), b off by %g relative", path, alpha,
+              alpha_ref, worst);
+        CHECK(fabs(err - errs_ref[0]) <= 1e-4 * errs_ref[0] && fabs(err0 - errs_ref[1]) <= 1e-4 * errs_ref[1],
+              "%s: error %.8g (reference %.8g), at alpha 0 %.8g (%.8g)", path, err, errs_ref[0], err0, errs_ref[1]);
+        CHECK(err <= err0 && alpha > 0.0f, "%s: balance error %g, unbalanced %g (loud inputs: alpha > 0 expected)",
+              path, err, err0);
+        int shared = 1;  // every input has the b of its v row's first query head
+        for (int i = 0; tie && i < n; i++) shared &= b[i] == b[tie[i] % hd + tie[i] / hd * hd * per];
+        CHECK(shared, "%s: inputs tied to one v row have different b", path);
+        free(tie);
+    }
+    free(H);
+    free(mem);
+}
+
 int main(void) {
     check_lowrank();
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "tests/fixtures/quant/balance%d.bin", i);
+        check_balance(path);
+    }
     const char *cases[] = {"tests/fixtures/quant/case0.bin", "tests/fixtures/quant/case1.bin",
                            "tests/fixtures/quant/case2.bin"};
     for (int i = 0; i < 3; i++) check_case(cases[i]);

@@ -4,8 +4,10 @@
 // ternary_gptq makes of the Hessian of its inputs computed here
 // independently (RMSNorm of the embedding rows, in double); with the
 // embedding kept, the final hidden states of the gptq model on held-out
-// tokens are closer to the parent's than the absmean and mse models'; the
-// errors a user can meet are clear.
+// tokens are closer to the parent's than the absmean and mse models';
+// balancing the inputs (quant/balance.h) folds into the model without
+// changing its function, and balanced gptq rounds q_proj·diag(b) on the
+// Hessian of x / b; the errors a user can meet are clear.
 #include "base/util.h"
 #include "convert/quantize.h"
 #include "kernels/ops.h"
@@ -43,6 +45,23 @@ static double hidden_error(const Model *m, const float *parent_h, const int32_t 
     return e / (double)n;
 }
 
+// XᵀX of layer 0's q/k/v inputs on the calibration ids, in double:
+// RMSNorm(embedding rows) * attn_norm.
+static double *layer0_hessian(const Model *parent, const int32_t *calib) {
+    const ModelConfig *c = &parent->config;
+    const int C = c->hidden_size;
+    float *x = malloc(sizeof(float) * NSEQ * T * C), *rstd = malloc(sizeof(float) * NSEQ * T);
+    for (int i = 0; i < NSEQ * T; i++) memcpy(x + (size_t)i * C, parent->params.embed + (size_t)calib[i] * C, sizeof(float) * C);
+    rmsnorm_forward(x, rstd, x, parent->params.attn_norm, NSEQ * T, C, c->rms_norm_eps);
+    double *H = calloc((size_t)C * C, sizeof(double));
+    for (int i = 0; i < NSEQ * T; i++)
+        for (int a = 0; a < C; a++)
+            for (int b = 0; b < C; b++) H[a * C + b] += (double)x[(size_t)i * C + a] * x[(size_t)i * C + b];
+    free(rstd);
+    free(x);
+    return H;
+}
+
 static void check_model(const char *dir, int group) {
     char err[ERR_LEN];
     Model parent;
@@ -78,13 +97,7 @@ static void check_model(const char *dir, int group) {
         e[k] = hidden_error(&m, parent_h, held);
         if (methods[k] == QUANT_GPTQ) {
             // Layer 0's q_proj from the Hessian of RMSNorm(embedding rows) * attn_norm.
-            float *x = malloc(sizeof(float) * NSEQ * T * C), *rstd = malloc(sizeof(float) * NSEQ * T);
-            for (int i = 0; i < NSEQ * T; i++) memcpy(x + (size_t)i * C, parent.params.embed + (size_t)calib[i] * C, sizeof(float) * C);
-            rmsnorm_forward(x, rstd, x, parent.params.attn_norm, NSEQ * T, C, c->rms_norm_eps);
-            double *H = calloc((size_t)C * C, sizeof(double));
-            for (int i = 0; i < NSEQ * T; i++)
-                for (int a = 0; a < C; a++)
-                    for (int b = 0; b < C; b++) H[a * C + b] += (double)x[(size_t)i * C + a] * x[(size_t)i * C + b];
+            double *H = layer0_hessian(&parent, calib);
             const size_t nq = (size_t)c->num_attention_heads * c->head_dim * C;
             float *q = malloc(sizeof(float) * nq);
             memcpy(q, parent.params.wq, sizeof(float) * nq);
@@ -95,8 +108,6 @@ static void check_model(const char *dir, int group) {
                   dir, differ, nq);
             free(q);
             free(H);
-            free(rstd);
-            free(x);
 
             // Already ternary: refused.
             CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "already ternary"), "%s: %s", dir, err);
@@ -162,12 +173,50 @@ static void check_model(const char *dir, int group) {
     CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "already ternary"), "%s: kept, again: %s", dir, err);
     model_free(&m);
 
+    // Balanced gptq: every matrix ternary, the parent's function kept up to
+    // the rounding (the hidden-state error no more than 10x gptq's), and
+    // layer 0's q_proj what ternary_gptq makes of q_proj·diag(b) on the
+    // Hessian of x / b, b read back from the attention norm (the parent's
+    // over the model's; 1% of values may differ, as above, more from b's
+    // float round trip).
+    CHECK(model_load(&m, dir, err) == 0, "%s", err);
+    o = (QuantizeOptions){.method = QUANT_GPTQ, .group = group, .keep_embedding = QKEEP_BF16, .damp = 0.01,
+                          .calib = calib, .n_calib = NSEQ * T, .seq_len = T, .batch = 4, .balance = 1};
+    CHECK(model_quantize(&m, &o, err) == 0, "%s: balanced: %s", dir, err);
+    CHECK(all_matrices_ternary(&m, group, 0), "%s: balanced: not every matrix is ternary", dir);
+    const double e_bal = hidden_error(&m, parent_h, held);
+    CHECK(e_bal < 10 * e[2], "%s: balanced gptq's hidden error %g against gptq's %g", dir, e_bal, e[2]);
+    {
+        double *H = layer0_hessian(&parent, calib);
+        const size_t nq = (size_t)c->num_attention_heads * c->head_dim * C;
+        float *b = malloc(sizeof(float) * C), *q = malloc(sizeof(float) * nq);
+        int moved = 0;
+        for (int i = 0; i < C; i++) {
+            b[i] = parent.params.attn_norm[i] / m.params.attn_norm[i];
+            moved |= fabsf(b[i] - 1.0f) > 1e-3f;
+        }
+        for (int a = 0; a < C; a++)
+            for (int k = 0; k < C; k++) H[a * C + k] /= (double)b[a] * b[k];
+        for (size_t i = 0; i < nq; i++) q[i] = parent.params.wq[i] * b[i % C];
+        CHECK(ternary_gptq(q, c->num_attention_heads * c->head_dim, C, group, H, 0.01, err) == 0, "%s", err);
+        size_t differ = 0;
+        for (size_t i = 0; i < nq; i++) differ += q[i] != m.params.wq[i];
+        CHECK(moved && differ * 100 <= nq, "%s: balanced layer 0 q_proj: b moved %d, %zu of %zu values differ from "
+              "gptq on the balanced Hessian", dir, moved, differ, nq);
+        free(q);
+        free(b);
+        free(H);
+    }
+    model_free(&m);
+
     // Bad input: gptq without calibration, fewer tokens than one sequence, a group that does not divide.
     CHECK(model_load(&m, dir, err) == 0, "%s", err);
     o = (QuantizeOptions){.method = QUANT_GPTQ, .group = group, .damp = 0.01};
     CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "calibration"), "gptq without calibration: %s", err);
     o = (QuantizeOptions){.method = QUANT_MSE, .group = group, .calib = calib, .n_calib = T - 1, .seq_len = T};
     CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "less than one sequence"), "short calibration: %s", err);
+    o = (QuantizeOptions){.method = QUANT_MSE, .group = group, .balance = 1};
+    CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "calibration"), "balance without calibration: %s", err);
     o = (QuantizeOptions){.method = QUANT_MSE, .group = 7};
     CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "does not divide"), "group 7: %s", err);
     model_free(&m);
@@ -175,7 +224,76 @@ static void check_model(const char *dir, int group) {
     model_free(&parent);
 }
 
+// Folding an input balance into a model leaves its function unchanged:
+// the absmean model (every linear t·s) with every stage of every layer
+// folded with b of powers of two (1/4 … 4; o_proj's equal across the query
+// heads that read one v row) gives the same final hidden states on random
+// tokens, to 1e-6 of their largest magnitude (powers of two make every
+// rescaling exact; only the order of float sums may differ). The rescaled
+// rows of v_proj and up_proj stay exactly ternary.
+static void check_fold(const char *dir, int group) {
+    char err[ERR_LEN];
+    Model m;
+    if (model_load(&m, dir, err)) {
+        CHECK(0, "%s: %s", dir, err);
+        return;
+    }
+    const ModelConfig *c = &m.config;
+    QuantizeOptions o = {.method = QUANT_ABSMEAN, .group = group, .keep_embedding = QKEEP_BF16};
+    CHECK(model_quantize(&m, &o, err) == 0, "%s", err);
+    int32_t ids[NSEQ * T];
+    random_ids(ids, NSEQ * T, c->vocab_size, 3);
+    Workspace ws;
+    ModelWeights w;
+    workspace_init(&ws, c);
+    weights_view(&w, &m, &m.params);
+    const size_t nh = (size_t)NSEQ * T * c->hidden_size;
+    float *before = malloc(sizeof(float) * nh), b[4096];
+    memcpy(before, forward_features(&ws, &w, ids, NSEQ, T), sizeof(float) * nh);
+    const int QD = c->num_attention_heads * c->head_dim, per = c->num_attention_heads / c->num_key_value_heads;
+    const int width[4] = {c->hidden_size, QD, c->hidden_size, c->intermediate_size};
+    uint64_t rng = 11;
+    int ternary = 1;
+    for (int l = 0; l < c->num_hidden_layers; l++)
+        for (int k = 0; k < 4; k++) {
+            // Stages 1 and 3 first: their producers' rows are rescaled as t·s,
+            // which they are in quantize (converted before), and stop being
+            // once stages 0 and 2 scale their columns.
+            const int st = (k * 2 + 1) % 5;  // 1, 3, 0, 2
+            for (int i = 0; i < width[st]; i++) {
+                rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+                b[i] = ldexpf(1.0f, (int)(rng >> 61) % 5 - 2);
+                if (st == 1 && (i / c->head_dim) % per) b[i] = b[i - (i / c->head_dim) % per * c->head_dim];
+            }
+            model_balance_fold(&m, l, st, b, &o);
+            for (int i = 0; st == 3 && i < m.n_tensors; i++) {
+                const TensorInfo *t = &m.tensors[i];
+                TernaryCounts n = {0};
+                if (t->layer == l && (t->kind == TK_WV || t->kind == TK_WUP))
+                    ternary &= ternary_verify(m.params_memory + t->offset, t->rows, t->cols, group, &n) == 0;
+            }
+        }
+    weights_free(&w);
+    weights_view(&w, &m, &m.params);
+    const float *after = forward_features(&ws, &w, ids, NSEQ, T);
+    double worst = 0.0, top = 0.0;
+    for (size_t i = 0; i < nh; i++) {
+        const double d = fabs((double)after[i] - before[i]);
+        worst = d > worst ? d : worst;
+        top = fabs(before[i]) > top ? fabs(before[i]) : top;
+    }
+    CHECK(worst <= 1e-6 * top, "%s: folded balance moved the hidden states by %g (largest %g)", dir, worst, top);
+    CHECK(ternary, "%s: a rescaled v_proj or up_proj is not t*s", dir);
+    weights_free(&w);
+    workspace_free(&ws);
+    free(before);
+    model_free(&m);
+}
+
 int main(void) {
+    check_fold(FIXTURES "/tiny_tied_fp32", 32);
+    check_fold(FIXTURES "/llama_tied_fp32", 32);
+    check_fold(FIXTURES "/tiny_untied_fp32_sharded", 16);
     check_model(FIXTURES "/tiny_tied_fp32", 32);
     check_model(FIXTURES "/llama_tied_fp32", 32);
     check_model(FIXTURES "/tiny_untied_fp32_sharded", 16);

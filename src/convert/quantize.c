@@ -2,12 +2,14 @@
 #include "convert/quantize.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
 #include "model/forward.h"
 #include "model/weights.h"
+#include "quant/balance.h"
 #include "quant/gptq.h"
 #include "quant/lowrank.h"
 #include "quant/ternary.h"
@@ -151,12 +153,101 @@ static double *stage_hessian(Calib *k, int l, int stage, int n) {
     return H;
 }
 
+// Multiplies row r of a converted linear by c[r] and keeps its form: a
+// ternary group's values become 0 or ±fp16(s·c) (s its old scale, its
+// largest magnitude), a kept matrix is rounded to bf16 again, an adapter's
+// B rows follow (bf16).
+static void rescale_rows(const Model *m, const TensorInfo *t, const float *c, const QuantizeOptions *o) {
+    float *w = m->params_memory + t->offset;
+    const int64_t cols = t->cols;
+    const int kept = (o->keep_linear >> t->kind) & 1u, r = m->config.adapter_rank;
+    for (int64_t i = 0; i < t->rows; i++) {
+        float *wr = w + i * cols;
+        if (kept) {
+            for (int64_t j = 0; j < cols; j++) wr[j] *= c[i];
+            bf16_round_f32(wr, wr, (size_t)cols);
+            continue;
+        }
+        for (int64_t g = 0; g < cols; g += o->group) {
+            float s = 0.0f;
+            for (int j = 0; j < o->group; j++) s = fabsf(wr[g + j]) > s ? fabsf(wr[g + j]) : s;
+            const float s2 = ternary_scale_f16(s * c[i]);
+            for (int j = 0; j < o->group; j++) wr[g + j] = wr[g + j] > 0.0f ? s2 : wr[g + j] < 0.0f ? -s2 : 0.0f;
+        }
+    }
+    if (r) {
+        float *B = m->params.k[tk_adapter_a(t->kind) + 1] + (size_t)t->layer * t->rows * r;
+        for (int64_t i = 0; i < t->rows; i++) {
+            for (int j = 0; j < r; j++) B[i * r + j] *= c[i];
+            bf16_round_f32(B + i * r, B + i * r, (size_t)r);
+        }
+    }
+}
+
+// o_proj's input i = h·HD + d comes from v row (h / heads per kv)·HD + d.
+static int v_row_of(const ModelConfig *c, int i) {
+    return (i / c->head_dim) / (c->num_attention_heads / c->num_key_value_heads) * c->head_dim + i % c->head_dim;
+}
+
+void model_balance_fold(const Model *m, int l, int st, const float *b, const QuantizeOptions *o) {
+    const Stage *s = &STAGES[st];
+    const int n = (int)tensor_of(m, s->kinds[0], l)->cols;
+    for (int i = 0; i < s->n; i++) {
+        const TensorInfo *t = tensor_of(m, s->kinds[i], l);
+        float *w = m->params_memory + t->offset;
+        for (int64_t r = 0; r < t->rows; r++)
+            for (int j = 0; j < n; j++) w[r * n + j] *= b[j];
+    }
+    float *inv = xmalloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) inv[st == 1 ? v_row_of(&m->config, i) : i] = 1.0f / b[i];
+    if (st == 0 || st == 2) {
+        float *g = m->params_memory + tensor_of(m, st == 0 ? TK_ATTN_NORM : TK_MLP_NORM, l)->offset;
+        for (int i = 0; i < n; i++) g[i] *= inv[i];
+    } else {
+        rescale_rows(m, tensor_of(m, st == 1 ? TK_WV : TK_WUP, l), inv, o);
+    }
+    free(inv);
+}
+
+// Balances the inputs of stage st of layer l before its matrices are
+// rounded: b chosen on H over the matrices to be rounded (balance.h; the
+// inputs that read one v row share theirs), folded into the model, and H
+// turned into the Hessian of x / b.
+static void balance_stage(const Model *m, int l, int st, double *H, const QuantizeOptions *o) {
+    const ModelConfig *c = &m->config;
+    const Stage *s = &STAGES[st];
+    const int n = (int)tensor_of(m, s->kinds[0], l)->cols;
+    const float *W[3];
+    int64_t rows[3];
+    int nmat = 0;
+    for (int i = 0; i < s->n; i++) {
+        const TensorInfo *t = tensor_of(m, s->kinds[i], l);
+        if ((o->keep_linear >> t->kind) & 1u) continue;  // bf16 needs no balance
+        W[nmat] = m->params_memory + t->offset;
+        rows[nmat++] = t->rows;
+    }
+    if (nmat == 0) return;
+    int *tie = NULL;
+    if (st == 1) {
+        tie = xmalloc(sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++) tie[i] = v_row_of(c, i);
+    }
+    float *b = xmalloc(sizeof(float) * (size_t)n);
+    ternary_balance(W, rows, nmat, n, o->group, H, tie, c->num_key_value_heads * c->head_dim, b, NULL, NULL);
+    model_balance_fold(m, l, st, b, o);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) H[(size_t)i * n + j] /= (double)b[i] * b[j];
+    free(b);
+    free(tie);
+}
+
 static int quantize_layer(Calib *k, const Model *m, int l, const QuantizeOptions *o, char *err) {
     const int C = m->config.hidden_size;
     for (int st = 0; st < 4; st++) {
         const Stage *s = &STAGES[st];
         const int n = (int)tensor_of(m, s->kinds[0], l)->cols;
         double *H = stage_hessian(k, l, st, n);
+        if (o->balance) balance_stage(m, l, st, H, o);
         int rc = 0;
         for (int i = 0; i < s->n && rc == 0; i++) rc = quantize_linear(m, tensor_of(m, s->kinds[i], l), o, H, err);
         free(H);
@@ -228,6 +319,7 @@ int model_quantize(Model *m, const QuantizeOptions *o, char *err) {
         return set_err(err, "every linear layer is already ternary with groups of %d: quantize the model it was "
                             "made from", o->group);
     if (o->calib && o->seq_len > 0 && o->n_calib / (size_t)o->seq_len >= 1) return quantize_calibrated(m, o, err);
+    if (o->balance) return set_err(err, "balancing the inputs needs calibration text of at least one sequence");
     if (o->method == QUANT_GPTQ) return set_err(err, "gptq needs calibration text of at least one sequence");
     if (o->calib) return set_err(err, "%zu calibration tokens is less than one sequence of %d", o->n_calib, o->seq_len);
     for (int i = 0; i < m->n_tensors; i++) {

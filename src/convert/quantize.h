@@ -11,7 +11,10 @@
 // With calibration, layers are converted in order and each one's inputs
 // come from the calibration text run through the layers already converted
 // (the quantized model's own stream), q/k/v before o, gate/up before down.
-// The head is converted last, on the final norm's outputs.
+// The head is converted last, on the final norm's outputs. With `balance`,
+// each stage's inputs are balanced before its matrices are rounded
+// (quant/balance.h): the model's function is unchanged, the ternary grid
+// sees weights scaled by each input's magnitude.
 // A model with adapters (model_set_adapter_rank) gets each linear's adapter
 // fitted to its rounding error, weighted by the same Hessian (lowrank.h),
 // before the stream runs through the layer.
@@ -31,6 +34,7 @@ typedef struct {
     int group;
     QuantKeep keep_embedding;  // BF16: the embedding / head rounded to bf16, not ternary
     uint32_t keep_linear;      // linear kinds (1u << TensorKind) rounded to bf16, not ternary
+    int balance;               // with calibration: each stage's inputs balanced first (quant/balance.h)
     double damp;               // gptq: fraction of the mean Hessian diagonal added (0.01)
     const int32_t *calib;      // calibration tokens (NULL: none; gptq needs them)
     size_t n_calib;
@@ -47,5 +51,15 @@ const char *quant_method_name(QuantMethod m);
 // whose matrices are all ternary already, a Hessian that is not positive
 // definite.
 int model_quantize(Model *m, const QuantizeOptions *o, char *err);
+
+// Folds the balance b of the inputs of stage st of layer l (0: q/k/v,
+// 1: o, 2: gate/up, 3: down; one value per input) into m: the stage's
+// matrices' columns times b, what produces the input divided by it (the
+// block's norm weight for stages 0 and 2; the converted rows of v_proj or
+// up_proj for 1 and 3, each ternary group rescaled to fp16(s/b), a kept
+// matrix rounded to bf16 again, an adapter's B rows with it). For stage 1
+// the inputs that read one v row must share one b. The model computes the
+// same function: exactly for powers of two, else up to that rounding.
+void model_balance_fold(const Model *m, int l, int st, const float *b, const QuantizeOptions *o);
 
 #endif

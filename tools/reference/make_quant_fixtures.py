@@ -19,12 +19,24 @@ written from the method's definition in numpy, float64, without blocking:
         H = X^T X + damp * mean(diag H) I = L L^T, the SVD E L = U S V^T, and
         B·A = U_r S_r V_r^T L^-1; without X the truncated SVD of E.
 
+  balance  (src/quant/balance.c) for matrices W_k reading one input X, with
+        H = X^T X: d_c = the mean of diag(H) over the inputs of class c
+        (each input its own class, or o_proj's query-head channels tied to
+        their v row); for alpha = 0, 0.1, ..., 1: b_c = d_c^(alpha/2) over
+        the geometric mean over live classes (d_c > 0; a dead class 1),
+        clamped to [1/32, 32]; err = sum_k tr(E_k H E_k^T), E_k =
+        mse(W_k diag(b)) diag(1/b) - W_k (mse unweighted, W_k diag(b) in
+        float32); the first alpha of the smallest err wins.
+
 Writes tests/fixtures/quant/case<k>.bin for a few shapes: a header of int32
 magic 'TQNT', rows, cols, group, n (calibration rows), then float32 W
 (rows x cols), X (n x cols), and the references: float32 mse (rows x cols,
 unweighted), mse_h (weighted by h_i = sum_n x_i^2), gptq (damp 0.01).
 and tests/fixtures/quant/lowrank.bin: int32 'TLRK', rows, cols, n, rank,
 then float32 E, X, the weighted B·A and the plain one (rows x cols each).
+and tests/fixtures/quant/balance<k>.bin: int32 'TBAL', nmat, n, group, n_samples,
+n_class (0: untied), heads per kv, head_dim, rows[nmat]; float32 W_k, X; then
+float32 alpha, b (n), float64 err (best), err0 (alpha = 0).
 Run: python3 tools/reference/make_quant_fixtures.py   (needs numpy)
 """
 import os
@@ -132,9 +144,66 @@ def lowrank_case(rows, cols, n, rank, seed):
     print(f"lowrank: {rows} x {cols}, rank {rank}, {n} calibration rows")
 
 
+def balance(Ws, X, group, tie, n_class):
+    H = X.astype(np.float64).T @ X.astype(np.float64)
+    n = H.shape[0]
+    if tie is None:
+        tie, n_class = np.arange(n), n
+    d = np.array([np.mean(np.diag(H)[tie == c]) for c in range(n_class)])
+    live = d > 0
+    best = (np.inf, None, None)
+    err0 = None
+    for g in range(11):
+        alpha = g / 10
+        lg = np.zeros(n_class)
+        lg[live] = 0.5 * alpha * np.log(d[live])
+        mean = lg[live].mean() if live.any() else 0.0
+        bc = np.where(live, np.exp(lg - mean), 1.0)
+        b = np.clip(bc, 1 / 32, 32)[tie].astype(np.float32)
+        err = 0.0
+        for W in Ws:
+            Q = project_mse((W.astype(np.float32) * b).astype(np.float32), group)
+            E = Q / b.astype(np.float64) - W.astype(np.float64)
+            err += np.sum((E @ H) * E)
+        if g == 0:
+            err0 = err
+        if err < best[0]:
+            best = (err, np.float32(alpha), b)
+    return best[1], best[2], best[0], err0
+
+
+def balance_case(k, rows, n, group, samples, per, hd, seed):
+    rng = np.random.default_rng(seed)
+    Ws = [(rng.standard_normal((r, n)) * 0.05).astype(np.float32) for r in rows]
+    # Inputs of very uneven magnitude (a few loud channels, as in LLMs), correlated, one dead.
+    mix = rng.standard_normal((n, n)) / np.sqrt(n) + np.eye(n)
+    scale = rng.lognormal(0.0, 1.0, n)
+    scale[rng.choice(n, 3, replace=False)] *= 20.0
+    X = (rng.standard_normal((samples, n)) @ mix * scale).astype(np.float32)
+    X[:, 5] = 0.0
+    tie, n_class = None, 0
+    if per:
+        i = np.arange(n)
+        tie, n_class = (i // hd) // per * hd + i % hd, n // per
+    alpha, b, err, err0 = balance(Ws, X, group, tie, n_class)
+    with open(os.path.join(OUT, f"balance{k}.bin"), "wb") as f:
+        f.write(struct.pack("<8i", 0x4C414254, len(rows), n, group, samples, n_class, per, hd))
+        f.write(struct.pack(f"<{len(rows)}i", *rows))
+        for a in Ws + [X]:
+            f.write(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+        f.write(struct.pack("<f", alpha))
+        f.write(np.ascontiguousarray(b, dtype=np.float32).tobytes())
+        f.write(struct.pack("<2d", err, err0))
+    print(f"balance{k}: {len(rows)} matrices x {n}, group {group}, tied {n_class}: alpha {alpha}, "
+          f"error {err:.6g} against {err0:.6g}")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     case(0, 8, 64, 16, 256, 1)
     case(1, 24, 192, 64, 512, 2)
     case(2, 6, 320, 32, 400, 3)
     lowrank_case(40, 96, 300, 6, 4)
+    balance_case(0, [24, 8, 8], 64, 16, 300, 0, 0, 5)
+    balance_case(1, [20], 64, 32, 300, 2, 16, 6)   # o_proj: 4 query heads of 16 on 2 v rows
+    balance_case(2, [40, 40], 96, 32, 500, 0, 0, 7)
