@@ -64,6 +64,7 @@ int cmd_convert(int argc, char **argv) {
         {"--calib-tokens", OPT_LONG, &calib_tokens, "N", 2, 1L << 30, .help = "calibration tokens (32768)"},
         {"--seq-len", OPT_INT, &j.seq_len, "T", 2, 1 << 16, .help = "sequence length of stages 1 and 3 (512)"},
         {"--balance", OPT_FLAG, &j.balance, .help = BALANCE_HELP},
+        {"--qep", OPT_DOUBLE, &j.qep, "A", 0, 1, .help = QEP_HELP},
         {.name = "Stage 2, the parent's chat answers (mixed into stage 4's text):", .kind = OPT_SECTION},
         {"--chat-prompts", OPT_STR, &j.chat_prompts, "FILE|none",
          .help = "user messages, one a line (default: the repository's prompts/chat-train.txt)"},

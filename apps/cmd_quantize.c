@@ -34,7 +34,7 @@ int cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *calib = NULL, *keep_list = "";
     long group = 128, calib_tokens = 32768, seq_len = 512;
     int method = -1, keep = QKEEP_NONE, batch = 8, rank = 0, balance = 0;
-    double damp = 0.01;
+    double damp = 0.01, qep = 0.0;
     static const int methods[] = {QUANT_ABSMEAN, QUANT_MSE, QUANT_GPTQ}, keeps[] = {QKEEP_NONE, QKEEP_BF16};
     const Opt opts[] = {
         {"--model", OPT_STR, &model, "DIR", .required = 1, .help = "the model (config.json + *.safetensors)"},
@@ -59,6 +59,7 @@ int cmd_quantize(int argc, char **argv) {
         {"--seq-len", OPT_LONG, &seq_len, "T", 2, 1 << 16, .help = "in sequences of T tokens (default 512)"},
         {"--batch-size", OPT_INT, &batch, "B", 1, 4096, .help = "sequences per forward pass (default 8)"},
         {"--balance", OPT_FLAG, &balance, .help = BALANCE_HELP},
+        {"--qep", OPT_DOUBLE, &qep, "A", 0, 1, .help = QEP_HELP},
         {"--damp", OPT_DOUBLE, &damp, "X", 0, 10, .help = "gptq: fraction of the mean Hessian diagonal added (0.01)"},
         {"--scale", OPT_RENAMED, .arg = "--method (absmean|mse|gptq)"},
         {0}};
@@ -75,7 +76,8 @@ int cmd_quantize(int argc, char **argv) {
     if (status >= 0) return status;
     if (method < 0) method = calib ? QUANT_GPTQ : QUANT_MSE;
     if (method == QUANT_GPTQ && !calib) return opts_error("--method gptq needs --calib FILE");
-    if (balance && (!calib || method == QUANT_ABSMEAN)) return opts_error("--balance needs --calib FILE and --method mse or gptq");
+    if ((balance || qep > 0.0) && (!calib || method == QUANT_ABSMEAN))
+        return opts_error("--%s needs --calib FILE and --method mse or gptq", balance ? "balance" : "qep");
     if (calib && calib_tokens < seq_len)
         return opts_error("--calib-tokens %ld is less than one sequence of --seq-len %ld", calib_tokens, seq_len);
 
@@ -85,7 +87,7 @@ int cmd_quantize(int argc, char **argv) {
     if (rank && keep_linear) return opts_error("--adapter-rank and --keep-linear do not combine");
     double t0 = now_seconds();
     QuantizeOptions o = {.method = (QuantMethod)method, .group = (int)group, .keep_embedding = (QuantKeep)keep,
-                         .keep_linear = keep_linear, .balance = balance, .damp = damp, .seq_len = (int)seq_len, .batch = batch,
+                         .keep_linear = keep_linear, .balance = balance, .qep = qep, .damp = damp, .seq_len = (int)seq_len, .batch = batch,
                          .verbose = 1};
     int32_t *ids = NULL;
     if (calib && method != QUANT_ABSMEAN) {
@@ -98,7 +100,7 @@ int cmd_quantize(int argc, char **argv) {
     if (rank && model_set_adapter_rank(&m, rank, err)) die("--adapter-rank: %s", err);
     if (model_quantize(&m, &o, err)) die("%s", err);
     char how[32];
-    snprintf(how, sizeof how, "%s%s", quant_method_name(o.method), balance ? " balanced" : "");
+    snprintf(how, sizeof how, "%s%s%s", quant_method_name(o.method), balance ? " balanced" : "", qep > 0.0 ? " qep" : "");
     quant_note(note, sizeof note, (int)group, how, keep == QKEEP_BF16 ? "bf16" : NULL,
                keep_linear, rank, "trit quantize");
     snprintf(m.config.torch_dtype, sizeof m.config.torch_dtype, "float32");

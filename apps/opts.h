@@ -80,5 +80,11 @@ int opts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     "calibration set (AWQ's search), folded into the norm or matrix before,\n" \
     "before rounding: the same function, another grid (default: off)"
 
+// --qep's help, the same in quantize and convert.
+#define QEP_HELP                                                                \
+    "QEP: before rounding, move each linear a share A toward the matrix that\n" \
+    "maps the converted model's inputs to what the parent's layer makes of\n"  \
+    "its own (undoing part of the earlier layers' error; 0 = off, default)"
+
 
 #endif

@@ -1,5 +1,5 @@
 // test_gptq.c — calibrated ternary rounding (quant/ternary.c's MSE-optimal
-// scales, quant/gptq.c), the input balance's search (quant/balance.c) and
+// scales, quant/gptq.c, its QEP correction), the input balance's search (quant/balance.c) and
 // the adapters' start (quant/lowrank.c) against the numpy reference written from the
 // methods' definitions (tools/reference/make_quant_fixtures.py, float64,
 // unblocked), and the properties that make the methods worth having.
@@ -243,8 +243,70 @@ static void check_balance(const char *path) {
     free(mem);
 }
 
+// QEP's correction against the reference at alpha 1 and 0.5 (1e-4 of the
+// largest weight: float inputs, double products both sides), and what it is
+// for: the corrected matrix maps X closer to W·Xp than W does.
+static void check_qep(void) {
+    const char *path = "tests/fixtures/quant/qep.bin";
+    FILE *f = fopen(path, "rb");
+    int32_t h[4];
+    if (!f || fread(h, sizeof h, 1, f) != 1 || h[0] != 0x50455154) {
+        CHECK(0, "%s: missing or malformed (python3 tools/reference/make_quant_fixtures.py)", path);
+        if (f) fclose(f);
+        return;
+    }
+    const int rows = h[1], cols = h[2], n = h[3];
+    const size_t wn = (size_t)rows * cols, xn = (size_t)n * cols, total = 3 * wn + 2 * xn;
+    float *mem = malloc(sizeof(float) * total), *w = mem, *x = w + wn, *xp = x + xn, *ref[2] = {xp + xn, xp + xn + wn};
+    const int ok = fread(mem, sizeof(float), total, f) == total;
+    fclose(f);
+    CHECK(ok, "%s: short", path);
+    double *H = calloc((size_t)cols * cols, sizeof(double)), *P = calloc((size_t)cols * cols, sizeof(double));
+    for (int i = 0; ok && i < n; i++)
+        for (int a = 0; a < cols; a++)
+            for (int b = 0; b < cols; b++) {
+                H[a * cols + b] += (double)x[(size_t)i * cols + a] * x[(size_t)i * cols + b];
+                P[a * cols + b] += (double)xp[(size_t)i * cols + a] * x[(size_t)i * cols + b];
+            }
+    const double alphas[2] = {1.0, 0.5};
+    float *q = malloc(sizeof(float) * wn);
+    char err[512];
+    for (int k = 0; ok && k < 2; k++) {
+        memcpy(q, w, sizeof(float) * wn);
+        CHECK(qep_correct(q, rows, cols, H, P, alphas[k], 0.01, err) == 0, "qep: %s", err);
+        double worst = 0.0, top = 0.0;
+        for (size_t i = 0; i < wn; i++) {
+            worst = fabs((double)q[i] - ref[k][i]) > worst ? fabs((double)q[i] - ref[k][i]) : worst;
+            top = fabs((double)ref[k][i]) > top ? fabs((double)ref[k][i]) : top;
+        }
+        CHECK(worst <= 1e-4 * top, "qep alpha %g: off the reference by %g (largest %g)", alphas[k], worst, top);
+        if (k == 0) {  // sum ||A x − W xp||² over the rows, A = W and the corrected
+            double e_w = 0.0, e_q = 0.0;
+            for (int i = 0; i < n; i++)
+                for (int r = 0; r < rows; r++) {
+                    double t = 0.0, yw = 0.0, yq = 0.0;
+                    for (int j = 0; j < cols; j++) {
+                        t += (double)w[(size_t)r * cols + j] * xp[(size_t)i * cols + j];
+                        yw += (double)w[(size_t)r * cols + j] * x[(size_t)i * cols + j];
+                        yq += (double)q[(size_t)r * cols + j] * x[(size_t)i * cols + j];
+                    }
+                    e_w += (yw - t) * (yw - t);
+                    e_q += (yq - t) * (yq - t);
+                }
+            CHECK(e_q < 0.8 * e_w, "qep: the corrected matrix's error %g against W's %g", e_q, e_w);
+        }
+    }
+    double Z[4] = {0};
+    CHECK(qep_correct(q, 1, 2, Z, Z, 1.0, 0.01, err) != 0 && strstr(err, "zero"), "qep, zero Hessian: %s", err);
+    free(q);
+    free(P);
+    free(H);
+    free(mem);
+}
+
 int main(void) {
     check_lowrank();
+    check_qep();
     for (int i = 0; i < 3; i++) {
         char path[64];
         snprintf(path, sizeof path, "tests/fixtures/quant/balance%d.bin", i);

@@ -209,6 +209,18 @@ static void check_model(const char *dir, int group) {
     }
     model_free(&m);
 
+    // QEP (alpha 1): every matrix ternary, and the model closer to the parent
+    // than plain gptq's on held-out tokens: each layer is rounded from the
+    // matrix that undoes the earlier layers' error on the calibration inputs.
+    CHECK(model_load(&m, dir, err) == 0, "%s", err);
+    o = (QuantizeOptions){.method = QUANT_GPTQ, .group = group, .keep_embedding = QKEEP_BF16, .damp = 0.01,
+                          .calib = calib, .n_calib = NSEQ * T, .seq_len = T, .batch = 4, .qep = 1.0};
+    CHECK(model_quantize(&m, &o, err) == 0, "%s: qep: %s", dir, err);
+    CHECK(all_matrices_ternary(&m, group, 0), "%s: qep: not every matrix is ternary", dir);
+    const double e_qep = hidden_error(&m, parent_h, held);
+    CHECK(e_qep < e[2], "%s: qep's hidden error %g against gptq's %g", dir, e_qep, e[2]);
+    model_free(&m);
+
     // Bad input: gptq without calibration, fewer tokens than one sequence, a group that does not divide.
     CHECK(model_load(&m, dir, err) == 0, "%s", err);
     o = (QuantizeOptions){.method = QUANT_GPTQ, .group = group, .damp = 0.01};
@@ -217,6 +229,8 @@ static void check_model(const char *dir, int group) {
     CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "less than one sequence"), "short calibration: %s", err);
     o = (QuantizeOptions){.method = QUANT_MSE, .group = group, .balance = 1};
     CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "calibration"), "balance without calibration: %s", err);
+    o = (QuantizeOptions){.method = QUANT_MSE, .group = group, .qep = 0.5};
+    CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "calibration"), "qep without calibration: %s", err);
     o = (QuantizeOptions){.method = QUANT_MSE, .group = 7};
     CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "does not divide"), "group 7: %s", err);
     model_free(&m);

@@ -138,16 +138,30 @@ typedef struct {
     float *scratch; // (rows of a chunk × C), a block's output when only its inputs are wanted
     float *tmp;     // (max n)² for hessian_add
     int n_seq, T, batch;
+    // With QEP: the parent's own stream through its unconverted layers.
+    Workspace pws;
+    ModelWeights pw;
+    float *parent;  // a copy of the parent's parameters
+    float *xp;      // (n_seq·T × C)
 } Calib;
 
-// XᵀX of one stage's input over the whole calibration set, layer l run on the stream.
-static double *stage_hessian(Calib *k, int l, int stage, int n) {
+// XᵀX of one stage's input over the whole calibration set, layer l run on
+// the stream; with P (QEP) also *P = XpᵀX, Xp the parent's input of the
+// stage on its own stream, each chunk's float product summed in double.
+static double *stage_hessian(Calib *k, int l, int stage, int n, double **P) {
     const int C = k->ws.config.hidden_size;
     double *H = xcalloc((size_t)n * n, sizeof(double));
+    if (P) *P = xcalloc((size_t)n * n, sizeof(double));
     for (int s0 = 0; s0 < k->n_seq; s0 += k->batch) {
         const int bs = s0 + k->batch <= k->n_seq ? k->batch : k->n_seq - s0;
         forward_block(&k->ws, &k->mw, l, k->x + (size_t)s0 * k->T * C, k->scratch, bs, k->T);
-        hessian_add(H, k->tmp, stage_input(&k->ws, stage), bs * k->T, n);
+        const float *xs = stage_input(&k->ws, stage);
+        hessian_add(H, k->tmp, xs, bs * k->T, n);
+        if (!P) continue;
+        forward_block(&k->pws, &k->pw, l, k->xp + (size_t)s0 * k->T * C, k->scratch, bs, k->T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, n, bs * k->T, 1.0f, stage_input(&k->pws, stage), n,
+                    xs, n, 0.0f, k->tmp, n);
+        for (size_t i = 0; i < (size_t)n * n; i++) (*P)[i] += k->tmp[i];
     }
     hessian_mirror(H, n);
     return H;
@@ -246,17 +260,24 @@ static int quantize_layer(Calib *k, const Model *m, int l, const QuantizeOptions
     for (int st = 0; st < 4; st++) {
         const Stage *s = &STAGES[st];
         const int n = (int)tensor_of(m, s->kinds[0], l)->cols;
-        double *H = stage_hessian(k, l, st, n);
-        if (o->balance) balance_stage(m, l, st, H, o);
+        double *P = NULL, *H = stage_hessian(k, l, st, n, o->qep > 0.0 ? &P : NULL);
         int rc = 0;
+        for (int i = 0; i < s->n && P && rc == 0; i++) {
+            const TensorInfo *t = tensor_of(m, s->kinds[i], l);
+            rc = qep_correct(m->params_memory + t->offset, t->rows, t->cols, H, P, o->qep, o->damp, err);
+            if (rc) err_prefix(err, "%s", t->name);
+        }
+        free(P);
+        if (rc == 0 && o->balance) balance_stage(m, l, st, H, o);
         for (int i = 0; i < s->n && rc == 0; i++) rc = quantize_linear(m, tensor_of(m, s->kinds[i], l), o, H, err);
         free(H);
         if (rc) return -1;
     }
-    for (int s0 = 0; s0 < k->n_seq; s0 += k->batch) {  // the stream through the converted layer
+    for (int s0 = 0; s0 < k->n_seq; s0 += k->batch) {  // the streams through the converted layer and the parent's
         const int bs = s0 + k->batch <= k->n_seq ? k->batch : k->n_seq - s0;
         float *x = k->x + (size_t)s0 * k->T * C;
         forward_block(&k->ws, &k->mw, l, x, x, bs, k->T);
+        if (k->xp) forward_block(&k->pws, &k->pw, l, k->xp + (size_t)s0 * k->T * C, k->xp + (size_t)s0 * k->T * C, bs, k->T);
     }
     return 0;
 }
@@ -277,6 +298,16 @@ static int quantize_calibrated(Model *m, const QuantizeOptions *o, char *err) {
     for (int s0 = 0; s0 < k.n_seq; s0 += k.batch) {
         const int bs = s0 + k.batch <= k.n_seq ? k.batch : k.n_seq - s0;
         forward_embed(&k.ws, &k.mw, o->calib + (size_t)s0 * k.T, bs, k.T, k.x + (size_t)s0 * k.T * C);
+    }
+    if (o->qep > 0.0) {  // the parent's stream starts where the converted one does: the embedding is converted last
+        ParamTensors pt;
+        k.parent = xmalloc(sizeof(float) * m->n_params);
+        memcpy(k.parent, m->params_memory, sizeof(float) * m->n_params);
+        model_point_params(m, k.parent, &pt);
+        weights_view(&k.pw, m, &pt);
+        workspace_init(&k.pws, c);
+        k.xp = xmalloc(sizeof(float) * (size_t)k.n_seq * k.T * C);
+        memcpy(k.xp, k.x, sizeof(float) * (size_t)k.n_seq * k.T * C);
     }
     Progress p;
     if (o->verbose) progress_init(&p, quant_method_name(o->method), "layers", L + 1);
@@ -301,6 +332,12 @@ static int quantize_calibrated(Model *m, const QuantizeOptions *o, char *err) {
         free(H);
     }
     if (o->verbose) progress_finish(&p, L + 1);
+    if (k.xp) {
+        free(k.xp);
+        free(k.parent);
+        weights_free(&k.pw);
+        workspace_free(&k.pws);
+    }
     free(k.tmp);
     free(k.scratch);
     free(k.x);
@@ -319,7 +356,8 @@ int model_quantize(Model *m, const QuantizeOptions *o, char *err) {
         return set_err(err, "every linear layer is already ternary with groups of %d: quantize the model it was "
                             "made from", o->group);
     if (o->calib && o->seq_len > 0 && o->n_calib / (size_t)o->seq_len >= 1) return quantize_calibrated(m, o, err);
-    if (o->balance) return set_err(err, "balancing the inputs needs calibration text of at least one sequence");
+    if (o->balance || o->qep > 0.0)
+        return set_err(err, "%s needs calibration text of at least one sequence", o->balance ? "balancing the inputs" : "qep");
     if (o->method == QUANT_GPTQ) return set_err(err, "gptq needs calibration text of at least one sequence");
     if (o->calib) return set_err(err, "%zu calibration tokens is less than one sequence of %d", o->n_calib, o->seq_len);
     for (int i = 0; i < m->n_tensors; i++) {

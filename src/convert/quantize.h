@@ -14,7 +14,9 @@
 // The head is converted last, on the final norm's outputs. With `balance`,
 // each stage's inputs are balanced before its matrices are rounded
 // (quant/balance.h): the model's function is unchanged, the ternary grid
-// sees weights scaled by each input's magnitude.
+// sees weights scaled by each input's magnitude. With `qep`, before that,
+// each matrix is corrected toward what the parent's layer makes of the
+// parent's own inputs (qep_correct), the parent run beside on a copy.
 // A model with adapters (model_set_adapter_rank) gets each linear's adapter
 // fitted to its rounding error, weighted by the same Hessian (lowrank.h),
 // before the stream runs through the layer.
@@ -35,6 +37,7 @@ typedef struct {
     QuantKeep keep_embedding;  // BF16: the embedding / head rounded to bf16, not ternary
     uint32_t keep_linear;      // linear kinds (1u << TensorKind) rounded to bf16, not ternary
     int balance;               // with calibration: each stage's inputs balanced first (quant/balance.h)
+    double qep;                // with calibration: QEP's alpha (quant/gptq.h qep_correct; 0: off)
     double damp;               // gptq: fraction of the mean Hessian diagonal added (0.01)
     const int32_t *calib;      // calibration tokens (NULL: none; gptq needs them)
     size_t n_calib;

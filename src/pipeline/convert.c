@@ -174,7 +174,7 @@ static int run_start(Conv *k, char *err) {
         return -1;
     }
     QuantizeOptions o = {.method = QUANT_GPTQ, .group = k->j->group, .keep_embedding = k->j->keep_embedding,
-                         .keep_linear = k->j->keep_linear, .balance = k->j->balance,
+                         .keep_linear = k->j->keep_linear, .balance = k->j->balance, .qep = k->j->qep,
                          .damp = 0.01, .calib = k->calib, .n_calib = k->j->calib_tokens, .seq_len = k->j->seq_len,
                          .batch = 8, .verbose = 1};
     int rc = model_quantize(&m, &o, err);
@@ -744,7 +744,7 @@ int convert_run(const ConvertJob *j, char *err) {
     k.questions_path = path_join(k.work, "questions.txt");
     k.mix_path = path_join(k.work, "e2e-text.tokens");
     k.plan_path = path_join(k.work, "plan.json");
-    quant_note(k.note, sizeof k.note, j->group, j->balance ? "gptq balanced" : "gptq", j->keep_embedding == QKEEP_BF16 ? "bf16" : NULL,
+    quant_note(k.note, sizeof k.note, j->group, j->balance ? (j->qep > 0.0 ? "gptq balanced qep" : "gptq balanced") : j->qep > 0.0 ? "gptq qep" : "gptq", j->keep_embedding == QKEEP_BF16 ? "bf16" : NULL,
                j->keep_linear, j->adapter_rank, "trit convert");
     int rc = make_dir(k.work, err);
     for (int i = 0; i < N_STAGES; i++) {

@@ -48,6 +48,7 @@ typedef struct {
     uint32_t keep_linear;    // linear kinds (1u << TensorKind) kept in bf16 in every stage
     int adapter_rank;        // r of each linear's B·A correction, fitted at the start, trained in e2e (0: none)
     int balance;             // stage 1: each linear's inputs balanced before rounding (quantize.h; 0: off)
+    double qep;              // stage 1: QEP's alpha (quantize.h; 0: off)
     size_t calib_tokens;     // stage 1: calibration tokens (32768)
     int seq_len;             // stages 1-2: sequence length (512)
     int block_seqs;          // stage 3: sequences (of seq_len) for block-wise training, 0 (default): skip the stage

@@ -8,9 +8,11 @@
 #include "base/util.h"
 #include "quant/ternary.h"
 
-// LAPACK (in OpenBLAS): Cholesky factor and the inverse from it, column-major.
+// LAPACK (in OpenBLAS): Cholesky factor, the inverse from it, and solves with it; column-major.
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda, double *b,
+             const int *ldb, int *info);
 
 // The row-major upper factor U of the inverse of the symmetric positive
 // definite row-major H (n × n), H⁻¹ = UᵀU, into u (floats; below the
@@ -84,5 +86,42 @@ int ternary_gptq(float *w, int64_t rows, int64_t cols, int group, double *H, dou
     }
     free(errs);
     free(u);
+    return 0;
+}
+
+int qep_correct(float *w, int64_t rows, int64_t cols, const double *H, const double *P, double alpha, double damp,
+                char *err) {
+    if (cols > 1 << 16 || rows > 1 << 30) return set_err(err, "qep: a %lld x %lld matrix is more than this implementation takes", (long long)rows, (long long)cols);
+    const int n = (int)cols, nr = (int)rows;
+    const size_t nn = (size_t)n * n;
+    double *A = xmalloc(sizeof(double) * nn), *D = xmalloc(sizeof(double) * nn),
+           *M = xmalloc(sizeof(double) * (size_t)rows * n), *W = xmalloc(sizeof(double) * (size_t)rows * n);
+    double mean = 0.0;
+    for (int i = 0; i < n; i++) mean += H[(size_t)i * n + i];
+    mean /= n;
+    for (size_t i = 0; i < nn; i++) {
+        A[i] = H[i];
+        D[i] = P[i] - H[i];
+    }
+    for (int i = 0; i < n; i++) A[(size_t)i * n + i] += (A[(size_t)i * n + i] == 0.0 ? 1.0 : 0.0) + damp * mean;
+    for (size_t i = 0; i < (size_t)rows * n; i++) W[i] = w[i];
+    // M = W·D (rows × n), then M·A⁻¹: A is symmetric, so LAPACK's column-major
+    // solve A·Z = Mᵀ reads the row-major M as Mᵀ and leaves Z ᵀ = M·A⁻¹ in it.
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, n, n, 1.0, W, n, D, n, 0.0, M, n);
+    int info = 0;
+    if (mean > 0.0) dpotrf_("L", &n, A, &n, &info);
+    if (!(mean > 0.0) || info != 0) {
+        free(W);
+        free(M);
+        free(D);
+        free(A);
+        return set_err(err, "qep: the calibration Hessian is %s", mean > 0.0 ? "not positive definite" : "zero");
+    }
+    dpotrs_("L", &n, &nr, A, &n, M, &n, &info);
+    for (size_t i = 0; i < (size_t)rows * n; i++) w[i] = (float)(W[i] + alpha * M[i]);
+    free(W);
+    free(M);
+    free(D);
+    free(A);
     return 0;
 }

@@ -23,4 +23,16 @@
 // positive definite, a group that does not divide cols).
 int ternary_gptq(float *w, int64_t rows, int64_t cols, int group, double *H, double damp, char *err);
 
+// QEP's correction (Arai & Ichikawa 2025, "quantization error
+// propagation"): the layers before this one are rounded already, so its
+// inputs X (the converted model's) differ from the parent's Xp. The W* that
+// best maps X to what the parent's layer made of Xp, min ||W* Xᵀ − W Xpᵀ||,
+// is W·P·H⁻¹ with H = XᵀX and P = XpᵀX; alpha blends, W + alpha·(W* − W) =
+// W + alpha·W·(P − H)·H⁻¹, so that rounding then starts from a matrix that
+// undoes part of the earlier layers' error. H is damped as in ternary_gptq
+// (and not changed); w (rows × cols) is replaced. -1 with err when H
+// cannot be factored.
+int qep_correct(float *w, int64_t rows, int64_t cols, const double *H, const double *P, double alpha, double damp,
+                char *err);
+
 #endif

@@ -28,6 +28,10 @@ written from the method's definition in numpy, float64, without blocking:
         mse(W_k diag(b)) diag(1/b) - W_k (mse unweighted, W_k diag(b) in
         float32); the first alpha of the smallest err wins.
 
+  qep   (src/quant/gptq.c qep_correct) W + alpha W (P - H) A^-1 with
+        H = X^T X, P = Xp^T X and A = H + damp mean(diag H) I (a zero
+        diagonal entry of H first set to 1 in A).
+
 Writes tests/fixtures/quant/case<k>.bin for a few shapes: a header of int32
 magic 'TQNT', rows, cols, group, n (calibration rows), then float32 W
 (rows x cols), X (n x cols), and the references: float32 mse (rows x cols,
@@ -37,6 +41,8 @@ then float32 E, X, the weighted B·A and the plain one (rows x cols each).
 and tests/fixtures/quant/balance<k>.bin: int32 'TBAL', nmat, n, group, n_samples,
 n_class (0: untied), heads per kv, head_dim, rows[nmat]; float32 W_k, X; then
 float32 alpha, b (n), float64 err (best), err0 (alpha = 0).
+and tests/fixtures/quant/qep.bin: int32 'TQEP', rows, cols, n; float32 W, X,
+Xp, then float32 W* for alpha 1 and 0.5 (damp 0.01).
 Run: python3 tools/reference/make_quant_fixtures.py   (needs numpy)
 """
 import os
@@ -198,6 +204,33 @@ def balance_case(k, rows, n, group, samples, per, hd, seed):
           f"error {err:.6g} against {err0:.6g}")
 
 
+def qep(W, X, Xp, alpha, damp):
+    X, Xp = X.astype(np.float64), Xp.astype(np.float64)
+    H = X.T @ X
+    P = Xp.T @ X
+    A = H.copy()
+    dead = np.diag(H) == 0
+    A[dead, dead] = 1.0
+    A += damp * np.mean(np.diag(H)) * np.eye(H.shape[0])
+    W = W.astype(np.float64)
+    return W + alpha * (W @ (P - H)) @ np.linalg.inv(A)
+
+
+def qep_case(rows, cols, n, seed):
+    rng = np.random.default_rng(seed)
+    W = (rng.standard_normal((rows, cols)) * 0.05).astype(np.float32)
+    mix = rng.standard_normal((cols, cols)) / np.sqrt(cols) + np.eye(cols)
+    Xp = (rng.standard_normal((n, cols)) @ mix * rng.uniform(0.2, 3.0, cols)).astype(np.float32)
+    # The converted model's inputs: the parent's, off by a correlated error.
+    X = (Xp + 0.3 * rng.standard_normal((n, cols)) @ mix).astype(np.float32)
+    X[:, 2] = Xp[:, 2] = 0.0
+    with open(os.path.join(OUT, "qep.bin"), "wb") as f:
+        f.write(struct.pack("<4i", 0x50455154, rows, cols, n))
+        for a in (W, X, Xp, qep(W, X, Xp, 1.0, 0.01), qep(W, X, Xp, 0.5, 0.01)):
+            f.write(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    print(f"qep: {rows} x {cols}, {n} calibration rows")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     case(0, 8, 64, 16, 256, 1)
@@ -207,3 +240,4 @@ if __name__ == "__main__":
     balance_case(0, [24, 8, 8], 64, 16, 300, 0, 0, 5)
     balance_case(1, [20], 64, 32, 300, 2, 16, 6)   # o_proj: 4 query heads of 16 on 2 v rows
     balance_case(2, [40, 40], 96, 32, 500, 0, 0, 7)
+    qep_case(24, 80, 400, 8)
