@@ -17,6 +17,8 @@
 #   learned-lr2e-3  learned scales, lr 2e-3
 #   learned-mult4   learned scales, lr 5e-4, the scales' at 4x (--scale-lr-mult 4)
 #   learned-lr1e-3-mult4  learned scales, lr 1e-3, the scales' at 4x
+#   learned-lr2e-4-mult4  learned scales, lr 2e-4, the scales' at 4x (a start that is
+#                   better already may need gentler steps)
 #   reverse0.5      learned-mult4 with half the KL reversed (--distill-reverse 0.5)
 #   reverse1        learned-mult4 with the reverse KL alone (--distill-reverse 1)
 # Each arm's line in $OUT/results.tsv: name, wiki.valid.raw perplexity, the
@@ -46,6 +48,7 @@ for arm in $ARMS; do
         learned-lr2e-3) flags=(--scale learned --lr 2e-3) ;;
         learned-mult4) flags=(--scale learned --lr 5e-4 --scale-lr-mult 4) ;;
         learned-lr1e-3-mult4) flags=(--scale learned --lr 1e-3 --scale-lr-mult 4) ;;
+        learned-lr2e-4-mult4) flags=(--scale learned --lr 2e-4 --scale-lr-mult 4) ;;
         reverse0.5) flags=(--scale learned --lr 5e-4 --scale-lr-mult 4 --distill-reverse 0.5) ;;
         reverse1) flags=(--scale learned --lr 5e-4 --scale-lr-mult 4 --distill-reverse 1) ;;
         *) echo "unknown arm $arm" >&2; exit 2 ;;

@@ -283,6 +283,9 @@ JSON
     expect 2 "'vproj' is not a linear layer" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --keep-linear vproj
     expect 2 "'lm_head' is not a linear layer" "$BIN" quantize --model "$T/m64" --out "$T/bad" --keep-linear lm_head
+    expect 2 "balance needs --calib FILE" "$BIN" quantize --model "$T/m64" --out "$T/bad" --balance
+    expect 2 "qep needs --calib FILE" "$BIN" quantize --model "$T/m64" --out "$T/bad" --qep 0.5
+    expect 2 "qep: '1.5' is not a number in \[0, 1\]" "$BIN" convert --model "$T/m64" --out "$T/bad" --qep 1.5
     expect 2 "'x' is not a linear layer" "$BIN" convert --model "$T/m64" --out "$T/bad" --keep-linear x
     expect 1 "keep-linear need ternary" "$BIN" train --model "$T/m64" --data "$T/val.txt" --out "$T/bad" \
         --seq-len 16 --quant none --keep-linear v_proj
