@@ -76,15 +76,17 @@ int opts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // --balance's help, the same in quantize and convert.
 #define BALANCE_HELP                                                            \
-    "scale each linear's inputs by their magnitude to a power chosen on the\n" \
-    "calibration set (AWQ's search), folded into the norm or matrix before,\n" \
-    "before rounding: the same function, another grid (default: off)"
+    "before rounding, scale each linear's inputs by their magnitude to a power\n" \
+    "chosen on the calibration set (AWQ's search), folded into the norm or the\n" \
+    "matrix that makes them: the same function, another grid; a better start,\n"  \
+    "but distillation from it ends worse (README; default: off)"
 
 // --qep's help, the same in quantize and convert.
 #define QEP_HELP                                                                \
     "QEP: before rounding, move each linear a share A toward the matrix that\n" \
     "maps the converted model's inputs to what the parent's layer makes of\n"  \
-    "its own (undoing part of the earlier layers' error; 0 = off, default)"
+    "its own (undoing part of the earlier layers' error): the best start, but\n" \
+    "distillation from it ends worse (README; 0 = off, default)"
 
 
 #endif

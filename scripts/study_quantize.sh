@@ -10,8 +10,8 @@
 #   ARMS="gptq-32k-bf16" scripts/study_quantize.sh  # one arm
 #
 # Arms: parent; absmean, mse, mse-32k (weighted by calibration), gptq-8k, gptq-32k,
-# gptq-32k-bal (the inputs balanced first, --balance), each with -bf16 (embedding
-# kept) or -t (all ternary). Results go to $OUT
+# gptq-32k-bal (the inputs balanced first, --balance), gptq-32k-qep (QEP's
+# correction first, --qep 1), each with -bf16 (embedding kept) or -t (all ternary). Results go to $OUT
 # (runs/study-quantize)/results.tsv, one line per arm; an arm already there is
 # skipped (delete its line to rerun it).
 set -euo pipefail
@@ -21,7 +21,7 @@ OUT=${OUT:-runs/study-quantize}
 TRIT=${TRIT:-build/trit}
 EVAL_TOKENS=${EVAL_TOKENS:-16384}
 GROUP=${GROUP:-64}
-ARMS=${ARMS:-parent absmean-bf16 mse-bf16 mse-32k-bf16 gptq-8k-bf16 gptq-32k-bf16 gptq-32k-bal-bf16 absmean-t mse-t gptq-32k-t gptq-32k-bal-t}
+ARMS=${ARMS:-parent absmean-bf16 mse-bf16 mse-32k-bf16 gptq-8k-bf16 gptq-32k-bf16 gptq-32k-bal-bf16 gptq-32k-qep-bf16 absmean-t mse-t gptq-32k-t gptq-32k-bal-t gptq-32k-qep-t}
 PARENT=$OUT/parent
 TEST=$DATA/wikitext-2-raw/wiki.test.raw
 CALIB=$DATA/wikitext-2/train.txt
@@ -41,7 +41,7 @@ for arm in $ARMS; do
         case $arm in *-32k-*) tokens=32768 ;; *-8k-*) tokens=8192 ;; *) tokens=0 ;; esac
         calib=()
         [ "$tokens" -gt 0 ] && calib=(--calib "$CALIB" --calib-tokens "$tokens")
-        case $arm in *-bal-*) calib+=(--balance) ;; esac
+        case $arm in *-bal-*) calib+=(--balance) ;; *-qep-*) calib+=(--qep 1) ;; esac
         t0=$(date +%s.%N)
         "$TRIT" quantize --model "$PARENT" --out "$dir" --group-size "$GROUP" --method "$method" \
             --keep-embedding "$keep" "${calib[@]}" >/dev/null

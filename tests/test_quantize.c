@@ -62,6 +62,41 @@ static double *layer0_hessian(const Model *parent, const int32_t *calib) {
     return H;
 }
 
+// How many values of m's layer-0 q_proj differ from what ternary_gptq
+// makes of the parent's q_proj·diag(b) on the Hessian of x / b (b NULL:
+// ones), x layer 0's inputs (layer0_hessian).
+static size_t layer0_q_differ(const Model *parent, const Model *m, const int32_t *calib, const float *b, int group) {
+    const ModelConfig *c = &parent->config;
+    const int C = c->hidden_size, rows = c->num_attention_heads * c->head_dim;
+    const size_t nq = (size_t)rows * C;
+    double *H = layer0_hessian(parent, calib);
+    float *q = malloc(sizeof(float) * nq);
+    for (int a = 0; b && a < C; a++)
+        for (int k = 0; k < C; k++) H[a * C + k] /= (double)b[a] * b[k];
+    for (size_t i = 0; i < nq; i++) q[i] = parent->params.wq[i] * (b ? b[i % C] : 1.0f);
+    char err[ERR_LEN];
+    CHECK(ternary_gptq(q, rows, C, group, H, 0.01, err) == 0, "%s", err);
+    size_t differ = 0;
+    for (size_t i = 0; i < nq; i++) differ += q[i] != m->params.wq[i];
+    free(q);
+    free(H);
+    return differ;
+}
+
+// m loaded from dir and rounded by gptq (embedding kept) with the given
+// balance and QEP alpha; every matrix must come out ternary. Returns its
+// hidden-state error on the held-out ids.
+static double gptq_variant(Model *m, const char *dir, int group, const int32_t *calib, int balance, double qep,
+                           const float *parent_h, const int32_t *held) {
+    char err[ERR_LEN];
+    CHECK(model_load(m, dir, err) == 0, "%s", err);
+    QuantizeOptions o = {.method = QUANT_GPTQ, .group = group, .keep_embedding = QKEEP_BF16, .damp = 0.01,
+                         .calib = calib, .n_calib = NSEQ * T, .seq_len = T, .batch = 4, .balance = balance, .qep = qep};
+    CHECK(model_quantize(m, &o, err) == 0, "%s: balance %d, qep %g: %s", dir, balance, qep, err);
+    CHECK(all_matrices_ternary(m, group, 0), "%s: balance %d, qep %g: not every matrix is ternary", dir, balance, qep);
+    return hidden_error(m, parent_h, held);
+}
+
 static void check_model(const char *dir, int group) {
     char err[ERR_LEN];
     Model parent;
@@ -96,18 +131,9 @@ static void check_model(const char *dir, int group) {
         CHECK(all_matrices_ternary(&m, group, 0), "%s %s: not every matrix is ternary", dir, quant_method_name(methods[k]));
         e[k] = hidden_error(&m, parent_h, held);
         if (methods[k] == QUANT_GPTQ) {
-            // Layer 0's q_proj from the Hessian of RMSNorm(embedding rows) * attn_norm.
-            double *H = layer0_hessian(&parent, calib);
-            const size_t nq = (size_t)c->num_attention_heads * c->head_dim * C;
-            float *q = malloc(sizeof(float) * nq);
-            memcpy(q, parent.params.wq, sizeof(float) * nq);
-            CHECK(ternary_gptq(q, c->num_attention_heads * c->head_dim, C, group, H, 0.01, err) == 0, "%s", err);
-            size_t differ = 0;
-            for (size_t i = 0; i < nq; i++) differ += q[i] != m.params.wq[i];
+            const size_t nq = (size_t)c->num_attention_heads * c->head_dim * C, differ = layer0_q_differ(&parent, &m, calib, NULL, group);
             CHECK(differ * 100 <= nq, "%s: layer 0 q_proj: %zu of %zu values differ from gptq on the inputs' Hessian",
                   dir, differ, nq);
-            free(q);
-            free(H);
 
             // Already ternary: refused.
             CHECK(model_quantize(&m, &o, err) != 0 && strstr(err, "already ternary"), "%s: %s", dir, err);
@@ -179,45 +205,27 @@ static void check_model(const char *dir, int group) {
     // Hessian of x / b, b read back from the attention norm (the parent's
     // over the model's; 1% of values may differ, as above, more from b's
     // float round trip).
-    CHECK(model_load(&m, dir, err) == 0, "%s", err);
-    o = (QuantizeOptions){.method = QUANT_GPTQ, .group = group, .keep_embedding = QKEEP_BF16, .damp = 0.01,
-                          .calib = calib, .n_calib = NSEQ * T, .seq_len = T, .batch = 4, .balance = 1};
-    CHECK(model_quantize(&m, &o, err) == 0, "%s: balanced: %s", dir, err);
-    CHECK(all_matrices_ternary(&m, group, 0), "%s: balanced: not every matrix is ternary", dir);
-    const double e_bal = hidden_error(&m, parent_h, held);
+    const double e_bal = gptq_variant(&m, dir, group, calib, 1, 0.0, parent_h, held);
     CHECK(e_bal < 10 * e[2], "%s: balanced gptq's hidden error %g against gptq's %g", dir, e_bal, e[2]);
     {
-        double *H = layer0_hessian(&parent, calib);
         const size_t nq = (size_t)c->num_attention_heads * c->head_dim * C;
-        float *b = malloc(sizeof(float) * C), *q = malloc(sizeof(float) * nq);
+        float *b = calloc((size_t)C, sizeof(float));
         int moved = 0;
         for (int i = 0; i < C; i++) {
             b[i] = parent.params.attn_norm[i] / m.params.attn_norm[i];
             moved |= fabsf(b[i] - 1.0f) > 1e-3f;
         }
-        for (int a = 0; a < C; a++)
-            for (int k = 0; k < C; k++) H[a * C + k] /= (double)b[a] * b[k];
-        for (size_t i = 0; i < nq; i++) q[i] = parent.params.wq[i] * b[i % C];
-        CHECK(ternary_gptq(q, c->num_attention_heads * c->head_dim, C, group, H, 0.01, err) == 0, "%s", err);
-        size_t differ = 0;
-        for (size_t i = 0; i < nq; i++) differ += q[i] != m.params.wq[i];
+        const size_t differ = layer0_q_differ(&parent, &m, calib, b, group);
         CHECK(moved && differ * 100 <= nq, "%s: balanced layer 0 q_proj: b moved %d, %zu of %zu values differ from "
               "gptq on the balanced Hessian", dir, moved, differ, nq);
-        free(q);
         free(b);
-        free(H);
     }
     model_free(&m);
 
     // QEP (alpha 1): every matrix ternary, and the model closer to the parent
     // than plain gptq's on held-out tokens: each layer is rounded from the
     // matrix that undoes the earlier layers' error on the calibration inputs.
-    CHECK(model_load(&m, dir, err) == 0, "%s", err);
-    o = (QuantizeOptions){.method = QUANT_GPTQ, .group = group, .keep_embedding = QKEEP_BF16, .damp = 0.01,
-                          .calib = calib, .n_calib = NSEQ * T, .seq_len = T, .batch = 4, .qep = 1.0};
-    CHECK(model_quantize(&m, &o, err) == 0, "%s: qep: %s", dir, err);
-    CHECK(all_matrices_ternary(&m, group, 0), "%s: qep: not every matrix is ternary", dir);
-    const double e_qep = hidden_error(&m, parent_h, held);
+    const double e_qep = gptq_variant(&m, dir, group, calib, 0, 1.0, parent_h, held);
     CHECK(e_qep < e[2], "%s: qep's hidden error %g against gptq's %g", dir, e_qep, e[2]);
     model_free(&m);
 
