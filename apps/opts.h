@@ -85,8 +85,9 @@ int opts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define QEP_HELP                                                                \
     "QEP: before rounding, move each linear a share A toward the matrix that\n" \
     "maps the converted model's inputs to what the parent's layer makes of\n"  \
-    "its own (undoing part of the earlier layers' error): the best start, but\n" \
-    "distillation from it ends worse (README; 0 = off, default)"
+    "its own (undoing part of the earlier layers' error): the best start from\n" \
+    "32768 calibration tokens, ruinous from 1024; distillation from it ends\n"  \
+    "worse (README; 0 = off, default)"
 
 
 #endif
