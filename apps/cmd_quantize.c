@@ -100,7 +100,7 @@ int cmd_quantize(int argc, char **argv) {
     if (rank && model_set_adapter_rank(&m, rank, err)) die("--adapter-rank: %s", err);
     if (model_quantize(&m, &o, err)) die("%s", err);
     char how[32];
-    snprintf(how, sizeof how, "%s%s%s", quant_method_name(o.method), balance ? " balanced" : "", qep > 0.0 ? " qep" : "");
+    quant_method_label(how, sizeof how, o.method, balance, qep);
     quant_note(note, sizeof note, (int)group, how, keep == QKEEP_BF16 ? "bf16" : NULL,
                keep_linear, rank, "trit quantize");
     snprintf(m.config.torch_dtype, sizeof m.config.torch_dtype, "float32");

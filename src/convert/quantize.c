@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,10 @@
 
 const char *quant_method_name(QuantMethod m) {
     return m == QUANT_GPTQ ? "gptq" : m == QUANT_MSE ? "mse" : "absmean";
+}
+
+void quant_method_label(char *out, size_t n, QuantMethod m, int balance, double qep) {
+    snprintf(out, n, "%s%s%s", quant_method_name(m), balance ? " balanced" : "", qep > 0.0 ? " qep" : "");
 }
 
 static const TensorInfo *tensor_of(const Model *m, TensorKind kind, int layer) {
@@ -247,7 +252,7 @@ static void balance_stage(const Model *m, int l, int st, double *H, const Quanti
         for (int i = 0; i < n; i++) tie[i] = v_row_of(c, i);
     }
     float *b = xmalloc(sizeof(float) * (size_t)n);
-    ternary_balance(W, rows, nmat, n, o->group, H, tie, c->num_key_value_heads * c->head_dim, b, NULL, NULL);
+    ternary_balance(W, rows, nmat, n, o->group, H, tie, tie ? c->num_key_value_heads * c->head_dim : n, b, NULL, NULL);
     model_balance_fold(m, l, st, b, o);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) H[(size_t)i * n + j] /= (double)b[i] * b[j];

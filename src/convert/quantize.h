@@ -49,6 +49,10 @@ typedef struct {
 // The method's name ("absmean", "mse", "gptq").
 const char *quant_method_name(QuantMethod m);
 
+// The method with what ran before it, for the model's quantization note:
+// "gptq", "gptq balanced", "gptq qep", "gptq balanced qep".
+void quant_method_label(char *out, size_t n, QuantMethod m, int balance, double qep);
+
 // Converts m in place. -1 with err: a group that does not divide a row, gptq
 // without calibration, fewer calibration tokens than one sequence, a model
 // whose matrices are all ternary already, a Hessian that is not positive

@@ -744,7 +744,9 @@ int convert_run(const ConvertJob *j, char *err) {
     k.questions_path = path_join(k.work, "questions.txt");
     k.mix_path = path_join(k.work, "e2e-text.tokens");
     k.plan_path = path_join(k.work, "plan.json");
-    quant_note(k.note, sizeof k.note, j->group, j->balance ? (j->qep > 0.0 ? "gptq balanced qep" : "gptq balanced") : j->qep > 0.0 ? "gptq qep" : "gptq", j->keep_embedding == QKEEP_BF16 ? "bf16" : NULL,
+    char how[32];
+    quant_method_label(how, sizeof how, QUANT_GPTQ, j->balance, j->qep);
+    quant_note(k.note, sizeof k.note, j->group, how, j->keep_embedding == QKEEP_BF16 ? "bf16" : NULL,
                j->keep_linear, j->adapter_rank, "trit convert");
     int rc = make_dir(k.work, err);
     for (int i = 0; i < N_STAGES; i++) {
